@@ -1,0 +1,142 @@
+// `zeroloss dev up | status | down`: the local stack for development, tests and the demo.
+import { writeFile } from "node:fs/promises";
+import { stringify } from "yaml";
+import { parseConfig, type ConfigInput } from "@zeroloss/config";
+import {
+  DevstackError,
+  detachedStatus,
+  readDetachedState,
+  startDevStack,
+  stopDetached,
+  writeDetachedState,
+  type DevStack,
+  type StackEndpoints,
+} from "@zeroloss/devstack";
+import type { Logger } from "@zeroloss/observability";
+
+/** The exact JSON of `dev up --json`: a public contract (README, docs/cli.md). */
+export function endpointsJson(stack: StackEndpoints): string {
+  return JSON.stringify({ source: stack.source, target: stack.target, kafka: [...stack.kafka] });
+}
+
+/** zeroloss.yaml for a stack, validated by the same loader the services use before it is written. */
+export function configForStack(stack: StackEndpoints, brokers: number): string {
+  const config: ConfigInput = {
+    source: { url: stack.source, tables: ["public.*"], slot: "zeroloss", publication: "zeroloss" },
+    target: { url: stack.target },
+    kafka: {
+      brokers: [...stack.kafka],
+      topicPrefix: "zeroloss",
+      partitions: 6,
+      replicationFactor: brokers >= 3 ? 3 : 1,
+      minInsyncReplicas: brokers >= 3 ? 2 : 1,
+    },
+    producer: { http: { port: 9401 } },
+    consumer: { group: "zeroloss", http: { port: 9402 } },
+    counter: { url: stack.target, http: { port: 9400 } },
+  };
+  const text = `# Written by \`zeroloss dev up\` on ${new Date().toISOString()} for its local stack.\n${stringify(config)}`;
+  parseConfig(text, "generated zeroloss.yaml");
+  return text;
+}
+
+function describe(stack: DevStack): string {
+  return [
+    `source  ${stack.source}`,
+    `target  ${stack.target}`,
+    `kafka   ${stack.kafka.join(",")}${stack.kafkaVersion ? `  (Apache Kafka ${stack.kafkaVersion}, ${stack.brokers} broker${stack.brokers > 1 ? "s" : ""})` : ""}`,
+    `mode    ${stack.mode}${stack.instanceDir ? `  (files and logs: ${stack.instanceDir})` : ""}`,
+  ].join("\n");
+}
+
+export interface DevUpOptions {
+  readonly brokers: 1 | 3;
+  readonly detach: boolean;
+  readonly json: boolean;
+  readonly configOut?: string;
+  readonly log: Logger;
+}
+
+export async function devUp(options: DevUpOptions): Promise<number> {
+  const log = options.log.child({ command: "dev up" });
+  if (options.detach) {
+    const existing = await detachedStatus(process.env);
+    if (existing?.running) {
+      throw new DevstackError("STACK_ALREADY_RUNNING", "a detached stack is already running; see `zeroloss dev status`, stop it with `zeroloss dev down`");
+    }
+    if (existing !== undefined) {
+      log.warn("a previous detached stack is no longer healthy; removing it first");
+      await stopDetached(process.env, log);
+    }
+  }
+  const started = Date.now();
+  const stack = await startDevStack({ brokers: options.brokers, detached: options.detach, log });
+  log.info({ seconds: Math.round((Date.now() - started) / 100) / 10 }, "stack ready");
+  try {
+    if (options.configOut !== undefined) {
+      await writeFile(options.configOut, configForStack(stack, options.brokers));
+      log.info({ file: options.configOut }, "wrote config");
+    }
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+  process.stdout.write(options.json ? `${endpointsJson(stack)}\n` : `${describe(stack)}\n`);
+
+  if (options.detach) {
+    await writeDetachedState(process.env, stack);
+    if (!options.json) process.stdout.write("detached: `zeroloss dev status` to check, `zeroloss dev down` to stop\n");
+    return 0;
+  }
+
+  if (!options.json) process.stdout.write("running: press Ctrl-C to stop and remove the stack\n");
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+  log.info({ signal }, "stopping");
+  await stack.stop();
+  log.info("stopped");
+  return 0;
+}
+
+export async function devStatus(options: { json: boolean; log: Logger }): Promise<number> {
+  const status = await detachedStatus(process.env);
+  if (status === undefined) {
+    process.stdout.write(options.json ? `${JSON.stringify({ running: false })}\n` : "no detached stack (start one with `zeroloss dev up --detach`)\n");
+    return 1;
+  }
+  const { state } = status;
+  if (options.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        running: status.running,
+        mode: state.mode,
+        source: state.source,
+        target: state.target,
+        kafka: state.kafka,
+        brokers: state.brokers,
+        kafkaVersion: state.kafkaVersion,
+        startedAt: state.startedAt,
+        services: status.services,
+      })}\n`,
+    );
+  } else {
+    const lines = status.services.map(
+      (s) => `${s.alive && s.listening ? "up  " : "DOWN"}  ${s.name.padEnd(16)} ${s.address ?? ""}${s.pid !== null ? `  pid ${s.pid}` : ""}`,
+    );
+    process.stdout.write(`${status.running ? "running" : "degraded"} (${state.mode}, started ${state.startedAt})\n${lines.join("\n")}\n`);
+  }
+  return status.running ? 0 : 1;
+}
+
+export async function devDown(options: { log: Logger }): Promise<number> {
+  const state = await readDetachedState(process.env);
+  if (state === undefined) {
+    process.stdout.write("no detached stack running\n");
+    return 0;
+  }
+  await stopDetached(process.env, options.log.child({ command: "dev down" }));
+  process.stdout.write("stopped\n");
+  return 0;
+}

@@ -1,0 +1,82 @@
+// The `zeroloss` command: parses arguments and hands each command to its module.
+// Exit codes: 0 success, 1 the command failed, 2 usage or configuration error.
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { isZerolossError, describeError } from "@zeroloss/errors";
+import { createLogger, type Logger } from "@zeroloss/observability";
+import { devDown, devStatus, devUp } from "./commands/dev.js";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+function brokerCount(value: string): 1 | 3 {
+  if (value === "1" || value === "3") return Number(value) as 1 | 3;
+  throw new InvalidArgumentError("must be 1 or 3");
+}
+
+export function buildProgram(log: () => Logger, setExit: (code: number) => void): Command {
+  const program = new Command("zeroloss")
+    .description("Change-data-capture from PostgreSQL through Apache Kafka into PostgreSQL, with proof that nothing was lost or altered.")
+    .version(process.env["npm_package_version"] ?? "0.1.0", "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  const dev = program
+    .command("dev")
+    .description("a local stack: source and target PostgreSQL, Apache Kafka (KRaft)")
+    .exitOverride();
+
+  dev
+    .command("up")
+    .description("start the local stack; stays in the foreground (Ctrl-C stops it) unless --detach")
+    .option("--brokers <n>", "Kafka brokers: 1, or 3 (replication factor 3, min.insync.replicas=2)", brokerCount, 1 as 1 | 3)
+    .option("--detach", "return once everything is ready and leave it running (stop with `zeroloss dev down`)", false)
+    .option("--json", 'print {"source": ..., "target": ..., "kafka": [...]} on stdout when ready', false)
+    .option("--config-out <file>", "write a ready-to-use zeroloss.yaml for this stack")
+    .exitOverride()
+    .action(async (opts: { brokers: 1 | 3; detach: boolean; json: boolean; configOut?: string }) => {
+      setExit(await devUp({ ...opts, log: log() }));
+    });
+
+  dev
+    .command("status")
+    .description("show the detached local stack; exit 0 when every service is up, 1 otherwise")
+    .option("--json", "machine-readable output", false)
+    .exitOverride()
+    .action(async (opts: { json: boolean }) => {
+      setExit(await devStatus({ ...opts, log: log() }));
+    });
+
+  dev
+    .command("down")
+    .description("stop the detached local stack and remove its data; no process or port is left behind")
+    .exitOverride()
+    .action(async () => {
+      setExit(await devDown({ log: log() }));
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  let logger: Logger | undefined;
+  const log = () => (logger ??= createLogger({ name: "zeroloss", pretty: true, level: (process.env["ZEROLOSS_LOG_LEVEL"] as "info" | undefined) ?? "info" }));
+  const program = buildProgram(log, (code) => (exitCode = code));
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (isZerolossError(err)) {
+      process.stderr.write(`zeroloss: error [${err.code}]: ${err.message}\n`);
+      return err.code.startsWith("CONFIG_") || err.code === "STACK_CONFIG_INVALID" ? EXIT_USAGE : EXIT_FAILED;
+    }
+    process.stderr.write(`zeroloss: unexpected error: ${describeError(err)}\n${err instanceof Error ? (err.stack ?? "") : ""}\n`);
+    return EXIT_FAILED;
+  }
+  return exitCode;
+}

@@ -1,0 +1,78 @@
+// The shape of zeroloss.yaml: one file shared by every service and the CLI. Defaults live
+// here and nowhere else; docs/configuration.md describes each key.
+import { z } from "zod";
+
+const postgresUrl = z
+  .string()
+  .min(1)
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: "must be a postgres:// or postgresql:// URL" });
+
+const port = z.number().int().min(1).max(65535);
+
+const httpSection = (defaultPort: number) =>
+  z.strictObject({ port: port.default(defaultPort), host: z.string().min(1).default("0.0.0.0") }).default({
+    port: defaultPort,
+    host: "0.0.0.0",
+  });
+
+/** `schema.table` with `*` as a wildcard in either part, e.g. `public.*`, `billing.payments`. */
+const tablePattern = z
+  .string()
+  .regex(/^[^.\s]+\.[^.\s]+$/, { message: "must be schema.table (use * as a wildcard), e.g. public.* or billing.payments" });
+
+export const configSchema = z.strictObject({
+  source: z.strictObject({
+    url: postgresUrl,
+    tables: z.array(tablePattern).min(1).default(["public.*"]),
+    exclude: z.array(tablePattern).default([]),
+    slot: z
+      .string()
+      .regex(/^[a-z0-9_]{1,63}$/, { message: "a replication slot name is lower-case letters, digits and _ (at most 63)" })
+      .default("zeroloss"),
+    publication: z.string().min(1).max(63).default("zeroloss"),
+  }),
+  target: z.strictObject({
+    url: postgresUrl,
+  }),
+  kafka: z
+    .strictObject({
+      brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, { message: "must be host:port" })).min(1),
+      clientId: z.string().min(1).default("zeroloss"),
+      topicPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,200}$/, { message: "a Kafka topic prefix is letters, digits, '.', '_' and '-'" })
+        .default("zeroloss"),
+      partitions: z.number().int().min(1).max(10000).default(6),
+      replicationFactor: z.number().int().min(1).max(32).default(1),
+      /** Defaults to 2 when replicationFactor >= 3, else 1. */
+      minInsyncReplicas: z.number().int().min(1).max(32).optional(),
+    })
+    .superRefine((k, ctx) => {
+      if (k.minInsyncReplicas !== undefined && k.minInsyncReplicas > k.replicationFactor) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["minInsyncReplicas"],
+          message: `must not exceed replicationFactor (${k.replicationFactor}): no write could ever be acknowledged`,
+        });
+      }
+    })
+    .transform((k) => ({ ...k, minInsyncReplicas: k.minInsyncReplicas ?? (k.replicationFactor >= 3 ? 2 : 1) })),
+  producer: z.strictObject({ http: httpSection(9401) }).default({ http: { port: 9401, host: "0.0.0.0" } }),
+  consumer: z
+    .strictObject({ group: z.string().min(1).default("zeroloss"), http: httpSection(9402) })
+    .default({ group: "zeroloss", http: { port: 9402, host: "0.0.0.0" } }),
+  counter: z
+    .strictObject({ url: postgresUrl.optional(), http: httpSection(9400) })
+    .default({ http: { port: 9400, host: "0.0.0.0" } }),
+  log: z
+    .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
+    .default({ level: "info" }),
+});
+
+/** What the file may say (defaults not yet applied). */
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** The validated configuration, defaults applied, `counter.url` resolved. */
+export type Config = Omit<z.output<typeof configSchema>, "counter"> & {
+  counter: { url: string; http: { port: number; host: string } };
+};

@@ -1,0 +1,10 @@
+export { startDevStack, chooseMode, type DevStack, type StackEndpoints, type StackMode, type StartStackOptions } from "./stack.js";
+export { readDetachedState, writeDetachedState, detachedStatus, stopDetached, type DetachedState, type DetachedStatus } from "./detached.js";
+export { DevstackError, type DevstackErrorCode } from "./errors.js";
+export { KAFKA_VERSION, ensureKafkaRuntime } from "./kafka-runtime.js";
+export { waitForKafka, type BrokerCount } from "./kafka.js";
+export { isListening, freePort } from "./ports.js";
+export { isAlive, sweepOrphans } from "./processes.js";
+export { pollUntil, type PollOptions } from "./poll.js";
+export { cacheDir, runRoot } from "./paths.js";
+export { createTestDatabase, type TestDatabase } from "./test-database.js";

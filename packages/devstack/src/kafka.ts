@@ -1,0 +1,181 @@
+// A local Apache Kafka cluster in KRaft mode: 1 combined broker/controller by default, or 3
+// (replication factor 3, min.insync.replicas=2) for durability tests. Each node runs the
+// official jars on the machine's Java; ready means a kafkajs admin sees every broker.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
+import type { Logger } from "pino";
+import { DevstackError } from "./errors.js";
+import { ensureKafkaRuntime, type KafkaRuntime } from "./kafka-runtime.js";
+import { freePorts, LOOPBACK } from "./ports.js";
+import { pollUntil } from "./poll.js";
+import { findJava } from "./prereqs.js";
+import type { Instance, ManagedProcess } from "./processes.js";
+import type { Env } from "./paths.js";
+
+export type BrokerCount = 1 | 3;
+
+export interface KafkaHandle {
+  readonly version: string;
+  /** `host:port` of every broker, for kafkajs and the config file. */
+  readonly brokers: readonly string[];
+  readonly nodes: readonly KafkaNode[];
+}
+
+export interface KafkaNode {
+  readonly nodeId: number;
+  readonly brokerPort: number;
+  readonly controllerPort: number;
+  readonly process: ManagedProcess;
+}
+
+export interface StartKafkaOptions {
+  readonly brokers: BrokerCount;
+  readonly env: Env;
+  readonly log: Logger;
+  readonly readyTimeoutMs?: number;
+}
+
+const LOG4J2 = `# Written by @zeroloss/devstack: broker logs to its stdout, which goes to the node's log file.
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = out
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+`;
+
+function serverProperties(nodeId: number, dataDir: string, brokerPort: number, controllerPort: number, voters: string, size: number): string {
+  const replication = size >= 3 ? 3 : 1;
+  const minIsr = size >= 3 ? 2 : 1;
+  const props: Record<string, string | number> = {
+    "process.roles": "broker,controller",
+    "node.id": nodeId,
+    "controller.quorum.voters": voters,
+    listeners: `PLAINTEXT://${LOOPBACK}:${brokerPort},CONTROLLER://${LOOPBACK}:${controllerPort}`,
+    "advertised.listeners": `PLAINTEXT://${LOOPBACK}:${brokerPort}`,
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "controller.listener.names": "CONTROLLER",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "log.dirs": join(dataDir, "data"),
+    // zeroloss creates every topic explicitly (DESIGN.md, Kafka layout).
+    "auto.create.topics.enable": "false",
+    "num.partitions": 1,
+    "default.replication.factor": replication,
+    "min.insync.replicas": minIsr,
+    "offsets.topic.replication.factor": replication,
+    "offsets.topic.num.partitions": 10,
+    "transaction.state.log.replication.factor": replication,
+    "transaction.state.log.min.isr": minIsr,
+    "transaction.state.log.num.partitions": 10,
+    "share.coordinator.state.topic.replication.factor": replication,
+    "share.coordinator.state.topic.min.isr": minIsr,
+    "unclean.leader.election.enable": "false",
+    "group.initial.rebalance.delay.ms": 0,
+  };
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
+}
+
+function javaArgs(runtime: KafkaRuntime, nodeDir: string, heap: string): string[] {
+  return [
+    `-Xms${heap}`,
+    `-Xmx${heap}`,
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-Djava.awt.headless=true",
+    `-Dlog4j2.configurationFile=${join(nodeDir, "log4j2.properties")}`,
+    `-Dkafka.logs.dir=${nodeDir}`,
+    "-cp",
+    `${runtime.libs}/*`,
+  ];
+}
+
+async function formatStorage(java: string, runtime: KafkaRuntime, nodeDir: string, clusterId: string): Promise<void> {
+  const output: Buffer[] = [];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(
+      java,
+      [...javaArgs(runtime, nodeDir, "256m"), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", join(nodeDir, "server.properties")],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stdout.on("data", (b: Buffer) => output.push(b));
+    child.stderr.on("data", (b: Buffer) => output.push(b));
+    child.once("error", reject);
+    child.once("exit", resolve);
+  });
+  if (code !== 0) {
+    throw new DevstackError("SERVICE_START_FAILED", `formatting Kafka storage in ${nodeDir} failed (exit ${String(code)}):\n${Buffer.concat(output).toString("utf8").trim()}`);
+  }
+}
+
+/** Polls until a kafkajs admin lists `expected` brokers. */
+export async function waitForKafka(brokers: readonly string[], expected: number, options: { timeoutMs: number; abortIf?: () => void }): Promise<void> {
+  const kafka = new Kafka({ clientId: "zeroloss-devstack", brokers: [...brokers], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000 });
+  await pollUntil(
+    async () => {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        const cluster = await admin.describeCluster();
+        return cluster.brokers.length >= expected && cluster.controller !== null ? true : undefined;
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    { timeoutMs: options.timeoutMs, intervalMs: 500, what: `${expected} Kafka broker(s) at ${brokers.join(",")}`, ...(options.abortIf ? { abortIf: options.abortIf } : {}) },
+  );
+}
+
+export async function startKafka(instance: Instance, options: StartKafkaOptions): Promise<KafkaHandle> {
+  const log = options.log.child({ service: "kafka" });
+  const java = findJava(options.env);
+  const runtime = await ensureKafkaRuntime(options.env, log);
+  const size = options.brokers;
+  const ports = await freePorts(size * 2);
+  const nodes = Array.from({ length: size }, (_, i) => ({
+    nodeId: i + 1,
+    brokerPort: ports[i * 2] as number,
+    controllerPort: ports[i * 2 + 1] as number,
+  }));
+  const voters = nodes.map((n) => `${n.nodeId}@${LOOPBACK}:${n.controllerPort}`).join(",");
+  // A KRaft cluster id is 16 random bytes, base64url without padding (22 characters).
+  const clusterId = randomBytes(16).toString("base64url");
+
+  const dirs = await Promise.all(
+    nodes.map(async (n) => {
+      const dir = await instance.subdir(`kafka-${n.nodeId}`);
+      await writeFile(join(dir, "server.properties"), serverProperties(n.nodeId, dir, n.brokerPort, n.controllerPort, voters, size));
+      await writeFile(join(dir, "log4j2.properties"), LOG4J2);
+      return dir;
+    }),
+  );
+  log.info({ version: runtime.version, brokers: size }, "formatting KRaft storage");
+  await Promise.all(dirs.map((dir) => formatStorage(java, runtime, dir, clusterId)));
+
+  const started: KafkaNode[] = [];
+  for (const [i, n] of nodes.entries()) {
+    const dir = dirs[i] as string;
+    const proc = await instance.spawn({
+      name: `kafka-${n.nodeId}`,
+      command: java,
+      args: [...javaArgs(runtime, dir, size >= 3 ? "384m" : "512m"), "kafka.Kafka", join(dir, "server.properties")],
+      stopSignal: "SIGTERM",
+      logFile: join(dir, "kafka.log"),
+    });
+    started.push({ ...n, process: proc });
+  }
+  const brokers = nodes.map((n) => `${LOOPBACK}:${n.brokerPort}`);
+  await waitForKafka(brokers, size, {
+    timeoutMs: options.readyTimeoutMs ?? 120_000,
+    abortIf: () => started.forEach((n) => n.process.assertRunning()),
+  });
+  log.info({ brokers, pids: started.map((n) => n.process.pid) }, "ready");
+  return { version: runtime.version, brokers, nodes: started };
+}

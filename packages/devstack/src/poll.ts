@@ -1,0 +1,31 @@
+// Poll for a condition with a deadline: the only way this code base waits for anything.
+
+export interface PollOptions {
+  readonly timeoutMs: number;
+  readonly intervalMs?: number;
+  /** Named in the timeout error. */
+  readonly what: string;
+  /** Checked before every attempt; throw to give up early (a process that died). */
+  readonly abortIf?: () => void;
+}
+
+/** Calls `attempt` until it returns a value other than undefined, or the deadline passes. */
+export async function pollUntil<T>(attempt: () => Promise<T | undefined>, options: PollOptions): Promise<T> {
+  const deadline = Date.now() + options.timeoutMs;
+  const interval = options.intervalMs ?? 200;
+  let lastError: unknown;
+  for (;;) {
+    options.abortIf?.();
+    try {
+      const value = await attempt();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastError instanceof Error ? `: last error: ${lastError.message}` : "";
+      throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}${why}`, { cause: lastError });
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}

@@ -1,0 +1,122 @@
+// The dev stack: a source and a target PostgreSQL and an Apache Kafka cluster, from one of
+//  - "external": ZEROLOSS_SOURCE_URL, ZEROLOSS_TARGET_URL and ZEROLOSS_KAFKA_BROKERS are set;
+//    nothing is started;
+//  - "docker": a Docker engine answers; testcontainers starts the services;
+//  - "local": the machine's PostgreSQL binaries and Kafka's jars run as child processes.
+// ZEROLOSS_DEVSTACK=local|docker forces a mode.
+import type { Logger } from "pino";
+import { DevstackError } from "./errors.js";
+import { startKafka, waitForKafka, type BrokerCount } from "./kafka.js";
+import { startPostgres } from "./postgres.js";
+import { Instance } from "./processes.js";
+import { runRoot, type Env } from "./paths.js";
+import { dockerAnswers, startDockerStack } from "./docker.js";
+
+export type StackMode = "local" | "docker" | "external";
+
+/** What `zeroloss dev up --json` prints: a public contract, keep its shape. */
+export interface StackEndpoints {
+  readonly source: string;
+  readonly target: string;
+  readonly kafka: readonly string[];
+}
+
+export interface DevStack extends StackEndpoints {
+  readonly mode: StackMode;
+  readonly brokers: BrokerCount;
+  readonly kafkaVersion: string | null;
+  /** The local instance folder (clusters, logs, pid files); null for docker and external. */
+  readonly instanceDir: string | null;
+  /** Process ids of the local services, by name. */
+  readonly pids: Readonly<Record<string, number>>;
+  /** Docker container ids, for `zeroloss dev down` of a detached docker stack. */
+  readonly containers: readonly string[];
+  stop(): Promise<void>;
+}
+
+export interface StartStackOptions {
+  readonly brokers?: BrokerCount;
+  /** Leave the services running after this process exits (`zeroloss dev up --detach`). */
+  readonly detached?: boolean;
+  readonly env?: Env;
+  readonly log: Logger;
+  /** Database names created in the two clusters. */
+  readonly sourceDatabase?: string;
+  readonly targetDatabase?: string;
+}
+
+const EXTERNAL_VARS = ["ZEROLOSS_SOURCE_URL", "ZEROLOSS_TARGET_URL", "ZEROLOSS_KAFKA_BROKERS"] as const;
+
+function externalEndpoints(env: Env): StackEndpoints | undefined {
+  const set = EXTERNAL_VARS.filter((v) => (env[v] ?? "") !== "");
+  if (set.length === 0) return undefined;
+  if (set.length < EXTERNAL_VARS.length) {
+    const missing = EXTERNAL_VARS.filter((v) => !set.includes(v));
+    throw new DevstackError(
+      "STACK_CONFIG_INVALID",
+      `${set.join(", ")} set but ${missing.join(", ")} not: set all three to use existing services, or none to start a local stack`,
+    );
+  }
+  return {
+    source: env["ZEROLOSS_SOURCE_URL"] as string,
+    target: env["ZEROLOSS_TARGET_URL"] as string,
+    kafka: (env["ZEROLOSS_KAFKA_BROKERS"] as string).split(",").map((s) => s.trim()).filter((s) => s !== ""),
+  };
+}
+
+export async function chooseMode(env: Env): Promise<StackMode> {
+  if (externalEndpoints(env) !== undefined) return "external";
+  const forced = env["ZEROLOSS_DEVSTACK"];
+  if (forced === "local" || forced === "docker") return forced;
+  if (forced !== undefined && forced !== "") {
+    throw new DevstackError("STACK_CONFIG_INVALID", `ZEROLOSS_DEVSTACK=${forced} is not a mode: use local or docker`);
+  }
+  return (await dockerAnswers(env)) ? "docker" : "local";
+}
+
+export async function startDevStack(options: StartStackOptions): Promise<DevStack> {
+  const env = options.env ?? process.env;
+  const brokers = options.brokers ?? 1;
+  const log = options.log;
+  const mode = await chooseMode(env);
+
+  if (mode === "external") {
+    const endpoints = externalEndpoints(env) as StackEndpoints;
+    log.info({ source: endpoints.source.replace(/:[^:@/]*@/, ":***@"), kafka: endpoints.kafka }, "using the services named by ZEROLOSS_* variables");
+    await waitForKafka(endpoints.kafka, brokers, { timeoutMs: 30_000 });
+    return { ...endpoints, mode, brokers, kafkaVersion: null, instanceDir: null, pids: {}, containers: [], stop: async () => {} };
+  }
+
+  if (mode === "docker") {
+    return startDockerStack({ brokers, detached: options.detached ?? false, log, sourceDatabase: options.sourceDatabase ?? "source", targetDatabase: options.targetDatabase ?? "target" });
+  }
+
+  const instance = await Instance.create({ root: runRoot(env), detached: options.detached ?? false, log });
+  try {
+    const [source, target, kafka] = await Promise.all([
+      startPostgres(instance, { name: "source", database: options.sourceDatabase ?? "source", env, log }),
+      startPostgres(instance, { name: "target", database: options.targetDatabase ?? "target", env, log }),
+      startKafka(instance, { brokers, env, log }),
+    ]);
+    const pids: Record<string, number> = {
+      [source.process.name]: source.process.pid,
+      [target.process.name]: target.process.pid,
+    };
+    for (const node of kafka.nodes) pids[node.process.name] = node.process.pid;
+    return {
+      source: source.url,
+      target: target.url,
+      kafka: kafka.brokers,
+      mode,
+      brokers,
+      kafkaVersion: kafka.version,
+      instanceDir: instance.dir,
+      pids,
+      containers: [],
+      stop: () => instance.stop({ keepFiles: env["ZEROLOSS_KEEP_DEVSTACK"] === "1" }),
+    };
+  } catch (err) {
+    await instance.stop({ keepFiles: true });
+    throw err;
+  }
+}
