@@ -1,4 +1,4 @@
-export { startDevStack, chooseMode, type DevStack, type StackEndpoints, type StackMode, type StartStackOptions } from "./stack.js";
+export { startDevStack, startKafkaCluster, chooseMode, type KafkaCluster, type DevStack, type StackEndpoints, type StackMode, type StartStackOptions } from "./stack.js";
 export { readDetachedState, writeDetachedState, detachedStatus, stopDetached, type DetachedState, type DetachedStatus } from "./detached.js";
 export { DevstackError, type DevstackErrorCode } from "./errors.js";
 export { KAFKA_VERSION, ensureKafkaRuntime } from "./kafka-runtime.js";

@@ -10,7 +10,7 @@ import { startKafka, waitForKafka, type BrokerCount } from "./kafka.js";
 import { startPostgres } from "./postgres.js";
 import { Instance } from "./processes.js";
 import { runRoot, type Env } from "./paths.js";
-import { dockerAnswers, startDockerStack } from "./docker.js";
+import { dockerAnswers, startDockerKafka, startDockerStack } from "./docker.js";
 
 export type StackMode = "local" | "docker" | "external";
 
@@ -115,6 +115,33 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
       containers: [],
       stop: () => instance.stop({ keepFiles: env["ZEROLOSS_KEEP_DEVSTACK"] === "1" }),
     };
+  } catch (err) {
+    await instance.stop({ keepFiles: true });
+    throw err;
+  }
+}
+
+/** A Kafka cluster alone, for tests that need a second one (3 brokers) beside the shared stack. */
+export interface KafkaCluster {
+  readonly mode: StackMode;
+  readonly brokers: readonly string[];
+  readonly kafkaVersion: string | null;
+  stop(): Promise<void>;
+}
+
+export async function startKafkaCluster(options: { brokers: BrokerCount; env?: Env; log: Logger }): Promise<KafkaCluster> {
+  const env = options.env ?? process.env;
+  const mode = await chooseMode(env);
+  if (mode === "external") {
+    const brokers = (externalEndpoints(env) as StackEndpoints).kafka;
+    await waitForKafka(brokers, options.brokers, { timeoutMs: 30_000 });
+    return { mode, brokers, kafkaVersion: null, stop: async () => {} };
+  }
+  if (mode === "docker") return startDockerKafka({ brokers: options.brokers, log: options.log });
+  const instance = await Instance.create({ root: runRoot(env), detached: false, log: options.log });
+  try {
+    const kafka = await startKafka(instance, { brokers: options.brokers, env, log: options.log });
+    return { mode, brokers: kafka.brokers, kafkaVersion: kafka.version, stop: () => instance.stop({ keepFiles: env["ZEROLOSS_KEEP_DEVSTACK"] === "1" }) };
   } catch (err) {
     await instance.stop({ keepFiles: true });
     throw err;
