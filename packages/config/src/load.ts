@@ -41,12 +41,14 @@ export function parseConfig(
   env: Readonly<Record<string, string | undefined>> = {},
 ): Config {
   const problems: ConfigProblem[] = [];
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   for (const err of doc.errors) {
     const where = err.linePos?.[0] ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}` : "(file)";
-    problems.push({ path: where, message: err.message.split("\n")[0] ?? err.message });
+    problems.push({ path: where, message: (err.message.split("\n")[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, "") });
   }
-  let raw: unknown = problems.length === 0 ? doc.toJS() : {};
+  // A document that does not parse has no keys to validate: its syntax errors are the report.
+  if (problems.length > 0) throw new ConfigError("CONFIG_INVALID", source, problems);
+  let raw: unknown = doc.toJS();
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     problems.push({ path: "(file)", message: "must be a YAML mapping of sections (source, target, kafka, ...)" });

@@ -9,7 +9,7 @@
 //     command line still names the instance folder, so a recycled pid is never touched.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile, chown } from "node:fs/promises";
+import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
@@ -202,10 +202,13 @@ export class Instance {
 
   static async create(options: InstanceOptions): Promise<Instance> {
     await mkdir(options.root, { recursive: true, mode: 0o755 });
+    // PostgreSQL runs as another user when we are root: it must be able to reach its folder.
+    await chmod(options.root, 0o755);
     await sweepOrphans(options.root, options.log);
     const id = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}-${randomBytes(3).toString("hex")}`;
     const dir = join(options.root, id);
     await mkdir(join(dir, "pids"), { recursive: true, mode: 0o755 });
+    await chmod(dir, 0o755);
     const meta: InstanceMeta = {
       id,
       ownerPid: process.pid,

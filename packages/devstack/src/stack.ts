@@ -45,6 +45,13 @@ export interface StartStackOptions {
   readonly targetDatabase?: string;
 }
 
+async function settledOrThrow<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 const EXTERNAL_VARS = ["ZEROLOSS_SOURCE_URL", "ZEROLOSS_TARGET_URL", "ZEROLOSS_KAFKA_BROKERS"] as const;
 
 function externalEndpoints(env: Env): StackEndpoints | undefined {
@@ -93,11 +100,13 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
 
   const instance = await Instance.create({ root: runRoot(env), detached: options.detached ?? false, log });
   try {
-    const [source, target, kafka] = await Promise.all([
+    // allSettled, not all: when one service fails, the others must finish spawning before
+    // the instance is stopped, or a late starter would outlive the stop.
+    const [source, target, kafka] = await settledOrThrow([
       startPostgres(instance, { name: "source", database: options.sourceDatabase ?? "source", env, log }),
       startPostgres(instance, { name: "target", database: options.targetDatabase ?? "target", env, log }),
       startKafka(instance, { brokers, env, log }),
-    ]);
+    ] as const);
     const pids: Record<string, number> = {
       [source.process.name]: source.process.pid,
       [target.process.name]: target.process.pid,

@@ -1,0 +1,129 @@
+// `zeroloss dev up/status/down` end to end, in a private run folder and in local mode, and
+// the promise that nothing outlives the stack: no process, no listening port.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { Kafka, logLevel } from "kafkajs";
+import { loadConfig } from "@zeroloss/config";
+import { isAlive, isListening, pollUntil, sweepOrphans } from "@zeroloss/devstack";
+import { testLogger } from "../setup/logger.js";
+
+const runDir = mkdtempSync(join(tmpdir(), "zeroloss-lifecycle-"));
+const env: NodeJS.ProcessEnv = { ...process.env, ZEROLOSS_RUN_DIR: runDir, ZEROLOSS_DEVSTACK: "local", ZEROLOSS_LOG_LEVEL: "warn" };
+for (const v of ["ZEROLOSS_SOURCE_URL", "ZEROLOSS_TARGET_URL", "ZEROLOSS_KAFKA_BROKERS"]) delete env[v];
+
+function zeroloss(args: string[]) {
+  const r = spawnSync(process.execPath, ["packages/cli/bin/zeroloss.js", ...args], { encoding: "utf8", env, timeout: 180_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function portOf(address: string): number {
+  const match = /:(\d+)(\/[^/]*)?$/.exec(address);
+  if (!match) throw new Error(`no port in ${address}`);
+  return Number(match[1]);
+}
+
+function recordedPids(): number[] {
+  const pids: number[] = [];
+  for (const instance of readdirSync(runDir, { withFileTypes: true }).filter((e) => e.isDirectory())) {
+    const pidDir = join(runDir, instance.name, "pids");
+    if (!existsSync(pidDir)) continue;
+    for (const f of readdirSync(pidDir)) pids.push((JSON.parse(readFileSync(join(pidDir, f), "utf8")) as { pid: number }).pid);
+  }
+  return pids;
+}
+
+async function expectNothingLeft(ports: number[], pids: number[]): Promise<void> {
+  await pollUntil(async () => (pids.every((p) => !isAlive(p)) ? true : undefined), { timeoutMs: 30_000, what: `pids ${pids.join(",")} to exit` });
+  for (const port of ports) expect(await isListening(port), `port ${port} still listening`).toBe(false);
+}
+
+afterAll(async () => {
+  zeroloss(["dev", "down"]);
+  await sweepOrphans(runDir, testLogger("lifecycle"));
+  rmSync(runDir, { recursive: true, force: true });
+});
+
+describe("zeroloss dev (detached)", () => {
+  const configFile = join(runDir, "zeroloss.yaml");
+  let endpoints: { source: string; target: string; kafka: string[] };
+  let pids: number[] = [];
+
+  it("dev up --detach --json prints the contract and leaves a working stack", { timeout: 240_000 }, async () => {
+    const up = zeroloss(["dev", "up", "--detach", "--json", "--config-out", configFile]);
+    expect(up.code, up.stderr).toBe(0);
+    endpoints = JSON.parse(up.stdout.trim()) as typeof endpoints;
+    expect(Object.keys(endpoints)).toEqual(["source", "target", "kafka"]);
+    expect(endpoints.source).toMatch(/^postgres:\/\/zeroloss:[^@]+@127\.0\.0\.1:\d+\/source$/);
+    expect(endpoints.target).toMatch(/^postgres:\/\/zeroloss:[^@]+@127\.0\.0\.1:\d+\/target$/);
+    expect(endpoints.kafka).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+    pids = recordedPids();
+    expect(pids).toHaveLength(3);
+
+    for (const url of [endpoints.source, endpoints.target]) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const r = await client.query<{ wal_level: string }>("SELECT current_setting('wal_level') AS wal_level");
+      await client.end();
+      expect(r.rows[0]?.wal_level).toBe("logical");
+    }
+    const admin = new Kafka({ clientId: "lifecycle", brokers: endpoints.kafka, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    expect((await admin.describeCluster()).brokers).toHaveLength(1);
+    await admin.disconnect();
+
+    const config = await loadConfig({ file: configFile, env: {} });
+    expect(config.source.url).toBe(endpoints.source);
+    expect(config.kafka.brokers).toEqual(endpoints.kafka);
+  });
+
+  it("dev status reports it running; a second dev up --detach is refused", () => {
+    const status = zeroloss(["dev", "status", "--json"]);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ running: true, mode: "local", source: endpoints.source, kafka: endpoints.kafka });
+    const again = zeroloss(["dev", "up", "--detach"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("STACK_ALREADY_RUNNING");
+  });
+
+  it("dev down leaves no process and no listening port", async () => {
+    const down = zeroloss(["dev", "down"]);
+    expect(down.code, down.stderr).toBe(0);
+    await expectNothingLeft([portOf(endpoints.source), portOf(endpoints.target), ...endpoints.kafka.map(portOf)], pids);
+    expect(readdirSync(runDir).filter((e) => e !== "zeroloss.yaml")).toEqual([]);
+    const status = zeroloss(["dev", "status", "--json"]);
+    expect(status.code).toBe(1);
+    expect(JSON.parse(status.stdout)).toEqual({ running: false });
+  });
+});
+
+describe("zeroloss dev up (foreground)", () => {
+  it("takes every service down with it when killed with SIGKILL", async () => {
+    const child = spawn(process.execPath, ["packages/cli/bin/zeroloss.js", "dev", "up", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const endpoints = await pollUntil(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`dev up exited ${child.exitCode}: ${stderr}`);
+        const line = stdout.split("\n").find((l) => l.startsWith("{"));
+        return line === undefined ? undefined : (JSON.parse(line) as { source: string; target: string; kafka: string[] });
+      },
+      { timeoutMs: 180_000, what: "dev up to print its endpoints" },
+    );
+    const ports = [portOf(endpoints.source), portOf(endpoints.target), ...endpoints.kafka.map(portOf)];
+    const pids = recordedPids();
+    expect(pids).toHaveLength(3);
+    for (const port of ports) expect(await isListening(port)).toBe(true);
+
+    child.kill("SIGKILL");
+    await expectNothingLeft(ports, pids);
+    // The folder stays until the next start sweeps it.
+    expect(await sweepOrphans(runDir, testLogger("lifecycle"))).toBe(1);
+    expect(readdirSync(runDir).filter((e) => e !== "zeroloss.yaml")).toEqual([]);
+  }, 300_000);
+});
