@@ -100,21 +100,38 @@ describe("zeroloss dev (detached)", () => {
   });
 });
 
+async function foregroundStack() {
+  const child = spawn(process.execPath, ["packages/cli/bin/zeroloss.js", "dev", "up", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const output = { stdout: "", stderr: "" };
+  child.stdout.on("data", (b: Buffer) => (output.stdout += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (output.stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const endpoints = await pollUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`dev up exited ${child.exitCode}: ${output.stderr}`);
+      const line = output.stdout.split("\n").find((l) => l.startsWith("{"));
+      return line === undefined ? undefined : (JSON.parse(line) as { source: string; target: string; kafka: string[] });
+    },
+    { timeoutMs: 180_000, what: "dev up to print its endpoints" },
+  );
+  return { child, output, exited, endpoints };
+}
+
 describe("zeroloss dev up (foreground)", () => {
+  it("stops the stack and exits 1, naming the service, when a service dies", async () => {
+    const { endpoints, exited, output } = await foregroundStack();
+    const pids = recordedPids();
+    const targetPid = JSON.parse(
+      readFileSync(join(runDir, readdirSync(runDir).find((e) => existsSync(join(runDir, e, "pids")))!, "pids", "postgres-target.json"), "utf8"),
+    ) as { pid: number };
+    process.kill(targetPid.pid, "SIGKILL");
+    expect(await exited).toBe(1);
+    expect(output.stderr).toMatch(/postgres-target exited \(SIGKILL\)/);
+    await expectNothingLeft([portOf(endpoints.source), ...endpoints.kafka.map(portOf)], pids);
+  }, 300_000);
+
   it("takes every service down with it when killed with SIGKILL", async () => {
-    const child = spawn(process.execPath, ["packages/cli/bin/zeroloss.js", "dev", "up", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-    const endpoints = await pollUntil(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`dev up exited ${child.exitCode}: ${stderr}`);
-        const line = stdout.split("\n").find((l) => l.startsWith("{"));
-        return line === undefined ? undefined : (JSON.parse(line) as { source: string; target: string; kafka: string[] });
-      },
-      { timeoutMs: 180_000, what: "dev up to print its endpoints" },
-    );
+    const { child, endpoints } = await foregroundStack();
     const ports = [portOf(endpoints.source), portOf(endpoints.target), ...endpoints.kafka.map(portOf)];
     const pids = recordedPids();
     expect(pids).toHaveLength(3);

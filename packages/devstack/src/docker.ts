@@ -144,6 +144,7 @@ export async function startDockerStack(options: StartDockerOptions): Promise<Dev
     instanceDir: null,
     pids: {},
     containers: containers.map((c) => c.getId()),
+    unexpectedExit: new Promise<string>(() => {}),
     stop: async () => {
       await Promise.all(containers.map((c) => c.stop({ remove: true, removeVolumes: true })));
       await network.stop();

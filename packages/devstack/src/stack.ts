@@ -31,8 +31,12 @@ export interface DevStack extends StackEndpoints {
   readonly pids: Readonly<Record<string, number>>;
   /** Docker container ids, for `zeroloss dev down` of a detached docker stack. */
   readonly containers: readonly string[];
+  /** Settles with a report (name, exit status, last log lines) of the first local service that exits on its own; never for docker and external. */
+  readonly unexpectedExit: Promise<string>;
   stop(): Promise<void>;
 }
+
+const never = new Promise<string>(() => {});
 
 export interface StartStackOptions {
   readonly brokers?: BrokerCount;
@@ -91,7 +95,7 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
     const endpoints = externalEndpoints(env) as StackEndpoints;
     log.info({ source: endpoints.source.replace(/:[^:@/]*@/, ":***@"), kafka: endpoints.kafka }, "using the services named by ZEROLOSS_* variables");
     await waitForKafka(endpoints.kafka, brokers, { timeoutMs: 30_000 });
-    return { ...endpoints, mode, brokers, kafkaVersion: null, instanceDir: null, pids: {}, containers: [], stop: async () => {} };
+    return { ...endpoints, mode, brokers, kafkaVersion: null, instanceDir: null, pids: {}, containers: [], unexpectedExit: never, stop: async () => {} };
   }
 
   if (mode === "docker") {
@@ -112,6 +116,13 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
       [target.process.name]: target.process.pid,
     };
     for (const node of kafka.nodes) pids[node.process.name] = node.process.pid;
+    let stopping = false;
+    const processes = [source.process, target.process, ...kafka.nodes.map((n) => n.process)];
+    const unexpectedExit = Promise.race(
+      processes.map((p) =>
+        p.exited.then((how) => `${p.name} exited (${how.signal ?? `code ${String(how.code)}`}); last lines of ${p.logFile}:\n${p.logTail()}`),
+      ),
+    ).then((report) => (stopping ? never : report));
     return {
       source: source.url,
       target: target.url,
@@ -122,7 +133,11 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
       instanceDir: instance.dir,
       pids,
       containers: [],
-      stop: () => instance.stop({ keepFiles: env["ZEROLOSS_KEEP_DEVSTACK"] === "1" }),
+      unexpectedExit,
+      stop: () => {
+        stopping = true;
+        return instance.stop({ keepFiles: env["ZEROLOSS_KEEP_DEVSTACK"] === "1" });
+      },
     };
   } catch (err) {
     await instance.stop({ keepFiles: true });

@@ -90,11 +90,19 @@ export async function devUp(options: DevUpOptions): Promise<number> {
   }
 
   if (!options.json) process.stdout.write("running: press Ctrl-C to stop and remove the stack\n");
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGINT", () => resolve("SIGINT"));
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-  });
-  log.info({ signal }, "stopping");
+  const ended = await Promise.race([
+    new Promise<{ signal: NodeJS.Signals }>((resolve) => {
+      process.once("SIGINT", () => resolve({ signal: "SIGINT" }));
+      process.once("SIGTERM", () => resolve({ signal: "SIGTERM" }));
+    }),
+    stack.unexpectedExit.then((report) => ({ report })),
+  ]);
+  if ("report" in ended) {
+    process.stderr.write(`zeroloss: a service of the stack stopped on its own; stopping the rest.\n${ended.report}\n`);
+    await stack.stop();
+    return 1;
+  }
+  log.info({ signal: ended.signal }, "stopping");
   await stack.stop();
   log.info("stopped");
   return 0;
