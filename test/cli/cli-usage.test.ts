@@ -32,3 +32,22 @@ describe("zeroloss CLI usage", () => {
     expect(r.stderr).toMatch(message);
   });
 });
+
+describe("zeroloss dev up prerequisites", () => {
+  it("names every missing tool and its install command before starting anything", () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ZEROLOSS_DEVSTACK: "local", ZEROLOSS_PG_BINDIR: "/nonexistent/bin", JAVA_HOME: "/nonexistent/jdk" };
+    for (const v of ["ZEROLOSS_SOURCE_URL", "ZEROLOSS_TARGET_URL", "ZEROLOSS_KAFKA_BROKERS"]) delete env[v];
+    const r = zeroloss(["dev", "up", "--json"], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("PREREQUISITE_MISSING");
+    expect(r.stderr).toContain("ZEROLOSS_PG_BINDIR=/nonexistent/bin (install: apt-get install postgresql)");
+    expect(r.stderr).toContain("Java 17+ runtime (install: apt-get install openjdk-17-jre-headless)");
+  });
+
+  it("refuses a half-set external stack, naming the missing variables", () => {
+    const r = zeroloss(["dev", "up"], { ...process.env, ZEROLOSS_SOURCE_URL: "postgres://x@127.0.0.1:1/x", ZEROLOSS_TARGET_URL: "", ZEROLOSS_KAFKA_BROKERS: "" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ZEROLOSS_SOURCE_URL set but ZEROLOSS_TARGET_URL, ZEROLOSS_KAFKA_BROKERS not/);
+  });
+});

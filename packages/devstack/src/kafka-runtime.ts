@@ -66,6 +66,11 @@ async function runMaven(args: string[], cwd: string, log: Logger): Promise<void>
   }
 }
 
+/** True when the jars of `version` are already in the cache folder. */
+export function kafkaRuntimeCached(env: Env, version: string = KAFKA_VERSION): boolean {
+  return existsSync(join(cacheDir(env), `kafka-${version}`, "libs", `kafka_${SCALA_VERSION}-${version}.jar`));
+}
+
 /** Resolves the jars on first use; later calls return the cached folder at once. */
 export async function ensureKafkaRuntime(env: Env, log: Logger, version: string = KAFKA_VERSION): Promise<KafkaRuntime> {
   const home = join(cacheDir(env), `kafka-${version}`);

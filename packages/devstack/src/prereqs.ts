@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { missingPrerequisite } from "./errors.js";
+import { DevstackError, missingPrerequisite } from "./errors.js";
 import type { RunAs } from "./processes.js";
 import type { Env } from "./paths.js";
 
@@ -72,4 +72,26 @@ export function findJava(env: Env): string {
 export function findMaven(): string {
   if (!run("mvn", ["--version"]).ok) throw missingPrerequisite("Maven (mvn)", "apt-get install maven");
   return "mvn";
+}
+
+/**
+ * Everything the local mode needs, checked before anything starts, so a fresh machine gets
+ * one message listing every missing tool with its install command.
+ */
+export function checkLocalPrerequisites(env: Env, needMaven: boolean): void {
+  const checks: Array<() => unknown> = [() => findPostgresBinDir(env), () => postgresRunAs(env), () => findJava(env)];
+  if (needMaven) checks.push(() => findMaven());
+  const missing: string[] = [];
+  for (const check of checks) {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof DevstackError) || err.code !== "PREREQUISITE_MISSING") throw err;
+      missing.push(`${String(err.details["what"])} (install: ${String(err.details["install"])})`);
+    }
+  }
+  if (missing.length === 1) throw new DevstackError("PREREQUISITE_MISSING", `${missing[0]} is missing; scripts/bootstrap installs everything`);
+  if (missing.length > 1) {
+    throw new DevstackError("PREREQUISITE_MISSING", `missing:\n  - ${missing.join("\n  - ")}\nscripts/bootstrap installs everything`);
+  }
 }

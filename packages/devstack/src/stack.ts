@@ -8,6 +8,8 @@ import type { Logger } from "pino";
 import { DevstackError } from "./errors.js";
 import { startKafka, waitForKafka, type BrokerCount } from "./kafka.js";
 import { startPostgres } from "./postgres.js";
+import { checkLocalPrerequisites } from "./prereqs.js";
+import { kafkaRuntimeCached } from "./kafka-runtime.js";
 import { Instance } from "./processes.js";
 import { runRoot, type Env } from "./paths.js";
 import { dockerAnswers, startDockerKafka, startDockerStack } from "./docker.js";
@@ -102,6 +104,7 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
     return startDockerStack({ brokers, detached: options.detached ?? false, log, sourceDatabase: options.sourceDatabase ?? "source", targetDatabase: options.targetDatabase ?? "target" });
   }
 
+  checkLocalPrerequisites(env, !kafkaRuntimeCached(env));
   const instance = await Instance.create({ root: runRoot(env), detached: options.detached ?? false, log });
   try {
     // allSettled, not all: when one service fails, the others must finish spawning before
