@@ -9,17 +9,12 @@ import { isAlive, stopInstanceDir } from "./processes.js";
 import { isListening } from "./ports.js";
 import { removeContainers } from "./docker.js";
 import { detachedStateFile, type Env } from "./paths.js";
-import type { DevStack, StackEndpoints, StackMode } from "./stack.js";
+import type { DevStack } from "./stack.js";
 
-export interface DetachedState extends StackEndpoints {
-  readonly mode: StackMode;
-  readonly brokers: number;
-  readonly kafkaVersion: string | null;
-  readonly instanceDir: string | null;
-  readonly pids: Readonly<Record<string, number>>;
-  readonly containers: readonly string[];
+/** What `dev up --detach` records: the stack's description, derived from DevStack so the two cannot drift. */
+export type DetachedState = Pick<DevStack, "source" | "target" | "kafka" | "mode" | "brokers" | "kafkaVersion" | "instanceDir" | "pids" | "containers"> & {
   readonly startedAt: string;
-}
+};
 
 export interface DetachedStatus {
   readonly state: DetachedState;

@@ -1,12 +1,12 @@
 // Apache Kafka's official jars from Maven Central, resolved once with Maven into the cache
 // folder and reused by every later run. Kafka 4.x (KRaft only) runs on Java 17+.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { DevstackError } from "./errors.js";
 import { findMaven } from "./prereqs.js";
+import { runTool } from "./run-tool.js";
 import { cacheDir, type Env } from "./paths.js";
 
 /**
@@ -45,27 +45,6 @@ export interface KafkaRuntime {
   readonly libs: string;
 }
 
-async function runMaven(args: string[], cwd: string, log: Logger): Promise<void> {
-  const output: Buffer[] = [];
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(findMaven(), args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (b: Buffer) => output.push(b));
-    child.stderr.on("data", (b: Buffer) => output.push(b));
-    child.once("error", reject);
-    child.once("exit", resolve);
-  });
-  if (code !== 0) {
-    const text = Buffer.concat(output).toString("utf8");
-    const errors = text.split("\n").filter((l) => l.includes("[ERROR]")).slice(0, 10).join("\n");
-    log.error({ exitCode: code }, "maven failed");
-    throw new DevstackError(
-      "SERVICE_START_FAILED",
-      `resolving Apache Kafka jars with Maven failed (exit ${String(code)}); Maven Central must be reachable:\n${errors || text.slice(-2000)}`,
-      { retriable: true },
-    );
-  }
-}
-
 /** True when the jars of `version` are already in the cache folder. */
 export function kafkaRuntimeCached(env: Env, version: string = KAFKA_VERSION): boolean {
   return existsSync(join(cacheDir(env), `kafka-${version}`, "libs", `kafka_${SCALA_VERSION}-${version}.jar`));
@@ -86,7 +65,8 @@ export async function ensureKafkaRuntime(env: Env, log: Logger, version: string 
   await mkdir(work, { recursive: true });
   try {
     await writeFile(join(work, "pom.xml"), pom(version));
-    await runMaven(
+    await runTool(
+      findMaven(),
       [
         "-B",
         "-q",
@@ -95,8 +75,12 @@ export async function ensureKafkaRuntime(env: Env, log: Logger, version: string 
         "-DincludeScope=runtime",
         `-DoutputDirectory=${join(work, "libs")}`,
       ],
-      work,
-      log,
+      {
+        what: "resolving Apache Kafka jars with Maven (Maven Central must be reachable)",
+        cwd: work,
+        retriable: true,
+        summarize: (text) => text.split("\n").filter((l) => l.includes("[ERROR]")).slice(0, 10).join("\n") || text.slice(-2000),
+      },
     );
     const jars = await readdir(join(work, "libs"));
     if (!jars.includes(`kafka_${SCALA_VERSION}-${version}.jar`)) {

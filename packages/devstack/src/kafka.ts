@@ -1,13 +1,12 @@
 // A local Apache Kafka cluster in KRaft mode: 1 combined broker/controller by default, or 3
 // (replication factor 3, min.insync.replicas=2) for durability tests. Each node runs the
 // official jars on the machine's Java; ready means a kafkajs admin sees every broker.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import type { Logger } from "pino";
-import { DevstackError } from "./errors.js";
+import { runTool } from "./run-tool.js";
 import { ensureKafkaRuntime, type KafkaRuntime } from "./kafka-runtime.js";
 import { freePorts, LOOPBACK } from "./ports.js";
 import { pollUntil } from "./poll.js";
@@ -98,21 +97,11 @@ function javaArgs(runtime: KafkaRuntime, nodeDir: string, heap: string): string[
 }
 
 async function formatStorage(java: string, runtime: KafkaRuntime, nodeDir: string, clusterId: string): Promise<void> {
-  const output: Buffer[] = [];
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(
-      java,
-      [...javaArgs(runtime, nodeDir, "256m"), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", join(nodeDir, "server.properties")],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout.on("data", (b: Buffer) => output.push(b));
-    child.stderr.on("data", (b: Buffer) => output.push(b));
-    child.once("error", reject);
-    child.once("exit", resolve);
-  });
-  if (code !== 0) {
-    throw new DevstackError("SERVICE_START_FAILED", `formatting Kafka storage in ${nodeDir} failed (exit ${String(code)}):\n${Buffer.concat(output).toString("utf8").trim()}`);
-  }
+  await runTool(
+    java,
+    [...javaArgs(runtime, nodeDir, "256m"), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", join(nodeDir, "server.properties")],
+    { what: `formatting Kafka storage in ${nodeDir}` },
+  );
 }
 
 /** Polls until a kafkajs admin lists `expected` brokers. */

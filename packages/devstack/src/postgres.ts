@@ -1,11 +1,10 @@
 // A private PostgreSQL cluster for the dev stack: initdb into the instance folder, started on
 // a free loopback port with logical decoding on, one database created, password auth over TCP.
-import { spawn } from "node:child_process";
 import { writeFile, chown } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import type { Logger } from "pino";
-import { DevstackError } from "./errors.js";
+import { runTool } from "./run-tool.js";
 import { freePort, LOOPBACK } from "./ports.js";
 import { pollUntil } from "./poll.js";
 import { findPostgresBinDir, postgresRunAs } from "./prereqs.js";
@@ -44,24 +43,6 @@ const SERVER_SETTINGS: Readonly<Record<string, string>> = {
   log_min_messages: "warning",
 };
 
-async function runTool(command: string, args: string[], runAs: { uid: number; gid: number } | undefined, what: string): Promise<void> {
-  const output: Buffer[] = [];
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(command, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
-      env: { ...process.env, LC_ALL: "C" },
-    });
-    child.stdout.on("data", (b: Buffer) => output.push(b));
-    child.stderr.on("data", (b: Buffer) => output.push(b));
-    child.once("error", reject);
-    child.once("exit", resolve);
-  });
-  if (code !== 0) {
-    throw new DevstackError("SERVICE_START_FAILED", `${what} failed (exit ${String(code)}):\n${Buffer.concat(output).toString("utf8").trim()}`);
-  }
-}
-
 export function postgresUrl(port: number, database: string, host: string = LOOPBACK): string {
   return `postgres://${DEV_PG_USER}:${DEV_PG_PASSWORD}@${host}:${port}/${database}`;
 }
@@ -80,8 +61,7 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
   await runTool(
     join(binDir, "initdb"),
     ["-D", dataDir, "-U", DEV_PG_USER, `--pwfile=${pwFile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"],
-    runAs,
-    `initdb for the ${options.name} cluster`,
+    { what: `initdb for the ${options.name} cluster`, env: { ...process.env, LC_ALL: "C" }, ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) },
   );
 
   const port = await freePort();
