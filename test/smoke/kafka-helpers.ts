@@ -8,8 +8,10 @@ export function kafkaClient(brokers: readonly string[], clientId: string): Kafka
 }
 
 export async function createTopic(admin: Admin, topic: string, partitions: number, replicationFactor: number, configs: Record<string, string> = {}): Promise<void> {
+  // Not kafkajs's waitForLeaders: it gives up when a broker whose metadata lags a few
+  // milliseconds answers UNKNOWN_TOPIC_OR_PARTITION. Poll for full in-sync replicas instead.
   const created = await admin.createTopics({
-    waitForLeaders: true,
+    waitForLeaders: false,
     topics: [
       {
         topic,
@@ -20,6 +22,15 @@ export async function createTopic(admin: Admin, topic: string, partitions: numbe
     ],
   });
   if (!created) throw new Error(`topic ${topic} already existed`);
+  await pollUntil(
+    async () => {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = metadata.topics[0]?.partitions ?? [];
+      const ready = partitions.length === partitions.filter((p) => p.leader >= 0 && p.isr.length === replicationFactor).length;
+      return partitions.length > 0 && ready ? true : undefined;
+    },
+    { timeoutMs: 30_000, what: `topic ${topic} to have a leader and ${replicationFactor} in-sync replicas per partition` },
+  );
 }
 
 /** Reads `count` committed records from the start of `topic` with a fresh consumer group. */
