@@ -30,6 +30,16 @@ export const configSchema = z.strictObject({
       .regex(/^[a-z0-9_]{1,63}$/, { message: "a replication slot name is lower-case letters, digits and _ (at most 63)" })
       .default("zeroloss"),
     publication: z.string().min(1).max(63).default("zeroloss"),
+    snapshot: z
+      .strictObject({
+        /** initial: snapshot, then stream; never: stream only; initial_only: snapshot, then stop. */
+        mode: z.enum(["initial", "never", "initial_only"]).default("initial"),
+        /** Rows per primary-key chunk; each chunk is one Kafka transaction with its checkpoint. */
+        chunkSize: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .default({ mode: "initial", chunkSize: 10_000 }),
+    /** Seconds of idle stream after which a heartbeat message moves the slot on (0: off). */
+    heartbeatSeconds: z.number().min(0).max(3600).default(10),
   }),
   target: z.strictObject({
     url: postgresUrl,
@@ -57,7 +67,23 @@ export const configSchema = z.strictObject({
       }
     })
     .transform((k) => ({ ...k, minInsyncReplicas: k.minInsyncReplicas ?? (k.replicationFactor >= 3 ? 2 : 1) })),
-  producer: z.strictObject({ http: httpSection(9401) }).default({ http: { port: 9401, host: "0.0.0.0" } }),
+  producer: z
+    .strictObject({
+      http: httpSection(9401),
+      /** A Kafka transaction is committed once it holds this many records (at a source transaction boundary). */
+      batchRecords: z.number().int().min(1).max(1_000_000).default(5_000),
+      /** ...or when this long has passed since its first record. */
+      lingerMs: z.number().int().min(0).max(60_000).default(100),
+      /** Kafka transaction timeout; a source transaction must reach Kafka within it. Broker cap: transaction.max.timeout.ms. */
+      transactionTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(900_000),
+      /** /healthz turns unhealthy when nothing was made durable for this long while changes wait. */
+      stallSeconds: z.number().int().min(1).default(120),
+    })
+    .default({ http: { port: 9401, host: "0.0.0.0" }, batchRecords: 5_000, lingerMs: 100, transactionTimeoutMs: 900_000, stallSeconds: 120 }),
+  /** Offset windows shared by the producer's and consumer's tallies and the counter's ledger. */
+  tallies: z
+    .strictObject({ windowSize: z.number().int().min(1).max(100_000_000).default(10_000) })
+    .default({ windowSize: 10_000 }),
   consumer: z
     .strictObject({ group: z.string().min(1).default("zeroloss"), http: httpSection(9402) })
     .default({ group: "zeroloss", http: { port: 9402, host: "0.0.0.0" } }),

@@ -5,7 +5,7 @@ export { KAFKA_VERSION, ensureKafkaRuntime } from "./kafka-runtime.js";
 export { waitForKafka, type BrokerCount } from "./kafka.js";
 export { isListening, freePort } from "./ports.js";
 export { isAlive, sweepOrphans } from "./processes.js";
-export { pollUntil, type PollOptions } from "./poll.js";
+export { pollUntil, type PollOptions } from "@zeroloss/errors";
 export { cacheDir, runRoot } from "./paths.js";
 export { createTestDatabase, type TestDatabase } from "./test-database.js";
 export { Instance } from "./processes.js";

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import { runTool } from "./run-tool.js";
 import { ensureKafkaRuntime, type KafkaRuntime } from "./kafka-runtime.js";
 import { freePorts, LOOPBACK } from "./ports.js";
-import { pollUntil } from "./poll.js";
+import { pollUntil } from "@zeroloss/errors";
 import { findJava } from "./prereqs.js";
 import type { Instance, ManagedProcess } from "./processes.js";
 import type { Env } from "./paths.js";

@@ -6,7 +6,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { runTool } from "./run-tool.js";
 import { freePort, LOOPBACK } from "./ports.js";
-import { pollUntil } from "./poll.js";
+import { pollUntil } from "@zeroloss/errors";
 import { findPostgresBinDir, postgresRunAs } from "./prereqs.js";
 import type { Instance, ManagedProcess } from "./processes.js";
 import type { Env } from "./paths.js";

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { DevstackError, missingPrerequisite } from "./errors.js";
-import { pollUntil } from "./poll.js";
+import { pollUntil } from "@zeroloss/errors";
 
 export interface RunAs {
   readonly user: string;

@@ -32,3 +32,4 @@ export function createLogger(options: LoggerOptions): Logger {
 export function silentLogger(): Logger {
   return pino({ level: "silent" });
 }
+export * from "./http.js";

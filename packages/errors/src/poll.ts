@@ -1,4 +1,6 @@
 // Poll for a condition with a deadline: the only way this code base waits for anything.
+// Lives beside the error class because every package needs it and nothing else.
+import { ZerolossError } from "./error.js";
 
 export interface PollOptions {
   readonly timeoutMs: number;
@@ -24,7 +26,7 @@ export async function pollUntil<T>(attempt: () => Promise<T | undefined>, option
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? `: last error: ${lastError.message}` : "";
-      throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}${why}`, { cause: lastError });
+      throw new ZerolossError("TIMEOUT", `timed out after ${options.timeoutMs} ms waiting for ${options.what}${why}`, { retriable: true, cause: lastError });
     }
     await new Promise((r) => setTimeout(r, interval));
   }

@@ -1,0 +1,125 @@
+// The canonical row checksum, version 1 (DESIGN.md, "Canonical row checksum"). One
+// definition, two implementations that must agree byte for byte:
+//   - rowChecksum(): TypeScript, over a decoded tuple (the producer, where a change is read);
+//   - checksumSql(): a SQL expression the target database evaluates over its stored row
+//     (the consumer) and each database evaluates over its own table (the verifier).
+//
+// Encoding fed to SHA-256 (hex output):
+//   "zl1"                                  format tag, so a later version can never collide
+//   per column, in the column list's order:
+//     u32be(byte length of name) name      UTF-8
+//     'n'                                  SQL NULL
+//     'u'                                  unchanged TOAST value (not sent by PostgreSQL)
+//     'v' u32be(byte length) value         the value's PostgreSQL text output, UTF-8
+// Length prefixes make the encoding unambiguous: no two different rows encode alike.
+import { createHash } from "node:crypto";
+
+/** The marker for a column whose value PostgreSQL did not send because it was unchanged (TOAST). */
+export const UNCHANGED: unique symbol = Symbol.for("zeroloss.unchanged-toast");
+export type Unchanged = typeof UNCHANGED;
+
+/** A column's value as PostgreSQL's text output; null is SQL NULL. */
+export type CellValue = string | null | Unchanged;
+
+export const CHECKSUM_VERSION = 1;
+
+const TAG = Buffer.from("zl1", "ascii");
+const NULL_MARK = Buffer.from("n", "ascii");
+const UNCHANGED_MARK = Buffer.from("u", "ascii");
+const VALUE_MARK = 0x76; // 'v'
+
+function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
+
+/** The constant bytes a column name contributes: u32be(length) + UTF-8 name. */
+export function encodedName(name: string): Buffer {
+  const bytes = Buffer.from(name, "utf8");
+  return Buffer.concat([u32(bytes.length), bytes]);
+}
+
+/**
+ * SHA-256 hex of the canonical encoding. `names[i]` and `values[i]` describe the same
+ * column; callers pass columns in ordinal order.
+ */
+export function rowChecksum(names: readonly string[], values: readonly CellValue[]): string {
+  if (names.length !== values.length) {
+    throw new RangeError(`rowChecksum: ${names.length} column names but ${values.length} values`);
+  }
+  const hash = createHash("sha256");
+  hash.update(TAG);
+  for (let i = 0; i < names.length; i++) {
+    hash.update(encodedName(names[i] as string));
+    const value = values[i];
+    if (value === null) {
+      hash.update(NULL_MARK);
+    } else if (value === UNCHANGED) {
+      hash.update(UNCHANGED_MARK);
+    } else {
+      const bytes = Buffer.from(value as string, "utf8");
+      const head = Buffer.allocUnsafe(5);
+      head[0] = VALUE_MARK;
+      head.writeUInt32BE(bytes.length, 1);
+      hash.update(head);
+      hash.update(bytes);
+    }
+  }
+  return hash.digest("hex");
+}
+
+/** One column of a SQL checksum expression. */
+export interface SqlChecksumColumn {
+  /** The column's name as it appears in the canonical encoding (the source's name). */
+  readonly name: string;
+  /**
+   * A SQL expression of type text giving the value's text output, already quoted by the
+   * caller, e.g. `t."amount"::text`. Use textOutputSql() to build it.
+   */
+  readonly textSql: string;
+  /** Optional SQL boolean: true when the value is the unchanged-TOAST marker (staging rows). */
+  readonly unchangedSql?: string;
+}
+
+function byteaLiteral(bytes: Buffer): string {
+  return `'\\x${bytes.toString("hex")}'::bytea`;
+}
+
+/**
+ * A SQL expression of type text: lower-case hex SHA-256 of the canonical encoding, equal
+ * to rowChecksum() over the same values. Requires PostgreSQL 11+ (sha256()).
+ */
+export function checksumSql(columns: readonly SqlChecksumColumn[]): string {
+  const parts: string[] = [byteaLiteral(TAG)];
+  for (const col of columns) {
+    const bytesOf = `convert_to(${col.textSql}, 'UTF8')`;
+    const value =
+      `CASE` +
+      (col.unchangedSql === undefined ? "" : ` WHEN ${col.unchangedSql} THEN ${byteaLiteral(UNCHANGED_MARK)}`) +
+      ` WHEN (${col.textSql}) IS NULL THEN ${byteaLiteral(NULL_MARK)}` +
+      ` ELSE '\\x76'::bytea || int4send(octet_length(${bytesOf})) || ${bytesOf} END`;
+    parts.push(byteaLiteral(encodedName(col.name)), value);
+  }
+  return `encode(sha256(${parts.join(" || ")}), 'hex')`;
+}
+
+/** Quotes an identifier for SQL: always, so case, spaces and keywords survive. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * The SQL text output of a column, equal to what PostgreSQL's type output function (and
+ * so pgoutput) produces. `::text` is that for every type except `character(n)`, whose
+ * cast to text drops the trailing blanks its output keeps; format('%s') calls the output
+ * function directly.
+ */
+export function textOutputSql(columnSql: string, sqlType: string): string {
+  const base = sqlType.replace(/\[\]$/, "");
+  if (base === "bpchar" || base === "character" || /^character\(\d+\)$/.test(base) || base.startsWith("bpchar(")) {
+    if (sqlType.endsWith("[]")) return `(${columnSql})::text`;
+    return `CASE WHEN (${columnSql}) IS NULL THEN NULL ELSE format('%s', ${columnSql}) END`;
+  }
+  return `(${columnSql})::text`;
+}

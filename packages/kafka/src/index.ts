@@ -1,0 +1,3 @@
+export * from "./client.js";
+export * from "./topics.js";
+export * from "./read.js";

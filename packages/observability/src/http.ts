@@ -1,0 +1,84 @@
+// The HTTP face every service shows: /metrics (its own prom-client registry) and /healthz
+// (200 when healthy, 503 when not, with the reason as JSON). Extra routes (the counter's
+// API and dashboard) plug in through `routes`.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import type { Logger } from "pino";
+
+export interface Health {
+  readonly healthy: boolean;
+  /** One word: starting, snapshotting, streaming, stalled, waiting-for-kafka, failed. */
+  readonly status: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: Registry;
+  readonly health: () => Health;
+  readonly log: Logger;
+  readonly routes?: readonly Route[];
+}
+
+/** A registry for one process, with Node's default metrics under the given prefix. */
+export function createRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry, prefix: "zeroloss_" });
+  return registry;
+}
+
+export interface RunningHttpServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const log = options.log.child({ component: "http" });
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((err: unknown) => {
+      log.error({ err, url: req.url }, "request failed");
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end("internal error\n");
+    });
+  });
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/metrics") {
+      const body = await options.registry.metrics();
+      res.writeHead(200, { "content-type": options.registry.contentType });
+      res.end(body);
+      return;
+    }
+    if (url.pathname === "/healthz") {
+      const h = options.health();
+      res.writeHead(h.healthy ? 200 : 503, { "content-type": "application/json" });
+      res.end(`${JSON.stringify(h)}\n`);
+      return;
+    }
+    for (const route of options.routes ?? []) if (await route(req, res, url)) return;
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found\n");
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: options.host, port }, "serving /metrics and /healthz");
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
+  };
+}

@@ -1,0 +1,161 @@
+// What the source's catalog says about the published tables: which tables the include
+// and exclude patterns choose, their columns and types, and the key each is replicated
+// by. A table without a usable key is refused here, by name, with the fix.
+import { ZerolossError } from "@zeroloss/errors";
+import type pg from "pg";
+import { query } from "./connect.js";
+
+export interface TableName {
+  readonly schema: string;
+  readonly name: string;
+}
+
+export interface ColumnInfo {
+  readonly name: string;
+  readonly typeOid: number;
+  readonly typeMod: number;
+  /** format_type(): `numeric(18,4)`, `character varying(40)`, `timestamp with time zone`. */
+  readonly sqlType: string;
+}
+
+export interface TableInfo extends TableName {
+  readonly oid: number;
+  readonly columns: readonly ColumnInfo[];
+  /** The replica identity's columns, in index order: the primary key or the REPLICA IDENTITY index. */
+  readonly keyColumns: readonly string[];
+  /** pg_class.reltuples, or null when the table was never analyzed. */
+  readonly estimatedRows: number | null;
+}
+
+export function qualifiedName(t: TableName): string {
+  return `${t.schema}.${t.name}`;
+}
+
+/** `"schema"."table"`, quoted so case, spaces and keywords survive. */
+export function quoteTable(t: TableName): string {
+  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function patternRegex(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
+  return new RegExp(`^${escaped}$`);
+}
+
+/** Does `schema.table` match a pattern such as `public.*` or `billing.payments`? */
+export function matchesPattern(t: TableName, pattern: string): boolean {
+  const dot = pattern.indexOf(".");
+  const schemaPart = pattern.slice(0, dot);
+  const tablePart = pattern.slice(dot + 1);
+  return patternRegex(schemaPart).test(t.schema) && patternRegex(tablePart).test(t.name);
+}
+
+const SYSTEM_SCHEMAS = ["pg_catalog", "information_schema", "pg_toast", "zeroloss"];
+
+/** The ordinary tables the patterns choose, sorted by schema and name. */
+export async function resolveTables(
+  client: pg.Client,
+  include: readonly string[],
+  exclude: readonly string[],
+): Promise<TableName[]> {
+  const rows = await query<{ schema: string; name: string }>(
+    client,
+    "listing the source's tables",
+    `SELECT n.nspname AS schema, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND NOT n.nspname = ANY($1::text[]) AND n.nspname NOT LIKE 'pg_temp%'
+      ORDER BY 1, 2`,
+    [SYSTEM_SCHEMAS],
+  );
+  return rows.filter((t) => include.some((p) => matchesPattern(t, p)) && !exclude.some((p) => matchesPattern(t, p)));
+}
+
+/** Columns, key and size of one table, as the catalog says now. */
+export async function describeTable(client: pg.Client, table: TableName): Promise<TableInfo> {
+  const rel = await query<{ oid: string; relreplident: string; reltuples: string }>(
+    client,
+    `describing ${qualifiedName(table)}`,
+    `SELECT c.oid, c.relreplident, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [table.schema, table.name],
+  );
+  const r = rel[0];
+  if (r === undefined) {
+    throw new ZerolossError("TABLE_NOT_FOUND", `table ${qualifiedName(table)} does not exist in the source database`, {
+      details: { table: qualifiedName(table) },
+    });
+  }
+  const oid = Number(r.oid);
+  const columns = await query<{ name: string; typeoid: string; typmod: string; sqltype: string }>(
+    client,
+    `reading the columns of ${qualifiedName(table)}`,
+    `SELECT a.attname AS name, a.atttypid AS typeoid, a.atttypmod AS typmod, format_type(a.atttypid, a.atttypmod) AS sqltype
+       FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+      ORDER BY a.attnum`,
+    [oid],
+  );
+  // The index that identifies rows: REPLICA IDENTITY USING INDEX, else the primary key.
+  const indexKind = r.relreplident === "i" ? "i.indisreplident" : "i.indisprimary";
+  const key = await query<{ name: string }>(
+    client,
+    `reading the key of ${qualifiedName(table)}`,
+    `SELECT a.attname AS name
+       FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1 AND ${indexKind}
+      ORDER BY k.ord`,
+    [oid],
+  );
+  const reltuples = Number(r.reltuples);
+  return {
+    ...table,
+    oid,
+    columns: columns.map((c) => ({ name: c.name, typeOid: Number(c.typeoid), typeMod: Number(c.typmod), sqlType: c.sqltype })),
+    keyColumns: r.relreplident === "n" ? [] : key.map((k) => k.name),
+    estimatedRows: reltuples >= 0 ? reltuples : null,
+  };
+}
+
+function missingKeyMessage(info: TableInfo): string {
+  const name = qualifiedName(info);
+  return (
+    `table ${name} has no primary key and no REPLICA IDENTITY USING INDEX, so its updates and deletes cannot be ` +
+    `matched to rows in the target. Fix: ALTER TABLE ${quoteTable(info)} ADD PRIMARY KEY (...); or create a unique ` +
+    `index on NOT NULL columns and run ALTER TABLE ${quoteTable(info)} REPLICA IDENTITY USING INDEX <index>; ` +
+    `or leave the table out with source.exclude: ["${name}"]`
+  );
+}
+
+/**
+ * Refuses tables whose changes could not be told apart by key (no primary key, no
+ * REPLICA IDENTITY USING INDEX, or REPLICA IDENTITY NOTHING), naming every one at once.
+ */
+export function requireKeys(infos: readonly TableInfo[]): void {
+  const problems = infos.filter((i) => i.keyColumns.length === 0);
+  if (problems.length === 0) return;
+  const messages = problems.map(missingKeyMessage);
+  throw new ZerolossError(
+    "TABLE_WITHOUT_KEY",
+    problems.length === 1 ? (messages[0] as string) : `${problems.length} tables cannot be replicated:\n  - ${messages.join("\n  - ")}`,
+    { details: { tables: problems.map(qualifiedName) } },
+  );
+}
+
+/** format_type() for a (type oid, typmod) pair, as a relation message gives them. */
+export class TypeNames {
+  private readonly cache = new Map<string, string>();
+  constructor(private readonly client: pg.Client) {}
+
+  async resolve(typeOid: number, typeMod: number): Promise<string> {
+    const k = `${typeOid}:${typeMod}`;
+    const known = this.cache.get(k);
+    if (known !== undefined) return known;
+    const rows = await query<{ t: string }>(this.client, `resolving type ${typeOid}`, "SELECT format_type($1, $2) AS t", [typeOid, typeMod]);
+    const name = rows[0]?.t ?? `oid:${typeOid}`;
+    this.cache.set(k, name);
+    return name;
+  }
+}

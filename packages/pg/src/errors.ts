@@ -1,0 +1,60 @@
+// Turns node-postgres and network failures into ZerolossErrors with stable codes, so an
+// operator reads "wrong password for user x" instead of a stack trace, and callers know
+// whether a retry can help.
+import { ZerolossError } from "@zeroloss/errors";
+
+interface PgLikeError {
+  code?: unknown;
+  message?: unknown;
+}
+
+/** Names a connection without its password, for messages and logs. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const db = decodeURIComponent(u.pathname.replace(/^\//, "")) || "(default)";
+    return `${u.username ? `${decodeURIComponent(u.username)}@` : ""}${u.hostname}:${u.port || "5432"}/${db}`;
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+const RETRIABLE_NETWORK = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** SQLSTATE classes after which the same statement may succeed later. */
+function retriableSqlState(code: string): boolean {
+  return (
+    code.startsWith("08") || // connection exception
+    code === "40001" || // serialization failure
+    code === "40P01" || // deadlock
+    code === "57P01" || // admin shutdown
+    code === "57P02" ||
+    code === "57P03" || // cannot connect now (starting up)
+    code === "53300" // too many connections
+  );
+}
+
+export function pgError(err: unknown, what: string, url?: string): ZerolossError {
+  if (err instanceof ZerolossError) return err;
+  const e = (err ?? {}) as PgLikeError;
+  const code = typeof e.code === "string" ? e.code : "";
+  const message = typeof e.message === "string" ? e.message : String(err);
+  const where = url === undefined ? "" : ` (${describeUrl(url)})`;
+  if (code === "28P01" || code === "28000") {
+    return new ZerolossError("PG_AUTH_FAILED", `${what}${where}: authentication failed: ${message}`, { cause: err, details: { sqlstate: code } });
+  }
+  if (code === "3D000") {
+    return new ZerolossError("PG_DATABASE_MISSING", `${what}${where}: ${message}`, { cause: err, details: { sqlstate: code } });
+  }
+  if (RETRIABLE_NETWORK.has(code) || /Connection terminated|connection timeout|terminating connection/i.test(message)) {
+    return new ZerolossError("PG_UNREACHABLE", `${what}${where}: ${message}`, { retriable: true, cause: err, details: { errno: code } });
+  }
+  if (code !== "" && /^[0-9A-Z]{5}$/.test(code)) {
+    return new ZerolossError("PG_QUERY_FAILED", `${what}${where}: ${message} (SQLSTATE ${code})`, {
+      retriable: retriableSqlState(code),
+      cause: err,
+      details: { sqlstate: code },
+    });
+  }
+  return new ZerolossError("PG_FAILED", `${what}${where}: ${message}`, { retriable: false, cause: err });
+}

@@ -1,0 +1,101 @@
+// The control records next to the data topics: transaction manifests, emitted/written
+// tallies and the producer's checkpoints. Each is one JSON object per Kafka record.
+import { WireError } from "./errors.js";
+
+/** One per source transaction (or snapshot chunk): what it holds, to check completeness. */
+export interface Manifest {
+  readonly v: 1;
+  readonly kind: "transaction" | "snapshot";
+  readonly db: string;
+  /** null for a snapshot chunk. */
+  readonly xid: number | null;
+  /** Commit LSN (for a snapshot chunk, the slot's consistent point). */
+  readonly commitLsn: string;
+  readonly commitTime: string;
+  /** Data records per table (`schema.table`); a truncate counts one record per partition. */
+  readonly events: Readonly<Record<string, number>>;
+  readonly records: number;
+  /** SHA-256 hex over the row checksums of its records, in order (32 raw bytes each; truncates contribute none). */
+  readonly hash: string;
+}
+
+/** Records counted at a stage, for one (topic, partition, offset window). */
+export interface Tally {
+  readonly v: 1;
+  readonly stage: "emitted" | "written";
+  readonly topic: string;
+  readonly partition: number;
+  /** The window is [windowStart, windowStart + windowSize). */
+  readonly windowStart: number;
+  readonly windowSize: number;
+  readonly count: number;
+  readonly firstOffset: number;
+  readonly lastOffset: number;
+  /** For written tallies: applied, duplicate, quarantined. */
+  readonly detail?: Readonly<Record<string, number>>;
+}
+
+export interface SnapshotTableProgress {
+  readonly table: string;
+  readonly done: boolean;
+  /** Key of the last row read (key columns in index order), null before the first chunk. */
+  readonly lastKey: readonly (string | null)[] | null;
+  readonly rows: number;
+}
+
+/** The producer's durable source position, written in the same Kafka transaction as the data it covers. */
+export interface Checkpoint {
+  readonly v: 1;
+  readonly slot: string;
+  readonly db: string;
+  /** Every source transaction whose commit record ends at or before this LSN is in Kafka. */
+  readonly lsn: string;
+  readonly phase: "snapshot" | "streaming";
+  readonly snapshot?: {
+    readonly consistentLsn: string;
+    readonly tables: readonly SnapshotTableProgress[];
+  };
+  readonly at: string;
+}
+
+export function encodeJson(value: Manifest | Tally | Checkpoint): Buffer {
+  return Buffer.from(JSON.stringify(value), "utf8");
+}
+
+function parseObject(value: Buffer | null, what: string): Record<string, unknown> {
+  if (value === null) throw new WireError("WIRE_EMPTY", `${what} record has no value`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString("utf8"));
+  } catch (err) {
+    throw new WireError("WIRE_NOT_JSON", `${what} record is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null) throw new WireError("WIRE_MALFORMED", `${what} record is not an object`);
+  const o = parsed as Record<string, unknown>;
+  if (o["v"] !== 1) throw new WireError("WIRE_VERSION", `${what} record has unknown version ${JSON.stringify(o["v"])}`);
+  return o;
+}
+
+export function decodeCheckpoint(value: Buffer | null): Checkpoint {
+  const o = parseObject(value, "checkpoint");
+  if (typeof o["lsn"] !== "string" || typeof o["slot"] !== "string" || (o["phase"] !== "snapshot" && o["phase"] !== "streaming")) {
+    throw new WireError("WIRE_MALFORMED", "checkpoint record lacks lsn, slot or phase");
+  }
+  return o as unknown as Checkpoint;
+}
+
+export function decodeManifest(value: Buffer | null): Manifest {
+  const o = parseObject(value, "manifest");
+  if (typeof o["commitLsn"] !== "string" || typeof o["records"] !== "number" || typeof o["hash"] !== "string") {
+    throw new WireError("WIRE_MALFORMED", "manifest record lacks commitLsn, records or hash");
+  }
+  return o as unknown as Manifest;
+}
+
+export function decodeTally(value: Buffer | null): Tally {
+  const o = parseObject(value, "tally");
+  if (typeof o["topic"] !== "string" || typeof o["partition"] !== "number" || typeof o["count"] !== "number") {
+    throw new WireError("WIRE_MALFORMED", "tally record lacks topic, partition or count");
+  }
+  return o as unknown as Tally;
+}

@@ -1,0 +1,152 @@
+// The data record's value: envelope format version 1 (JSON). docs/envelope.md shows real
+// examples; the golden fixtures in envelope.test.ts pin the exact bytes.
+//
+// Values are PostgreSQL's text output. SQL NULL is JSON null; an unchanged TOAST value is
+// absent from `after` and named in `unchanged`; an empty string is "". Three different
+// things, kept apart all the way to the target.
+import { rowChecksum, UNCHANGED, type CellValue } from "@zeroloss/checksum";
+import { WireError } from "./errors.js";
+
+export const ENVELOPE_VERSION = 1;
+
+/** c insert, u update, d delete, r snapshot read, t truncate. */
+export type Op = "c" | "u" | "d" | "r" | "t";
+const OPS: ReadonlySet<string> = new Set(["c", "u", "d", "r", "t"]);
+
+export interface EnvelopeColumn {
+  readonly name: string;
+  /** format_type() of the source column: `numeric(18,4)`, `text`, `timestamp with time zone`. */
+  readonly type: string;
+  readonly typeOid: number;
+  readonly typmod: number;
+  /** Part of the replica identity (the Kafka key). */
+  readonly key?: true;
+}
+
+export interface EnvelopeSource {
+  readonly db: string;
+  readonly schema: string;
+  readonly table: string;
+  /** The change's own LSN; for `r`, the slot's consistent point. */
+  readonly lsn: string;
+  /** The LSN of its transaction's commit record; for `r`, the consistent point. */
+  readonly commitLsn: string;
+  /** null for snapshot reads. */
+  readonly xid: number | null;
+  /** ISO-8601 UTC with microseconds; for `r`, when the snapshot chunk was read. */
+  readonly commitTime: string;
+  /** Position of this record among its transaction's records (or its snapshot chunk's), from 0. */
+  readonly seq: number;
+}
+
+export type Row = Readonly<Record<string, string | null>>;
+
+export interface Envelope {
+  readonly v: 1;
+  readonly op: Op;
+  readonly source: EnvelopeSource;
+  /** The columns the checksum covers, in ordinal order. Empty for `t`. */
+  readonly columns: readonly EnvelopeColumn[];
+  /** The new row (c, u, r); null for d and t. Unchanged TOAST columns are absent. */
+  readonly after: Row | null;
+  /** Columns of `after` PostgreSQL did not send because their TOAST value is unchanged (u only). */
+  readonly unchanged?: readonly string[];
+  /** The old key (d; u when the row's key changed) or the old row under REPLICA IDENTITY FULL. */
+  readonly before: Row | null;
+  /** For `t`: the partition of the data topic this truncate marker was written to. */
+  readonly partition?: number;
+  /** Canonical row checksum v1 over `after` (c, u, r) or `before` (d); null for t. */
+  readonly checksum: string | null;
+}
+
+/** The canonical key of a row: its key columns, in ordinal order, as a JSON object of text values. */
+export function encodeKey(columns: readonly EnvelopeColumn[], row: Row): string {
+  const key: Record<string, string | null> = {};
+  for (const c of columns) if (c.key === true) key[c.name] = row[c.name] ?? null;
+  return JSON.stringify(key);
+}
+
+/** The values a checksum covers for this envelope: `after` (with unchanged markers) or `before`. */
+export function checksumInput(env: Pick<Envelope, "op" | "columns" | "after" | "before" | "unchanged">): {
+  names: string[];
+  values: CellValue[];
+} {
+  const names: string[] = [];
+  const values: CellValue[] = [];
+  if (env.op === "d") {
+    const before = env.before ?? {};
+    for (const c of env.columns) {
+      if (Object.hasOwn(before, c.name)) {
+        names.push(c.name);
+        values.push(before[c.name] ?? null);
+      }
+    }
+    return { names, values };
+  }
+  const after = env.after ?? {};
+  const unchanged = new Set(env.unchanged ?? []);
+  for (const c of env.columns) {
+    names.push(c.name);
+    values.push(unchanged.has(c.name) ? UNCHANGED : (after[c.name] ?? null));
+  }
+  return { names, values };
+}
+
+/** Recomputes an envelope's checksum from its own values. */
+export function computeChecksum(env: Pick<Envelope, "op" | "columns" | "after" | "before" | "unchanged">): string | null {
+  if (env.op === "t") return null;
+  const { names, values } = checksumInput(env);
+  return rowChecksum(names, values);
+}
+
+export function encodeEnvelope(env: Envelope): Buffer {
+  return Buffer.from(JSON.stringify(env), "utf8");
+}
+
+function isRow(v: unknown): v is Row {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const x of Object.values(v)) if (x !== null && typeof x !== "string") return false;
+  return true;
+}
+
+/** Parses and checks a record value; a WireError names what is wrong. */
+export function decodeEnvelope(value: Buffer | string | null): Envelope {
+  if (value === null) throw new WireError("WIRE_EMPTY", "record has no value");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof value === "string" ? value : value.toString("utf8"));
+  } catch (err) {
+    throw new WireError("WIRE_NOT_JSON", `record value is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null) throw new WireError("WIRE_MALFORMED", "record value is not a JSON object");
+  const e = parsed as Record<string, unknown>;
+  if (e["v"] !== ENVELOPE_VERSION) throw new WireError("WIRE_VERSION", `unknown envelope version ${JSON.stringify(e["v"])}; this build reads version ${ENVELOPE_VERSION}`);
+  const op = e["op"];
+  if (typeof op !== "string" || !OPS.has(op)) throw new WireError("WIRE_MALFORMED", `unknown op ${JSON.stringify(op)}`);
+  const src = e["source"] as Record<string, unknown> | undefined;
+  if (typeof src !== "object" || src === null) throw new WireError("WIRE_MALFORMED", "missing field source");
+  for (const f of ["db", "schema", "table", "lsn", "commitLsn", "commitTime"] as const) {
+    if (typeof src[f] !== "string") throw new WireError("WIRE_MALFORMED", `missing field source.${f}`);
+  }
+  if (typeof src["seq"] !== "number") throw new WireError("WIRE_MALFORMED", "missing field source.seq");
+  if (!Array.isArray(e["columns"])) throw new WireError("WIRE_MALFORMED", "missing field columns");
+  for (const c of e["columns"] as unknown[]) {
+    const col = c as Record<string, unknown>;
+    if (typeof col?.["name"] !== "string" || typeof col["type"] !== "string") throw new WireError("WIRE_MALFORMED", "a column lacks name or type");
+  }
+  if (e["after"] !== null && !isRow(e["after"])) throw new WireError("WIRE_MALFORMED", "after is not an object of text values");
+  if (e["before"] !== null && !isRow(e["before"])) throw new WireError("WIRE_MALFORMED", "before is not an object of text values");
+  if ((op === "c" || op === "u" || op === "r") && e["after"] === null) throw new WireError("WIRE_MALFORMED", `op ${op} without after`);
+  if (op === "d" && e["before"] === null) throw new WireError("WIRE_MALFORMED", "op d without before");
+  if (op !== "t" && typeof e["checksum"] !== "string") throw new WireError("WIRE_MALFORMED", "missing field checksum");
+  const env = parsed as Envelope;
+  if (op === "c" || op === "u" || op === "r") {
+    const unchanged = new Set(env.unchanged ?? []);
+    for (const c of env.columns) {
+      if (!Object.hasOwn(env.after ?? {}, c.name) && !unchanged.has(c.name)) {
+        throw new WireError("WIRE_MALFORMED", `column ${c.name} is neither in after nor unchanged`);
+      }
+    }
+  }
+  return env;
+}

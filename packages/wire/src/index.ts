@@ -1,0 +1,4 @@
+export * from "./envelope.js";
+export * from "./control.js";
+export * from "./topics.js";
+export * from "./errors.js";

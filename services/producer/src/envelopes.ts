@@ -1,0 +1,144 @@
+// Builds the data records of one change: the envelope (packages/wire), its Kafka key and
+// its row checksum, computed here from the decoded tuple — where the change is read.
+// A relation's column list is resolved once per Relation message, so a column added or
+// dropped mid-stream shows in the very next event.
+import { rowChecksum, UNCHANGED, type CellValue } from "@zeroloss/checksum";
+import { ZerolossError } from "@zeroloss/errors";
+import type { RelationMessage, TableInfo, Tuple, TypeNames } from "@zeroloss/pg";
+import type { Envelope, EnvelopeColumn, EnvelopeSource, Op, Row, TopicNames } from "@zeroloss/wire";
+import { encodeEnvelope } from "@zeroloss/wire";
+import type { DataRecord } from "./kafka-writer.js";
+
+export interface RelationSchema {
+  readonly oid: number;
+  readonly schema: string;
+  readonly table: string;
+  /** `schema.table` */
+  readonly qualified: string;
+  readonly topic: string;
+  readonly columns: readonly EnvelopeColumn[];
+  readonly names: readonly string[];
+  readonly keyIndexes: readonly number[];
+}
+
+export function relationSchema(
+  topics: TopicNames,
+  oid: number,
+  schema: string,
+  table: string,
+  columns: readonly EnvelopeColumn[],
+): RelationSchema {
+  const keyIndexes = columns.flatMap((c, i) => (c.key === true ? [i] : []));
+  if (keyIndexes.length === 0) {
+    throw new ZerolossError("TABLE_WITHOUT_KEY", `table ${schema}.${table} has no replica identity key in the replication stream`, {
+      details: { table: `${schema}.${table}` },
+    });
+  }
+  return { oid, schema, table, qualified: `${schema}.${table}`, topic: topics.data(schema, table), columns, names: columns.map((c) => c.name), keyIndexes };
+}
+
+/** From the catalog, for snapshot reads. */
+export function schemaFromTable(topics: TopicNames, info: TableInfo): RelationSchema {
+  const key = new Set(info.keyColumns);
+  return relationSchema(
+    topics,
+    info.oid,
+    info.schema,
+    info.name,
+    info.columns.map((c) => ({ name: c.name, type: c.sqlType, typeOid: c.typeOid, typmod: c.typeMod, ...(key.has(c.name) ? { key: true as const } : {}) })),
+  );
+}
+
+/** From a pgoutput Relation message, for streamed changes. */
+export async function schemaFromRelation(topics: TopicNames, msg: RelationMessage, types: TypeNames): Promise<RelationSchema> {
+  const columns: EnvelopeColumn[] = [];
+  for (const c of msg.columns) {
+    columns.push({ name: c.name, type: await types.resolve(c.typeOid, c.typeMod), typeOid: c.typeOid, typmod: c.typeMod, ...(c.key ? { key: true as const } : {}) });
+  }
+  return relationSchema(topics, msg.relationOid, msg.schema, msg.name, columns);
+}
+
+export interface BuiltRecord {
+  readonly record: DataRecord;
+  readonly op: Op;
+  /** Raw SHA-256 of the row checksum, for the manifest hash; null for truncates. */
+  readonly checksum: string | null;
+}
+
+function keyOf(rel: RelationSchema, values: Tuple): string {
+  const key: Record<string, string | null> = {};
+  for (const i of rel.keyIndexes) {
+    const v = values[i];
+    if (v === UNCHANGED || v === undefined) {
+      throw new ZerolossError("KEY_VALUE_MISSING", `table ${rel.qualified}: key column ${rel.names[i] ?? i} has no value in the change`, {
+        details: { table: rel.qualified, column: rel.names[i] },
+      });
+    }
+    key[rel.names[i] as string] = v;
+  }
+  return JSON.stringify(key);
+}
+
+/** A c, u or r record from a full new tuple (unchanged TOAST values marked, not filled). */
+export function rowRecord(op: "c" | "u" | "r", rel: RelationSchema, values: Tuple, source: EnvelopeSource): BuiltRecord {
+  if (values.length !== rel.names.length) {
+    throw new ZerolossError(
+      "TUPLE_SHAPE",
+      `table ${rel.qualified}: a change has ${values.length} values for ${rel.names.length} columns (${rel.names.join(", ")})`,
+      { details: { table: rel.qualified, lsn: source.lsn } },
+    );
+  }
+  const after: Record<string, string | null> = {};
+  let unchanged: string[] | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as CellValue;
+    const name = rel.names[i] as string;
+    if (v === UNCHANGED) (unchanged ??= []).push(name);
+    else after[name] = v;
+  }
+  const checksum = rowChecksum(rel.names, values);
+  const env: Envelope = {
+    v: 1,
+    op,
+    source,
+    columns: rel.columns,
+    after,
+    ...(unchanged === undefined ? {} : { unchanged }),
+    before: null,
+    checksum,
+  };
+  return { record: { topic: rel.topic, key: keyOf(rel, values), value: encodeEnvelope(env) }, op, checksum };
+}
+
+/** A d record: `before` holds the old key (or the old row under REPLICA IDENTITY FULL). */
+export function deleteRecord(rel: RelationSchema, oldKind: "K" | "O", old: Tuple, source: EnvelopeSource): BuiltRecord {
+  const before: Record<string, string | null> = {};
+  const names: string[] = [];
+  const values: CellValue[] = [];
+  const keyOnly = new Set(rel.keyIndexes);
+  for (let i = 0; i < rel.names.length; i++) {
+    const v = old[i];
+    if (v === undefined || v === UNCHANGED) continue;
+    if (oldKind === "K" && !keyOnly.has(i)) continue;
+    const name = rel.names[i] as string;
+    before[name] = v;
+    names.push(name);
+    values.push(v);
+  }
+  const checksum = rowChecksum(names, values);
+  const env: Envelope = { v: 1, op: "d", source, columns: rel.columns, after: null, before, checksum };
+  return { record: { topic: rel.topic, key: keyOf(rel, old), value: encodeEnvelope(env) }, op: "d", checksum };
+}
+
+/** Did an update change the row's key? Then it travels as d (old key) + c (new key), each in its own key's partition. */
+export function keyChanged(rel: RelationSchema, old: Tuple, next: Tuple): boolean {
+  return rel.keyIndexes.some((i) => old[i] !== UNCHANGED && old[i] !== undefined && old[i] !== next[i]);
+}
+
+/** One t record for one partition of the table's topic. */
+export function truncateRecord(rel: RelationSchema, partition: number, source: EnvelopeSource): BuiltRecord {
+  const env: Envelope = { v: 1, op: "t", source, columns: [], after: null, before: null, partition, checksum: null };
+  return { record: { topic: rel.topic, key: null, value: encodeEnvelope(env), partition }, op: "t", checksum: null };
+}
+
+export type { Row };

@@ -1,0 +1,239 @@
+// One open Kafka transaction at a time, holding whole source transactions (or snapshot
+// chunks) and, last, the checkpoint of the source position they reach. Records are sent
+// in bounded batches while the transaction is open, so a large source transaction never
+// sits in memory whole; nothing is visible to read_committed readers until commit().
+//
+// Partitions are chosen here (kafkajs's Java-compatible murmur2 on the key), not by the
+// client, so the offsets each record received are known and emitted tallies count
+// records per (topic, partition, offset window): transaction markers take offsets too,
+// and offset differences would miscount.
+import { ZerolossError } from "@zeroloss/errors";
+import { kafkaError } from "@zeroloss/kafka";
+import { encodeJson, type Checkpoint, type Manifest, type Tally, type TopicNames } from "@zeroloss/wire";
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type Transaction } from "kafkajs";
+import type { Logger } from "pino";
+import type { ProducerMetrics } from "./metrics.js";
+
+export interface WriterOptions {
+  readonly transactionalId: string;
+  readonly transactionTimeoutMs: number;
+  readonly topics: TopicNames;
+  readonly windowSize: number;
+  /** Partition count of every topic written to. */
+  readonly partitions: ReadonlyMap<string, number>;
+  readonly log: Logger;
+  readonly metrics: ProducerMetrics;
+}
+
+/** Keep each produce request well under the broker's default 1 MiB record batch limit. */
+const SEND_BYTES = 768 * 1024;
+
+interface WindowTally {
+  topic: string;
+  partition: number;
+  windowStart: number;
+  count: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+export interface DataRecord {
+  readonly topic: string;
+  readonly key: string | null;
+  readonly value: Buffer;
+  /** Forced partition (truncate markers go to every partition); else from the key. */
+  readonly partition?: number;
+}
+
+export class KafkaWriter {
+  private readonly producer: Producer;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly fakeMetadata = new Map<number, { partitionId: number; leader: number; replicas: number[]; isr: number[]; partitionErrorCode: number }[]>();
+  private txn: Transaction | null = null;
+  private txnStarted = 0;
+  private pending = new Map<string, Map<number, Message[]>>();
+  private pendingBytes = 0;
+  private tallies = new Map<string, WindowTally>();
+  /** Records in the open Kafka transaction (sent or not). */
+  recordsInTransaction = 0;
+
+  constructor(kafka: Kafka, private readonly options: WriterOptions) {
+    this.producer = kafka.producer({
+      transactionalId: options.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: options.transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },
+    });
+  }
+
+  /** Connects and fences any earlier producer with the same transactional id (its open transaction is aborted). */
+  async connect(): Promise<void> {
+    try {
+      await this.producer.connect();
+    } catch (err) {
+      throw kafkaError(err, "connecting the transactional Kafka producer");
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect();
+  }
+
+  get open(): boolean {
+    return this.txn !== null || this.recordsInTransaction > 0;
+  }
+
+  /** Milliseconds since the open transaction's first record (0 when none is open). */
+  get age(): number {
+    return this.recordsInTransaction > 0 ? Date.now() - this.txnStarted : 0;
+  }
+
+  partitionCount(topic: string): number {
+    const n = this.options.partitions.get(topic);
+    if (n === undefined) throw new ZerolossError("TOPIC_UNKNOWN", `no partition count known for topic ${topic}`);
+    return n;
+  }
+
+  partitionOf(topic: string, key: string | null): number {
+    const n = this.partitionCount(topic);
+    if (key === null) return 0;
+    let metadata = this.fakeMetadata.get(n);
+    if (metadata === undefined) {
+      metadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+      this.fakeMetadata.set(n, metadata);
+    }
+    return this.partitioner({ topic, partitionMetadata: metadata, message: { key, value: null } });
+  }
+
+  /** Buffers a record in the open transaction; sends when the buffer is large. */
+  async add(record: DataRecord): Promise<void> {
+    if (this.recordsInTransaction === 0) this.txnStarted = Date.now();
+    const partition = record.partition ?? this.partitionOf(record.topic, record.key);
+    let byPartition = this.pending.get(record.topic);
+    if (byPartition === undefined) {
+      byPartition = new Map();
+      this.pending.set(record.topic, byPartition);
+    }
+    let list = byPartition.get(partition);
+    if (list === undefined) {
+      list = [];
+      byPartition.set(partition, list);
+    }
+    list.push({ key: record.key, value: record.value, partition });
+    this.pendingBytes += record.value.length + (record.key?.length ?? 0) + 64;
+    this.recordsInTransaction++;
+    if (this.pendingBytes >= SEND_BYTES) await this.sendPending();
+  }
+
+  private async begin(): Promise<Transaction> {
+    if (this.txn !== null) return this.txn;
+    try {
+      this.txn = await this.producer.transaction();
+    } catch (err) {
+      throw kafkaError(err, "beginning a Kafka transaction");
+    }
+    return this.txn;
+  }
+
+  /** Sends the buffered records inside the open transaction and notes their offsets. */
+  async sendPending(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const txn = await this.begin();
+    const batches = this.pending;
+    this.pending = new Map();
+    this.pendingBytes = 0;
+    const topicMessages = [...batches].map(([topic, byPartition]) => ({ topic, messages: [...byPartition.values()].flat() }));
+    let metadata;
+    try {
+      metadata = await txn.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+    } catch (err) {
+      throw kafkaError(err, `sending ${topicMessages.reduce((n, t) => n + t.messages.length, 0)} records to Kafka`);
+    }
+    for (const m of metadata) {
+      const count = batches.get(m.topicName)?.get(m.partition)?.length ?? 0;
+      if (count === 0 || m.baseOffset === undefined) continue;
+      const base = Number(m.baseOffset);
+      this.noteOffsets(m.topicName, m.partition, base, count);
+    }
+  }
+
+  private noteOffsets(topic: string, partition: number, base: number, count: number): void {
+    const size = this.options.windowSize;
+    let offset = base;
+    const end = base + count; // exclusive
+    while (offset < end) {
+      const windowStart = Math.floor(offset / size) * size;
+      const upto = Math.min(end, windowStart + size);
+      const k = `${topic}\u0000${partition}\u0000${windowStart}`;
+      const t = this.tallies.get(k);
+      if (t === undefined) {
+        this.tallies.set(k, { topic, partition, windowStart, count: upto - offset, firstOffset: offset, lastOffset: upto - 1 });
+      } else {
+        t.count += upto - offset;
+        t.lastOffset = upto - 1;
+      }
+      offset = upto;
+    }
+  }
+
+  /**
+   * Sends what is buffered, then the manifests, the emitted tallies and the checkpoint,
+   * and commits. Only after this resolves may the slot be acknowledged up to the
+   * checkpoint's LSN.
+   */
+  async commit(manifests: readonly Manifest[], checkpoint: Checkpoint): Promise<void> {
+    const started = this.txnStarted;
+    const hadRecords = this.recordsInTransaction > 0;
+    await this.sendPending();
+    const txn = await this.begin();
+    const { topics } = this.options;
+    const tallies: Tally[] = [...this.tallies.values()].map((t) => ({
+      v: 1,
+      stage: "emitted",
+      topic: t.topic,
+      partition: t.partition,
+      windowStart: t.windowStart,
+      windowSize: this.options.windowSize,
+      count: t.count,
+      firstOffset: t.firstOffset,
+      lastOffset: t.lastOffset,
+    }));
+    const topicMessages = [
+      { topic: topics.manifests, messages: manifests.map((m) => ({ key: m.db, value: encodeJson(m), partition: 0 })) },
+      { topic: topics.tallies, messages: tallies.map((t) => ({ key: `${t.topic}:${t.partition}`, value: encodeJson(t), partition: 0 })) },
+      { topic: topics.checkpoints, messages: [{ key: checkpoint.slot, value: encodeJson(checkpoint), partition: 0 }] },
+    ].filter((t) => t.messages.length > 0);
+    try {
+      await txn.sendBatch({ topicMessages, acks: -1 });
+      await txn.commit();
+    } catch (err) {
+      throw kafkaError(err, "committing a Kafka transaction");
+    } finally {
+      this.txn = null;
+      this.tallies = new Map();
+      this.recordsInTransaction = 0;
+    }
+    this.options.metrics.kafkaTransactions.inc({ result: "committed" });
+    if (hadRecords) this.options.metrics.produceSeconds.observe((Date.now() - started) / 1000);
+  }
+
+  /** Aborts the open transaction, if any; its records are never visible to read_committed readers. */
+  async abort(): Promise<void> {
+    const txn = this.txn;
+    this.txn = null;
+    this.pending = new Map();
+    this.pendingBytes = 0;
+    this.tallies = new Map();
+    this.recordsInTransaction = 0;
+    if (txn === null) return;
+    try {
+      await txn.abort();
+      this.options.metrics.kafkaTransactions.inc({ result: "aborted" });
+    } catch (err) {
+      // The broker aborts it anyway when the next producer with this id fences this one.
+      this.options.log.warn({ err: kafkaError(err, "aborting a Kafka transaction") }, "abort failed; the next connect fences it");
+    }
+  }
+}

@@ -1,0 +1,58 @@
+// The producer process: reads its configuration, wires logger, metrics, HTTP and the
+// Producer together, and turns signals into a clean stop. Logic lives in producer.ts.
+// Exit codes: 0 stopped cleanly (or initial_only finished), 1 failed, 2 configuration.
+import { Command } from "commander";
+import { loadConfig } from "@zeroloss/config";
+import { describeError, isZerolossError } from "@zeroloss/errors";
+import { createLogger, createRegistry, startHttpServer } from "@zeroloss/observability";
+import { ProducerMetrics } from "./metrics.js";
+import { Producer } from "./producer.js";
+
+async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command("zeroloss producer")
+    .description("stream changes of the source's published tables into Kafka")
+    .option("-c, --config <file>", "zeroloss.yaml (ZEROLOSS_* variables override it)")
+    .option("--resnapshot", "drop the slot and snapshot every table again (after a lost slot)", false)
+    .exitOverride();
+  let opts: { config?: string; resnapshot: boolean };
+  try {
+    opts = program.parse([...argv]).opts();
+  } catch (err) {
+    return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
+  }
+  let config;
+  try {
+    config = await loadConfig({ ...(opts.config === undefined ? {} : { file: opts.config }), env: process.env });
+  } catch (err) {
+    process.stderr.write(`zeroloss producer: ${describeError(err)}\n`);
+    return 2;
+  }
+  const log = createLogger({ name: "producer", level: config.log.level, pretty: process.stderr.isTTY === true });
+  const registry = createRegistry("producer");
+  const metrics = new ProducerMetrics(registry);
+  const producer = new Producer({ config, log, metrics, resnapshot: opts.resnapshot });
+  const http = await startHttpServer({ ...config.producer.http, registry, health: () => producer.health(), log });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(1);
+    log.info({ signal }, "stopping");
+    void producer.stop();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await producer.run();
+    return 0;
+  } catch (err) {
+    const code = isZerolossError(err) ? err.code : "UNEXPECTED";
+    log.fatal({ code, err: describeError(err) }, "producer stopped");
+    process.stderr.write(`zeroloss producer: error [${code}]: ${describeError(err)}\n`);
+    return 1;
+  } finally {
+    await http.close();
+  }
+}
+
+// Exit explicitly: a client library keeping a socket or timer open must not keep a stopped producer alive.
+process.exit(await main(process.argv));

@@ -1,0 +1,394 @@
+// The producer's life: set up the source and Kafka, find where the last run stopped
+// (its checkpoint in Kafka), snapshot what is not yet snapshotted, then stream. Any
+// retriable failure (Kafka away, NOT_ENOUGH_REPLICAS, PostgreSQL restarting) tears the
+// pipeline down and starts it again from the durable position after a backoff; the slot
+// is never acknowledged past what Kafka holds. A non-retriable failure (bad password,
+// table without a key, lost slot) stops with an error that names the thing and the fix.
+import type { Config } from "@zeroloss/config";
+import { describeError, ZerolossError } from "@zeroloss/errors";
+import { createKafka, ensureTopics, kafkaError, type TopicSpec } from "@zeroloss/kafka";
+import type { Health } from "@zeroloss/observability";
+import {
+  checkServer,
+  connect,
+  createSlot,
+  describeTable,
+  dropSlot,
+  ensurePublication,
+  formatLsn,
+  parseLsn,
+  query,
+  requireKeys,
+  resolveTables,
+  slotStatus,
+  TypeNames,
+  type Lsn,
+  type TableInfo,
+} from "@zeroloss/pg";
+import { topicNames, type TopicNames } from "@zeroloss/wire";
+import type { Kafka } from "kafkajs";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { readCheckpoint } from "./checkpoint.js";
+import { KafkaWriter } from "./kafka-writer.js";
+import type { ProducerMetrics } from "./metrics.js";
+import { initialProgress, runSnapshot } from "./snapshot.js";
+import { HEARTBEAT_PREFIX, Streamer } from "./streamer.js";
+
+export interface ProducerOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: ProducerMetrics;
+  /** Drop the slot and snapshot every table again (after a lost slot). */
+  readonly resnapshot?: boolean;
+}
+
+type Phase = "starting" | "snapshotting" | "streaming" | "waiting" | "stopped" | "failed";
+
+export class Producer {
+  private readonly log: Logger;
+  private readonly topics: TopicNames;
+  private readonly kafka: Kafka;
+  private stopped = false;
+  private phase: Phase = "starting";
+  private streamer: Streamer | null = null;
+  private lastProgress = Date.now();
+  private lastError: ZerolossError | null = null;
+  private wake: (() => void) | null = null;
+  private resnapshot: boolean;
+  private readonly cleanups: Array<() => Promise<void>> = [];
+
+  constructor(private readonly o: ProducerOptions) {
+    this.log = o.log;
+    this.topics = topicNames(o.config.kafka.topicPrefix);
+    this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-producer`, log: o.log });
+    this.resnapshot = o.resnapshot === true;
+  }
+
+  health(): Health {
+    const stallMs = this.o.config.producer.stallSeconds * 1000;
+    const waitingWork = this.phase === "waiting" || (this.streamer?.pending ?? false);
+    const stalled = waitingWork && Date.now() - this.lastProgress > stallMs;
+    const healthy = this.phase !== "failed" && this.phase !== "stopped" && !stalled;
+    return {
+      healthy,
+      status: stalled ? "stalled" : this.phase,
+      details: {
+        durableLsn: this.streamer === null ? null : formatLsn(this.streamer.durableLsn),
+        secondsSinceProgress: Math.round((Date.now() - this.lastProgress) / 1000),
+        ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
+      },
+    };
+  }
+
+  private setPhase(p: Phase): void {
+    this.phase = p;
+    this.o.metrics.setPhase(p);
+  }
+
+  /** Runs until stop() or a non-retriable failure (thrown). Resolves after initial_only completes. */
+  async run(): Promise<void> {
+    let backoff = 500;
+    while (!this.stopped) {
+      try {
+        const finished = await this.runOnce();
+        backoff = 500;
+        if (finished) {
+          this.setPhase("stopped");
+          return;
+        }
+      } catch (err) {
+        const e = err instanceof ZerolossError ? err : new ZerolossError("PRODUCER_FAILED", describeError(err), { cause: err });
+        this.lastError = e;
+        this.o.metrics.errors.inc({ code: e.code });
+        if (this.stopped) break;
+        if (!e.retriable) {
+          this.setPhase("failed");
+          throw e;
+        }
+        this.setPhase("waiting");
+        this.log.warn({ code: e.code, err: e.message, retryInMs: backoff }, "pipeline interrupted; restarting from the durable position");
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, backoff);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = null;
+        backoff = Math.min(backoff * 2, 30_000);
+      } finally {
+        await this.cleanup();
+      }
+    }
+    this.setPhase("stopped");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.streamer?.stop();
+  }
+
+  private async cleanup(): Promise<void> {
+    const tasks = this.cleanups.splice(0).reverse();
+    for (const task of tasks) {
+      try {
+        await task();
+      } catch (err) {
+        this.log.warn({ err: describeError(err) }, "cleanup step failed");
+      }
+    }
+  }
+
+  private async runOnce(): Promise<boolean> {
+    const { config } = this.o;
+    const src = config.source;
+    this.setPhase("starting");
+    const control = await connect(src.url, { applicationName: "zeroloss-producer-control" });
+    this.cleanups.push(() => control.end());
+    control.on("error", (err) => this.log.warn({ err: err.message }, "control connection error"));
+    await checkServer(control);
+    const db = (await query<{ db: string }>(control, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
+    const tables = await this.tables(control);
+
+    const admin = this.kafka.admin();
+    this.cleanups.push(() => admin.disconnect());
+    try {
+      await admin.connect();
+    } catch (err) {
+      throw kafkaError(err, "connecting to Kafka");
+    }
+    const partitions = await ensureTopics(admin, this.topicSpecs(tables), this.log);
+    const writer = new KafkaWriter(this.kafka, {
+      transactionalId: `${config.kafka.clientId}-producer-${db}-${src.slot}`,
+      transactionTimeoutMs: config.producer.transactionTimeoutMs,
+      topics: this.topics,
+      windowSize: config.tallies.windowSize,
+      partitions,
+      log: this.log,
+      metrics: this.o.metrics,
+    });
+    this.cleanups.push(() => writer.disconnect());
+    this.cleanups.push(() => writer.abort());
+    await writer.connect();
+
+    let checkpoint = this.resnapshot ? null : await readCheckpoint(this.kafka, this.topics.checkpoints, src.slot, db);
+    const mode = src.snapshot.mode;
+    const slot = await slotStatus(control, src.slot);
+    this.log.info({ checkpoint: checkpoint === null ? null : { phase: checkpoint.phase, lsn: checkpoint.lsn }, slot: slot.exists ? { confirmedFlushLsn: slot.confirmedFlushLsn, walStatus: slot.walStatus } : null, mode }, "source position");
+
+    if (slot.exists && slot.walStatus === "lost") {
+      throw new ZerolossError(
+        "SLOT_INVALIDATED",
+        `replication slot ${src.slot} was invalidated (wal_status=lost): the source removed WAL the producer had not read, so changes are missing. ` +
+          `A re-snapshot is needed: zeroloss slot status --config <file> explains; then run zeroloss producer --config <file> --resnapshot`,
+        { details: { slot: src.slot } },
+      );
+    }
+
+    // Fresh start (or --resnapshot): record the intent first, so a crash between here
+    // and the first chunk never resumes streaming from an older checkpoint.
+    if (checkpoint === null && mode !== "never") {
+      await ensurePublication(control, src.publication, tables, { alter: true });
+      checkpoint = { v: 1, slot: src.slot, db, lsn: "0/0", phase: "snapshot", snapshot: { consistentLsn: "0/0", tables: initialProgress(tables) }, at: new Date().toISOString() };
+      await writer.commit([], checkpoint);
+      this.resnapshot = false;
+    } else {
+      await ensurePublication(control, src.publication, tables, { alter: checkpoint === null });
+    }
+
+    if (checkpoint?.phase === "snapshot") {
+      const snap = checkpoint.snapshot;
+      if (snap === undefined) throw new ZerolossError("CHECKPOINT_INVALID", "a snapshot checkpoint without snapshot progress");
+      let consistent = parseLsn(snap.consistentLsn);
+      let snapshotClient: pg.Client;
+      if (consistent === 0n) {
+        // The slot is (re)created here, exporting the snapshot the chunks are read in.
+        const status = await slotStatus(control, src.slot);
+        if (status.exists) {
+          this.log.warn({ slot: src.slot }, "dropping the slot of an unfinished start, to create it with a fresh exported snapshot");
+          await dropSlot(control, src.slot);
+        }
+        const repl = await connect(src.url, { applicationName: "zeroloss-producer-slot", replication: true });
+        try {
+          const created = await createSlot(repl, src.slot, true);
+          consistent = created.consistentLsn;
+          snapshotClient = await this.snapshotConnection(src.url, created.snapshotName);
+        } finally {
+          await repl.end();
+        }
+        this.log.info({ slot: src.slot, consistentLsn: formatLsn(consistent) }, "created replication slot with an exported snapshot");
+      } else {
+        const status = await slotStatus(control, src.slot);
+        if (!status.exists) throw this.slotMissing(src.slot, "the snapshot in progress");
+        snapshotClient = await this.snapshotConnection(src.url, null);
+        this.log.info({ consistentLsn: formatLsn(consistent) }, "resuming the snapshot after a restart, in a new snapshot");
+      }
+      this.cleanups.push(() => snapshotClient.end());
+      this.setPhase("snapshotting");
+      const progress = await runSnapshot({
+        client: snapshotClient,
+        tables,
+        progress: snap.tables,
+        consistentLsn: consistent,
+        slot: src.slot,
+        db,
+        chunkSize: src.snapshot.chunkSize,
+        topics: this.topics,
+        writer,
+        log: this.log,
+        metrics: this.o.metrics,
+        stopped: () => this.stopped,
+      });
+      if (this.stopped) return false;
+      await query(snapshotClient, "ending the snapshot transaction", "COMMIT");
+      checkpoint = { v: 1, slot: src.slot, db, lsn: formatLsn(consistent), phase: "streaming", at: new Date().toISOString() };
+      await writer.commit([], checkpoint);
+      this.lastProgress = Date.now();
+      this.log.info({ tables: progress.map((p) => ({ table: p.table, rows: p.rows })) }, "snapshot complete");
+      if (mode === "initial_only") {
+        await dropSlot(control, src.slot);
+        this.log.info({ slot: src.slot }, "initial_only: snapshot complete, slot dropped; stopping");
+        return true;
+      }
+    }
+
+    // Streaming.
+    let start: Lsn;
+    const status = await slotStatus(control, src.slot);
+    if (checkpoint === null) {
+      // mode never, nothing produced yet: stream from the slot's position, creating it if needed.
+      if (!status.exists) {
+        const repl = await connect(src.url, { applicationName: "zeroloss-producer-slot", replication: true });
+        try {
+          start = (await createSlot(repl, src.slot, false)).consistentLsn;
+        } finally {
+          await repl.end();
+        }
+        this.log.info({ slot: src.slot, consistentLsn: formatLsn(start) }, "created replication slot (snapshot mode never)");
+      } else {
+        start = parseLsn(status.confirmedFlushLsn ?? "0/0");
+      }
+    } else {
+      if (mode === "initial_only") {
+        this.log.info("initial_only: the snapshot was completed by an earlier run; nothing to do");
+        return true;
+      }
+      if (!status.exists) throw this.slotMissing(src.slot, `checkpoint ${checkpoint.lsn}`);
+      start = parseLsn(checkpoint.lsn);
+    }
+    return this.stream(control, writer, db, start);
+  }
+
+  private async stream(control: pg.Client, writer: KafkaWriter, db: string, start: Lsn): Promise<boolean> {
+    const { config } = this.o;
+    const types = new TypeNames(control);
+    const streamer = new Streamer(
+      {
+        url: config.source.url,
+        slot: config.source.slot,
+        publication: config.source.publication,
+        db,
+        topics: this.topics,
+        writer,
+        types,
+        batchRecords: config.producer.batchRecords,
+        lingerMs: config.producer.lingerMs,
+        log: this.log,
+        metrics: this.o.metrics,
+        onDurable: (lsn, commitDate) => {
+          this.lastProgress = Date.now();
+          this.o.metrics.durableLsn.set(Number(lsn));
+          this.o.metrics.lagSeconds.set(commitDate === null ? 0 : Math.max(0, (Date.now() - commitDate.getTime()) / 1000));
+        },
+      },
+      start,
+    );
+    this.streamer = streamer;
+    this.cleanups.push(() => streamer.stop());
+    this.lastProgress = Date.now();
+    const timers = this.backgroundTasks(control, streamer);
+    this.cleanups.push(async () => timers.forEach((t) => clearInterval(t)));
+    this.setPhase("streaming");
+    await streamer.run();
+    return false;
+  }
+
+  /** Slot lag metrics every 5 s, and a heartbeat when the published tables are idle. */
+  private backgroundTasks(control: pg.Client, streamer: Streamer): NodeJS.Timeout[] {
+    const { source } = this.o.config;
+    const timers: NodeJS.Timeout[] = [];
+    let busy = false;
+    timers.push(
+      setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void (async () => {
+          try {
+            const s = await slotStatus(control, source.slot);
+            if (s.lagBytes !== null) this.o.metrics.lagBytes.set(s.lagBytes);
+            if (s.retainedWalBytes !== null) this.o.metrics.retainedWalBytes.set(s.retainedWalBytes);
+            if (!streamer.pending) this.lastProgress = Date.now();
+            const idleMs = Date.now() - streamer.lastMessageAt;
+            if (source.heartbeatSeconds > 0 && idleMs >= source.heartbeatSeconds * 1000 && (s.lagBytes ?? 0) > 0) {
+              // The published tables are idle but WAL moves on: a transactional logical
+              // message reaches this stream, and its commit lets the slot advance.
+              await query(control, "emitting a heartbeat message", "SELECT pg_logical_emit_message(true, $1, '')", [HEARTBEAT_PREFIX]);
+              streamer.lastMessageAt = Date.now();
+            }
+          } catch (err) {
+            this.log.warn({ err: describeError(err) }, "reading slot status / heartbeat failed");
+          } finally {
+            busy = false;
+          }
+        })();
+      }, Math.min(5_000, Math.max(500, source.heartbeatSeconds * 500))),
+    );
+    return timers;
+  }
+
+  private slotMissing(slot: string, what: string): ZerolossError {
+    return new ZerolossError(
+      "SLOT_MISSING",
+      `replication slot ${slot} does not exist, but Kafka holds ${what}: changes made since the slot disappeared cannot be read. ` +
+        `A re-snapshot is needed: run zeroloss producer --config <file> --resnapshot (zeroloss slot status --config <file> shows the slot)`,
+      { details: { slot } },
+    );
+  }
+
+  private async snapshotConnection(url: string, snapshotName: string | null): Promise<pg.Client> {
+    const client = await connect(url, { applicationName: "zeroloss-producer-snapshot" });
+    await query(client, "beginning the snapshot transaction", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (snapshotName !== null) await query(client, "importing the slot's snapshot", `SET TRANSACTION SNAPSHOT '${snapshotName.replace(/'/g, "''")}'`);
+    return client;
+  }
+
+  private async tables(control: pg.Client): Promise<TableInfo[]> {
+    const src = this.o.config.source;
+    const names = await resolveTables(control, src.tables, src.exclude);
+    if (names.length === 0) {
+      throw new ZerolossError(
+        "NO_TABLES",
+        `no table of the source matches source.tables ${JSON.stringify(src.tables)}` + (src.exclude.length > 0 ? ` minus source.exclude ${JSON.stringify(src.exclude)}` : ""),
+        { details: { setting: "source.tables" } },
+      );
+    }
+    const infos: TableInfo[] = [];
+    for (const n of names) infos.push(await describeTable(control, n));
+    requireKeys(infos);
+    return infos;
+  }
+
+  private topicSpecs(tables: readonly TableInfo[]): TopicSpec[] {
+    const k = this.o.config.kafka;
+    const base = { replicationFactor: k.replicationFactor, configs: { "min.insync.replicas": String(k.minInsyncReplicas) } };
+    return [
+      ...tables.map((t) => ({ ...base, topic: this.topics.data(t.schema, t.name), partitions: k.partitions })),
+      { ...base, topic: this.topics.manifests, partitions: 1 },
+      { ...base, topic: this.topics.tallies, partitions: 1 },
+      { ...base, topic: this.topics.dlq, partitions: 1 },
+      { ...base, topic: this.topics.checkpoints, partitions: 1, configs: { ...base.configs, "cleanup.policy": "compact" } },
+    ];
+  }
+}

@@ -1,0 +1,318 @@
+// Streaming: pgoutput messages in, Kafka transactions out, slot acknowledged only behind
+// them (DESIGN.md invariant 1, "No gap").
+//
+// Positions:
+//   durable   — every source transaction ending at or before it is in committed Kafka
+//               records (or had nothing to publish); the slot is acknowledged up to it.
+//   received  — the end of the last source transaction fully received.
+// A Kafka transaction is committed at a source commit boundary once it holds
+// batchRecords records or lingerMs have passed, with the checkpoint of `received`; then
+// `durable` becomes `received` and the slot is told. Transactions the checkpoint already
+// covers (commit LSN before it) are skipped: that, with the fenced transactional
+// producer, makes every change appear exactly once in Kafka whatever instant the
+// producer died at.
+//
+// Large source transactions: PostgreSQL decodes them whole and spills them to disk past
+// logical_decoding_work_mem (protocol v1, no in-progress streaming); the producer sends
+// their records into the open Kafka transaction in bounded batches as they arrive, so
+// memory stays flat. The Kafka transaction timeout bounds how long one may take.
+import { ZerolossError } from "@zeroloss/errors";
+import {
+  formatLsn,
+  formatPgTimestamp,
+  ReplicationStream,
+  type Lsn,
+  type PgoutputMessage,
+  type TypeNames,
+} from "@zeroloss/pg";
+import type { Checkpoint, EnvelopeSource, TopicNames } from "@zeroloss/wire";
+import type { Logger } from "pino";
+import { deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema } from "./envelopes.js";
+import type { KafkaWriter } from "./kafka-writer.js";
+import { ManifestBuilder } from "./manifest.js";
+import type { ProducerMetrics } from "./metrics.js";
+
+export const HEARTBEAT_PREFIX = "zeroloss.heartbeat";
+
+export interface StreamerOptions {
+  readonly url: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly db: string;
+  readonly topics: TopicNames;
+  readonly writer: KafkaWriter;
+  readonly types: TypeNames;
+  readonly batchRecords: number;
+  readonly lingerMs: number;
+  readonly log: Logger;
+  readonly metrics: ProducerMetrics;
+  /** Called whenever `durable` advances. */
+  readonly onDurable: (lsn: Lsn, commitTime: Date | null) => void;
+}
+
+interface OpenTransaction {
+  readonly xid: number;
+  readonly commitLsn: string;
+  readonly commitTime: string;
+  readonly commitDate: Date;
+  readonly manifest: ManifestBuilder;
+  readonly perTableOps: Map<string, number>;
+  seq: number;
+}
+
+export class Streamer {
+  private stream: ReplicationStream | null = null;
+  private relations = new Map<number, RelationSchema>();
+  private txn: OpenTransaction | null = null;
+  private skipping = false;
+  private durable: Lsn;
+  private received: Lsn;
+  private skipBefore: Lsn;
+  private manifests: ReturnType<ManifestBuilder["build"]>[] = [];
+  private lastCommitDate: Date | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private counted = new Map<string, number>();
+  private sourceTxnsInKafkaTxn = 0;
+  private readonly log: Logger;
+  private failure: ((err: ZerolossError) => void) | null = null;
+  lastMessageAt = Date.now();
+
+  constructor(private readonly options: StreamerOptions, start: Lsn) {
+    this.durable = start;
+    this.received = start;
+    this.skipBefore = start;
+    this.log = options.log.child({ component: "streamer" });
+  }
+
+  get durableLsn(): Lsn {
+    return this.durable;
+  }
+
+  /** Work received but not yet durable in Kafka. */
+  get pending(): boolean {
+    return this.txn !== null || this.options.writer.recordsInTransaction > 0 || this.received > this.durable;
+  }
+
+  /** Streams until stop() (resolves) or a failure (rejects); the caller restarts from its durable position. */
+  async run(): Promise<void> {
+    const done = new Promise<void>((_resolve, reject) => {
+      this.failure = reject;
+    });
+    this.stream = new ReplicationStream(
+      { url: this.options.url, slot: this.options.slot, publication: this.options.publication, applicationName: "zeroloss-producer" },
+      {
+        onMessage: (lsn, msg) => this.serial(() => this.handle(lsn, msg)),
+        onKeepalive: (walEnd, reply) => {
+          // Judged on arrival: every message sent before this keepalive is handled.
+          const quiet = this.stream?.unhandled === 0;
+          void this.serial(() => this.keepalive(walEnd, reply, quiet));
+        },
+        onEnd: (err) => this.fail(err),
+      },
+    );
+    await this.stream.start(this.durable);
+    this.log.info({ from: formatLsn(this.durable), slot: this.options.slot }, "streaming changes");
+    return done;
+  }
+
+  async stop(): Promise<void> {
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    this.failure = null;
+    await this.stream?.stop();
+    this.stream = null;
+  }
+
+  private fail(err: unknown): void {
+    const e = err instanceof ZerolossError ? err : new ZerolossError("STREAM_FAILED", String(err), { cause: err });
+    const f = this.failure;
+    this.failure = null;
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    void this.stream?.stop();
+    f?.(e);
+  }
+
+  /** Runs `fn` after everything queued before it; a failure fails the stream. */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(async () => {
+      if (this.failure === null) return;
+      await fn();
+    });
+    this.chain = next.catch((err: unknown) => this.fail(err));
+    return this.chain;
+  }
+
+  private async handle(lsn: Lsn, msg: PgoutputMessage): Promise<void> {
+    this.lastMessageAt = Date.now();
+    switch (msg.tag) {
+      case "begin": {
+        if (msg.finalLsn < this.skipBefore) {
+          this.skipping = true;
+          this.log.debug({ xid: msg.xid, commitLsn: formatLsn(msg.finalLsn) }, "skipping a transaction the checkpoint covers");
+          return;
+        }
+        const commitTime = formatPgTimestamp(msg.commitTime);
+        this.txn = {
+          xid: msg.xid,
+          commitLsn: formatLsn(msg.finalLsn),
+          commitTime,
+          commitDate: new Date(commitTime),
+          manifest: new ManifestBuilder("transaction", this.options.db, msg.xid, formatLsn(msg.finalLsn), commitTime),
+          perTableOps: new Map(),
+          seq: 0,
+        };
+        return;
+      }
+      case "relation":
+        this.relations.set(msg.relationOid, await schemaFromRelation(this.options.topics, msg, this.options.types));
+        return;
+      case "type":
+      case "origin":
+        return;
+      case "message":
+        // Heartbeats (and any other logical message) carry no row; their transaction's
+        // commit moves the position on like any other.
+        return;
+      case "insert":
+      case "update":
+      case "delete":
+      case "truncate":
+        if (this.skipping) return;
+        await this.change(lsn, msg);
+        return;
+      case "commit":
+        await this.commit(msg.endLsn);
+        return;
+    }
+  }
+
+  private source(rel: RelationSchema, lsn: Lsn): EnvelopeSource {
+    const t = this.txn;
+    if (t === null) throw new ZerolossError("PGOUTPUT_PROTOCOL", `a change to ${rel.qualified} at ${formatLsn(lsn)} arrived outside a transaction`);
+    return { db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(lsn), commitLsn: t.commitLsn, xid: t.xid, commitTime: t.commitTime, seq: t.seq++ };
+  }
+
+  private relation(oid: number): RelationSchema {
+    const rel = this.relations.get(oid);
+    if (rel === undefined) throw new ZerolossError("PGOUTPUT_PROTOCOL", `a change refers to relation ${oid}, which no Relation message described`);
+    return rel;
+  }
+
+  private async emit(rel: RelationSchema, built: BuiltRecord): Promise<void> {
+    const t = this.txn as OpenTransaction;
+    t.manifest.add(rel.qualified, built.checksum);
+    const k = `${rel.qualified}\u0000${built.op}`;
+    this.counted.set(k, (this.counted.get(k) ?? 0) + 1);
+    await this.options.writer.add(built.record);
+  }
+
+  private async change(lsn: Lsn, msg: Extract<PgoutputMessage, { tag: "insert" | "update" | "delete" | "truncate" }>): Promise<void> {
+    switch (msg.tag) {
+      case "insert": {
+        const rel = this.relation(msg.relationOid);
+        await this.emit(rel, rowRecord("c", rel, msg.newTuple, this.source(rel, lsn)));
+        return;
+      }
+      case "update": {
+        const rel = this.relation(msg.relationOid);
+        if (msg.oldTuple !== null && keyChanged(rel, msg.oldTuple, msg.newTuple)) {
+          await this.emit(rel, deleteRecord(rel, "K", msg.oldTuple, this.source(rel, lsn)));
+          await this.emit(rel, rowRecord("c", rel, msg.newTuple, this.source(rel, lsn)));
+          return;
+        }
+        await this.emit(rel, rowRecord("u", rel, msg.newTuple, this.source(rel, lsn)));
+        return;
+      }
+      case "delete": {
+        const rel = this.relation(msg.relationOid);
+        await this.emit(rel, deleteRecord(rel, msg.oldKind, msg.oldTuple, this.source(rel, lsn)));
+        return;
+      }
+      case "truncate": {
+        for (const oid of msg.relationOids) {
+          const rel = this.relation(oid);
+          const partitions = this.options.writer.partitionCount(rel.topic);
+          const source = this.source(rel, lsn);
+          for (let p = 0; p < partitions; p++) await this.emit(rel, truncateRecord(rel, p, { ...source, seq: p === 0 ? source.seq : (this.txn as OpenTransaction).seq++ }));
+        }
+        return;
+      }
+    }
+  }
+
+  private async commit(endLsn: Lsn): Promise<void> {
+    if (this.skipping) {
+      this.skipping = false;
+      if (endLsn > this.received) this.received = endLsn;
+      if (!this.options.writer.open && this.received > this.durable) await this.advance(this.received, null);
+      return;
+    }
+    const t = this.txn;
+    this.txn = null;
+    if (t === null) throw new ZerolossError("PGOUTPUT_PROTOCOL", `a commit at ${formatLsn(endLsn)} without a begin`);
+    this.received = endLsn;
+    if (t.manifest.records === 0) {
+      // Nothing published (a heartbeat, or a transaction on other tables).
+      if (!this.options.writer.open) await this.advance(endLsn, null);
+      return;
+    }
+    this.manifests.push(t.manifest.build());
+    this.sourceTxnsInKafkaTxn++;
+    this.lastCommitDate = t.commitDate;
+    if (this.options.writer.recordsInTransaction >= this.options.batchRecords || this.options.writer.age >= this.options.lingerMs) {
+      await this.commitKafka();
+    } else if (this.lingerTimer === null) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null;
+        void this.serial(async () => {
+          if (this.txn === null && this.manifests.length > 0) await this.commitKafka();
+        });
+      }, Math.max(1, this.options.lingerMs - this.options.writer.age));
+    }
+  }
+
+  private async commitKafka(): Promise<void> {
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    const checkpoint: Checkpoint = {
+      v: 1,
+      slot: this.options.slot,
+      db: this.options.db,
+      lsn: formatLsn(this.received),
+      phase: "streaming",
+      at: new Date().toISOString(),
+    };
+    const manifests = this.manifests;
+    await this.options.writer.commit(manifests, checkpoint);
+    this.manifests = [];
+    for (const [k, n] of this.counted) {
+      const [table, op] = k.split("\u0000") as [string, string];
+      this.options.metrics.events.inc({ table, op }, n);
+    }
+    this.counted = new Map();
+    this.options.metrics.sourceTransactions.inc(this.sourceTxnsInKafkaTxn);
+    this.sourceTxnsInKafkaTxn = 0;
+    this.skipBefore = this.received;
+    await this.advance(this.received, this.lastCommitDate);
+  }
+
+  private async advance(lsn: Lsn, commitDate: Date | null): Promise<void> {
+    this.durable = lsn;
+    await this.stream?.acknowledge(lsn);
+    this.options.onDurable(lsn, commitDate);
+  }
+
+  private async keepalive(walEnd: Lsn, replyRequested: boolean, quiet: boolean): Promise<void> {
+    // Safe to confirm the server's WAL end only when every message sent before this
+    // keepalive has been handled and nothing is waiting for Kafka.
+    const drained = quiet && this.txn === null && !this.options.writer.open && this.received === this.durable;
+    if (drained && walEnd > this.durable) {
+      this.received = walEnd;
+      await this.advance(walEnd, null);
+      return;
+    }
+    if (replyRequested) await this.stream?.acknowledge(this.durable);
+  }
+}
