@@ -7,7 +7,8 @@ const postgresUrl = z
   .min(1)
   .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: "must be a postgres:// or postgresql:// URL" });
 
-const port = z.number().int().min(1).max(65535);
+/** 0 lets the system pick a free port (tests). */
+const port = z.number().int().min(0).max(65535);
 
 const httpSection = (defaultPort: number) =>
   z.strictObject({ port: port.default(defaultPort), host: z.string().min(1).default("0.0.0.0") }).default({

@@ -48,6 +48,8 @@ export async function readToEnd(
     groupId: `${options.groupPrefix ?? "zeroloss-reader"}-${randomUUID()}`,
     readUncommitted: false,
     allowAutoTopicCreation: false,
+    // The end is known; do not let the broker hold an empty fetch for kafkajs's default 5 s.
+    maxWaitTimeInMs: 100,
   });
   const { END_BATCH_PROCESS } = consumer.events;
   consumer.on(END_BATCH_PROCESS, (e) => {

@@ -76,6 +76,7 @@ export class Streamer {
   private sourceTxnsInKafkaTxn = 0;
   private readonly log: Logger;
   private failure: ((err: ZerolossError) => void) | null = null;
+  private finish: (() => void) | null = null;
   lastMessageAt = Date.now();
 
   constructor(private readonly options: StreamerOptions, start: Lsn) {
@@ -96,8 +97,9 @@ export class Streamer {
 
   /** Streams until stop() (resolves) or a failure (rejects); the caller restarts from its durable position. */
   async run(): Promise<void> {
-    const done = new Promise<void>((_resolve, reject) => {
+    const done = new Promise<void>((resolve, reject) => {
       this.failure = reject;
+      this.finish = resolve;
     });
     this.stream = new ReplicationStream(
       { url: this.options.url, slot: this.options.slot, publication: this.options.publication, applicationName: "zeroloss-producer" },
@@ -122,6 +124,8 @@ export class Streamer {
     this.failure = null;
     await this.stream?.stop();
     this.stream = null;
+    this.finish?.();
+    this.finish = null;
   }
 
   private fail(err: unknown): void {

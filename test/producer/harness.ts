@@ -1,0 +1,156 @@
+// Runs the real producer process against the shared stack, one fresh source database,
+// slot and topic prefix per test file, and reads back what Kafka committed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { stringify } from "yaml";
+import pg from "pg";
+import { createTestDatabase, pollUntil, type TestDatabase } from "@zeroloss/devstack";
+import { createKafka, readToEnd } from "@zeroloss/kafka";
+import { decodeCheckpoint, decodeEnvelope, decodeManifest, decodeTally, topicNames, type Checkpoint, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
+import { silentLogger } from "@zeroloss/observability";
+import { dropSlot, slotStatus } from "@zeroloss/pg";
+import type { Kafka } from "kafkajs";
+
+export const PRODUCER_MAIN = resolve(import.meta.dirname, "../../services/producer/dist/main.js");
+
+export interface Stack {
+  readonly source: string;
+  readonly kafka: readonly string[];
+}
+
+export interface ProducerFixture {
+  readonly db: TestDatabase;
+  readonly sql: pg.Client;
+  readonly prefix: string;
+  readonly slot: string;
+  readonly kafka: Kafka;
+  readonly configFile: string;
+  start(extraArgs?: string[], env?: Record<string, string>): RunningProducer;
+  records(table: string): Promise<Array<{ envelope: Envelope; key: string | null; partition: number; offset: number }>>;
+  manifests(): Promise<Manifest[]>;
+  tallies(): Promise<Tally[]>;
+  checkpoints(): Promise<Checkpoint[]>;
+  confirmedFlush(): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+export interface RunningProducer {
+  readonly proc: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function producerFixture(stack: Stack, name: string, config: Record<string, unknown> = {}): Promise<ProducerFixture> {
+  const db = await createTestDatabase(stack.source, name);
+  const sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  const suffix = db.name.slice(-8).replace(/[^a-z0-9_]/g, "_");
+  const prefix = `zl_${name}_${suffix}`;
+  const slot = `zl_${name}_${suffix}`.toLowerCase();
+  const dir = mkdtempSync(join(tmpdir(), "zeroloss-producer-"));
+  const configFile = join(dir, "zeroloss.yaml");
+  const base = {
+    source: { url: db.url, slot, publication: `zl_${name}`, heartbeatSeconds: 1 },
+    target: { url: db.url },
+    kafka: { brokers: [...stack.kafka], topicPrefix: prefix, partitions: 3 },
+    producer: { http: { port: 0, host: "127.0.0.1" } },
+    log: { level: process.env["ZEROLOSS_TEST_LOG_LEVEL"] ?? "warn" },
+  };
+  writeFileSync(configFile, stringify(merge(base, config)));
+  const kafka = createKafka({ brokers: stack.kafka, clientId: `test-${name}`, log: silentLogger() });
+  const topics = topicNames(prefix);
+  const read = async (topic: string) => {
+    const out: Array<{ key: Buffer | null; value: Buffer | null; partition: number; offset: number }> = [];
+    await readToEnd(kafka, topic, (r) => out.push({ key: r.key, value: r.value, partition: r.partition, offset: Number(r.offset) }));
+    return out;
+  };
+  const running: RunningProducer[] = [];
+  return {
+    db,
+    sql,
+    prefix,
+    slot,
+    kafka,
+    configFile,
+    start(extraArgs = [], env = {}) {
+      const p = startProducer(configFile, extraArgs, env);
+      running.push(p);
+      return p;
+    },
+    async records(table) {
+      const [schema, t] = table.split(".") as [string, string];
+      const raw = await read(topics.data(schema, t));
+      return raw.map((r) => ({ envelope: decodeEnvelope(r.value), key: r.key?.toString() ?? null, partition: r.partition, offset: r.offset }));
+    },
+    async manifests() {
+      return (await read(topics.manifests)).map((r) => decodeManifest(r.value));
+    },
+    async tallies() {
+      return (await read(topics.tallies)).map((r) => decodeTally(r.value));
+    },
+    async checkpoints() {
+      return (await read(topics.checkpoints)).map((r) => decodeCheckpoint(r.value));
+    },
+    async confirmedFlush() {
+      return (await slotStatus(sql, slot)).confirmedFlushLsn;
+    },
+    async close() {
+      for (const p of running) await p.stop("SIGKILL");
+      await pollUntil(async () => ((await slotStatus(sql, slot)).active ? undefined : true), { timeoutMs: 30_000, what: `slot ${slot} to be released` });
+      await dropSlot(sql, slot);
+      await sql.end();
+      await db.drop();
+    },
+  };
+}
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] = typeof v === "object" && v !== null && !Array.isArray(v) && typeof cur === "object" && cur !== null ? merge(cur as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+export function startProducer(configFile: string, extraArgs: string[] = [], env: Record<string, string> = {}): RunningProducer {
+  const proc = spawn(process.execPath, [PRODUCER_MAIN, "--config", configFile, ...extraArgs], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolveExit) => proc.once("exit", (code) => resolveExit(code)));
+  return {
+    proc,
+    output: () => out,
+    exited,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits until `count` data records of `table` are committed in Kafka. */
+export async function waitForRecords(f: ProducerFixture, table: string, count: number, producer?: RunningProducer, timeoutMs = 90_000) {
+  return pollUntil(
+    async () => {
+      const recs = await f.records(table);
+      return recs.length >= count ? recs : undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: 500,
+      what: `${count} committed records of ${table}`,
+      abortIf: () => {
+        if (producer !== undefined && producer.proc.exitCode !== null) throw new Error(`producer exited with ${producer.proc.exitCode}:\n${producer.output()}`);
+      },
+    },
+  );
+}
