@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import pg from "pg";
-import { createTestDatabase, pollUntil, type TestDatabase } from "@zeroloss/devstack";
+import { createTestDatabase, freePort, pollUntil, type TestDatabase } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { decodeCheckpoint, decodeEnvelope, decodeManifest, decodeTally, topicNames, type Checkpoint, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
 import { silentLogger } from "@zeroloss/observability";
@@ -27,7 +27,7 @@ export interface ProducerFixture {
   readonly slot: string;
   readonly kafka: Kafka;
   readonly configFile: string;
-  start(extraArgs?: string[], env?: Record<string, string>): RunningProducer;
+  start(extraArgs?: string[], env?: Record<string, string>): Promise<RunningProducer>;
   records(table: string): Promise<Array<{ envelope: Envelope; key: string | null; partition: number; offset: number }>>;
   manifests(): Promise<Manifest[]>;
   tallies(): Promise<Tally[]>;
@@ -38,6 +38,9 @@ export interface ProducerFixture {
 
 export interface RunningProducer {
   readonly proc: ChildProcess;
+  /** Sum of a metric's samples on the producer's /metrics, or null when it is not serving yet. */
+  metric(name: string): Promise<number | null>;
+  health(): Promise<{ status: number; body: Record<string, unknown> } | null>;
   output(): string;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
@@ -76,8 +79,8 @@ export async function producerFixture(stack: Stack, name: string, config: Record
     slot,
     kafka,
     configFile,
-    start(extraArgs = [], env = {}) {
-      const p = startProducer(configFile, extraArgs, env);
+    async start(extraArgs = [], env = {}) {
+      const p = startProducer(configFile, extraArgs, { ZEROLOSS_PRODUCER_HTTP_PORT: String(await freePort()), ...env });
       running.push(p);
       return p;
     },
@@ -126,8 +129,31 @@ export function startProducer(configFile: string, extraArgs: string[] = [], env:
   proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolveExit) => proc.once("exit", (code) => resolveExit(code)));
+  const port = env["ZEROLOSS_PRODUCER_HTTP_PORT"];
+  const get = async (path: string) => {
+    if (port === undefined) return null;
+    try {
+      return await fetch(`http://127.0.0.1:${port}${path}`);
+    } catch {
+      return null; // not listening yet, or already gone
+    }
+  };
   return {
     proc,
+    async metric(name) {
+      const res = await get("/metrics");
+      if (res === null) return null;
+      const text = await res.text();
+      let sum = 0;
+      for (const line of text.split("\n")) {
+        if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+      }
+      return sum;
+    },
+    async health() {
+      const res = await get("/healthz");
+      return res === null ? null : { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    },
     output: () => out,
     exited,
     async stop(signal = "SIGTERM") {

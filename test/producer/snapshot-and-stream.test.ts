@@ -19,7 +19,7 @@ describe("producer: snapshot, then stream", () => {
     await f.sql.query(`CREATE TABLE public."Mixed Case" (k1 int, k2 text, v text, PRIMARY KEY (k1, k2))`);
     await f.sql.query(`INSERT INTO public.accounts SELECT g, 'owner ' || g, g * 1.5, CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN '' ELSE 'n' END, '2026-01-01 00:00:00.123456+00'::timestamptz + g * interval '1 second' FROM generate_series(1, 50) g`);
     await f.sql.query(`INSERT INTO public."Mixed Case" VALUES (1, 'a', 'x'), (1, 'b', 'y'), (2, 'a', 'z')`);
-    producer = f.start();
+    producer = await f.start();
   });
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { Kafka, logLevel } from "kafkajs";
 import type { Logger } from "pino";
 import { runTool } from "./run-tool.js";
 import { ensureKafkaRuntime, type KafkaRuntime } from "./kafka-runtime.js";
-import { freePorts, LOOPBACK } from "./ports.js";
+import { freePorts, isListening, LOOPBACK } from "./ports.js";
 import { pollUntil } from "@zeroloss/errors";
 import { findJava } from "./prereqs.js";
 import type { Instance, ManagedProcess } from "./processes.js";
@@ -21,13 +21,17 @@ export interface KafkaHandle {
   /** `host:port` of every broker, for kafkajs and the config file. */
   readonly brokers: readonly string[];
   readonly nodes: readonly KafkaNode[];
+  /** Stops one broker (SIGTERM, then SIGKILL after the grace period); for outage tests. */
+  stopNode(nodeId: number): Promise<void>;
+  /** Starts a stopped broker again on its ports and data, and waits until it serves. */
+  startNode(nodeId: number): Promise<void>;
 }
 
 export interface KafkaNode {
   readonly nodeId: number;
   readonly brokerPort: number;
   readonly controllerPort: number;
-  readonly process: ManagedProcess;
+  process: ManagedProcess;
 }
 
 export interface StartKafkaOptions {
@@ -149,16 +153,18 @@ export async function startKafka(instance: Instance, options: StartKafkaOptions)
   await Promise.all(dirs.map((dir) => formatStorage(java, runtime, dir, clusterId)));
 
   const started: KafkaNode[] = [];
-  for (const [i, n] of nodes.entries()) {
+  const spawnNode = (i: number, nodeId: number) => {
     const dir = dirs[i] as string;
-    const proc = await instance.spawn({
-      name: `kafka-${n.nodeId}`,
+    return instance.spawn({
+      name: `kafka-${nodeId}`,
       command: java,
       args: [...javaArgs(runtime, dir, size >= 3 ? "384m" : "512m"), "kafka.Kafka", join(dir, "server.properties")],
       stopSignal: "SIGTERM",
       logFile: join(dir, "kafka.log"),
     });
-    started.push({ ...n, process: proc });
+  };
+  for (const [i, n] of nodes.entries()) {
+    started.push({ ...n, process: await spawnNode(i, n.nodeId) });
   }
   const brokers = nodes.map((n) => `${LOOPBACK}:${n.brokerPort}`);
   await waitForKafka(brokers, size, {
@@ -166,5 +172,26 @@ export async function startKafka(instance: Instance, options: StartKafkaOptions)
     abortIf: () => started.forEach((n) => n.process.assertRunning()),
   });
   log.info({ brokers, pids: started.map((n) => n.process.pid) }, "ready");
-  return { version: runtime.version, brokers, nodes: started };
+  const nodeOf = (nodeId: number) => {
+    const i = started.findIndex((n) => n.nodeId === nodeId);
+    if (i < 0) throw new Error(`no Kafka node ${nodeId}`);
+    return { i, node: started[i] as KafkaNode };
+  };
+  return {
+    version: runtime.version,
+    brokers,
+    nodes: started,
+    stopNode: async (nodeId) => {
+      await nodeOf(nodeId).node.process.stop();
+    },
+    startNode: async (nodeId) => {
+      const { i, node } = nodeOf(nodeId);
+      node.process = await spawnNode(i, nodeId);
+      await pollUntil(async () => ((await isListening(node.brokerPort)) ? true : undefined), {
+        timeoutMs: options.readyTimeoutMs ?? 120_000,
+        what: `Kafka node ${nodeId} to listen on ${node.brokerPort} again`,
+        abortIf: () => node.process.assertRunning(),
+      });
+    },
+  };
 }

@@ -6,7 +6,7 @@
 // ZEROLOSS_DEVSTACK=local|docker forces a mode.
 import type { Logger } from "pino";
 import { DevstackError } from "./errors.js";
-import { startKafka, waitForKafka, type BrokerCount } from "./kafka.js";
+import { startKafka, waitForKafka, type BrokerCount, type KafkaHandle } from "./kafka.js";
 import { startPostgres } from "./postgres.js";
 import { checkLocalPrerequisites } from "./prereqs.js";
 import { kafkaRuntimeCached } from "./kafka-runtime.js";
@@ -154,6 +154,8 @@ export interface KafkaCluster {
   readonly brokers: readonly string[];
   readonly kafkaVersion: string | null;
   stop(): Promise<void>;
+  /** Local mode only: stop and start single brokers (outage tests). */
+  readonly nodes?: Pick<KafkaHandle, "stopNode" | "startNode">;
 }
 
 export async function startKafkaCluster(options: { brokers: BrokerCount; env?: Env; log: Logger }): Promise<KafkaCluster> {
@@ -168,7 +170,13 @@ export async function startKafkaCluster(options: { brokers: BrokerCount; env?: E
   const instance = await Instance.create({ root: runRoot(env), detached: false, log: options.log });
   try {
     const kafka = await startKafka(instance, { brokers: options.brokers, env, log: options.log });
-    return { mode, brokers: kafka.brokers, kafkaVersion: kafka.version, stop: () => instance.stop({ keepFiles: env["ZEROLOSS_KEEP_DEVSTACK"] === "1" }) };
+    return {
+      mode,
+      brokers: kafka.brokers,
+      kafkaVersion: kafka.version,
+      nodes: { stopNode: kafka.stopNode, startNode: kafka.startNode },
+      stop: () => instance.stop({ keepFiles: env["ZEROLOSS_KEEP_DEVSTACK"] === "1" }),
+    };
   } catch (err) {
     await instance.stop({ keepFiles: true });
     throw err;
