@@ -44,24 +44,55 @@ export function createKafka(options: KafkaClientOptions): Kafka {
 interface KafkaJsLikeError {
   name?: unknown;
   message?: unknown;
-  retriable?: unknown;
   type?: unknown;
+  cause?: unknown;
+  originalError?: unknown;
 }
 
-/** A ZerolossError for a kafkajs failure; `retriable` follows kafkajs (and network errors). */
+/**
+ * Failures that the same request will meet again however long one waits: wrong
+ * credentials or ACLs, a record or config the broker refuses. Everything else (a broker
+ * away, an election, a coordinator moving, NOT_ENOUGH_REPLICAS, timeouts) is retriable:
+ * the caller backs off and tries again without acknowledging anything.
+ */
+const PERMANENT = new Set([
+  "SASL_AUTHENTICATION_FAILED",
+  "TOPIC_AUTHORIZATION_FAILED",
+  "GROUP_AUTHORIZATION_FAILED",
+  "CLUSTER_AUTHORIZATION_FAILED",
+  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+  "MESSAGE_TOO_LARGE",
+  "RECORD_LIST_TOO_LARGE",
+  "INVALID_TOPIC_EXCEPTION",
+  "INVALID_REPLICATION_FACTOR",
+  "INVALID_PARTITIONS",
+  "INVALID_CONFIG",
+  "POLICY_VIOLATION",
+  "UNSUPPORTED_VERSION",
+  "INVALID_TRANSACTION_TIMEOUT",
+  "UNSUPPORTED_SASL_MECHANISM",
+]);
+
+/** The protocol error type (NOT_ENOUGH_REPLICAS, ...) under kafkajs's wrappers, or its error name. */
+function rootType(err: unknown): string {
+  let current: unknown = err;
+  let name = "UNKNOWN";
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const e = current as KafkaJsLikeError;
+    if (typeof e.type === "string") return e.type;
+    if (depth === 0 && typeof e.name === "string") name = e.name.replace(/^KafkaJS/, "");
+    current = e.cause ?? e.originalError;
+  }
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** A ZerolossError for a kafkajs failure, with the protocol error as its code. */
 export function kafkaError(err: unknown, what: string): ZerolossError {
   if (err instanceof ZerolossError) return err;
-  const e = (err ?? {}) as KafkaJsLikeError;
-  const type = typeof e.type === "string" ? e.type : typeof e.name === "string" ? e.name : "UNKNOWN";
-  const message = typeof e.message === "string" ? e.message : String(err);
-  const retriable =
-    e.retriable === true ||
-    /KafkaJSConnectionError|KafkaJSNumberOfRetriesExceeded|KafkaJSRequestTimeoutError|KafkaJSBrokerNotFound|KafkaJSLockTimeout|KafkaJSConnectionClosedError/.test(
-      String(e.name),
-    ) ||
-    /NOT_ENOUGH_REPLICAS|LEADER_NOT_AVAILABLE|NOT_LEADER|REQUEST_TIMED_OUT|NETWORK_EXCEPTION|COORDINATOR|CONCURRENT_TRANSACTIONS/.test(type);
-  return new ZerolossError(`KAFKA_${type.replace(/^KafkaJS/, "").replace(/[^A-Za-z0-9]+/g, "_").toUpperCase()}`, `${what}: ${message}`, {
-    retriable,
+  const type = rootType(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new ZerolossError(`KAFKA_${type.replace(/[^A-Za-z0-9]+/g, "_")}`, `${what}: ${message}`, {
+    retriable: !PERMANENT.has(type),
     cause: err,
     details: { kafkaError: type },
   });
