@@ -4,6 +4,8 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isZerolossError, describeError } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
+import { runProducer } from "./commands/producer.js";
+import { slotDropCommand, slotStatusCommand } from "./commands/slot.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -53,6 +55,43 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .exitOverride()
     .action(async () => {
       setExit(await devDown({ log: log() }));
+    });
+
+  const configFlag = ["-c, --config <file>", "zeroloss.yaml (ZEROLOSS_* variables override it)"] as const;
+
+  program
+    .command("producer")
+    .description("run the producer: stream the source's published tables into Kafka (Ctrl-C stops it cleanly); exits with the producer's exit code")
+    .option(...configFlag)
+    .option("--resnapshot", "drop the slot, create a new one and snapshot every table again (after a lost or missing slot); consumers absorb the duplicates", false)
+    .exitOverride()
+    .action(async (opts: { config?: string; resnapshot: boolean }) => {
+      setExit(await runProducer(opts));
+    });
+
+  const slot = program
+    .command("slot")
+    .description("the source's logical replication slot (source.slot)")
+    .exitOverride();
+
+  slot
+    .command("status")
+    .description("show the slot's position, retained WAL and lag, and what to do; exit 0 when it exists and is usable, 1 when missing or lost")
+    .option(...configFlag)
+    .option("--json", "one JSON object: the slot's fields and an advice array", false)
+    .exitOverride()
+    .action(async (opts: { config?: string; json: boolean }) => {
+      setExit(await slotStatusCommand(opts));
+    });
+
+  slot
+    .command("drop")
+    .description("drop the slot (refused while the producer uses it); the producer must then re-snapshot")
+    .option(...configFlag)
+    .option("--yes", "confirm: dropping loses the stream position and forces a re-snapshot", false)
+    .exitOverride()
+    .action(async (opts: { config?: string; yes: boolean }) => {
+      setExit(await slotDropCommand(opts));
     });
 
   return program;

@@ -1,0 +1,61 @@
+// `zeroloss producer`: runs the producer service (services/producer) as a child process.
+// Packages never import services, so the CLI spawns the built entry point with the same
+// Node, hands it the terminal, forwards stop signals and exits with its exit code.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { ZerolossError } from "@zeroloss/errors";
+
+/** packages/cli/dist/commands/ → the repository root → services/producer/dist/main.js. */
+export function producerEntry(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env["ZEROLOSS_PRODUCER_MAIN"];
+  return override !== undefined && override !== "" ? resolve(override) : resolve(import.meta.dirname, "../../../../services/producer/dist/main.js");
+}
+
+export interface ProducerOptions {
+  readonly config?: string;
+  readonly resnapshot: boolean;
+}
+
+const FORWARDED: Partial<Record<NodeJS.Signals, NodeJS.Signals>> = {
+  SIGINT: "SIGINT",
+  SIGTERM: "SIGTERM",
+  // The child has its own session (below), so a closed terminal reaches only us: stop it cleanly.
+  SIGHUP: "SIGTERM",
+};
+
+export async function runProducer(options: ProducerOptions): Promise<number> {
+  const entry = producerEntry();
+  if (!existsSync(entry)) {
+    throw new ZerolossError("PRODUCER_NOT_BUILT", `the producer service is not built (${entry} is missing); run npm run build in the repository first`, {
+      details: { path: entry },
+    });
+  }
+  // kafkajs 2.2.4 schedules a negative setTimeout on every connection, and Node 24 warns
+  // about each one on stderr (tulios/kafkajs#1751, harmless): keep the operator's terminal for real problems.
+  const args = ["--disable-warning=TimeoutNegativeWarning", entry, ...(options.config === undefined ? [] : ["--config", options.config]), ...(options.resnapshot ? ["--resnapshot"] : [])];
+  // detached: the child leads its own process group, so a Ctrl-C in the terminal reaches it
+  // once, through us, instead of twice (directly and forwarded): the producer treats a
+  // second signal as "exit now" and would skip its clean stop.
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], detached: true, env: process.env });
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const [signal, forwardAs] of Object.entries(FORWARDED) as [NodeJS.Signals, NodeJS.Signals][]) {
+    const handler = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(forwardAs);
+    };
+    handlers.set(signal, handler);
+    process.on(signal, handler);
+  }
+  try {
+    return await new Promise<number>((resolveExit, reject) => {
+      child.once("error", (err) => reject(new ZerolossError("PRODUCER_START_FAILED", `could not start the producer (${process.execPath} ${entry}): ${err.message}`, { cause: err })));
+      child.once("exit", (code, signal) => {
+        if (code !== null) return resolveExit(code);
+        process.stderr.write(`zeroloss: the producer was killed by ${signal ?? "a signal"}\n`);
+        resolveExit(1);
+      });
+    });
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  }
+}
