@@ -38,7 +38,7 @@ export async function connect(url: string, options: ConnectOptions): Promise<pg.
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw pgError(err, `connecting to PostgreSQL as ${options.applicationName}`, url);
+    throw pgError(err, `${options.applicationName}: connecting to PostgreSQL`, url);
   }
   return client;
 }

@@ -24,7 +24,8 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     config = await loadConfig({ ...(opts.config === undefined ? {} : { file: opts.config }), env: process.env });
   } catch (err) {
-    process.stderr.write(`zeroloss producer: ${describeError(err)}\n`);
+    const code = isZerolossError(err) ? err.code : "CONFIG_INVALID";
+    process.stderr.write(`zeroloss producer: error [${code}]: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
   const log = createLogger({ name: "producer", level: config.log.level, pretty: process.stderr.isTTY === true });
@@ -32,10 +33,16 @@ async function main(argv: readonly string[]): Promise<number> {
   const metrics = new ProducerMetrics(registry);
   const producer = new Producer({ config, log, metrics, resnapshot: opts.resnapshot });
   const http = await startHttpServer({ ...config.producer.http, registry, health: () => producer.health(), log });
-  let signals = 0;
+  // The first signal stops cleanly (the open Kafka transaction is aborted, nothing is
+  // acknowledged past it); a second one at least 2 s later forces the exit. Closer
+  // repeats are the same Ctrl-C arriving twice (directly and through `zeroloss producer`).
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) process.exit(1);
+    if (firstSignalAt > 0) {
+      if (Date.now() - firstSignalAt >= 2_000) process.exit(1);
+      return;
+    }
+    firstSignalAt = Date.now();
     log.info({ signal }, "stopping");
     void producer.stop();
   };
@@ -45,9 +52,12 @@ async function main(argv: readonly string[]): Promise<number> {
     await producer.run();
     return 0;
   } catch (err) {
+    // ZerolossErrors already carry their cause's text; the log line keeps the whole chain.
     const code = isZerolossError(err) ? err.code : "UNEXPECTED";
     log.fatal({ code, err: describeError(err) }, "producer stopped");
-    process.stderr.write(`zeroloss producer: error [${code}]: ${describeError(err)}\n`);
+    if (process.stderr.isTTY !== true || log.levelVal > 60) {
+      process.stderr.write(`zeroloss producer: error [${code}]: ${isZerolossError(err) ? err.message : describeError(err)}\n`);
+    }
     return 1;
   } finally {
     await http.close();

@@ -20,7 +20,6 @@ export interface ProducerOptions {
 const FORWARDED: Partial<Record<NodeJS.Signals, NodeJS.Signals>> = {
   SIGINT: "SIGINT",
   SIGTERM: "SIGTERM",
-  // The child has its own session (below), so a closed terminal reaches only us: stop it cleanly.
   SIGHUP: "SIGTERM",
 };
 
@@ -34,10 +33,10 @@ export async function runProducer(options: ProducerOptions): Promise<number> {
   // kafkajs 2.2.4 schedules a negative setTimeout on every connection, and Node 24 warns
   // about each one on stderr (tulios/kafkajs#1751, harmless): keep the operator's terminal for real problems.
   const args = ["--disable-warning=TimeoutNegativeWarning", entry, ...(options.config === undefined ? [] : ["--config", options.config]), ...(options.resnapshot ? ["--resnapshot"] : [])];
-  // detached: the child leads its own process group, so a Ctrl-C in the terminal reaches it
-  // once, through us, instead of twice (directly and forwarded): the producer treats a
-  // second signal as "exit now" and would skip its clean stop.
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], detached: true, env: process.env });
+  // Same process group: a Ctrl-C reaches the producer directly and again through us; the
+  // producer ignores a repeated signal within 2 s, so only a deliberate second Ctrl-C
+  // forces it out. A kill of the CLI's whole group reaches it too.
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env: process.env });
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const [signal, forwardAs] of Object.entries(FORWARDED) as [NodeJS.Signals, NodeJS.Signals][]) {
     const handler = () => {
