@@ -19,6 +19,8 @@ describe("producer: snapshot, then stream", () => {
     await f.sql.query(`CREATE TABLE public."Mixed Case" (k1 int, k2 text, v text, PRIMARY KEY (k1, k2))`);
     await f.sql.query(`INSERT INTO public.accounts SELECT g, 'owner ' || g, g * 1.5, CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN '' ELSE 'n' END, '2026-01-01 00:00:00.123456+00'::timestamptz + g * interval '1 second' FROM generate_series(1, 50) g`);
     await f.sql.query(`INSERT INTO public."Mixed Case" VALUES (1, 'a', 'x'), (1, 'b', 'y'), (2, 'a', 'z')`);
+    await f.sql.query(`CREATE TABLE public.documents (id int PRIMARY KEY, body text, rev int)`);
+    await f.sql.query(`ALTER TABLE public.documents ALTER COLUMN body SET STORAGE EXTERNAL, REPLICA IDENTITY FULL`);
     producer = await f.start();
   });
 
@@ -97,6 +99,18 @@ describe("producer: snapshot, then stream", () => {
     expect(update?.after).not.toHaveProperty("note");
     expect(update?.after?.["balance"]).toBe("2.0000");
     expect(update?.checksum).toBe(computeChecksum(update as Envelope));
+  });
+
+  it("moves a row whose key changed with its unchanged TOAST value filled in (REPLICA IDENTITY FULL)", async () => {
+    const big = "y".repeat(20_000) + Math.random().toString(36);
+    await f.sql.query(`INSERT INTO public.documents VALUES (1, $1, 1)`, [big]);
+    await f.sql.query(`UPDATE public.documents SET id = 2, rev = 2 WHERE id = 1`);
+    const recs = await waitForRecords(f, "public.documents", 3, producer);
+    const moved = recs.find((r) => r.envelope.op === "c" && r.key === `{"id":"2"}`)?.envelope;
+    expect(moved?.unchanged).toBeUndefined();
+    expect(moved?.after?.["body"]).toBe(big);
+    expect(moved?.checksum).toBe(computeChecksum(moved as Envelope));
+    expect(recs.find((r) => r.envelope.op === "d")?.key).toBe(`{"id":"1"}`);
   });
 
   it("shows a column added and dropped mid-stream in the following events, with valid checksums", async () => {

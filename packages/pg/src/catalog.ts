@@ -97,26 +97,35 @@ export async function describeTable(client: pg.Client, table: TableName): Promis
       ORDER BY a.attnum`,
     [oid],
   );
-  // The index that identifies rows: REPLICA IDENTITY USING INDEX, else the primary key.
-  const indexKind = r.relreplident === "i" ? "i.indisreplident" : "i.indisprimary";
-  const key = await query<{ name: string }>(
-    client,
-    `reading the key of ${qualifiedName(table)}`,
-    `SELECT a.attname AS name
-       FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-      WHERE i.indrelid = $1 AND ${indexKind}
-      ORDER BY k.ord`,
-    [oid],
-  );
+  const key = await readKeyColumns(client, oid, r.relreplident === "i", qualifiedName(table));
   const reltuples = Number(r.reltuples);
   return {
     ...table,
     oid,
     columns: columns.map((c) => ({ name: c.name, typeOid: Number(c.typeoid), typeMod: Number(c.typmod), sqlType: c.sqltype })),
-    keyColumns: r.relreplident === "n" ? [] : key.map((k) => k.name),
+    keyColumns: r.relreplident === "n" ? [] : key,
     estimatedRows: reltuples >= 0 ? reltuples : null,
   };
+}
+
+/**
+ * The columns that identify a row, in index order: the REPLICA IDENTITY index when one is
+ * set, else the primary key. (Under REPLICA IDENTITY FULL pgoutput flags every column as
+ * part of the identity; the key that names a row, in Kafka and in the target, is still
+ * the primary key.)
+ */
+export async function readKeyColumns(client: pg.Client, relationOid: number, usingIndex: boolean, what: string): Promise<string[]> {
+  const rows = await query<{ name: string }>(
+    client,
+    `reading the key of ${what}`,
+    `SELECT a.attname AS name
+       FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1 AND ${usingIndex ? "i.indisreplident" : "i.indisprimary"}
+      ORDER BY k.ord`,
+    [relationOid],
+  );
+  return rows.map((r) => r.name);
 }
 
 function missingKeyMessage(info: TableInfo): string {

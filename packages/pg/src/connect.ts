@@ -17,6 +17,12 @@ export interface ConnectOptions {
   /** A walsender connection (`replication=database`) for slot commands. */
   readonly replication?: boolean;
   readonly connectTimeoutMs?: number;
+  /**
+   * A connection error while the client is idle (the server restarted, an administrator
+   * terminated the session). Without a listener node-postgres would crash the process;
+   * by default the error surfaces where it matters, as the failure of the next query.
+   */
+  readonly onIdleError?: (err: Error) => void;
 }
 
 export function clientConfig(url: string, options: ConnectOptions): pg.ClientConfig & { replication?: string } {
@@ -34,6 +40,7 @@ export function clientConfig(url: string, options: ConnectOptions): pg.ClientCon
 /** Connects, mapping failures to clear ZerolossErrors (wrong password, missing database, unreachable). */
 export async function connect(url: string, options: ConnectOptions): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(url, options));
+  client.on("error", options.onIdleError ?? (() => undefined));
   try {
     await client.connect();
   } catch (err) {

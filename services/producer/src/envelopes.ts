@@ -50,10 +50,18 @@ export function schemaFromTable(topics: TopicNames, info: TableInfo): RelationSc
 }
 
 /** From a pgoutput Relation message, for streamed changes. */
-export async function schemaFromRelation(topics: TopicNames, msg: RelationMessage, types: TypeNames): Promise<RelationSchema> {
+export async function schemaFromRelation(
+  topics: TopicNames,
+  msg: RelationMessage,
+  types: TypeNames,
+  primaryKey: (relationOid: number) => Promise<readonly string[]>,
+): Promise<RelationSchema> {
+  // Under REPLICA IDENTITY FULL every column is flagged; the row's key is its primary key.
+  const fullKey = msg.replicaIdentity === "full" ? new Set(await primaryKey(msg.relationOid)) : null;
   const columns: EnvelopeColumn[] = [];
   for (const c of msg.columns) {
-    columns.push({ name: c.name, type: await types.resolve(c.typeOid, c.typeMod), typeOid: c.typeOid, typmod: c.typeMod, ...(c.key ? { key: true as const } : {}) });
+    const key = fullKey === null ? c.key : fullKey.has(c.name);
+    columns.push({ name: c.name, type: await types.resolve(c.typeOid, c.typeMod), typeOid: c.typeOid, typmod: c.typeMod, ...(key ? { key: true as const } : {}) });
   }
   return relationSchema(topics, msg.relationOid, msg.schema, msg.name, columns);
 }
@@ -133,6 +141,29 @@ export function deleteRecord(rel: RelationSchema, oldKind: "K" | "O", old: Tuple
 /** Did an update change the row's key? Then it travels as d (old key) + c (new key), each in its own key's partition. */
 export function keyChanged(rel: RelationSchema, old: Tuple, next: Tuple): boolean {
   return rel.keyIndexes.some((i) => old[i] !== UNCHANGED && old[i] !== undefined && old[i] !== next[i]);
+}
+
+/**
+ * The new row of a key-changing update, whole. PostgreSQL leaves an unchanged TOAST value
+ * out of the new row even when the key changed; as the row travels as d (old key) + c (new
+ * key), the c must carry the value itself. Under REPLICA IDENTITY FULL the old row has it;
+ * otherwise it cannot be known from the stream, and guessing (NULL, or a later read of the
+ * source) would alter data, so the producer stops and says how to avoid it.
+ */
+export function completeMovedRow(rel: RelationSchema, next: Tuple, old: Tuple | null, oldKind: "K" | "O" | null, lsn: string): Tuple {
+  if (!next.includes(UNCHANGED)) return next;
+  const filled = next.map((v, i) => (v === UNCHANGED && oldKind === "O" ? (old?.[i] ?? UNCHANGED) : v));
+  const missing = filled.flatMap((v, i) => (v === UNCHANGED ? [rel.names[i] as string] : []));
+  if (missing.length > 0) {
+    throw new ZerolossError(
+      "TOAST_VALUE_UNAVAILABLE",
+      `table ${rel.qualified}: an update at ${lsn} changed the row's key and left the large value of ${missing.join(", ")} unchanged; ` +
+        `PostgreSQL does not send that value, so the moved row cannot be rebuilt. Fix: ALTER TABLE ${rel.qualified} REPLICA IDENTITY FULL ` +
+        `(the old row then carries it), then re-snapshot with zeroloss producer --resnapshot`,
+      { details: { table: rel.qualified, columns: missing, lsn } },
+    );
+  }
+  return filled;
 }
 
 /** One t record for one partition of the table's topic. */

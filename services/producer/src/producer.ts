@@ -18,6 +18,7 @@ import {
   formatLsn,
   parseLsn,
   query,
+  readKeyColumns,
   requireKeys,
   resolveTables,
   slotStatus,
@@ -145,9 +146,11 @@ export class Producer {
     const { config } = this.o;
     const src = config.source;
     this.setPhase("starting");
-    const control = await connect(src.url, { applicationName: "zeroloss-producer-control" });
+    const control = await connect(src.url, {
+      applicationName: "zeroloss-producer-control",
+      onIdleError: (err) => this.log.warn({ err: err.message }, "control connection lost; the next query restarts the pipeline"),
+    });
     this.cleanups.push(() => control.end());
-    control.on("error", (err) => this.log.warn({ err: err.message }, "control connection error"));
     await checkServer(control);
     const db = (await query<{ db: string }>(control, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
     const tables = await this.tables(control);
@@ -225,7 +228,9 @@ export class Producer {
         snapshotClient = await this.snapshotConnection(src.url, null);
         this.log.info({ consistentLsn: formatLsn(consistent) }, "resuming the snapshot after a restart, in a new snapshot");
       }
-      this.cleanups.push(() => snapshotClient.end());
+      this.cleanups.push(async () => {
+        if (!(snapshotClient as unknown as { _ending: boolean })._ending) await snapshotClient.end();
+      });
       this.setPhase("snapshotting");
       const progress = await runSnapshot({
         client: snapshotClient,
@@ -243,6 +248,7 @@ export class Producer {
       });
       if (this.stopped) return false;
       await query(snapshotClient, "ending the snapshot transaction", "COMMIT");
+      await snapshotClient.end();
       checkpoint = { v: 1, slot: src.slot, db, lsn: formatLsn(consistent), phase: "streaming", at: new Date().toISOString() };
       await writer.commit([], checkpoint);
       this.lastProgress = Date.now();
@@ -293,6 +299,7 @@ export class Producer {
         topics: this.topics,
         writer,
         types,
+        primaryKey: (oid, what) => readKeyColumns(control, oid, false, what),
         batchRecords: config.producer.batchRecords,
         lingerMs: config.producer.lingerMs,
         log: this.log,

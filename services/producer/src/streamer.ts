@@ -27,7 +27,7 @@ import {
 } from "@zeroloss/pg";
 import type { Checkpoint, EnvelopeSource, TopicNames } from "@zeroloss/wire";
 import type { Logger } from "pino";
-import { deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema } from "./envelopes.js";
+import { completeMovedRow, deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema } from "./envelopes.js";
 import type { KafkaWriter } from "./kafka-writer.js";
 import { ManifestBuilder } from "./manifest.js";
 import type { ProducerMetrics } from "./metrics.js";
@@ -42,6 +42,7 @@ export interface StreamerOptions {
   readonly topics: TopicNames;
   readonly writer: KafkaWriter;
   readonly types: TypeNames;
+  readonly primaryKey: (relationOid: number, what: string) => Promise<readonly string[]>;
   readonly batchRecords: number;
   readonly lingerMs: number;
   readonly log: Logger;
@@ -170,7 +171,10 @@ export class Streamer {
         return;
       }
       case "relation":
-        this.relations.set(msg.relationOid, await schemaFromRelation(this.options.topics, msg, this.options.types));
+        this.relations.set(
+          msg.relationOid,
+          await schemaFromRelation(this.options.topics, msg, this.options.types, (oid) => this.options.primaryKey(oid, `${msg.schema}.${msg.name}`)),
+        );
         return;
       case "type":
       case "origin":
@@ -222,8 +226,9 @@ export class Streamer {
       case "update": {
         const rel = this.relation(msg.relationOid);
         if (msg.oldTuple !== null && keyChanged(rel, msg.oldTuple, msg.newTuple)) {
+          const moved = completeMovedRow(rel, msg.newTuple, msg.oldTuple, msg.oldKind, formatLsn(lsn));
           await this.emit(rel, deleteRecord(rel, "K", msg.oldTuple, this.source(rel, lsn)));
-          await this.emit(rel, rowRecord("c", rel, msg.newTuple, this.source(rel, lsn)));
+          await this.emit(rel, rowRecord("c", rel, moved, this.source(rel, lsn)));
           return;
         }
         await this.emit(rel, rowRecord("u", rel, msg.newTuple, this.source(rel, lsn)));

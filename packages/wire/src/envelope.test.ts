@@ -1,0 +1,244 @@
+// Envelope v1 golden fixtures: the exact bytes of five records (c with NULL and "", u with
+// an unchanged TOAST column, d with the old key, r from a snapshot, t for one partition)
+// live in ./fixtures/*.json, byte for byte as they travel in Kafka (no trailing newline).
+// docs/envelope.md shows the same records. A change to the field order, the JSON encoding
+// or the checksum fails here. The fixtures are read from the source folder: the package
+// build excludes tests, and nothing copies fixtures to dist.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { rowChecksum, UNCHANGED } from "@zeroloss/checksum";
+import { describe, expect, it } from "vitest";
+import { checksumInput, computeChecksum, decodeEnvelope, encodeEnvelope, encodeKey, ENVELOPE_VERSION, type Envelope, type EnvelopeColumn } from "./envelope.js";
+import { WireError } from "./errors.js";
+
+const FIXTURES = join(import.meta.dirname, "fixtures");
+const fixture = (name: string): Buffer => readFileSync(join(FIXTURES, `${name}.json`));
+
+const columns: EnvelopeColumn[] = [
+  { name: "id", type: "bigint", typeOid: 20, typmod: -1, key: true },
+  { name: "owner", type: "text", typeOid: 25, typmod: -1 },
+  { name: "balance", type: "numeric(18,4)", typeOid: 1700, typmod: 1179656 },
+  { name: "note", type: "text", typeOid: 25, typmod: -1 },
+  { name: "nickname", type: "character varying(40)", typeOid: 1043, typmod: 44 },
+  { name: "opened", type: "timestamp with time zone", typeOid: 1184, typmod: -1 },
+];
+
+const source = { db: "bank", schema: "public", table: "accounts" } as const;
+
+const insert: Envelope = {
+  v: 1,
+  op: "c",
+  source: { ...source, lsn: "0/1A2B3C8", commitLsn: "0/1A2B4F0", xid: 771, commitTime: "2026-03-14T09:26:53.589793Z", seq: 0 },
+  columns,
+  after: { id: "42", owner: "Ada Lovelace", balance: "1250.5000", note: null, nickname: "", opened: "2026-03-14 09:26:53.589793+00" },
+  before: null,
+  checksum: "a2627a3eb06ac25da391e3ffedd29918a4a8ddb5ac549ee32e21ed63a546c58c",
+};
+
+const updateUnchanged: Envelope = {
+  v: 1,
+  op: "u",
+  source: { ...source, lsn: "0/1A2C010", commitLsn: "0/1A2C2A8", xid: 772, commitTime: "2026-03-14T09:27:01.000120Z", seq: 0 },
+  columns,
+  after: { id: "42", owner: "Ada Lovelace", balance: "1200.5000", nickname: "", opened: "2026-03-14 09:26:53.589793+00" },
+  unchanged: ["note"],
+  before: null,
+  checksum: "17adc9280f39c3fd54e7539689626597ec5f77c40a534c1bdde6cadae03f463f",
+};
+
+const del: Envelope = {
+  v: 1,
+  op: "d",
+  source: { ...source, lsn: "0/1A2D100", commitLsn: "0/1A2D1E8", xid: 773, commitTime: "2026-03-14T09:28:30.250000Z", seq: 0 },
+  columns,
+  after: null,
+  before: { id: "42" },
+  checksum: "32f42c33ac5ee38385b7b74d906a18c32471a7995248d22b885ac646e3cdc29d",
+};
+
+const snapshotRead: Envelope = {
+  v: 1,
+  op: "r",
+  source: { ...source, lsn: "0/19F0A40", commitLsn: "0/19F0A40", xid: null, commitTime: "2026-03-14T09:00:00.123000Z", seq: 3 },
+  columns,
+  after: { id: "7", owner: "Grace Hopper", balance: "-0.0100", note: 'ledger "A", line 2\nsecond line', nickname: null, opened: "1999-12-31 23:59:59.999999+00" },
+  before: null,
+  checksum: "3ed4a2d3e0bb3d138912b5103ad768c930656a6ac0812844c292885482cb7def",
+};
+
+const truncate: Envelope = {
+  v: 1,
+  op: "t",
+  source: { ...source, lsn: "0/1A2E000", commitLsn: "0/1A2E0C8", xid: 775, commitTime: "2026-03-14T09:30:00.000001Z", seq: 2 },
+  columns: [],
+  after: null,
+  before: null,
+  partition: 2,
+  checksum: null,
+};
+
+const cases: Array<[string, Envelope]> = [
+  ["insert", insert],
+  ["update-unchanged", updateUnchanged],
+  ["delete", del],
+  ["snapshot-read", snapshotRead],
+  ["truncate", truncate],
+];
+
+describe("envelope v1 golden fixtures", () => {
+  for (const [name, env] of cases) {
+    describe(`${name} (op ${env.op})`, () => {
+      it("encodes to exactly the fixture's bytes", () => {
+        const bytes = fixture(name);
+        expect(encodeEnvelope(env).toString("utf8")).toBe(bytes.toString("utf8"));
+        expect(encodeEnvelope(env).equals(bytes)).toBe(true);
+      });
+
+      it("decodes the fixture back to the same envelope", () => {
+        const bytes = fixture(name);
+        const decoded = decodeEnvelope(bytes);
+        expect(decoded).toStrictEqual(env);
+        expect(decodeEnvelope(bytes.toString("utf8"))).toStrictEqual(env);
+        expect(encodeEnvelope(decoded).equals(bytes)).toBe(true);
+      });
+
+      it("carries the checksum its own values give", () => {
+        const decoded = decodeEnvelope(fixture(name));
+        expect(computeChecksum(decoded)).toBe(decoded.checksum);
+        expect(decoded.checksum).toBe(env.checksum);
+      });
+    });
+  }
+
+  it("is version 1", () => {
+    expect(ENVELOPE_VERSION).toBe(1);
+    for (const [name] of cases) expect(JSON.parse(fixture(name).toString("utf8")).v).toBe(1);
+  });
+});
+
+describe("envelope v1: what the fixtures pin", () => {
+  it("keeps SQL NULL and the empty string apart in after", () => {
+    const e = decodeEnvelope(fixture("insert"));
+    expect(e.after).toHaveProperty("note", null);
+    expect(e.after).toHaveProperty("nickname", "");
+    expect(fixture("insert").toString("utf8")).toContain(`"note":null,"nickname":""`);
+  });
+
+  it("marks an unchanged TOAST column by leaving it out of after and naming it in unchanged", () => {
+    const e = decodeEnvelope(fixture("update-unchanged"));
+    expect(e.after).not.toHaveProperty("note");
+    expect(e.unchanged).toEqual(["note"]);
+    const { names, values } = checksumInput(e);
+    expect(names).toEqual(["id", "owner", "balance", "note", "nickname", "opened"]);
+    expect(values[3]).toBe(UNCHANGED);
+    // Unchanged, NULL and "" give three different checksums for the same row.
+    const base = ["42", "Ada Lovelace", "1200.5000"];
+    const rest = ["", "2026-03-14 09:26:53.589793+00"];
+    expect(e.checksum).toBe(rowChecksum(names, [...base, UNCHANGED, ...rest]));
+    expect(e.checksum).not.toBe(rowChecksum(names, [...base, null, ...rest]));
+    expect(e.checksum).not.toBe(rowChecksum(names, [...base, "", ...rest]));
+  });
+
+  it("checksums a delete over its before key only", () => {
+    const e = decodeEnvelope(fixture("delete"));
+    expect(e.after).toBeNull();
+    expect(checksumInput(e)).toEqual({ names: ["id"], values: ["42"] });
+    expect(e.checksum).toBe(rowChecksum(["id"], ["42"]));
+  });
+
+  it("gives a snapshot read no xid and the consistent point as both LSNs", () => {
+    const e = decodeEnvelope(fixture("snapshot-read"));
+    expect(e.source.xid).toBeNull();
+    expect(e.source.lsn).toBe(e.source.commitLsn);
+  });
+
+  it("gives a truncate no columns, no values, no checksum, and its partition", () => {
+    const e = decodeEnvelope(fixture("truncate"));
+    expect(e).toMatchObject({ columns: [], after: null, before: null, checksum: null, partition: 2 });
+    expect(computeChecksum(e)).toBeNull();
+  });
+
+  it("builds the Kafka key from the key columns as a JSON object of text values", () => {
+    expect(encodeKey(columns, insert.after ?? {})).toBe(`{"id":"42"}`);
+    expect(encodeKey(columns, del.before ?? {})).toBe(`{"id":"42"}`);
+    expect(encodeKey(columns, snapshotRead.after ?? {})).toBe(`{"id":"7"}`);
+    const composite: EnvelopeColumn[] = [
+      { name: "k1", type: "integer", typeOid: 23, typmod: -1, key: true },
+      { name: "v", type: "text", typeOid: 25, typmod: -1 },
+      { name: "k2", type: "text", typeOid: 25, typmod: -1, key: true },
+    ];
+    expect(encodeKey(composite, { k1: "1", v: "x", k2: "a" })).toBe(`{"k1":"1","k2":"a"}`);
+  });
+});
+
+function codeOf(value: Buffer | string | null): string {
+  try {
+    decodeEnvelope(value);
+  } catch (err) {
+    expect(err).toBeInstanceOf(WireError);
+    expect((err as WireError).retriable).toBe(false);
+    return (err as WireError).code;
+  }
+  throw new Error("expected decodeEnvelope to reject");
+}
+
+/** The insert fixture, parsed, changed by `edit`, encoded again. */
+function mutated(edit: (o: Record<string, unknown>) => void, name = "insert"): string {
+  const o = JSON.parse(fixture(name).toString("utf8")) as Record<string, unknown>;
+  edit(o);
+  return JSON.stringify(o);
+}
+
+describe("decodeEnvelope rejects with a WireError code", () => {
+  it("WIRE_EMPTY for a record without value (a tombstone)", () => {
+    expect(codeOf(null)).toBe("WIRE_EMPTY");
+  });
+
+  it("WIRE_NOT_JSON for bytes that are not JSON", () => {
+    expect(codeOf("not json")).toBe("WIRE_NOT_JSON");
+    expect(codeOf(Buffer.from([0xff, 0xfe, 0x00]))).toBe("WIRE_NOT_JSON");
+    expect(codeOf(fixture("insert").subarray(0, 50))).toBe("WIRE_NOT_JSON");
+  });
+
+  it("WIRE_VERSION for an unknown or missing version", () => {
+    expect(codeOf(mutated((o) => (o["v"] = 2)))).toBe("WIRE_VERSION");
+    expect(codeOf(mutated((o) => (o["v"] = "1")))).toBe("WIRE_VERSION");
+    expect(codeOf(mutated((o) => delete o["v"]))).toBe("WIRE_VERSION");
+  });
+
+  it("WIRE_MALFORMED for JSON that is not an object", () => {
+    expect(codeOf("null")).toBe("WIRE_MALFORMED");
+    expect(codeOf("42")).toBe("WIRE_MALFORMED");
+  });
+
+  it("WIRE_MALFORMED for a missing source.table, naming the field", () => {
+    const value = mutated((o) => delete (o["source"] as Record<string, unknown>)["table"]);
+    expect(codeOf(value)).toBe("WIRE_MALFORMED");
+    expect(() => decodeEnvelope(value)).toThrow(/source\.table/);
+    expect(codeOf(mutated((o) => delete o["source"]))).toBe("WIRE_MALFORMED");
+  });
+
+  it("WIRE_MALFORMED for a missing checksum on c, u, r and d", () => {
+    for (const name of ["insert", "update-unchanged", "snapshot-read", "delete"]) {
+      const value = mutated((o) => delete o["checksum"], name);
+      expect(codeOf(value)).toBe("WIRE_MALFORMED");
+      expect(() => decodeEnvelope(value)).toThrow(/checksum/);
+    }
+    expect(codeOf(mutated((o) => (o["checksum"] = null)))).toBe("WIRE_MALFORMED");
+  });
+
+  it("WIRE_MALFORMED for a column neither in after nor in unchanged", () => {
+    const value = mutated((o) => delete (o["after"] as Record<string, unknown>)["note"]);
+    expect(codeOf(value)).toBe("WIRE_MALFORMED");
+    expect(() => decodeEnvelope(value)).toThrow(/column note is neither in after nor unchanged/);
+    // Same for an update that drops the unchanged list.
+    expect(codeOf(mutated((o) => delete o["unchanged"], "update-unchanged"))).toBe("WIRE_MALFORMED");
+  });
+
+  it("WIRE_MALFORMED for an unknown op, non-text values, or a missing after/before", () => {
+    expect(codeOf(mutated((o) => (o["op"] = "x")))).toBe("WIRE_MALFORMED");
+    expect(codeOf(mutated((o) => ((o["after"] as Record<string, unknown>)["id"] = 42)))).toBe("WIRE_MALFORMED");
+    expect(codeOf(mutated((o) => (o["after"] = null)))).toBe("WIRE_MALFORMED");
+    expect(codeOf(mutated((o) => (o["before"] = null), "delete"))).toBe("WIRE_MALFORMED");
+  });
+});
