@@ -130,7 +130,7 @@ export async function slotStatus(client: pg.Client, slot: string): Promise<SlotS
   const rows = await query<Record<string, string | null>>(
     client,
     `reading replication slot ${slot}`,
-    `SELECT s.plugin, s.active, s.active_pid, s.restart_lsn::text, s.confirmed_flush_lsn::text, s.wal_status,
+    `SELECT s.plugin, s.active::text AS active, s.active_pid::text AS active_pid, s.restart_lsn::text, s.confirmed_flush_lsn::text, s.wal_status,
             pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint::text AS retained,
             pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS lag,
             pg_current_wal_lsn()::text AS current
@@ -143,7 +143,7 @@ export async function slotStatus(client: pg.Client, slot: string): Promise<SlotS
     slot,
     exists,
     plugin: r["plugin"] ?? null,
-    active: r["active"] === "t" || r["active"] === "true",
+    active: r["active"] === "true",
     activePid: r["active_pid"] ? Number(r["active_pid"]) : null,
     restartLsn: r["restart_lsn"] ?? null,
     confirmedFlushLsn: r["confirmed_flush_lsn"] ?? null,
