@@ -118,14 +118,7 @@ describe("zeroloss slot status | drop", () => {
     missingConfig = writeConfig("slot_missing", { url: db.url, slot: `zl_cli_absent_${unique()}` });
   });
 
-  afterAll(async () => {
-    if (sql !== undefined) {
-      await sql.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [slot]);
-      await onlySessionLeft(sql);
-      await sql.end();
-    }
-    await db?.drop();
-  });
+  afterAll(() => dropSlotAndDatabase(sql, slot, db));
 
   it("shows an existing slot: exit 0, its position as JSON", async () => {
     const r = await cliDone(["slot", "status", "--config", config, "--json"]);
@@ -283,14 +276,7 @@ describe("zeroloss producer runs the producer service", () => {
     await sql.query("INSERT INTO public.items SELECT g, 'v' || g FROM generate_series(1, 10) g");
   });
 
-  afterAll(async () => {
-    if (sql !== undefined) {
-      await sql.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [slot]);
-      await onlySessionLeft(sql);
-      await sql.end();
-    }
-    await db?.drop();
-  });
+  afterAll(() => dropSlotAndDatabase(sql, slot, db));
 
   it("streams until SIGTERM, which it forwards: exit 0, the slot released; slot drop refuses it meanwhile", async () => {
     const config = writeConfig("run", { url: db.url, slot, publication: `zl_cli_run_${unique()}` });
@@ -317,3 +303,13 @@ describe("zeroloss producer runs the producer service", () => {
     expect(await slotRow(sql, slot)).toBeUndefined();
   });
 });
+
+/** Drops the test's slot, checks no session leaked, then drops its database. */
+async function dropSlotAndDatabase(sql: pg.Client | undefined, slot: string, db: TestDatabase | undefined): Promise<void> {
+  if (sql !== undefined) {
+    await sql.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [slot]);
+    await onlySessionLeft(sql);
+    await sql.end();
+  }
+  await db?.drop();
+}
