@@ -108,6 +108,7 @@ export class Producer {
           throw e;
         }
         this.setPhase("waiting");
+        await this.cleanup(); // close the failed attempt's connections before waiting
         this.log.warn({ code: e.code, err: e.message, retryInMs: backoff }, "pipeline interrupted; restarting from the durable position");
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, backoff);
