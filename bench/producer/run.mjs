@@ -1,0 +1,456 @@
+// Producer throughput against pg_recvlogical, on the same insert backlog.
+//
+// For each pair: a fresh source database with bench_rows (bigint key, numeric(18,4), ~40
+// byte text, timestamptz, small jsonb) and a publication; two pgoutput slots created BEFORE
+// the insert (bench_recv_<n> for pg_recvlogical, zeroloss_bench_<n> for the producer); the
+// backlog inserted in transactions of TXN_ROWS rows; then
+//   1. pg_recvlogical reads the backlog to /dev/null (--endpos = pg_current_wal_lsn() after
+//      the insert, so it exits once it has read it), timed as a process;
+//   2. the producer (snapshot mode never: it streams from its slot's position) reads the
+//      same backlog into Kafka (1 broker, acks=all, transactions), timed from its spawn to
+//      zeroloss_producer_events_total reaching ROWS (bumped after each Kafka commit); the
+//      time to its first committed event is reported as startup, the rate after it as
+//      steady. Its slot's confirmed_flush_lsn reaching the post-insert LSN is recorded too
+//      and must not come before the events (the slot acknowledged past Kafka: a failure);
+//   3. Kafka is checked: the data topic must hold exactly ROWS committed records with ROWS
+//      distinct keys (read_committed), and the emitted tallies must sum to ROWS.
+// Pairs run one after the other (recvlogical, producer, recvlogical, producer, ...) because
+// the machine is noisy; each pair's ratio compares neighbours.
+//
+// Usage: npm run bench:producer            (ROWS=1000000 PAIRS=2 TXN_ROWS=10000)
+//        ROWS=100000 PAIRS=1 node bench/producer/run.mjs
+//        PROFILE_DIR=/tmp/prof ROWS=200000 PAIRS=1 node bench/producer/run.mjs   (node --cpu-prof on the producer)
+//        PRODUCER_NODE_ARGS="--import /tmp/trace.mjs" adds node options to the producer process only.
+//        LOG_DIR=/tmp/logs writes each producer's whole output to LOG_DIR/producer-<pair>.log.
+//        VERIFY=0 skips reading the data topic back (the tallies are still summed).
+// Prints one line per measurement and a JSON summary last.
+import { spawn, execFileSync } from "node:child_process";
+import { appendFileSync, mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import pg from "pg";
+import { freePort, startDevStack } from "@zeroloss/devstack";
+import { createKafka, readToEnd } from "@zeroloss/kafka";
+import { createLogger, silentLogger } from "@zeroloss/observability";
+import { decodeTally, topicNames } from "@zeroloss/wire";
+
+const env = process.env;
+const ROWS = Number(env.ROWS ?? process.argv[2] ?? 1_000_000);
+const PAIRS = Number(env.PAIRS ?? 2);
+const TXN_ROWS = Number(env.TXN_ROWS ?? 10_000);
+const VERIFY = env.VERIFY !== "0";
+const PROFILE_DIR = env.PROFILE_DIR ? resolve(env.PROFILE_DIR) : null;
+const TIMEOUT_MS = Number(env.TIMEOUT_S ?? 900) * 1000; // per measurement
+const PG_BIN = env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+const PRODUCER_MAIN = resolve(import.meta.dirname, "../../services/producer/dist/main.js");
+const PUBLICATION = "bench_pub";
+
+for (const [name, v] of Object.entries({ ROWS, PAIRS, TXN_ROWS })) {
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
+}
+
+const log = createLogger({ name: "bench", level: "warn", pretty: true });
+const children = new Set(); // processes this script spawned, killed on any exit path
+let stack = null;
+let cleaningUp = null;
+
+async function cleanup() {
+  cleaningUp ??= (async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    if (stack !== null) await stack.stop();
+    stack = null;
+  })();
+  return cleaningUp;
+}
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, () => {
+    console.error(`\n${sig}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const lsnToBig = (s) => {
+  const [hi, lo] = s.split("/");
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+};
+const rate = (rows, ms) => Math.round(rows / (ms / 1000));
+const fmt = (n) => n.toLocaleString("en-US");
+
+function withDatabase(url, db) {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+async function sql(url, fn) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** CPU seconds (user+system) a process has used so far, from /proc; null elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return null;
+  }
+}
+
+/** Jiffies the whole machine spent busy and in total so far, from /proc/stat. */
+function machineCpu() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/** Busy share of all cores between two machineCpu() readings, as "cores busy" (0..nproc). */
+function coresBusy(a, b) {
+  if (a === null || b === null || b.total === a.total) return null;
+  return Number((((b.busy - a.busy) / (b.total - a.total)) * cpus().length).toFixed(2));
+}
+
+/** Spawns a tracked child; resolves on exit with code, wall ms and output tail. */
+function run(command, args, options = {}, logFile = null) {
+  const t0 = performance.now();
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+  children.add(child);
+  let out = "";
+  const keep = (d) => {
+    out = (out + d.toString()).slice(-20_000);
+    if (logFile !== null) appendFileSync(logFile, d);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const exited = new Promise((resolveExit) =>
+    child.once("exit", (code, signal) => {
+      children.delete(child);
+      resolveExit({ code, signal, ms: performance.now() - t0, out });
+    }),
+  );
+  return { child, t0, exited, output: () => out };
+}
+
+// --- the backlog -------------------------------------------------------------------------
+
+const TABLE_DDL = `CREATE TABLE bench_rows (
+  id bigint PRIMARY KEY,
+  amount numeric(18,4) NOT NULL,
+  note text NOT NULL,
+  created timestamptz NOT NULL,
+  attrs jsonb NOT NULL
+)`;
+
+// ~150 bytes a row in WAL's tuple data: note is exactly 40 characters; timestamps carry microseconds.
+const INSERT_SQL = `INSERT INTO bench_rows (id, amount, note, created, attrs)
+SELECT g,
+       ((g * 7919) % 100000000)::numeric / 10000,
+       'note ' || lpad(g::text, 9, '0') || ' ' || substr(md5(g::text), 1, 25),
+       timestamptz '2026-01-01 00:00:00+00' + g * interval '1.000123 second',
+       jsonb_build_object('kind', 'order', 'shard', g % 16, 'flag', g % 2 = 0)
+  FROM generate_series($1::bigint, $2::bigint) g`;
+
+/** A fresh database with the table, the publication and both slots; then the backlog. */
+async function prepare(pair) {
+  const db = `bench_${pair}`;
+  const url = withDatabase(stack.source, db);
+  await sql(withDatabase(stack.source, "postgres"), async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${db}`);
+  });
+  const recvSlot = `bench_recv_${pair}`;
+  const producerSlot = `zeroloss_bench_${pair}`;
+  return sql(url, async (c) => {
+    await c.query(TABLE_DDL);
+    await c.query(`CREATE PUBLICATION ${PUBLICATION} FOR TABLE bench_rows`);
+    for (const slot of [recvSlot, producerSlot]) await c.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    const t0 = performance.now();
+    for (let from = 1; from <= ROWS; from += TXN_ROWS) {
+      await c.query(INSERT_SQL, [from, Math.min(ROWS, from + TXN_ROWS - 1)]); // autocommit: one transaction each
+    }
+    const insertMs = performance.now() - t0;
+    const { rows } = await c.query(
+      "SELECT pg_current_wal_lsn()::text AS lsn, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)) AS wal, pg_size_pretty(pg_total_relation_size('bench_rows')) AS size FROM pg_replication_slots WHERE slot_name = $1",
+      [recvSlot],
+    );
+    const row = rows[0];
+    console.log(`pair ${pair}: inserted ${fmt(ROWS)} rows in ${Math.ceil(ROWS / TXN_ROWS)} transactions in ${(insertMs / 1000).toFixed(1)} s; WAL ${row.wal}, table ${row.size}, end LSN ${row.lsn}`);
+    return { db, url, recvSlot, producerSlot, endLsn: row.lsn, wal: row.wal };
+  });
+}
+
+async function dropPair(p) {
+  await sql(withDatabase(stack.source, "postgres"), async (c) => {
+    await c.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY($1) AND NOT active", [[p.recvSlot, p.producerSlot]]);
+    await c.query(`DROP DATABASE IF EXISTS ${p.db} WITH (FORCE)`);
+  });
+}
+
+// --- pg_recvlogical ----------------------------------------------------------------------
+
+async function measureRecvlogical(p) {
+  const args = ["-d", p.url, "--slot", p.recvSlot, "--start", "-o", "proto_version=1", "-o", `publication_names=${PUBLICATION}`, "-f", "/dev/null", "--no-loop", "--endpos", p.endLsn];
+  const m0 = machineCpu();
+  const r = run(join(PG_BIN, "pg_recvlogical"), args);
+  const timer = setTimeout(() => r.child.kill("SIGKILL"), TIMEOUT_MS);
+  const done = await r.exited;
+  clearTimeout(timer);
+  if (done.code !== 0) throw new Error(`pg_recvlogical exited with ${done.code ?? done.signal}:\n${done.out}`);
+  const ms = done.ms;
+  return { ms, rowsPerSec: rate(ROWS, ms), machineCoresBusy: coresBusy(m0, machineCpu()) };
+}
+
+// --- the producer ------------------------------------------------------------------------
+
+async function producerMetrics(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
+  const text = await res.text();
+  let events = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("zeroloss_producer_events_total{") || line.startsWith("zeroloss_producer_events_total ")) events += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return { events };
+}
+
+async function measureProducer(p, pair) {
+  const port = await freePort();
+  const prefix = `bench${pair}`;
+  const dir = mkdtempSync(join(tmpdir(), "zeroloss-bench-"));
+  const configFile = join(dir, "zeroloss.yaml");
+  const config = {
+    source: { url: p.url, tables: ["public.bench_rows"], slot: p.producerSlot, publication: PUBLICATION, snapshot: { mode: "never" } },
+    target: { url: stack.target },
+    kafka: { brokers: [...stack.kafka], topicPrefix: prefix },
+    producer: { http: { port, host: "127.0.0.1" } },
+    log: { level: env.PRODUCER_LOG_LEVEL ?? "warn" },
+  };
+  writeFileSync(configFile, JSON.stringify(config, null, 2)); // JSON is YAML
+  const nodeArgs = (env.PRODUCER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  if (PROFILE_DIR !== null) {
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=producer-${pair}.cpuprofile`);
+  }
+  let logFile = null;
+  if (env.LOG_DIR) {
+    mkdirSync(env.LOG_DIR, { recursive: true });
+    logFile = join(env.LOG_DIR, `producer-${pair}.log`);
+    writeFileSync(logFile, "");
+  }
+  const kafkaPid = stack.pids["kafka-1"] ?? null;
+  const kafkaCpu0 = kafkaPid === null ? null : cpuSeconds(kafkaPid);
+  const m0 = machineCpu();
+  const r = run(process.execPath, [...nodeArgs, PRODUCER_MAIN, "--config", configFile], {}, logFile);
+  const endLsn = lsnToBig(p.endLsn);
+  const control = new pg.Client({ connectionString: p.url });
+  await control.connect();
+  // Done when zeroloss_producer_events_total (bumped right after each Kafka commit) reaches
+  // ROWS. The slot's confirmed_flush_lsn reaching the post-insert LSN is watched too and
+  // must not come first: a slot acknowledged past what Kafka holds would be a lost change.
+  let firstAt = null;
+  let firstEvents = 0;
+  let eventsAt = null;
+  let flushAt = null;
+  let flushEvents = null;
+  let cpu = null;
+  let walsenderPid = null;
+  let walsenderCpu = null;
+  let kafkaCpu = null;
+  let machineBusy = null;
+  const samples = []; // [ms since spawn, events, confirmed_flush_lsn], on change
+  const anomaly = () =>
+    flushAt !== null && (eventsAt === null || eventsAt > flushAt + 1000) // 1 s: two polls, under load
+      ? `the slot's confirmed_flush_lsn reached the post-insert LSN ${p.endLsn} at ${((flushAt - r.t0) / 1000).toFixed(2)} s with events_total ${flushEvents} < ${ROWS}` +
+        (eventsAt === null ? ", and events_total never reached it" : `; events_total reached it at ${((eventsAt - r.t0) / 1000).toFixed(2)} s`) +
+        `. Samples [s, events_total, confirmed_flush_lsn]: ${samples.slice(-12).map(([t, e, l]) => `[${(t / 1000).toFixed(2)}, ${e}, ${l}]`).join(" ")}`
+      : null;
+  try {
+    const deadline = r.t0 + TIMEOUT_MS;
+    for (;;) {
+      if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`the producer exited early (${r.child.exitCode ?? r.child.signalCode}):\n${r.output()}`);
+      if (performance.now() > deadline) throw new Error(`the producer did not read ${fmt(ROWS)} rows in ${TIMEOUT_MS / 1000} s:\n${r.output()}`);
+      let m = null;
+      try {
+        m = await producerMetrics(port);
+      } catch {
+        // not listening yet
+      }
+      const now = performance.now();
+      if (m !== null && m.events > 0 && firstAt === null) {
+        firstAt = now;
+        firstEvents = m.events;
+      }
+      if (m !== null && m.events >= ROWS && eventsAt === null) {
+        eventsAt = now;
+        cpu = cpuSeconds(r.child.pid);
+        walsenderCpu = walsenderPid === null ? null : cpuSeconds(walsenderPid);
+        kafkaCpu = kafkaCpu0 === null ? null : Number((cpuSeconds(kafkaPid) - kafkaCpu0).toFixed(2));
+        machineBusy = coresBusy(m0, machineCpu());
+      }
+      const { rows } = await control.query("SELECT confirmed_flush_lsn::text AS lsn, active_pid FROM pg_replication_slots WHERE slot_name = $1", [p.producerSlot]);
+      const flushLsn = rows[0]?.lsn ?? null;
+      walsenderPid ??= rows[0]?.active_pid ?? null;
+      const last = samples.at(-1);
+      if (last === undefined || last[1] !== (m?.events ?? null) || last[2] !== flushLsn) samples.push([now - r.t0, m?.events ?? null, flushLsn]);
+      if (flushLsn !== null && lsnToBig(flushLsn) >= endLsn && flushAt === null) {
+        flushAt = performance.now();
+        flushEvents = m?.events ?? null;
+      }
+      // Both seen; or Kafka done and the slot not yet told about WAL after the last commit
+      // (that waits for a keepalive); or the slot ahead of Kafka for 30 s.
+      if (eventsAt !== null && (flushAt !== null || performance.now() - eventsAt > 5_000)) break;
+      if (flushAt !== null && eventsAt === null && performance.now() - flushAt > 30_000) break;
+      await sleep(eventsAt === null ? 100 : 50);
+    }
+  } finally {
+    await control.end();
+    // SIGTERM: a clean stop (and the CPU profile written on exit).
+    if (r.child.exitCode === null) r.child.kill("SIGTERM");
+    const killer = setTimeout(() => r.child.kill("SIGKILL"), 30_000);
+    await r.exited;
+    clearTimeout(killer);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const problem = anomaly();
+  if (problem !== null) throw new Error(`${problem}\nproducer output:\n${r.output()}`);
+  const ms = eventsAt - r.t0;
+  const startupMs = firstAt - r.t0;
+  const steadyRowsPerSec = eventsAt > firstAt ? rate(ROWS - firstEvents, eventsAt - firstAt) : null;
+  let verified;
+  try {
+    verified = await verifyKafka(prefix);
+  } catch (err) {
+    throw new Error(`${err.message}\nproducer output:\n${r.output()}`);
+  }
+  const flushMs = flushAt === null ? null : flushAt - r.t0;
+  // CPU seconds from the producer's spawn to the last event: the producer process, the
+  // walsender serving it, the Kafka broker; and the whole machine's busy cores.
+  const cpuUse = { producer: cpu, walsender: walsenderCpu, kafka: kafkaCpu, machineCoresBusy: machineBusy };
+  return { ms, rowsPerSec: rate(ROWS, ms), startupMs, steadyRowsPerSec, flushMs, cpuSeconds: cpuUse, ...verified };
+}
+
+/**
+ * Committed records in the data topic (read_committed), distinct keys, and the emitted
+ * tallies' sum. A read right after a commit can stop at a last stable offset the
+ * transaction markers have not yet moved: a short count is read again before it fails.
+ */
+async function verifyKafka(prefix) {
+  const attempts = [];
+  for (let i = 1; ; i++) {
+    try {
+      const v = await verifyKafkaOnce(prefix);
+      return { ...v, verifyAttempts: i, ...(attempts.length > 0 ? { shortReads: attempts } : {}) };
+    } catch (err) {
+      attempts.push(err.message);
+      if (i >= 3) throw new Error(attempts.join("\n"));
+      await sleep(3000);
+    }
+  }
+}
+
+async function verifyKafkaOnce(prefix) {
+  const topics = topicNames(prefix);
+  const dataTopic = topics.data("public", "bench_rows");
+  const kafka = createKafka({ brokers: stack.kafka, clientId: "bench-verify", log: silentLogger() });
+  let talliesSum = 0;
+  await readToEnd(kafka, topics.tallies, (r) => {
+    const t = decodeTally(r.value);
+    if (t.topic === dataTopic && t.stage === "emitted") talliesSum += t.count;
+  });
+  let records = null;
+  let distinctKeys = null;
+  let missing = null;
+  if (VERIFY) {
+    const keys = new Set();
+    records = await readToEnd(kafka, dataTopic, (r) => keys.add(r.key?.toString() ?? ""), { timeoutMs: 600_000 });
+    distinctKeys = keys.size;
+    if (distinctKeys !== ROWS) {
+      // Name the missing ids as ranges, to tell a lost transaction from scattered losses.
+      const ranges = [];
+      for (let id = 1; id <= ROWS; id++) {
+        if (keys.has(JSON.stringify({ id: String(id) }))) continue;
+        const last = ranges.at(-1);
+        if (last !== undefined && last[1] === id - 1) last[1] = id;
+        else ranges.push([id, id]);
+      }
+      missing = ranges.slice(0, 10).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ") + (ranges.length > 10 ? ` (+${ranges.length - 10} more ranges)` : "");
+    }
+  }
+  const ok = talliesSum === ROWS && (records === null || (records === ROWS && distinctKeys === ROWS));
+  if (!ok) {
+    throw new Error(
+      `Kafka does not hold exactly ${ROWS} records of ${dataTopic}: tallies ${talliesSum}, records ${records}, distinct keys ${distinctKeys}` +
+        (missing === null ? "" : `; missing ids: ${missing}`),
+    );
+  }
+  return { kafkaRecords: records, kafkaDistinctKeys: distinctKeys, talliesSum };
+}
+
+// --- main --------------------------------------------------------------------------------
+
+function versionOf(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+const summary = {
+  date: new Date().toISOString(),
+  machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, ramGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  rows: ROWS,
+  txnRows: TXN_ROWS,
+  pairs: [],
+};
+let failed = false;
+try {
+  console.log(`bench:producer ${fmt(ROWS)} rows, ${PAIRS} pair(s), ${fmt(TXN_ROWS)} rows per source transaction; ${cpus().length} cores, ${summary.machine.ramGiB} GiB, node ${process.version}`);
+  const t0 = performance.now();
+  stack = await startDevStack({ brokers: 1, log });
+  summary.machine.postgres = await sql(stack.source, async (c) => (await c.query("SHOW server_version")).rows[0].server_version);
+  summary.machine.kafka = stack.kafkaVersion;
+  summary.machine.java = versionOf("sh", ["-c", "java -version 2>&1"])?.split("\n")[0] ?? null;
+  summary.machine.devstack = stack.mode;
+  console.log(`dev stack (${stack.mode}) up in ${((performance.now() - t0) / 1000).toFixed(1)} s: PostgreSQL ${summary.machine.postgres}, Kafka ${stack.kafkaVersion}`);
+  for (let pair = 1; pair <= PAIRS; pair++) {
+    const p = await prepare(pair);
+    try {
+      const recv = await measureRecvlogical(p);
+      console.log(`pair ${pair}: pg_recvlogical  ${fmt(recv.rowsPerSec).padStart(9)} rows/s  (${(recv.ms / 1000).toFixed(2)} s; ${recv.machineCoresBusy ?? "?"} of ${cpus().length} cores busy)`);
+      const prod = await measureProducer(p, pair);
+      const ratio = prod.rowsPerSec / recv.rowsPerSec;
+      console.log(
+        `pair ${pair}: producer        ${fmt(prod.rowsPerSec).padStart(9)} rows/s  (${(prod.ms / 1000).toFixed(2)} s; startup ${(prod.startupMs / 1000).toFixed(2)} s, ` +
+          `then ${prod.steadyRowsPerSec === null ? "-" : fmt(prod.steadyRowsPerSec)} rows/s; CPU s: producer ${prod.cpuSeconds.producer ?? "?"}, ` +
+          `walsender ${prod.cpuSeconds.walsender ?? "?"}, kafka ${prod.cpuSeconds.kafka ?? "?"}; ${prod.cpuSeconds.machineCoresBusy ?? "?"} of ${cpus().length} cores busy) ` +
+          `ratio ${(ratio * 100).toFixed(1)}%  [Kafka: ${prod.kafkaRecords ?? "-"} records, ${prod.kafkaDistinctKeys ?? "-"} keys, tallies ${prod.talliesSum}]`,
+      );
+      summary.pairs.push({ pair, wal: p.wal, recvlogical: recv, producer: prod, ratio: Number(ratio.toFixed(3)) });
+    } finally {
+      await dropPair(p);
+    }
+  }
+  const ratios = summary.pairs.map((x) => x.ratio).sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  summary.ratioMedian = Number((ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2).toFixed(3));
+  summary.goalMet = summary.pairs.every((x) => x.ratio >= 0.4);
+} catch (err) {
+  failed = true;
+  console.error(`bench:producer failed: ${err?.stack ?? err}`);
+} finally {
+  await cleanup();
+}
+console.log(JSON.stringify(summary, null, 2));
+process.exit(failed ? 1 : 0);
