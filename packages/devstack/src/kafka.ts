@@ -139,7 +139,9 @@ export async function startKafka(instance: Instance, options: StartKafkaOptions)
   }));
   const voters = nodes.map((n) => `${n.nodeId}@${LOOPBACK}:${n.controllerPort}`).join(",");
   // A KRaft cluster id is 16 random bytes, base64url without padding (22 characters).
-  const clusterId = randomBytes(16).toString("base64url");
+  // One starting with '-' would be read as an option by the storage tool: draw again.
+  let clusterId = randomBytes(16).toString("base64url");
+  while (clusterId.startsWith("-")) clusterId = randomBytes(16).toString("base64url");
 
   const dirs = await Promise.all(
     nodes.map(async (n) => {

@@ -99,8 +99,19 @@ export function computeChecksum(env: Pick<Envelope, "op" | "columns" | "after" |
   return rowChecksum(names, values);
 }
 
-export function encodeEnvelope(env: Envelope): Buffer {
-  return Buffer.from(JSON.stringify(env), "utf8");
+/**
+ * The record value. Fields always in this order: v, op, source, columns, after,
+ * unchanged (when present), before, partition (when present), checksum. The column list
+ * is the same for every change of a relation: pass its JSON (JSON.stringify(columns)),
+ * computed once, and the hot path skips re-serialising it for every record.
+ */
+export function encodeEnvelope(env: Envelope, columnsJson: string = JSON.stringify(env.columns)): Buffer {
+  let s = `{"v":${env.v},"op":"${env.op}","source":${JSON.stringify(env.source)},"columns":${columnsJson},"after":${JSON.stringify(env.after)}`;
+  if (env.unchanged !== undefined) s += `,"unchanged":${JSON.stringify(env.unchanged)}`;
+  s += `,"before":${JSON.stringify(env.before)}`;
+  if (env.partition !== undefined) s += `,"partition":${env.partition}`;
+  s += `,"checksum":${JSON.stringify(env.checksum)}}`;
+  return Buffer.from(s, "utf8");
 }
 
 function isRow(v: unknown): v is Row {

@@ -19,6 +19,8 @@ export interface RelationSchema {
   readonly columns: readonly EnvelopeColumn[];
   readonly names: readonly string[];
   readonly keyIndexes: readonly number[];
+  /** JSON.stringify(columns), once per relation instead of once per record. */
+  readonly columnsJson: string;
 }
 
 export function relationSchema(
@@ -34,7 +36,17 @@ export function relationSchema(
       details: { table: `${schema}.${table}` },
     });
   }
-  return { oid, schema, table, qualified: `${schema}.${table}`, topic: topics.data(schema, table), columns, names: columns.map((c) => c.name), keyIndexes };
+  return {
+    oid,
+    schema,
+    table,
+    qualified: `${schema}.${table}`,
+    topic: topics.data(schema, table),
+    columns,
+    names: columns.map((c) => c.name),
+    keyIndexes,
+    columnsJson: JSON.stringify(columns),
+  };
 }
 
 /** From the catalog, for snapshot reads. */
@@ -115,7 +127,7 @@ export function rowRecord(op: "c" | "u" | "r", rel: RelationSchema, values: Tupl
     before: null,
     checksum,
   };
-  return { record: { topic: rel.topic, key: keyOf(rel, values), value: encodeEnvelope(env) }, op, checksum };
+  return { record: { topic: rel.topic, key: keyOf(rel, values), value: encodeEnvelope(env, rel.columnsJson) }, op, checksum };
 }
 
 /** A d record: `before` holds the old key (or the old row under REPLICA IDENTITY FULL). */
@@ -135,7 +147,7 @@ export function deleteRecord(rel: RelationSchema, oldKind: "K" | "O", old: Tuple
   }
   const checksum = rowChecksum(names, values);
   const env: Envelope = { v: 1, op: "d", source, columns: rel.columns, after: null, before, checksum };
-  return { record: { topic: rel.topic, key: keyOf(rel, old), value: encodeEnvelope(env) }, op: "d", checksum };
+  return { record: { topic: rel.topic, key: keyOf(rel, old), value: encodeEnvelope(env, rel.columnsJson) }, op: "d", checksum };
 }
 
 /** Did an update change the row's key? Then it travels as d (old key) + c (new key), each in its own key's partition. */
