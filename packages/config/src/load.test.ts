@@ -20,12 +20,26 @@ function problemsOf(fn: () => unknown): Array<{ path: string; message: string }>
 describe("parseConfig", () => {
   it("fills every default of the documented example", () => {
     const cfg = parseConfig(minimal, "test.yaml");
-    expect(cfg.source).toEqual({ url: "postgres://u:p@127.0.0.1:5432/src", tables: ["public.*"], exclude: [], slot: "zeroloss", publication: "zeroloss" });
+    expect(cfg.source).toEqual({
+      url: "postgres://u:p@127.0.0.1:5432/src",
+      tables: ["public.*"],
+      exclude: [],
+      slot: "zeroloss",
+      publication: "zeroloss",
+      snapshot: { mode: "initial", chunkSize: 10_000 },
+      heartbeatSeconds: 10,
+    });
     expect(cfg.kafka).toMatchObject({ topicPrefix: "zeroloss", partitions: 6, replicationFactor: 1, minInsyncReplicas: 1 });
-    expect(cfg.producer.http.port).toBe(9401);
+    expect(cfg.producer).toEqual({ http: { port: 9401, host: "0.0.0.0" }, batchRecords: 5_000, lingerMs: 100, transactionTimeoutMs: 900_000, stallSeconds: 120 });
+    expect(cfg.tallies.windowSize).toBe(10_000);
     expect(cfg.consumer).toMatchObject({ group: "zeroloss", http: { port: 9402 } });
     expect(cfg.counter.http.port).toBe(9400);
     expect(cfg.counter.url).toBe(cfg.target.url); // the ledger defaults to the target database
+  });
+
+  it("refuses an unknown snapshot mode, naming the key", () => {
+    const problems = problemsOf(() => parseConfig(minimal.replace('url: "postgres://u:p@127.0.0.1:5432/src"', 'url: "postgres://u:p@127.0.0.1:5432/src", snapshot: { mode: "sometimes" }'), "t"));
+    expect(problems).toEqual([expect.objectContaining({ path: "source.snapshot.mode" })]);
   });
 
   it("derives min.insync.replicas 2 for replication factor 3", () => {
