@@ -44,6 +44,8 @@ export interface RunningProducer {
   output(): string;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
+  /** The exit code, or a failure naming the producer's output if it does not exit within `ms`. */
+  exitWithin(ms: number): Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -156,9 +158,20 @@ export function startProducer(configFile: string, extraArgs: string[] = [], env:
     },
     output: () => out,
     exited,
+    exitWithin: (ms) =>
+      pollUntil(async () => (proc.exitCode !== null || proc.signalCode !== null ? { code: proc.exitCode } : undefined), {
+        timeoutMs: ms,
+        intervalMs: 50,
+        what: `the producer (pid ${proc.pid}) to exit`,
+      }).then(
+        (r) => r.code,
+        (err: unknown) => {
+          throw new Error(`${(err as Error).message}; its output:\n${out.slice(-4000)}`);
+        },
+      ),
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
+      return this.exitWithin(30_000);
     },
   };
 }

@@ -76,7 +76,7 @@ describe("producer: idle tables, metrics and health", () => {
   it("stops with TOAST_VALUE_UNAVAILABLE, naming table and column, when a key change leaves a TOAST value unsent", async () => {
     await f.sql.query(`INSERT INTO public.published_docs VALUES (1, $1)`, ["z".repeat(20_000)]);
     await f.sql.query(`UPDATE public.published_docs SET id = 2 WHERE id = 1`);
-    const code = await producer.exited;
+    const code = await producer.exitWithin(60_000);
     expect(code).toBe(1);
     expect(producer.output()).toContain("TOAST_VALUE_UNAVAILABLE");
     expect(producer.output()).toContain("public.published_docs");

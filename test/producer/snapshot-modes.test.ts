@@ -19,12 +19,12 @@ describe("producer: snapshot mode initial_only", () => {
 
   it("snapshots every row, drops the slot and exits 0; a second run has nothing to do", async () => {
     const p = await f.start();
-    expect(await p.exited).toBe(0);
+    expect(await p.exitWithin(60_000)).toBe(0);
     const recs = await f.records("public.items");
     expect(recs.map((r) => Number(r.envelope.after?.["id"])).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect((await slotStatus(f.sql, f.slot)).exists).toBe(false);
     const again = await f.start();
-    expect(await again.exited).toBe(0);
+    expect(await again.exitWithin(60_000)).toBe(0);
     expect((await f.records("public.items")).length).toBe(10);
   });
 });
@@ -72,7 +72,7 @@ describe("producer: a slot that disappeared", () => {
     await f.sql.query(`INSERT INTO public.items VALUES (3, 'while the slot was gone')`);
 
     p = await f.start();
-    expect(await p.exited).toBe(1);
+    expect(await p.exitWithin(60_000)).toBe(1);
     expect(p.output()).toContain("SLOT_MISSING");
     expect(p.output()).toContain("--resnapshot");
 

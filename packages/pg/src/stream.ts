@@ -121,14 +121,36 @@ export class ReplicationStream {
   async stop(): Promise<void> {
     this.stopping = true;
     this.ended = true;
-    await this.service.destroy();
+    await this.close();
+  }
+
+  /**
+   * Ends the library's connection. With flow control the library pauses the socket while a
+   * message is handled and does not resume it once stopped; a paused socket never reads
+   * the server's end, and node-postgres's end() would wait for it forever. So the socket
+   * is resumed first, and destroyed if the connection has not closed within 5 s.
+   */
+  private async close(): Promise<void> {
+    const internals = this.service as unknown as { _connection?: { stream?: { resume?: () => void; destroy?: () => void } } | null };
+    const socket = internals._connection?.stream;
+    socket?.resume?.();
+    let timer: NodeJS.Timeout | undefined;
+    const closed = this.service.destroy().then(() => true);
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), 5_000);
+    });
+    try {
+      if (!(await Promise.race([closed, late]))) socket?.destroy?.();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private end(err: unknown, what: string): ZerolossError {
     const e = pgError(err, what, this.options.url);
     if (this.ended) return e;
     this.ended = true;
-    void this.service.destroy().finally(() => {
+    void this.close().finally(() => {
       if (!this.stopping) this.handlers.onEnd(e);
     });
     return e;
