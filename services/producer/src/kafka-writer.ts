@@ -3,27 +3,18 @@
 // in bounded batches while the transaction is open, so a large source transaction never
 // sits in memory whole; nothing is visible to read_committed readers until commit().
 //
-// The kafkajs producer itself runs on a worker thread (kafka-worker.ts): while it encodes
-// and sends one batch, this thread decodes and builds the next. Up to MAX_IN_FLIGHT
-// batches may be on their way; commit() waits for every one of them to be acknowledged
-// (acks=all) before the checkpoint goes out, and any failure fails the commit.
-//
 // Partitions are chosen here (kafkajs's Java-compatible murmur2 on the key), not by the
 // client, so the offsets each record received are known and emitted tallies count
 // records per (topic, partition, offset window): transaction markers take offsets too,
 // and offset differences would miscount.
-import { Worker } from "node:worker_threads";
 import { ZerolossError } from "@zeroloss/errors";
+import { kafkaError } from "@zeroloss/kafka";
 import { encodeJson, type Checkpoint, type Manifest, type Tally, type TopicNames } from "@zeroloss/wire";
-import { Partitioners } from "kafkajs";
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type Transaction } from "kafkajs";
 import type { Logger } from "pino";
-import type { SentPartition, WireBatch, WorkerConfig, WorkerReply, WorkerRequest } from "./kafka-worker-protocol.js";
 import type { ProducerMetrics } from "./metrics.js";
 
 export interface WriterOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly logLevel: WorkerConfig["logLevel"];
   readonly transactionalId: string;
   readonly transactionTimeoutMs: number;
   readonly topics: TopicNames;
@@ -42,7 +33,6 @@ export interface WriterOptions {
  */
 const PARTITION_BYTES = 900 * 1024;
 const REQUEST_BYTES = 8 * 1024 * 1024;
-const MAX_IN_FLIGHT = 2;
 
 interface WindowTally {
   topic: string;
@@ -61,100 +51,45 @@ export interface DataRecord {
   readonly partition?: number;
 }
 
-interface Pending {
-  readonly key: string | null;
-  readonly value: Buffer;
-  readonly partition: number;
-}
-
-/** Packs records into one buffer to transfer to the worker. */
-function pack(byTopic: ReadonlyMap<string, readonly Pending[]>): { batch: WireBatch; transfer: ArrayBuffer[] } {
-  let size = 0;
-  for (const list of byTopic.values()) for (const m of list) size += m.value.length;
-  const data = new ArrayBuffer(size);
-  const view = new Uint8Array(data);
-  let at = 0;
-  const topics = [...byTopic].map(([topic, list]) => {
-    const keys: (string | null)[] = [];
-    const partitions: number[] = [];
-    const lengths: number[] = [];
-    for (const m of list) {
-      view.set(m.value, at);
-      at += m.value.length;
-      keys.push(m.key);
-      partitions.push(m.partition);
-      lengths.push(m.value.length);
-    }
-    return { topic, keys, partitions, lengths };
-  });
-  return { batch: { topics, data }, transfer: [data] };
-}
-
 export class KafkaWriter {
-  private readonly worker: Worker;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (r: SentPartition[] | null) => void; reject: (e: ZerolossError) => void }>();
-  private workerFailure: ZerolossError | null = null;
-  private inFlight: Promise<void>[] = [];
+  private readonly producer: Producer;
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly fakeMetadata = new Map<number, { partitionId: number; leader: number; replicas: number[]; isr: number[]; partitionErrorCode: number }[]>();
+  private txn: Transaction | null = null;
   private txnStarted = 0;
-  private pending = new Map<string, Map<number, Pending[]>>();
+  private pending = new Map<string, Map<number, Message[]>>();
   private pendingBytes = 0;
   private pendingPartitionBytes = new Map<string, number>();
   private tallies = new Map<string, WindowTally>();
   /** Records in the open Kafka transaction (sent or not). */
   recordsInTransaction = 0;
 
-  constructor(private readonly options: WriterOptions) {
-    const config: WorkerConfig = {
-      brokers: options.brokers,
-      clientId: options.clientId,
+  constructor(kafka: Kafka, private readonly options: WriterOptions) {
+    this.producer = kafka.producer({
       transactionalId: options.transactionalId,
-      transactionTimeoutMs: options.transactionTimeoutMs,
-      logLevel: options.logLevel,
-    };
-    this.worker = new Worker(new URL("./kafka-worker.js", import.meta.url), { workerData: config });
-    this.worker.on("message", (reply: WorkerReply) => {
-      const w = this.waiting.get(reply.id);
-      if (w === undefined) return;
-      this.waiting.delete(reply.id);
-      if (reply.ok) w.resolve(reply.result);
-      else w.reject(new ZerolossError(reply.error.code, reply.error.message, { retriable: reply.error.retriable }));
-    });
-    const dead = (why: string, cause?: unknown) => {
-      this.workerFailure = new ZerolossError("KAFKA_WORKER_FAILED", `the Kafka client thread ${why}`, { retriable: true, cause });
-      for (const w of this.waiting.values()) w.reject(this.workerFailure);
-      this.waiting.clear();
-    };
-    this.worker.on("error", (err) => dead(`failed: ${err.message}`, err));
-    this.worker.on("exit", (code) => dead(`exited with code ${code}`));
-  }
-
-  private call(
-    request: { readonly op: "connect" | "abort" | "disconnect" } | { readonly op: "send" | "commit"; readonly batch: WireBatch },
-    transfer: ArrayBuffer[] = [],
-  ): Promise<SentPartition[] | null> {
-    if (this.workerFailure !== null) return Promise.reject(this.workerFailure);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: options.transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
   }
 
   /** Connects and fences any earlier producer with the same transactional id (its open transaction is aborted). */
   async connect(): Promise<void> {
-    await this.call({ op: "connect" });
+    try {
+      await this.producer.connect();
+    } catch (err) {
+      throw kafkaError(err, "connecting the transactional Kafka producer");
+    }
   }
 
   async disconnect(): Promise<void> {
-    if (this.workerFailure === null) await this.call({ op: "disconnect" });
-    await this.worker.terminate();
+    await this.producer.disconnect();
   }
 
   get open(): boolean {
-    return this.recordsInTransaction > 0 || this.inFlight.length > 0;
+    return this.txn !== null || this.recordsInTransaction > 0;
   }
 
   /** Milliseconds since the open transaction's first record (0 when none is open). */
@@ -203,35 +138,37 @@ export class KafkaWriter {
     if (partitionBytes >= PARTITION_BYTES || this.pendingBytes >= REQUEST_BYTES) await this.sendPending();
   }
 
-  /**
-   * Hands the buffered records to the Kafka thread inside the open transaction. Returns
-   * once fewer than MAX_IN_FLIGHT batches are on their way; their acknowledgements (and
-   * failures) are collected by commit().
-   */
+  private async begin(): Promise<Transaction> {
+    if (this.txn !== null) return this.txn;
+    try {
+      this.txn = await this.producer.transaction();
+    } catch (err) {
+      throw kafkaError(err, "beginning a Kafka transaction");
+    }
+    return this.txn;
+  }
+
+  /** Sends the buffered records inside the open transaction and notes their offsets. */
   async sendPending(): Promise<void> {
     if (this.pending.size === 0) return;
+    const txn = await this.begin();
     const batches = this.pending;
     this.pending = new Map();
     this.pendingBytes = 0;
     this.pendingPartitionBytes = new Map();
-    const byTopic = new Map([...batches].map(([topic, byPartition]) => [topic, [...byPartition.values()].flat()]));
-    const { batch, transfer } = pack(byTopic);
-    const sent = this.call({ op: "send", batch }, transfer).then((metadata) => {
-      for (const m of metadata ?? []) {
-        const count = batches.get(m.topic)?.get(m.partition)?.length ?? 0;
-        if (count === 0 || m.baseOffset === null) continue;
-        this.noteOffsets(m.topic, m.partition, Number(m.baseOffset), count);
-      }
-    });
-    // Awaited in order below or by commit()/abort(); this handler only keeps Node from
-    // reporting the rejection before then (the error is not dropped: awaiting `sent` throws it).
-    sent.catch(() => undefined);
-    this.inFlight.push(sent);
-    while (this.inFlight.length >= MAX_IN_FLIGHT) await this.inFlight.shift();
-  }
-
-  private async drain(): Promise<void> {
-    while (this.inFlight.length > 0) await this.inFlight.shift();
+    const topicMessages = [...batches].map(([topic, byPartition]) => ({ topic, messages: [...byPartition.values()].flat() }));
+    let metadata;
+    try {
+      metadata = await txn.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
+    } catch (err) {
+      throw kafkaError(err, `sending ${topicMessages.reduce((n, t) => n + t.messages.length, 0)} records to Kafka`);
+    }
+    for (const m of metadata) {
+      const count = batches.get(m.topicName)?.get(m.partition)?.length ?? 0;
+      if (count === 0 || m.baseOffset === undefined) continue;
+      const base = Number(m.baseOffset);
+      this.noteOffsets(m.topicName, m.partition, base, count);
+    }
   }
 
   private noteOffsets(topic: string, partition: number, base: number, count: number): void {
@@ -261,30 +198,32 @@ export class KafkaWriter {
   async commit(manifests: readonly Manifest[], checkpoint: Checkpoint): Promise<void> {
     const started = this.txnStarted;
     const hadRecords = this.recordsInTransaction > 0;
+    await this.sendPending();
+    const txn = await this.begin();
+    const { topics } = this.options;
+    const tallies: Tally[] = [...this.tallies.values()].map((t) => ({
+      v: 1,
+      stage: "emitted",
+      topic: t.topic,
+      partition: t.partition,
+      windowStart: t.windowStart,
+      windowSize: this.options.windowSize,
+      count: t.count,
+      firstOffset: t.firstOffset,
+      lastOffset: t.lastOffset,
+    }));
+    const topicMessages = [
+      { topic: topics.manifests, messages: manifests.map((m) => ({ key: m.db, value: encodeJson(m), partition: 0 })) },
+      { topic: topics.tallies, messages: tallies.map((t) => ({ key: `${t.topic}:${t.partition}`, value: encodeJson(t), partition: 0 })) },
+      { topic: topics.checkpoints, messages: [{ key: checkpoint.slot, value: encodeJson(checkpoint), partition: 0 }] },
+    ].filter((t) => t.messages.length > 0);
     try {
-      await this.sendPending();
-      await this.drain();
-      const { topics } = this.options;
-      const tallies: Tally[] = [...this.tallies.values()].map((t) => ({
-        v: 1,
-        stage: "emitted",
-        topic: t.topic,
-        partition: t.partition,
-        windowStart: t.windowStart,
-        windowSize: this.options.windowSize,
-        count: t.count,
-        firstOffset: t.firstOffset,
-        lastOffset: t.lastOffset,
-      }));
-      const control = new Map<string, Pending[]>([
-        [topics.manifests, manifests.map((m) => ({ key: m.db, value: encodeJson(m), partition: 0 }))],
-        [topics.tallies, tallies.map((t) => ({ key: `${t.topic}:${t.partition}`, value: encodeJson(t), partition: 0 }))],
-        [topics.checkpoints, [{ key: checkpoint.slot, value: encodeJson(checkpoint), partition: 0 }]],
-      ]);
-      const { batch, transfer } = pack(control);
-      await this.call({ op: "commit", batch }, transfer);
+      await txn.sendBatch({ topicMessages, acks: -1 });
+      await txn.commit();
+    } catch (err) {
+      throw kafkaError(err, "committing a Kafka transaction");
     } finally {
-      this.inFlight = [];
+      this.txn = null;
       this.tallies = new Map();
       this.recordsInTransaction = 0;
     }
@@ -294,23 +233,20 @@ export class KafkaWriter {
 
   /** Aborts the open transaction, if any; its records are never visible to read_committed readers. */
   async abort(): Promise<void> {
-    const outstanding = this.inFlight;
-    const hadOpen = this.recordsInTransaction > 0 || outstanding.length > 0;
-    this.inFlight = [];
+    const txn = this.txn;
+    this.txn = null;
     this.pending = new Map();
     this.pendingBytes = 0;
     this.pendingPartitionBytes = new Map();
     this.tallies = new Map();
     this.recordsInTransaction = 0;
-    // Sends still on their way are moot: the transaction is abandoned either way.
-    await Promise.allSettled(outstanding);
-    if (this.workerFailure !== null) return;
+    if (txn === null) return;
     try {
-      await this.call({ op: "abort" });
-      if (hadOpen) this.options.metrics.kafkaTransactions.inc({ result: "aborted" });
+      await txn.abort();
+      this.options.metrics.kafkaTransactions.inc({ result: "aborted" });
     } catch (err) {
       // The broker aborts it anyway when the next producer with this id fences this one.
-      this.options.log.warn({ err: (err as Error).message }, "abort failed; the next connect fences it");
+      this.options.log.warn({ err: kafkaError(err, "aborting a Kafka transaction") }, "abort failed; the next connect fences it");
     }
   }
 }

@@ -164,10 +164,7 @@ export class Producer {
       throw kafkaError(err, "connecting to Kafka");
     }
     const partitions = await ensureTopics(admin, this.topicSpecs(tables), this.log);
-    const writer = new KafkaWriter({
-      brokers: config.kafka.brokers,
-      clientId: `${config.kafka.clientId}-producer`,
-      logLevel: config.log.level,
+    const writer = new KafkaWriter(this.kafka, {
       transactionalId: `${config.kafka.clientId}-producer-${db}-${src.slot}`,
       transactionTimeoutMs: config.producer.transactionTimeoutMs,
       topics: this.topics,
