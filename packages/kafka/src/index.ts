@@ -1,3 +1,4 @@
 export * from "./client.js";
 export * from "./topics.js";
 export * from "./read.js";
+export * from "./partition.js";

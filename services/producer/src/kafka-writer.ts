@@ -3,14 +3,14 @@
 // in bounded batches while the transaction is open, so a large source transaction never
 // sits in memory whole; nothing is visible to read_committed readers until commit().
 //
-// Partitions are chosen here (kafkajs's Java-compatible murmur2 on the key), not by the
-// client, so the offsets each record received are known and emitted tallies count
+// Partitions are chosen here (Kafka's murmur2 on the key, packages/kafka/src/partition.ts),
+// not by the client, so the offsets each record received are known and emitted tallies count
 // records per (topic, partition, offset window): transaction markers take offsets too,
 // and offset differences would miscount.
 import { ZerolossError } from "@zeroloss/errors";
-import { kafkaError } from "@zeroloss/kafka";
+import { kafkaError, partitionForKey } from "@zeroloss/kafka";
 import { encodeJson, type Checkpoint, type Manifest, type Tally, type TopicNames } from "@zeroloss/wire";
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer, type Transaction } from "kafkajs";
+import { CompressionTypes, type Kafka, type Message, type Producer, type Transaction } from "kafkajs";
 import type { Logger } from "pino";
 import type { ProducerMetrics } from "./metrics.js";
 
@@ -53,8 +53,6 @@ export interface DataRecord {
 
 export class KafkaWriter {
   private readonly producer: Producer;
-  private readonly partitioner = Partitioners.DefaultPartitioner();
-  private readonly fakeMetadata = new Map<number, { partitionId: number; leader: number; replicas: number[]; isr: number[]; partitionErrorCode: number }[]>();
   private txn: Transaction | null = null;
   private txnStarted = 0;
   private pending = new Map<string, Map<number, Message[]>>();
@@ -105,13 +103,7 @@ export class KafkaWriter {
 
   partitionOf(topic: string, key: string | null): number {
     const n = this.partitionCount(topic);
-    if (key === null) return 0;
-    let metadata = this.fakeMetadata.get(n);
-    if (metadata === undefined) {
-      metadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
-      this.fakeMetadata.set(n, metadata);
-    }
-    return this.partitioner({ topic, partitionMetadata: metadata, message: { key, value: null } });
+    return key === null ? 0 : partitionForKey(key, n);
   }
 
   /** Buffers a record in the open transaction; sends when the buffer is large. */
