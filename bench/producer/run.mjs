@@ -29,7 +29,7 @@ import { appendFileSync, mkdtempSync, writeFileSync, readFileSync, rmSync, mkdir
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
-import { freePort, startDevStack } from "@zeroloss/devstack";
+import { freePort, pollUntil, startDevStack } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { createLogger, silentLogger } from "@zeroloss/observability";
 import { decodeTally, topicNames } from "@zeroloss/wire";
@@ -311,6 +311,8 @@ async function measureProducer(p, pair) {
       // (that waits for a keepalive); or the slot ahead of Kafka for 30 s.
       if (eventsAt !== null && (flushAt !== null || performance.now() - eventsAt > 5_000)) break;
       if (flushAt !== null && eventsAt === null && performance.now() - flushAt > 30_000) break;
+      // A sampling interval, not a wait for a condition: the loop measures when events_total
+      // and the slot reach the end, and is bounded by the deadline above.
       await sleep(eventsAt === null ? 100 : 50);
     }
   } finally {
@@ -346,17 +348,19 @@ async function measureProducer(p, pair) {
  * transaction markers have not yet moved: a short count is read again before it fails.
  */
 async function verifyKafka(prefix) {
-  const attempts = [];
-  for (let i = 1; ; i++) {
-    try {
-      const v = await verifyKafkaOnce(prefix);
-      return { ...v, verifyAttempts: i, ...(attempts.length > 0 ? { shortReads: attempts } : {}) };
-    } catch (err) {
-      attempts.push(err.message);
-      if (i >= 3) throw new Error(attempts.join("\n"));
-      await sleep(3000);
-    }
-  }
+  const shortReads = [];
+  const v = await pollUntil(
+    async () => {
+      try {
+        return await verifyKafkaOnce(prefix);
+      } catch (err) {
+        shortReads.push(err.message);
+        throw err; // pollUntil reports the last one if the deadline passes
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 1_000, what: `Kafka to hold exactly ${fmt(ROWS)} committed records of ${prefix}` },
+  );
+  return { ...v, verifyAttempts: shortReads.length + 1, ...(shortReads.length > 0 ? { shortReads } : {}) };
 }
 
 async function verifyKafkaOnce(prefix) {
