@@ -32,6 +32,7 @@ import pg from "pg";
 import { freePort, pollUntil, startDevStack } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { createLogger, silentLogger } from "@zeroloss/observability";
+import { parseLsn } from "@zeroloss/pg";
 import { decodeTally, topicNames } from "@zeroloss/wire";
 
 const env = process.env;
@@ -70,10 +71,6 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const lsnToBig = (s) => {
-  const [hi, lo] = s.split("/");
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-};
 const rate = (rows, ms) => Math.round(rows / (ms / 1000));
 const fmt = (n) => n.toLocaleString("en-US");
 
@@ -252,7 +249,7 @@ async function measureProducer(p, pair) {
   const kafkaCpu0 = kafkaPid === null ? null : cpuSeconds(kafkaPid);
   const m0 = machineCpu();
   const r = run(process.execPath, [...nodeArgs, PRODUCER_MAIN, "--config", configFile], {}, logFile);
-  const endLsn = lsnToBig(p.endLsn);
+  const endLsn = parseLsn(p.endLsn);
   const control = new pg.Client({ connectionString: p.url });
   await control.connect();
   // Done when zeroloss_producer_events_total (bumped right after each Kafka commit) reaches
@@ -303,7 +300,7 @@ async function measureProducer(p, pair) {
       walsenderPid ??= rows[0]?.active_pid ?? null;
       const last = samples.at(-1);
       if (last === undefined || last[1] !== (m?.events ?? null) || last[2] !== flushLsn) samples.push([now - r.t0, m?.events ?? null, flushLsn]);
-      if (flushLsn !== null && lsnToBig(flushLsn) >= endLsn && flushAt === null) {
+      if (flushLsn !== null && parseLsn(flushLsn) >= endLsn && flushAt === null) {
         flushAt = performance.now();
         flushEvents = m?.events ?? null;
       }

@@ -4,6 +4,7 @@
 // source change (by commit LSN and sequence), and exactly one `r` per pre-existing row.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { pollUntil } from "@zeroloss/devstack";
+import { parseLsn } from "@zeroloss/pg";
 import { producerFixture, waitForRecords, type ProducerFixture, type RunningProducer } from "./harness.js";
 
 const stack = inject("stack");
@@ -83,7 +84,7 @@ describe("producer: kill -9 during streaming", () => {
     await pollUntil(
       async () => {
         const flushed = await f.confirmedFlush();
-        return flushed !== null && lsnNum(flushed) >= lsnNum(endLsn) ? true : undefined;
+        return flushed !== null && parseLsn(flushed) >= parseLsn(endLsn) ? true : undefined;
       },
       { timeoutMs: 60_000, what: `the slot to confirm ${endLsn}` },
     );
@@ -160,8 +161,3 @@ describe("producer: kill -9 during the initial snapshot", () => {
     expect(after.filter((r) => r.envelope.op === "u").map((r) => r.envelope.after?.["id"])).toEqual(["1"]);
   });
 });
-
-function lsnNum(lsn: string): bigint {
-  const [hi, lo] = lsn.split("/") as [string, string];
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-}

@@ -73,7 +73,8 @@ export class Streamer {
   private lastCommitDate: Date | null = null;
   private chain: Promise<void> = Promise.resolve();
   private lingerTimer: NodeJS.Timeout | null = null;
-  private counted = new Map<string, number>();
+  /** Records per table and op in the open Kafka transaction, for the events metric after commit. */
+  private counted = new Map<string, Map<string, number>>();
   private sourceTxnsInKafkaTxn = 0;
   private readonly log: Logger;
   private failure: ((err: ZerolossError) => void) | null = null;
@@ -211,8 +212,9 @@ export class Streamer {
   private async emit(rel: RelationSchema, built: BuiltRecord): Promise<void> {
     const t = this.txn as OpenTransaction;
     t.manifest.add(rel.qualified, built.checksum);
-    const k = `${rel.qualified}\u0000${built.op}`;
-    this.counted.set(k, (this.counted.get(k) ?? 0) + 1);
+    let ops = this.counted.get(rel.qualified);
+    if (ops === undefined) this.counted.set(rel.qualified, (ops = new Map()));
+    ops.set(built.op, (ops.get(built.op) ?? 0) + 1);
     await this.options.writer.add(built.record);
   }
 
@@ -296,10 +298,7 @@ export class Streamer {
     const manifests = this.manifests;
     await this.options.writer.commit(manifests, checkpoint);
     this.manifests = [];
-    for (const [k, n] of this.counted) {
-      const [table, op] = k.split("\u0000") as [string, string];
-      this.options.metrics.events.inc({ table, op }, n);
-    }
+    for (const [table, ops] of this.counted) for (const [op, n] of ops) this.options.metrics.events.inc({ table, op }, n);
     this.counted = new Map();
     this.options.metrics.sourceTransactions.inc(this.sourceTxnsInKafkaTxn);
     this.sourceTxnsInKafkaTxn = 0;
