@@ -5,7 +5,7 @@
 // The SQL side is checked against this one, type by type, in test/checksum/sql-equals-ts.test.ts.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CHECKSUM_VERSION, checksumSql, encodedName, quoteIdent, rowChecksum, textOutputSql, UNCHANGED, type CellValue } from "./index.js";
+import { CHECKSUM_VERSION, checksumSql, encodedName, quoteIdent, rowChecksum, RowChecksummer, textOutputSql, UNCHANGED, type CellValue } from "./index.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const u32be = (n: number) => {
@@ -155,5 +155,44 @@ describe("checksumSql / textOutputSql: generated SQL", () => {
   it("quotes identifiers always", () => {
     expect(quoteIdent(`Mixed "Case"`)).toBe(`"Mixed ""Case"""`);
     expect(textOutputSql(`t.${quoteIdent("a")}`, "integer")).toContain(`t."a"`);
+  });
+});
+
+describe("RowChecksummer: the same checksum through a reused buffer", () => {
+  /** The canonical encoding built the plain way, piece by piece. */
+  function reference(names: readonly string[], values: readonly CellValue[]): string {
+    const u32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(n);
+      return b;
+    };
+    const parts: Buffer[] = [Buffer.from("zl1")];
+    names.forEach((name, i) => {
+      parts.push(u32(Buffer.byteLength(name)), Buffer.from(name));
+      const v = values[i];
+      if (v === null) parts.push(Buffer.from("n"));
+      else if (v === UNCHANGED) parts.push(Buffer.from("u"));
+      else parts.push(Buffer.from("v"), u32(Buffer.byteLength(v as string)), Buffer.from(v as string));
+    });
+    return createHash("sha256").update(Buffer.concat(parts)).digest("hex");
+  }
+
+  it("agrees with the plain encoding for rows small, multi-byte, and larger than its buffer, in any order", () => {
+    const names = ["id", "naïve", "blob", "note"];
+    const rows: CellValue[][] = [
+      ["1", "é😀\u0301", null, UNCHANGED],
+      ["2", "€".repeat(30_000), "x".repeat(70_000), ""], // 90 KB of 3-byte characters: past the 64 KiB buffer
+      ["3", "a", null, "b"], // after growing
+      ["4", "😀".repeat(600_000), "z", null], // 2.4 MB: past the size kept between rows
+      ["5", "", "", ""],
+    ];
+    const one = new RowChecksummer(names);
+    const other = new RowChecksummer(["x"]);
+    for (const row of rows) {
+      expect(one.checksum(row)).toBe(reference(names, row));
+      expect(rowChecksum(names, row)).toBe(reference(names, row));
+      expect(other.checksum([row[0] as string])).toBe(reference(["x"], [row[0] as string]));
+    }
+    expect(() => one.checksum(["1"])).toThrow(/4 column names but 1 values/);
   });
 });

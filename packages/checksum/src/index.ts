@@ -12,7 +12,7 @@
 //     'u'                                  unchanged TOAST value (not sent by PostgreSQL)
 //     'v' u32be(byte length) value         the value's PostgreSQL text output, UTF-8
 // Length prefixes make the encoding unambiguous: no two different rows encode alike.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** The marker for a column whose value PostgreSQL did not send because it was unchanged (TOAST). */
 export const UNCHANGED: unique symbol = Symbol.for("zeroloss.unchanged-toast");
@@ -29,6 +29,8 @@ const UNCHANGED_MARK = Buffer.from("u", "ascii");
 const VALUE_MARK = 0x76; // 'v'
 const NULL_BYTE = 0x6e; // 'n'
 const UNCHANGED_BYTE = 0x75; // 'u'
+
+const KEPT_SCRATCH_BYTES = 1024 * 1024;
 
 function u32(n: number): Buffer {
   const b = Buffer.allocUnsafe(4);
@@ -47,35 +49,58 @@ export function encodedName(name: string): Buffer {
  * column; callers pass columns in ordinal order.
  */
 export function rowChecksum(names: readonly string[], values: readonly CellValue[]): string {
-  if (names.length !== values.length) {
-    throw new RangeError(`rowChecksum: ${names.length} column names but ${values.length} values`);
+  return new RowChecksummer(names).checksum(values);
+}
+
+/**
+ * rowChecksum() for many rows of one column list: the names are encoded once, and each row
+ * is encoded into a reused buffer. The producer keeps one per relation.
+ */
+export class RowChecksummer {
+  private readonly prefixes: readonly Buffer[];
+  /** Shared by every instance: rows are encoded and hashed synchronously, one at a time. */
+  private static scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
+
+  constructor(readonly names: readonly string[]) {
+    this.prefixes = names.map(encodedName);
   }
-  // One buffer and one hash update per row: per-piece updates cost more than the hashing.
-  let size = TAG.length;
-  for (let i = 0; i < names.length; i++) {
-    size += 4 + Buffer.byteLength(names[i] as string, "utf8") + 1;
-    const value = values[i];
-    if (typeof value === "string") size += 4 + Buffer.byteLength(value, "utf8");
-  }
-  const buf = Buffer.allocUnsafe(size);
-  let at = TAG.copy(buf, 0);
-  for (let i = 0; i < names.length; i++) {
-    const nameLen = buf.write(names[i] as string, at + 4, "utf8");
-    buf.writeUInt32BE(nameLen, at);
-    at += 4 + nameLen;
-    const value = values[i];
-    if (value === null) {
-      buf[at++] = NULL_BYTE;
-    } else if (value === UNCHANGED) {
-      buf[at++] = UNCHANGED_BYTE;
-    } else {
-      buf[at] = VALUE_MARK;
-      const len = buf.write(value as string, at + 5, "utf8");
-      buf.writeUInt32BE(len, at + 1);
-      at += 5 + len;
+
+  checksum(values: readonly CellValue[]): string {
+    const { prefixes } = this;
+    if (values.length !== prefixes.length) {
+      throw new RangeError(`rowChecksum: ${prefixes.length} column names but ${values.length} values`);
     }
+    let buf: Buffer = RowChecksummer.scratch;
+    let at = TAG.copy(buf, 0);
+    for (let i = 0; i < prefixes.length; i++) {
+      const prefix = prefixes[i] as Buffer;
+      const value = values[i];
+      // At most 3 UTF-8 bytes per UTF-16 unit: checked before writing, as write() truncates.
+      const need = prefix.length + 5 + (typeof value === "string" ? value.length * 3 : 0);
+      if (at + need > buf.length) buf = RowChecksummer.grow(at, at + need);
+      at += prefix.copy(buf, at);
+      if (value === null) {
+        buf[at++] = NULL_BYTE;
+      } else if (value === UNCHANGED) {
+        buf[at++] = UNCHANGED_BYTE;
+      } else {
+        buf[at] = VALUE_MARK;
+        const len = buf.write(value as string, at + 5, "utf8");
+        buf.writeUInt32BE(len, at + 1);
+        at += 5 + len;
+      }
+    }
+    const sum = hash("sha256", buf.subarray(0, at), "hex");
+    if (buf.length > KEPT_SCRATCH_BYTES) RowChecksummer.scratch = Buffer.allocUnsafe(64 * 1024); // a huge row's buffer is not kept
+    return sum;
   }
-  return createHash("sha256").update(buf).digest("hex");
+
+  private static grow(used: number, needed: number): Buffer {
+    const next = Buffer.allocUnsafe(Math.max(needed, RowChecksummer.scratch.length * 2));
+    RowChecksummer.scratch.copy(next, 0, 0, used);
+    RowChecksummer.scratch = next;
+    return next;
+  }
 }
 
 /** One column of a SQL checksum expression. */

@@ -90,6 +90,30 @@ describe("patched kafkajs produce encoding", () => {
     });
   });
 
+  it("frames a request: size prefix, header, payload", async () => {
+    const encodeRequest = load<(o: Record<string, unknown>) => Promise<{ buffer: Buffer }>>("protocol/request.js");
+    const Encoder = load<new () => { writeInt32: (n: number) => unknown; writeBytes: (b: Buffer) => unknown }>("protocol/encoder.js");
+    const payloadBytes = randomBytes(70_000);
+    for (const clientId of ["zeroloss-producer-é", null]) {
+      const framed = (
+        await encodeRequest({
+          correlationId: 1234,
+          clientId,
+          request: { apiKey: 0, apiVersion: 7, encode: async () => { const e = new Encoder(); e.writeBytes(payloadBytes); return e; } },
+        })
+      ).buffer;
+      const idLength = clientId === null ? 0 : Buffer.byteLength(clientId);
+      expect(framed.readInt32BE(0)).toBe(framed.length - 4);
+      expect(framed.readInt16BE(4)).toBe(0);
+      expect(framed.readInt16BE(6)).toBe(7);
+      expect(framed.readInt32BE(8)).toBe(1234);
+      expect(framed.readInt16BE(12)).toBe(clientId === null ? -1 : idLength);
+      expect(framed.subarray(14, 14 + idLength).toString()).toBe(clientId ?? "");
+      expect(framed.readInt32BE(14 + idLength)).toBe(payloadBytes.length);
+      expect(framed.subarray(18 + idLength).equals(payloadBytes)).toBe(true);
+    }
+  });
+
   it("groups messages per partition keeping their order", () => {
     const messages = Array.from({ length: 5000 }, (_, i) => ({ key: String(i), value: null, partition: (i * 7) % 6 }));
     const grouped = groupMessagesPerPartition({

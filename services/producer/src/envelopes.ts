@@ -2,7 +2,7 @@
 // its row checksum, computed here from the decoded tuple — where the change is read.
 // A relation's column list is resolved once per Relation message, so a column added or
 // dropped mid-stream shows in the very next event.
-import { rowChecksum, UNCHANGED, type CellValue } from "@zeroloss/checksum";
+import { rowChecksum, RowChecksummer, UNCHANGED, type CellValue } from "@zeroloss/checksum";
 import { ZerolossError } from "@zeroloss/errors";
 import type { RelationMessage, TableInfo, Tuple, TypeNames } from "@zeroloss/pg";
 import type { Envelope, EnvelopeColumn, EnvelopeSource, Op, Row, TopicNames } from "@zeroloss/wire";
@@ -21,6 +21,8 @@ export interface RelationSchema {
   readonly keyIndexes: readonly number[];
   /** JSON.stringify(columns), once per relation instead of once per record. */
   readonly columnsJson: string;
+  /** Row checksums over all columns, the names encoded once per relation. */
+  readonly checksummer: RowChecksummer;
 }
 
 export function relationSchema(
@@ -46,6 +48,7 @@ export function relationSchema(
     names: columns.map((c) => c.name),
     keyIndexes,
     columnsJson: JSON.stringify(columns),
+    checksummer: new RowChecksummer(columns.map((c) => c.name)),
   };
 }
 
@@ -116,7 +119,7 @@ export function rowRecord(op: "c" | "u" | "r", rel: RelationSchema, values: Tupl
     if (v === UNCHANGED) (unchanged ??= []).push(name);
     else after[name] = v;
   }
-  const checksum = rowChecksum(rel.names, values);
+  const checksum = rel.checksummer.checksum(values);
   const env: Envelope = {
     v: 1,
     op,

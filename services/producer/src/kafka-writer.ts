@@ -3,6 +3,10 @@
 // in bounded batches while the transaction is open, so a large source transaction never
 // sits in memory whole; nothing is visible to read_committed readers until commit().
 //
+// One send may be in flight while the next batch fills: decoding and encoding go on during
+// the round trip to the broker. Sends still go one after the other (the idempotent producer
+// allows one request in flight), so the order of records within a partition is kept.
+//
 // Partitions are chosen here (Kafka's murmur2 on the key, packages/kafka/src/partition.ts),
 // not by the client, so the offsets each record received are known and emitted tallies count
 // records per (topic, partition, offset window): transaction markers take offsets too,
@@ -59,6 +63,8 @@ export class KafkaWriter {
   private pendingBytes = 0;
   private pendingPartitionBytes = new Map<string, number>();
   private tallies = new Map<string, WindowTally>();
+  /** The send in flight, if any; it rejects with the send's failure, which the next await surfaces. */
+  private inFlight: Promise<void> | null = null;
   /** Records in the open Kafka transaction (sent or not). */
   recordsInTransaction = 0;
 
@@ -121,13 +127,42 @@ export class KafkaWriter {
       byPartition.set(partition, list);
     }
     list.push({ key: record.key, value: record.value, partition });
-    const size = record.value.length + (record.key?.length ?? 0) + 32;
+    const size = record.value.length + (record.key === null ? 0 : Buffer.byteLength(record.key)) + 32;
     this.pendingBytes += size;
     const pk = `${record.topic}\u0000${partition}`;
     const partitionBytes = (this.pendingPartitionBytes.get(pk) ?? 0) + size;
     this.pendingPartitionBytes.set(pk, partitionBytes);
     this.recordsInTransaction++;
-    if (partitionBytes >= PARTITION_BYTES || this.pendingBytes >= REQUEST_BYTES) await this.sendPending();
+    if (partitionBytes >= PARTITION_BYTES || this.pendingBytes >= REQUEST_BYTES) await this.startSend();
+  }
+
+  /** Waits for the send in flight (at most one), then starts sending what is buffered. */
+  private async startSend(): Promise<void> {
+    await this.settle();
+    if (this.pending.size === 0) return;
+    const send = this.send(this.takePending());
+    // Observed here so a failure is never unhandled; settle() rethrows it.
+    send.catch(() => undefined);
+    this.inFlight = send;
+  }
+
+  /** Waits for the send in flight; throws its failure. */
+  private async settle(): Promise<void> {
+    const inFlight = this.inFlight;
+    if (inFlight === null) return;
+    try {
+      await inFlight;
+    } finally {
+      this.inFlight = null;
+    }
+  }
+
+  private takePending(): Map<string, Map<number, Message[]>> {
+    const batches = this.pending;
+    this.pending = new Map();
+    this.pendingBytes = 0;
+    this.pendingPartitionBytes = new Map();
+    return batches;
   }
 
   private async begin(): Promise<Transaction> {
@@ -140,14 +175,15 @@ export class KafkaWriter {
     return this.txn;
   }
 
-  /** Sends the buffered records inside the open transaction and notes their offsets. */
+  /** Sends everything buffered and waits until every send is done. */
   async sendPending(): Promise<void> {
-    if (this.pending.size === 0) return;
+    await this.settle();
+    if (this.pending.size > 0) await this.send(this.takePending());
+  }
+
+  /** Sends records inside the open transaction and notes their offsets. */
+  private async send(batches: Map<string, Map<number, Message[]>>): Promise<void> {
     const txn = await this.begin();
-    const batches = this.pending;
-    this.pending = new Map();
-    this.pendingBytes = 0;
-    this.pendingPartitionBytes = new Map();
     const topicMessages = [...batches].map(([topic, byPartition]) => ({ topic, messages: [...byPartition.values()].flat() }));
     let metadata;
     try {
@@ -225,6 +261,12 @@ export class KafkaWriter {
 
   /** Aborts the open transaction, if any; its records are never visible to read_committed readers. */
   async abort(): Promise<void> {
+    const inFlight = this.inFlight;
+    this.inFlight = null;
+    if (inFlight !== null) {
+      // Let the send finish or fail before aborting under it; its records are aborted with the transaction.
+      await inFlight.catch((err: unknown) => this.options.log.warn({ err: kafkaError(err, "sending records before an abort") }, "a send in flight failed; its transaction is being aborted"));
+    }
     const txn = this.txn;
     this.txn = null;
     this.pending = new Map();

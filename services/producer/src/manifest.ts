@@ -19,7 +19,7 @@ export class ManifestBuilder {
   add(table: string, checksum: string | null): void {
     this.events[table] = (this.events[table] ?? 0) + 1;
     this.records++;
-    if (checksum !== null) this.hash.update(Buffer.from(checksum, "hex"));
+    if (checksum !== null) this.hash.update(checksum, "hex");
   }
 
   build(): Manifest {

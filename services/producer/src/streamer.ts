@@ -150,7 +150,7 @@ export class Streamer {
     return this.chain;
   }
 
-  private async handle(lsn: Lsn, msg: PgoutputMessage): Promise<void> {
+  private async handle(lsn: string, msg: PgoutputMessage): Promise<void> {
     this.lastMessageAt = Date.now();
     switch (msg.tag) {
       case "begin": {
@@ -197,10 +197,10 @@ export class Streamer {
     }
   }
 
-  private source(rel: RelationSchema, lsn: Lsn): EnvelopeSource {
+  private source(rel: RelationSchema, lsn: string): EnvelopeSource {
     const t = this.txn;
-    if (t === null) throw new ZerolossError("PGOUTPUT_PROTOCOL", `a change to ${rel.qualified} at ${formatLsn(lsn)} arrived outside a transaction`);
-    return { db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(lsn), commitLsn: t.commitLsn, xid: t.xid, commitTime: t.commitTime, seq: t.seq++ };
+    if (t === null) throw new ZerolossError("PGOUTPUT_PROTOCOL", `a change to ${rel.qualified} at ${lsn} arrived outside a transaction`);
+    return { db: this.options.db, schema: rel.schema, table: rel.table, lsn, commitLsn: t.commitLsn, xid: t.xid, commitTime: t.commitTime, seq: t.seq++ };
   }
 
   private relation(oid: number): RelationSchema {
@@ -218,7 +218,7 @@ export class Streamer {
     await this.options.writer.add(built.record);
   }
 
-  private async change(lsn: Lsn, msg: Extract<PgoutputMessage, { tag: "insert" | "update" | "delete" | "truncate" }>): Promise<void> {
+  private async change(lsn: string, msg: Extract<PgoutputMessage, { tag: "insert" | "update" | "delete" | "truncate" }>): Promise<void> {
     switch (msg.tag) {
       case "insert": {
         const rel = this.relation(msg.relationOid);
@@ -228,7 +228,7 @@ export class Streamer {
       case "update": {
         const rel = this.relation(msg.relationOid);
         if (msg.oldTuple !== null && keyChanged(rel, msg.oldTuple, msg.newTuple)) {
-          const moved = completeMovedRow(rel, msg.newTuple, msg.oldTuple, msg.oldKind, formatLsn(lsn));
+          const moved = completeMovedRow(rel, msg.newTuple, msg.oldTuple, msg.oldKind, lsn);
           await this.emit(rel, deleteRecord(rel, "K", msg.oldTuple, this.source(rel, lsn)));
           await this.emit(rel, rowRecord("c", rel, moved, this.source(rel, lsn)));
           return;
