@@ -61,7 +61,7 @@ export interface Envelope {
 
 /** The canonical key of a row: its key columns, in ordinal order, as a JSON object of text values. */
 export function encodeKey(columns: readonly EnvelopeColumn[], row: Row): string {
-  const key: Record<string, string | null> = {};
+  const key: Record<string, string | null> = Object.create(null) as Record<string, string | null>; // a column may be named __proto__
   for (const c of columns) if (c.key === true) key[c.name] = row[c.name] ?? null;
   return JSON.stringify(key);
 }

@@ -23,6 +23,8 @@ export interface RelationSchema {
   readonly columnsJson: string;
   /** Row checksums over all columns, the names encoded once per relation. */
   readonly checksummer: RowChecksummer;
+  /** `{"a":` and `,"b":` for the key columns: the Kafka key is built from them without an object. */
+  readonly keyFragments: readonly string[];
 }
 
 export function relationSchema(
@@ -49,6 +51,7 @@ export function relationSchema(
     keyIndexes,
     columnsJson: JSON.stringify(columns),
     checksummer: new RowChecksummer(columns.map((c) => c.name)),
+    keyFragments: keyIndexes.map((i, n) => `${n === 0 ? "{" : ","}${JSON.stringify(columns[i]?.name)}:`),
   };
 }
 
@@ -88,18 +91,20 @@ export interface BuiltRecord {
   readonly checksum: string | null;
 }
 
+/** The canonical key (encodeKey in packages/wire: key columns in order, as a JSON object of text values). */
 function keyOf(rel: RelationSchema, values: Tuple): string {
-  const key: Record<string, string | null> = {};
-  for (const i of rel.keyIndexes) {
+  let key = "";
+  for (let n = 0; n < rel.keyIndexes.length; n++) {
+    const i = rel.keyIndexes[n] as number;
     const v = values[i];
     if (v === UNCHANGED || v === undefined) {
       throw new ZerolossError("KEY_VALUE_MISSING", `table ${rel.qualified}: key column ${rel.names[i] ?? i} has no value in the change`, {
         details: { table: rel.qualified, column: rel.names[i] },
       });
     }
-    key[rel.names[i] as string] = v;
+    key += (rel.keyFragments[n] as string) + JSON.stringify(v);
   }
-  return JSON.stringify(key);
+  return key + "}";
 }
 
 /** A c, u or r record from a full new tuple (unchanged TOAST values marked, not filled). */
@@ -111,7 +116,7 @@ export function rowRecord(op: "c" | "u" | "r", rel: RelationSchema, values: Tupl
       { details: { table: rel.qualified, lsn: source.lsn } },
     );
   }
-  const after: Record<string, string | null> = {};
+  const after: Record<string, string | null> = Object.create(null) as Record<string, string | null>; // a column may be named __proto__
   let unchanged: string[] | undefined;
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as CellValue;
@@ -135,7 +140,7 @@ export function rowRecord(op: "c" | "u" | "r", rel: RelationSchema, values: Tupl
 
 /** A d record: `before` holds the old key (or the old row under REPLICA IDENTITY FULL). */
 export function deleteRecord(rel: RelationSchema, oldKind: "K" | "O", old: Tuple, source: EnvelopeSource): BuiltRecord {
-  const before: Record<string, string | null> = {};
+  const before: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
   const names: string[] = [];
   const values: CellValue[] = [];
   const keyOnly = new Set(rel.keyIndexes);

@@ -72,6 +72,8 @@ export class Streamer {
   private manifests: ReturnType<ManifestBuilder["build"]>[] = [];
   private lastCommitDate: Date | null = null;
   private chain: Promise<void> = Promise.resolve();
+  /** The Kafka commit in flight and the slot acknowledgement after it. */
+  private committing: Promise<void> | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   /** Records per table and op in the open Kafka transaction, for the events metric after commit. */
   private counted = new Map<string, Map<string, number>>();
@@ -90,6 +92,11 @@ export class Streamer {
 
   get durableLsn(): Lsn {
     return this.durable;
+  }
+
+  /** A Kafka transaction is open or its commit (and the acknowledgement after it) is under way. */
+  private get kafkaBusy(): boolean {
+    return this.options.writer.open || this.committing !== null;
   }
 
   /** Work received but not yet durable in Kafka. */
@@ -257,7 +264,7 @@ export class Streamer {
     if (this.skipping) {
       this.skipping = false;
       if (endLsn > this.received) this.received = endLsn;
-      if (!this.options.writer.open && this.received > this.durable) await this.advance(this.received, null);
+      if (!this.kafkaBusy && this.received > this.durable) await this.advance(this.received, null);
       return;
     }
     const t = this.txn;
@@ -266,7 +273,7 @@ export class Streamer {
     this.received = endLsn;
     if (t.manifest.records === 0) {
       // Nothing published (a heartbeat, or a transaction on other tables).
-      if (!this.options.writer.open) await this.advance(endLsn, null);
+      if (!this.kafkaBusy) await this.advance(endLsn, null);
       return;
     }
     this.manifests.push(t.manifest.build());
@@ -284,29 +291,48 @@ export class Streamer {
     }
   }
 
+  /**
+   * Starts committing the Kafka transaction with the checkpoint of `received`, and returns
+   * once the commit is under way: the next source transaction is read meanwhile. The slot
+   * is acknowledged when the commit lands; a failed commit fails the stream.
+   */
   private async commitKafka(): Promise<void> {
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
+    if (this.committing !== null) await this.committing; // one at a time
+    const upTo = this.received;
+    const commitDate = this.lastCommitDate;
     const checkpoint: Checkpoint = {
       v: 1,
       slot: this.options.slot,
       db: this.options.db,
-      lsn: formatLsn(this.received),
+      lsn: formatLsn(upTo),
       phase: "streaming",
       at: new Date().toISOString(),
     };
     const manifests = this.manifests;
-    await this.options.writer.commit(manifests, checkpoint);
+    const counted = this.counted;
+    const sourceTxns = this.sourceTxnsInKafkaTxn;
     this.manifests = [];
-    for (const [table, ops] of this.counted) for (const [op, n] of ops) this.options.metrics.events.inc({ table, op }, n);
     this.counted = new Map();
-    this.options.metrics.sourceTransactions.inc(this.sourceTxnsInKafkaTxn);
     this.sourceTxnsInKafkaTxn = 0;
-    this.skipBefore = this.received;
-    await this.advance(this.received, this.lastCommitDate);
+    const landed = this.options.writer.commit(manifests, checkpoint).then(async () => {
+      for (const [table, ops] of counted) for (const [op, n] of ops) this.options.metrics.events.inc({ table, op }, n);
+      this.options.metrics.sourceTransactions.inc(sourceTxns);
+      this.skipBefore = upTo;
+      await this.advance(upTo, commitDate);
+    });
+    this.committing = landed;
+    landed.then(
+      () => {
+        if (this.committing === landed) this.committing = null;
+      },
+      (err: unknown) => this.fail(err),
+    );
   }
 
   private async advance(lsn: Lsn, commitDate: Date | null): Promise<void> {
+    if (lsn < this.durable) throw new ZerolossError("INTERNAL", `the durable position would move back from ${formatLsn(this.durable)} to ${formatLsn(lsn)}`);
     this.durable = lsn;
     await this.stream?.acknowledge(lsn);
     this.options.onDurable(lsn, commitDate);
@@ -315,7 +341,7 @@ export class Streamer {
   private async keepalive(walEnd: Lsn, replyRequested: boolean, quiet: boolean): Promise<void> {
     // Safe to confirm the server's WAL end only when every message sent before this
     // keepalive has been handled and nothing is waiting for Kafka.
-    const drained = quiet && this.txn === null && !this.options.writer.open && this.received === this.durable;
+    const drained = quiet && this.txn === null && !this.kafkaBusy && this.received === this.durable;
     if (drained && walEnd > this.durable) {
       this.received = walEnd;
       await this.advance(walEnd, null);

@@ -1,0 +1,44 @@
+// The producer builds envelopes, keys and checksums on its own fast path; packages/wire
+// defines them. These checks hold the fast path to the definitions.
+import { UNCHANGED } from "@zeroloss/checksum";
+import { computeChecksum, decodeEnvelope, encodeKey, topicNames } from "@zeroloss/wire";
+import { describe, expect, it } from "vitest";
+import { deleteRecord, relationSchema, rowRecord } from "./envelopes.js";
+
+const source = { db: "bank", schema: "public", table: "odd", lsn: "0/16B3748", commitLsn: "0/16B3800", xid: 731, commitTime: "2026-11-21T10:00:00.000001Z", seq: 0 };
+
+const rel = relationSchema(topicNames("t"), 1, "public", "odd", [
+  { name: "tenant", type: "text", typeOid: 25, typmod: -1, key: true },
+  { name: "note", type: "text", typeOid: 25, typmod: -1 },
+  { name: '"quoted" \\ key', type: "bigint", typeOid: 20, typmod: -1, key: true },
+  { name: "__proto__", type: "text", typeOid: 25, typmod: -1 },
+  { name: "big", type: "text", typeOid: 25, typmod: -1 },
+]);
+
+describe("producer envelopes", () => {
+  it("builds the key, value and checksum packages/wire defines, for awkward names and values", () => {
+    const tuples = [
+      ["acme", "x", "1", "p", "y"],
+      ['quote " backslash \\ newline \n', null, "-9223372036854775808", null, UNCHANGED],
+      ["é😀\u0301", "", "0", "", "z".repeat(10_000)],
+    ] as const;
+    for (const tuple of tuples) {
+      const built = rowRecord("u", rel, [...tuple], source);
+      const env = decodeEnvelope(built.record.value);
+      expect(built.record.key).toBe(encodeKey(env.columns, env.after ?? {}));
+      expect(JSON.parse(built.record.key as string)).toEqual({ tenant: tuple[0], '"quoted" \\ key': tuple[2] });
+      expect(built.checksum).toBe(computeChecksum(env));
+      expect(env.checksum).toBe(built.checksum);
+    }
+  });
+
+  it("keys a delete by its old key, like an insert of the same row", () => {
+    const row = ["acme", "x", "42", "p", "y"];
+    const inserted = rowRecord("c", rel, row, source);
+    const deleted = deleteRecord(rel, "K", row, source);
+    expect(deleted.record.key).toBe(inserted.record.key);
+    const env = decodeEnvelope(deleted.record.value);
+    expect(env.before).toEqual({ tenant: "acme", '"quoted" \\ key': "42" });
+    expect(deleted.checksum).toBe(computeChecksum(env));
+  });
+});
