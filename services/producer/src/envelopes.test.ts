@@ -1,7 +1,7 @@
 // The producer builds envelopes, keys and checksums on its own fast path; packages/wire
 // defines them. These checks hold the fast path to the definitions.
 import { UNCHANGED } from "@zeroloss/checksum";
-import { computeChecksum, decodeEnvelope, encodeKey, topicNames } from "@zeroloss/wire";
+import { computeChecksum, decodeEnvelope, encodeEnvelope, encodeKey, topicNames, type Envelope } from "@zeroloss/wire";
 import { describe, expect, it } from "vitest";
 import { deleteRecord, relationSchema, rowRecord } from "./envelopes.js";
 
@@ -30,6 +30,32 @@ describe("producer envelopes", () => {
       expect(built.checksum).toBe(computeChecksum(env));
       expect(env.checksum).toBe(built.checksum);
     }
+  });
+
+  it("writes exactly the bytes encodeEnvelope gives for the same envelope", () => {
+    const cases: { op: "c" | "u" | "r"; tuple: (string | null | typeof UNCHANGED)[]; xid: number | null }[] = [
+      { op: "c", tuple: ["acme", "x", "1", "p", "y"], xid: 731 },
+      { op: "u", tuple: ["a\u0000b", UNCHANGED, "2", null, UNCHANGED], xid: 4_000_000_000 },
+      { op: "r", tuple: ["é😀", null, "3", "</script>", "\"\\\n\t"], xid: null },
+    ];
+    const firstUnchanged = relationSchema(topicNames("t"), 2, "s p", 'ta"ble', [
+      { name: "blob", type: "text", typeOid: 25, typmod: -1 },
+      { name: "id", type: "integer", typeOid: 23, typmod: -1, key: true },
+    ]);
+    const check = (r: typeof rel, op: "c" | "u" | "r", tuple: (string | null | typeof UNCHANGED)[], src: Envelope["source"]) => {
+      const built = rowRecord(op, r, tuple, src);
+      const after: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
+      const unchanged: string[] = [];
+      r.names.forEach((name, i) => {
+        const v = tuple[i];
+        if (v === UNCHANGED) unchanged.push(name);
+        else after[name] = v ?? null;
+      });
+      const env: Envelope = { v: 1, op, source: src, columns: r.columns, after, ...(unchanged.length > 0 ? { unchanged } : {}), before: null, checksum: built.checksum };
+      expect(built.record.value.toString("utf8")).toBe(encodeEnvelope(env).toString("utf8"));
+    };
+    for (const c of cases) check(rel, c.op, c.tuple, { ...source, xid: c.xid, seq: 17 });
+    check(firstUnchanged, "u", [UNCHANGED, "5"], { ...source, schema: "s p", table: 'ta"ble' });
   });
 
   it("keys a delete by its old key, like an insert of the same row", () => {
