@@ -1,6 +1,6 @@
 // Reads the producer's last checkpoint: the newest record for this slot and database in
 // the checkpoints topic, read_committed, so a checkpoint of an aborted (fenced) Kafka
-// transaction is never seen. Call it after the transactional producer has connected:
+// transaction is never seen. Call it after both transactional producers have connected:
 // connecting fences and aborts the previous incarnation's open transaction first.
 import { readToEnd } from "@zeroloss/kafka";
 import { decodeCheckpoint, type Checkpoint } from "@zeroloss/wire";

@@ -1,13 +1,17 @@
-// One open Kafka transaction at a time, holding whole source transactions (or snapshot
-// chunks) and, last, the checkpoint of the source position they reach. Records are sent
+// Kafka transactions holding whole source transactions (or snapshot chunks) and, last,
+// the checkpoint of the source position they reach. Records are sent
 // in bounded batches while the transaction is open, so a large source transaction never
 // sits in memory whole; nothing is visible to read_committed readers until commit().
 //
-// One send may be in flight while the next batch fills, and one commit while the next
-// transaction's records are buffered: decoding and encoding go on during the round trips
-// to the broker. Requests still go one after the other (the idempotent producer allows one
-// in flight; the next transaction's first send waits for the commit), so the order of
-// records within a partition is kept and no record joins a transaction it was not added to.
+// Overlap with the broker, because waiting on it was most of the producer's time: one send
+// may be in flight while the next batch fills, and one commit while the next transaction
+// is filled and sent. Kafka allows one open transaction per transactional id, so
+// transactions alternate between two transactional producers ("lanes", ids <id> and
+// <id>-1): the next transaction sends on the other lane while this one commits. Order is
+// kept: a transaction's first send waits for the previous transaction's sends, so its
+// records follow them in every partition; its manifests, tallies and checkpoint are sent
+// only after the previous commit landed, so checkpoints are in commit order and the newest
+// one is the furthest; and a failed commit fails the next one too (the caller aborts it).
 //
 // Partitions are chosen here (Kafka's murmur2 on the key, packages/kafka/src/partition.ts),
 // not by the client, so the offsets each record received are known and emitted tallies count
@@ -57,27 +61,42 @@ export interface DataRecord {
   readonly partition?: number;
 }
 
+/** One transactional producer and the transaction open on it. */
+interface Lane {
+  readonly producer: Producer;
+  readonly transactionalId: string;
+  txn: Transaction | null;
+  /** Emitted tallies of the lane's open transaction, from the offsets its sends received. */
+  tallies: Map<string, WindowTally>;
+}
+
 export class KafkaWriter {
-  private readonly producer: Producer;
-  private txn: Transaction | null = null;
+  private readonly lanes: readonly [Lane, Lane];
+  /** The lane of the open transaction. */
+  private lane: Lane;
   private txnStarted = 0;
   private pending = new Map<string, Map<number, Message[]>>();
   private pendingBytes = 0;
   private pendingPartitionBytes = new Map<string, number>();
-  private tallies = new Map<string, WindowTally>();
   /** The send in flight, if any; it rejects with the send's failure, which the next await surfaces. */
   private inFlight: Promise<void> | null = null;
-  /** The commit in flight, if any: the next transaction sends nothing before it is done. */
+  /** The commit in flight, if any (on the other lane than the open transaction's). */
   private committing: Promise<void> | null = null;
   /** Records in the open Kafka transaction (sent or not). */
   recordsInTransaction = 0;
 
   constructor(kafka: Kafka, private readonly options: WriterOptions) {
-    this.producer = kafka.producer({
-      transactionalId: options.transactionalId,
+    const lane = (transactionalId: string): Lane => ({ producer: this.createProducer(kafka, transactionalId), transactionalId, txn: null, tallies: new Map() });
+    this.lanes = [lane(options.transactionalId), lane(`${options.transactionalId}-1`)];
+    this.lane = this.lanes[0];
+  }
+
+  private createProducer(kafka: Kafka, transactionalId: string): Producer {
+    return kafka.producer({
+      transactionalId,
       idempotent: true,
       maxInFlightRequests: 1,
-      transactionTimeout: options.transactionTimeoutMs,
+      transactionTimeout: this.options.transactionTimeoutMs,
       allowAutoTopicCreation: false,
       // A new transaction's first AddPartitionsToTxn often meets CONCURRENT_TRANSACTIONS while the
       // broker still writes the previous commit's markers (milliseconds): a short first backoff,
@@ -86,22 +105,27 @@ export class KafkaWriter {
     });
   }
 
-  /** Connects and fences any earlier producer with the same transactional id (its open transaction is aborted). */
+  /**
+   * Connects both lanes, fencing any earlier producer with the same transactional ids: an
+   * open transaction of theirs is aborted, a commit they had requested is completed.
+   */
   async connect(): Promise<void> {
-    try {
-      await this.producer.connect();
-    } catch (err) {
-      throw kafkaError(err, "connecting the transactional Kafka producer");
+    for (const lane of this.lanes) {
+      try {
+        await lane.producer.connect();
+      } catch (err) {
+        throw kafkaError(err, `connecting the transactional Kafka producer ${lane.transactionalId}`);
+      }
     }
   }
 
   async disconnect(): Promise<void> {
-    await this.producer.disconnect();
+    for (const lane of this.lanes) await lane.producer.disconnect();
   }
 
   /** A transaction is open, or being committed. */
   get open(): boolean {
-    return this.txn !== null || this.recordsInTransaction > 0 || this.committing !== null;
+    return this.lane.txn !== null || this.recordsInTransaction > 0 || this.committing !== null;
   }
 
   /** Milliseconds since the open transaction's first record (0 when none is open). */
@@ -144,12 +168,11 @@ export class KafkaWriter {
     if (partitionBytes >= PARTITION_BYTES || this.pendingBytes >= REQUEST_BYTES) await this.startSend();
   }
 
-  /** Waits for the send and the commit in flight, then starts sending what is buffered. */
+  /** Waits for the send in flight (at most one), then starts sending what is buffered. */
   private async startSend(): Promise<void> {
     await this.settle();
-    if (this.committing !== null) await this.committing;
     if (this.pending.size === 0) return;
-    const send = this.send(this.takePending());
+    const send = this.send(this.lane, this.takePending());
     // Observed here so a failure is never unhandled; settle() rethrows it.
     send.catch(() => undefined);
     this.inFlight = send;
@@ -174,19 +197,19 @@ export class KafkaWriter {
     return batches;
   }
 
-  private async begin(): Promise<Transaction> {
-    if (this.txn !== null) return this.txn;
+  private async begin(lane: Lane): Promise<Transaction> {
+    if (lane.txn !== null) return lane.txn;
     try {
-      this.txn = await this.producer.transaction();
+      lane.txn = await lane.producer.transaction();
     } catch (err) {
-      throw kafkaError(err, "beginning a Kafka transaction");
+      throw kafkaError(err, `beginning a Kafka transaction on ${lane.transactionalId}`);
     }
-    return this.txn;
+    return lane.txn;
   }
 
   /** Sends records inside the open transaction and notes their offsets. */
-  private async send(batches: Map<string, Map<number, Message[]>>): Promise<void> {
-    const txn = await this.begin();
+  private async send(lane: Lane, batches: Map<string, Map<number, Message[]>>): Promise<void> {
+    const txn = await this.begin(lane);
     const topicMessages = [...batches].map(([topic, byPartition]) => ({ topic, messages: [...byPartition.values()].flat() }));
     let metadata;
     try {
@@ -198,11 +221,11 @@ export class KafkaWriter {
       const count = batches.get(m.topicName)?.get(m.partition)?.length ?? 0;
       if (count === 0 || m.baseOffset === undefined) continue;
       const base = Number(m.baseOffset);
-      this.noteOffsets(m.topicName, m.partition, base, count);
+      this.noteOffsets(lane.tallies, m.topicName, m.partition, base, count);
     }
   }
 
-  private noteOffsets(topic: string, partition: number, base: number, count: number): void {
+  private noteOffsets(tallies: Map<string, WindowTally>, topic: string, partition: number, base: number, count: number): void {
     const size = this.options.windowSize;
     let offset = base;
     const end = base + count; // exclusive
@@ -210,9 +233,9 @@ export class KafkaWriter {
       const windowStart = Math.floor(offset / size) * size;
       const upto = Math.min(end, windowStart + size);
       const k = `${topic}\u0000${partition}\u0000${windowStart}`;
-      const t = this.tallies.get(k);
+      const t = tallies.get(k);
       if (t === undefined) {
-        this.tallies.set(k, { topic, partition, windowStart, count: upto - offset, firstOffset: offset, lastOffset: upto - 1 });
+        tallies.set(k, { topic, partition, windowStart, count: upto - offset, firstOffset: offset, lastOffset: upto - 1 });
       } else {
         t.count += upto - offset;
         t.lastOffset = upto - 1;
@@ -225,32 +248,49 @@ export class KafkaWriter {
    * Sends what is buffered, then the manifests, the emitted tallies and the checkpoint,
    * and commits. Only after this resolves may the slot be acknowledged up to the
    * checkpoint's LSN. The transaction is closed at the call: records added while the commit
-   * is in flight belong to the next one. One commit at a time: the caller awaits the
-   * previous one before calling again.
+   * is in flight belong to the next one, on the other lane. Commits land in call order.
    */
   async commit(manifests: readonly Manifest[], checkpoint: Checkpoint): Promise<void> {
-    if (this.committing !== null) throw new ZerolossError("INTERNAL", "a Kafka commit was started while another was in flight");
     const started = this.txnStarted;
     const hadRecords = this.recordsInTransaction > 0;
+    const lane = this.lane;
     const rest = this.takePending();
+    const lastSend = this.inFlight;
+    this.inFlight = null;
     this.recordsInTransaction = 0;
-    const work = this.finishTransaction(rest, manifests, checkpoint);
+    this.lane = lane === this.lanes[0] ? this.lanes[1] : this.lanes[0];
+    const work = this.finishTransaction(lane, lastSend, rest, this.committing, manifests, checkpoint);
     this.committing = work;
     try {
       await work;
     } finally {
-      this.committing = null;
+      if (this.committing === work) this.committing = null;
     }
     this.options.metrics.kafkaTransactions.inc({ result: "committed" });
     if (hadRecords) this.options.metrics.produceSeconds.observe((Date.now() - started) / 1000);
   }
 
-  private async finishTransaction(rest: Map<string, Map<number, Message[]>>, manifests: readonly Manifest[], checkpoint: Checkpoint): Promise<void> {
-    await this.settle();
-    if (rest.size > 0) await this.send(rest);
-    const txn = await this.begin();
+  private async finishTransaction(
+    lane: Lane,
+    lastSend: Promise<void> | null,
+    rest: Map<string, Map<number, Message[]>>,
+    previousCommit: Promise<void> | null,
+    manifests: readonly Manifest[],
+    checkpoint: Checkpoint,
+  ): Promise<void> {
+    try {
+      if (lastSend !== null) await lastSend;
+      if (rest.size > 0) await this.send(lane, rest);
+      // Before this transaction's checkpoint is written, the previous one's has landed (or
+      // its failure fails this commit too).
+      if (previousCommit !== null) await previousCommit;
+    } catch (err) {
+      lane.tallies = new Map();
+      throw err;
+    }
+    const txn = await this.begin(lane);
     const { topics } = this.options;
-    const tallies: Tally[] = [...this.tallies.values()].map((t) => ({
+    const tallies: Tally[] = [...lane.tallies.values()].map((t) => ({
       v: 1,
       stage: "emitted",
       topic: t.topic,
@@ -272,8 +312,8 @@ export class KafkaWriter {
     } catch (err) {
       throw kafkaError(err, "committing a Kafka transaction");
     } finally {
-      this.txn = null;
-      this.tallies = new Map();
+      lane.txn = null;
+      lane.tallies = new Map();
     }
   }
 
@@ -290,20 +330,22 @@ export class KafkaWriter {
       // A commit either lands (its checkpoint covers its records) or fails and is aborted here.
       await committing.catch((err: unknown) => this.options.log.warn({ err }, "a commit in flight failed; its transaction is being aborted"));
     }
-    const txn = this.txn;
-    this.txn = null;
     this.pending = new Map();
     this.pendingBytes = 0;
     this.pendingPartitionBytes = new Map();
-    this.tallies = new Map();
     this.recordsInTransaction = 0;
-    if (txn === null) return;
-    try {
-      await txn.abort();
-      this.options.metrics.kafkaTransactions.inc({ result: "aborted" });
-    } catch (err) {
-      // The broker aborts it anyway when the next producer with this id fences this one.
-      this.options.log.warn({ err: kafkaError(err, "aborting a Kafka transaction") }, "abort failed; the next connect fences it");
+    for (const lane of this.lanes) {
+      const txn = lane.txn;
+      lane.txn = null;
+      lane.tallies = new Map();
+      if (txn === null) continue;
+      try {
+        await txn.abort();
+        this.options.metrics.kafkaTransactions.inc({ result: "aborted" });
+      } catch (err) {
+        // The broker aborts it anyway when the next producer with this id fences this one.
+        this.options.log.warn({ err: kafkaError(err, `aborting a Kafka transaction on ${lane.transactionalId}`) }, "abort failed; the next connect fences it");
+      }
     }
   }
 }
