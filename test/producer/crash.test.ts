@@ -176,3 +176,47 @@ describe("producer: kill -9 during the initial snapshot", () => {
     expect(after.filter((r) => r.envelope.op === "u").map((r) => r.envelope.after?.["id"])).toEqual(["1"]);
   });
 });
+
+describe("producer: a previous incarnation still running", () => {
+  let f: ProducerFixture;
+  let producer: RunningProducer | undefined;
+
+  beforeAll(async () => {
+    f = await producerFixture(stack, "zombie");
+    await f.sql.query(`CREATE TABLE public.items (id bigint PRIMARY KEY, label text)`);
+  });
+
+  afterAll(async () => {
+    await producer?.stop();
+    await f?.close();
+  });
+
+  it("is fenced on both transactional ids before the checkpoint is read: its open transactions can no longer commit", async () => {
+    // A first run creates the topics, then stops.
+    producer = await f.start();
+    await pollUntil(async () => ((await producer?.health())?.body["status"] === "streaming" ? true : undefined), { timeoutMs: 60_000, what: "the producer to stream" });
+    expect(await producer.stop()).toBe(0);
+
+    // The "zombie": transactions open under the producer's transactional ids, each holding a record.
+    const db = (await f.sql.query<{ db: string }>("SELECT current_database() AS db")).rows[0]?.db;
+    const base = `zeroloss-producer-${db}-${f.slot}`;
+    const topic = `${f.prefix}.public.items`;
+    const zombies = [];
+    for (const id of [base, `${base}-1`]) {
+      const z = f.kafka.producer({ transactionalId: id, idempotent: true, maxInFlightRequests: 1 });
+      await z.connect();
+      const txn = await z.transaction();
+      await txn.send({ topic, messages: [{ key: "zombie", value: `from ${id}`, partition: 0 }] });
+      zombies.push({ id, z, txn });
+    }
+
+    // No source change arrives: the new incarnation sends nothing, so only fencing on start can stop the zombies.
+    producer = await f.start();
+    await pollUntil(async () => ((await producer?.health())?.body["status"] === "streaming" ? true : undefined), { timeoutMs: 60_000, what: "the producer to stream again" });
+    for (const { id, z, txn } of zombies) {
+      await expect(txn.commit(), `the zombie on ${id} must be fenced`).rejects.toThrow();
+      await z.disconnect();
+    }
+    expect((await f.records("public.items")).length, "no zombie record is committed").toBe(0);
+  });
+});

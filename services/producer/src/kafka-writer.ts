@@ -66,6 +66,8 @@ interface Lane {
   readonly producer: Producer;
   readonly transactionalId: string;
   txn: Transaction | null;
+  /** Whether the open transaction has sent anything (an unused one aborts without a trace). */
+  sent: boolean;
   /** Emitted tallies of the lane's open transaction, from the offsets its sends received. */
   tallies: Map<string, WindowTally>;
 }
@@ -86,7 +88,7 @@ export class KafkaWriter {
   recordsInTransaction = 0;
 
   constructor(kafka: Kafka, private readonly options: WriterOptions) {
-    const lane = (transactionalId: string): Lane => ({ producer: this.createProducer(kafka, transactionalId), transactionalId, txn: null, tallies: new Map() });
+    const lane = (transactionalId: string): Lane => ({ producer: this.createProducer(kafka, transactionalId), transactionalId, txn: null, sent: false, tallies: new Map() });
     this.lanes = [lane(options.transactionalId), lane(`${options.transactionalId}-1`)];
     this.lane = this.lanes[0];
   }
@@ -107,12 +109,17 @@ export class KafkaWriter {
 
   /**
    * Connects both lanes, fencing any earlier producer with the same transactional ids: an
-   * open transaction of theirs is aborted, a commit they had requested is completed.
+   * open transaction of theirs is aborted, a commit they had requested is completed. Only
+   * then may the last checkpoint be read.
    */
   async connect(): Promise<void> {
     for (const lane of this.lanes) {
       try {
         await lane.producer.connect();
+        // kafkajs sends InitProducerId with the transactional id (the fencing) on the first
+        // transaction(), not on connect(): begin one now. It stays client-side until its
+        // first send, and is the lane's first transaction.
+        lane.txn = await lane.producer.transaction();
       } catch (err) {
         throw kafkaError(err, `connecting the transactional Kafka producer ${lane.transactionalId}`);
       }
@@ -123,9 +130,9 @@ export class KafkaWriter {
     for (const lane of this.lanes) await lane.producer.disconnect();
   }
 
-  /** A transaction is open, or being committed. */
+  /** Records are in the open transaction, or sent, or being committed. */
   get open(): boolean {
-    return this.lane.txn !== null || this.recordsInTransaction > 0 || this.committing !== null;
+    return this.recordsInTransaction > 0 || this.inFlight !== null || this.committing !== null;
   }
 
   /** Milliseconds since the open transaction's first record (0 when none is open). */
@@ -210,6 +217,7 @@ export class KafkaWriter {
   /** Sends records inside the open transaction and notes their offsets. */
   private async send(lane: Lane, batches: Map<string, Map<number, Message[]>>): Promise<void> {
     const txn = await this.begin(lane);
+    lane.sent = true;
     const topicMessages = [...batches].map(([topic, byPartition]) => ({ topic, messages: [...byPartition.values()].flat() }));
     let metadata;
     try {
@@ -306,6 +314,7 @@ export class KafkaWriter {
       { topic: topics.tallies, messages: tallies.map((t) => ({ key: `${t.topic}:${t.partition}`, value: encodeJson(t), partition: 0 })) },
       { topic: topics.checkpoints, messages: [{ key: checkpoint.slot, value: encodeJson(checkpoint), partition: 0 }] },
     ].filter((t) => t.messages.length > 0);
+    lane.sent = true;
     try {
       await txn.sendBatch({ topicMessages, acks: -1 });
       await txn.commit();
@@ -313,6 +322,7 @@ export class KafkaWriter {
       throw kafkaError(err, "committing a Kafka transaction");
     } finally {
       lane.txn = null;
+      lane.sent = false;
       lane.tallies = new Map();
     }
   }
@@ -336,12 +346,14 @@ export class KafkaWriter {
     this.recordsInTransaction = 0;
     for (const lane of this.lanes) {
       const txn = lane.txn;
+      const sent = lane.sent;
       lane.txn = null;
+      lane.sent = false;
       lane.tallies = new Map();
       if (txn === null) continue;
       try {
         await txn.abort();
-        this.options.metrics.kafkaTransactions.inc({ result: "aborted" });
+        if (sent) this.options.metrics.kafkaTransactions.inc({ result: "aborted" });
       } catch (err) {
         // The broker aborts it anyway when the next producer with this id fences this one.
         this.options.log.warn({ err: kafkaError(err, `aborting a Kafka transaction on ${lane.transactionalId}`) }, "abort failed; the next connect fences it");
