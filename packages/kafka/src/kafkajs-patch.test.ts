@@ -90,6 +90,48 @@ describe("patched kafkajs produce encoding", () => {
     });
   });
 
+  it("encodes a produce request whose partition entries hold CRC-checked batches of exactly the messages given", async () => {
+    const produceRequest = load<(o: Record<string, unknown>) => { encode: () => Promise<{ buffer: Buffer }> }>("protocol/requests/produce/v3/request.js");
+    const plain = Array.from({ length: 300 }, (_, i) => ({
+      key: i % 3 === 0 ? null : i % 3 === 1 ? `key-${i}-é` : Buffer.from([i & 0xff, 0]),
+      value: i === 7 ? null : randomBytes((i * 37) % 2000),
+    }));
+    const withHeaders = plain.slice(0, 20).map((m, i) => ({ ...m, headers: { h: `v${i}` } })); // the unpatched path
+    const partitions = [
+      { partition: 0, firstSequence: 5, messages: plain },
+      { partition: 4, firstSequence: 0, messages: withHeaders },
+      { partition: 2, firstSequence: 9, messages: plain.slice(0, 1) },
+    ];
+    const bytes = (
+      await produceRequest({ acks: -1, timeout: 30_000, transactionalId: "tx", producerId: Long.fromValue(42), producerEpoch: 1, compression: 0, topicData: [{ topic: "t", partitions }] }).encode()
+    ).buffer;
+    // transactional_id, acks, timeout, [topic [partition record_set]]
+    let at = 2 + bytes.readInt16BE(0) + 2 + 4;
+    expect(bytes.readInt32BE(at)).toBe(1);
+    at += 4;
+    expect(bytes.subarray(at + 2, at + 2 + bytes.readInt16BE(at)).toString()).toBe("t");
+    at += 2 + bytes.readInt16BE(at);
+    expect(bytes.readInt32BE(at)).toBe(partitions.length);
+    at += 4;
+    for (const want of partitions) {
+      expect(bytes.readInt32BE(at)).toBe(want.partition);
+      const size = bytes.readInt32BE(at + 4);
+      const batchBytes = bytes.subarray(at + 8, at + 8 + size);
+      at += 8 + size;
+      expect(batchBytes.readUInt32BE(17), `CRC of partition ${want.partition}`).toBe(referenceCrc32C(batchBytes.subarray(21)));
+      const batch = await decodeBatch(new Decoder(batchBytes));
+      expect(batch.lastOffsetDelta).toBe(want.messages.length - 1);
+      expect(batch.records.map((r) => [r.key === null ? null : Buffer.from(r.key), r.value === null ? null : Buffer.from(r.value), r.offset])).toEqual(
+        want.messages.map((m, i) => [m.key === null ? null : Buffer.from(m.key), m.value, String(i)]),
+      );
+      want.messages.forEach((m, i) => {
+        const headers = Object.fromEntries(Object.entries(batch.records[i]!.headers).map(([k, v]) => [k, v.toString()]));
+        expect(headers).toEqual("headers" in m ? m.headers : {});
+      });
+    }
+    expect(at).toBe(bytes.length);
+  });
+
   it("frames a request: size prefix, header, payload", async () => {
     const encodeRequest = load<(o: Record<string, unknown>) => Promise<{ buffer: Buffer }>>("protocol/request.js");
     const Encoder = load<new () => { writeInt32: (n: number) => unknown; writeBytes: (b: Buffer) => unknown }>("protocol/encoder.js");
