@@ -53,6 +53,13 @@ interface WindowTally {
   lastOffset: number;
 }
 
+/** Buffered records of one topic by partition, and their sizes. */
+interface TopicBatch {
+  readonly messages: Map<number, Message[]>;
+  readonly bytes: Map<number, number>;
+}
+type Pending = Map<string, TopicBatch>;
+
 export interface DataRecord {
   readonly topic: string;
   readonly key: string | null;
@@ -77,9 +84,8 @@ export class KafkaWriter {
   /** The lane of the open transaction. */
   private lane: Lane;
   private txnStarted = 0;
-  private pending = new Map<string, Map<number, Message[]>>();
+  private pending: Pending = new Map();
   private pendingBytes = 0;
-  private pendingPartitionBytes = new Map<string, number>();
   /** The send in flight, if any; it rejects with the send's failure, which the next await surfaces. */
   private inFlight: Promise<void> | null = null;
   /** The commit in flight, if any (on the other lane than the open transaction's). */
@@ -155,22 +161,21 @@ export class KafkaWriter {
   async add(record: DataRecord): Promise<void> {
     if (this.recordsInTransaction === 0) this.txnStarted = Date.now();
     const partition = record.partition ?? this.partitionOf(record.topic, record.key);
-    let byPartition = this.pending.get(record.topic);
-    if (byPartition === undefined) {
-      byPartition = new Map();
-      this.pending.set(record.topic, byPartition);
+    let batch = this.pending.get(record.topic);
+    if (batch === undefined) {
+      batch = { messages: new Map(), bytes: new Map() };
+      this.pending.set(record.topic, batch);
     }
-    let list = byPartition.get(partition);
+    let list = batch.messages.get(partition);
     if (list === undefined) {
       list = [];
-      byPartition.set(partition, list);
+      batch.messages.set(partition, list);
     }
     list.push({ key: record.key, value: record.value, partition });
     const size = record.value.length + (record.key === null ? 0 : Buffer.byteLength(record.key)) + 32;
     this.pendingBytes += size;
-    const pk = `${record.topic}\u0000${partition}`;
-    const partitionBytes = (this.pendingPartitionBytes.get(pk) ?? 0) + size;
-    this.pendingPartitionBytes.set(pk, partitionBytes);
+    const partitionBytes = (batch.bytes.get(partition) ?? 0) + size;
+    batch.bytes.set(partition, partitionBytes);
     this.recordsInTransaction++;
     if (partitionBytes >= PARTITION_BYTES || this.pendingBytes >= REQUEST_BYTES) await this.startSend();
   }
@@ -196,11 +201,10 @@ export class KafkaWriter {
     }
   }
 
-  private takePending(): Map<string, Map<number, Message[]>> {
+  private takePending(): Pending {
     const batches = this.pending;
     this.pending = new Map();
     this.pendingBytes = 0;
-    this.pendingPartitionBytes = new Map();
     return batches;
   }
 
@@ -215,10 +219,10 @@ export class KafkaWriter {
   }
 
   /** Sends records inside the open transaction and notes their offsets. */
-  private async send(lane: Lane, batches: Map<string, Map<number, Message[]>>): Promise<void> {
+  private async send(lane: Lane, batches: Pending): Promise<void> {
     const txn = await this.begin(lane);
     lane.sent = true;
-    const topicMessages = [...batches].map(([topic, byPartition]) => ({ topic, messages: [...byPartition.values()].flat() }));
+    const topicMessages = [...batches].map(([topic, batch]) => ({ topic, messages: [...batch.messages.values()].flat() }));
     let metadata;
     try {
       metadata = await txn.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
@@ -226,7 +230,7 @@ export class KafkaWriter {
       throw kafkaError(err, `sending ${topicMessages.reduce((n, t) => n + t.messages.length, 0)} records to Kafka`);
     }
     for (const m of metadata) {
-      const count = batches.get(m.topicName)?.get(m.partition)?.length ?? 0;
+      const count = batches.get(m.topicName)?.messages.get(m.partition)?.length ?? 0;
       if (count === 0 || m.baseOffset === undefined) continue;
       const base = Number(m.baseOffset);
       this.noteOffsets(lane.tallies, m.topicName, m.partition, base, count);
@@ -281,7 +285,7 @@ export class KafkaWriter {
   private async finishTransaction(
     lane: Lane,
     lastSend: Promise<void> | null,
-    rest: Map<string, Map<number, Message[]>>,
+    rest: Pending,
     previousCommit: Promise<void> | null,
     manifests: readonly Manifest[],
     checkpoint: Checkpoint,
@@ -342,7 +346,6 @@ export class KafkaWriter {
     }
     this.pending = new Map();
     this.pendingBytes = 0;
-    this.pendingPartitionBytes = new Map();
     this.recordsInTransaction = 0;
     for (const lane of this.lanes) {
       const txn = lane.txn;

@@ -6,6 +6,8 @@ import type { Manifest } from "@zeroloss/wire";
 export class ManifestBuilder {
   private readonly events: Record<string, number> = {};
   private readonly hash: Hash = createHash("sha256");
+  /** Checksums not yet hashed: one hash update per 1,024 instead of one per record. */
+  private unhashed: string[] = [];
   records = 0;
 
   constructor(
@@ -19,10 +21,16 @@ export class ManifestBuilder {
   add(table: string, checksum: string | null): void {
     this.events[table] = (this.events[table] ?? 0) + 1;
     this.records++;
-    if (checksum !== null) this.hash.update(checksum, "hex");
+    if (checksum !== null && this.unhashed.push(checksum) >= 1024) this.flush();
+  }
+
+  private flush(): void {
+    if (this.unhashed.length > 0) this.hash.update(this.unhashed.join(""), "hex");
+    this.unhashed = [];
   }
 
   build(): Manifest {
+    this.flush();
     return {
       v: 1,
       kind: this.kind,
