@@ -268,10 +268,20 @@ export class KafkaWriter {
     const lane = this.lane;
     const rest = this.takePending();
     const lastSend = this.inFlight;
-    this.inFlight = null;
+    // This transaction's remaining records: sent after its send in flight, and before any
+    // record of the next transaction (whose first send waits for this, as the send in flight).
+    const dataSent = (async () => {
+      if (lastSend !== null) await lastSend;
+      if (rest.size > 0) await this.send(lane, rest);
+    })();
+    const clear = (): void => {
+      if (this.inFlight === dataSent) this.inFlight = null;
+    };
+    dataSent.then(clear, clear); // a failure is observed by finishTransaction (and settle(), if first)
+    this.inFlight = dataSent;
     this.recordsInTransaction = 0;
     this.lane = lane === this.lanes[0] ? this.lanes[1] : this.lanes[0];
-    const work = this.finishTransaction(lane, lastSend, rest, this.committing, manifests, checkpoint);
+    const work = this.finishTransaction(lane, dataSent, this.committing, manifests, checkpoint);
     this.committing = work;
     try {
       await work;
@@ -284,15 +294,13 @@ export class KafkaWriter {
 
   private async finishTransaction(
     lane: Lane,
-    lastSend: Promise<void> | null,
-    rest: Pending,
+    dataSent: Promise<void>,
     previousCommit: Promise<void> | null,
     manifests: readonly Manifest[],
     checkpoint: Checkpoint,
   ): Promise<void> {
     try {
-      if (lastSend !== null) await lastSend;
-      if (rest.size > 0) await this.send(lane, rest);
+      await dataSent;
       // Before this transaction's checkpoint is written, the previous one's has landed (or
       // its failure fails this commit too).
       if (previousCommit !== null) await previousCommit;

@@ -1,0 +1,155 @@
+// The order rules of the overlapping Kafka writer, made deterministic: a scripted stand-in
+// for kafkajs's producer API lets each request finish when the test says, so the races
+// that real brokers hit only now and then are played every time. What a real broker does
+// with the requests is covered by the integration tests (test/producer).
+import { createLogger } from "@zeroloss/observability";
+import { topicNames, type Checkpoint } from "@zeroloss/wire";
+import type { Kafka } from "kafkajs";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { KafkaWriter } from "./kafka-writer.js";
+import { ProducerMetrics } from "./metrics.js";
+
+interface Call {
+  readonly id: string;
+  readonly kind: "send" | "commit" | "abort";
+  readonly topics: string[];
+  readonly records: number;
+  settle(error?: Error): void;
+}
+
+/** kafkajs's producer surface as the writer uses it; every request waits for the test. */
+function scriptedKafka() {
+  const calls: Call[] = [];
+  let offset = 0;
+  const request = (id: string, kind: Call["kind"], topics: string[], records: number, result: () => unknown) =>
+    new Promise((resolve, reject) => {
+      calls.push({ id, kind, topics, records, settle: (error) => (error ? reject(error) : resolve(result())) });
+    });
+  const kafka = {
+    producer: ({ transactionalId }: { transactionalId: string }) => ({
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      transaction: async () => ({
+        sendBatch: ({ topicMessages }: { topicMessages: { topic: string; messages: { partition: number }[] }[] }) => {
+          const records = topicMessages.reduce((n, t) => n + t.messages.length, 0);
+          return request(transactionalId, "send", topicMessages.map((t) => t.topic), records, () =>
+            topicMessages.flatMap((t) => {
+              const parts = [...new Set(t.messages.map((m) => m.partition))];
+              return parts.map((partition) => {
+                const count = t.messages.filter((m) => m.partition === partition).length;
+                const baseOffset = String(offset);
+                offset += count;
+                return { topicName: t.topic, partition, errorCode: 0, baseOffset };
+              });
+            }),
+          );
+        },
+        commit: () => request(transactionalId, "commit", [], 0, () => undefined),
+        abort: () => request(transactionalId, "abort", [], 0, () => undefined),
+      }),
+    }),
+  };
+  /** Waits until a request matching `what` is pending, and returns it. */
+  const next = async (what: (c: Call) => boolean, label: string): Promise<Call> => {
+    for (let i = 0; i < 200; i++) {
+      const c = calls.find(what);
+      if (c !== undefined) {
+        calls.splice(calls.indexOf(c), 1);
+        return c;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    throw new Error(`no ${label} was requested; pending: ${calls.map((c) => `${c.id}:${c.kind}`).join(", ") || "none"}`);
+  };
+  const pending = () => calls.map((c) => `${c.id}:${c.kind}`);
+  return { kafka: kafka as unknown as Kafka, next, pending };
+}
+
+const topics = topicNames("t");
+const data = topics.data("public", "a");
+const checkpoint = (lsn: string): Checkpoint => ({ v: 1, slot: "s", db: "d", lsn, phase: "streaming", at: "2026-11-21T00:00:00.000Z" });
+const big = Buffer.alloc(300 * 1024, "x"); // three fill a partition's send (900 KiB)
+
+async function writer() {
+  const k = scriptedKafka();
+  const w = new KafkaWriter(k.kafka, {
+    transactionalId: "zl",
+    transactionTimeoutMs: 60_000,
+    topics,
+    windowSize: 10,
+    partitions: new Map([[data, 1], [topics.manifests, 1], [topics.tallies, 1], [topics.checkpoints, 1]]),
+    log: createLogger({ name: "test", level: "silent" }),
+    metrics: new ProducerMetrics(new Registry()),
+  });
+  await w.connect();
+  return { w, ...k };
+}
+
+/** Adds records until one add starts a send (returns that add's promise, not awaited). */
+function fill(w: KafkaWriter, n: number): Promise<void>[] {
+  return Array.from({ length: n }, (_, i) => w.add({ topic: data, key: `k${i}`, value: big }));
+}
+
+describe("KafkaWriter: overlapping sends and commits keep Kafka's order", () => {
+  it("sends the next transaction's records only after the previous transaction's last records", async () => {
+    const { w, next, pending } = await writer();
+    await Promise.all(fill(w, 3)); // a send starts (in flight, not finished)
+    const first = await next((c) => c.kind === "send", "first data send");
+    expect(first.id).toBe("zl");
+    await w.add({ topic: data, key: "tail", value: Buffer.from("t") }); // left for the commit to send
+    const committed = w.commit([], checkpoint("0/10"));
+    // The next transaction fills a send of its own, on the other transactional id ...
+    const adds = fill(w, 3);
+    await new Promise((r) => setImmediate(r));
+    // ... which must wait: the first transaction's send is still in flight, its tail unsent.
+    expect(pending()).toEqual([]);
+    first.settle();
+    const tail = await next((c) => c.kind === "send" && c.id === "zl", "the tail of the first transaction");
+    expect(tail.records).toBe(1);
+    expect(pending()).toEqual([]); // still nothing from the next transaction
+    tail.settle();
+    const second = await next((c) => c.kind === "send" && c.id === "zl-1", "the second transaction's send");
+    expect(second.records).toBe(3);
+    // The first transaction's checkpoint goes out while the second one sends: that is the overlap.
+    const meta = await next((c) => c.kind === "send" && c.id === "zl", "the first transaction's checkpoint");
+    expect(meta.topics).toContain(topics.checkpoints);
+    meta.settle();
+    (await next((c) => c.kind === "commit" && c.id === "zl", "the first commit")).settle();
+    await committed;
+    second.settle();
+    await Promise.all(adds);
+  });
+
+  it("writes a transaction's checkpoint only after the previous commit landed, and fails it if that commit failed", async () => {
+    const { w, next, pending } = await writer();
+    await w.add({ topic: data, key: "a", value: Buffer.from("1") });
+    const c1 = w.commit([], checkpoint("0/10"));
+    c1.catch(() => undefined);
+    (await next((c) => c.kind === "send" && c.id === "zl" && c.topics.includes(data), "first data")).settle();
+    (await next((c) => c.kind === "send" && c.id === "zl", "first checkpoint")).settle();
+    const commit1 = await next((c) => c.kind === "commit", "first commit");
+    await w.add({ topic: data, key: "b", value: Buffer.from("2") });
+    const c2 = w.commit([], checkpoint("0/20"));
+    c2.catch(() => undefined);
+    (await next((c) => c.kind === "send" && c.id === "zl-1" && c.topics.includes(data), "second data")).settle();
+    await new Promise((r) => setImmediate(r));
+    expect(pending(), "no second checkpoint before the first commit lands").toEqual([]);
+    commit1.settle(new Error("the broker refused the commit"));
+    await expect(c1).rejects.toThrow(/refused/);
+    await expect(c2).rejects.toThrow(/refused/);
+    expect(pending()).toEqual([]);
+  });
+
+  it("is not busy once a commit landed, so an idle stream may acknowledge keepalives", async () => {
+    const { w, next } = await writer();
+    await w.add({ topic: data, key: "a", value: Buffer.from("1") });
+    const c1 = w.commit([], checkpoint("0/10"));
+    expect(w.open).toBe(true);
+    (await next((c) => c.kind === "send" && c.topics.includes(data), "data")).settle();
+    (await next((c) => c.kind === "send", "checkpoint")).settle();
+    (await next((c) => c.kind === "commit", "commit")).settle();
+    await c1;
+    expect(w.open).toBe(false);
+  });
+});
