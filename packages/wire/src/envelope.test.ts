@@ -85,6 +85,14 @@ const cases: Array<[string, Envelope]> = [
   ["truncate", truncate],
 ];
 
+describe("encodeEnvelope: rows in column order", () => {
+  it("writes after's members in column order and refuses one that is no column", () => {
+    const shuffled = { ...insert, after: Object.fromEntries(Object.entries(insert.after ?? {}).reverse()) };
+    expect(encodeEnvelope(shuffled).equals(fixture("insert"))).toBe(true);
+    expect(() => encodeEnvelope({ ...insert, after: { ...insert.after, stray: "1" } })).toThrow(/"stray" is not in the column list/);
+  });
+});
+
 describe("envelope v1 golden fixtures", () => {
   for (const [name, env] of cases) {
     describe(`${name} (op ${env.op})`, () => {

@@ -61,9 +61,34 @@ export interface Envelope {
 
 /** The canonical key of a row: its key columns, in ordinal order, as a JSON object of text values. */
 export function encodeKey(columns: readonly EnvelopeColumn[], row: Row): string {
-  const key: Record<string, string | null> = Object.create(null) as Record<string, string | null>; // a column may be named __proto__
-  for (const c of columns) if (c.key === true) key[c.name] = row[c.name] ?? null;
-  return JSON.stringify(key);
+  return rowJson(
+    columns.filter((c) => c.key === true),
+    (name) => row[name] ?? null,
+  );
+}
+
+/**
+ * A row as a JSON object with its members in column order. JSON.stringify of an object
+ * would put integer-like names ("2024") first and drop one named "__proto__".
+ */
+function rowJson(columns: readonly EnvelopeColumn[], valueOf: (name: string) => string | null | undefined): string {
+  let s = "";
+  for (const c of columns) {
+    const v = valueOf(c.name);
+    if (v === undefined) continue;
+    s += `${s === "" ? "{" : ","}${JSON.stringify(c.name)}:${JSON.stringify(v)}`;
+  }
+  return s === "" ? "{}" : `${s}}`;
+}
+
+/** `after` or `before` in column order; null stays null. A member that is no column is an error, never dropped. */
+function rowOf(columns: readonly EnvelopeColumn[], row: Row | null): string {
+  if (row === null) return "null";
+  const names = new Set(columns.map((c) => c.name));
+  for (const name of Object.keys(row)) {
+    if (!names.has(name)) throw new WireError("WIRE_MALFORMED", `row member ${JSON.stringify(name)} is not in the column list`);
+  }
+  return rowJson(columns, (name) => (Object.hasOwn(row, name) ? row[name] : undefined));
 }
 
 /** The values a checksum covers for this envelope: `after` (with unchanged markers) or `before`. */
@@ -101,14 +126,15 @@ export function computeChecksum(env: Pick<Envelope, "op" | "columns" | "after" |
 
 /**
  * The record value. Fields always in this order: v, op, source, columns, after,
- * unchanged (when present), before, partition (when present), checksum. The column list
- * is the same for every change of a relation: pass its JSON (JSON.stringify(columns)),
- * computed once, and the hot path skips re-serialising it for every record.
+ * unchanged (when present), before, partition (when present), checksum; the members of
+ * `after` and `before` in column order. The column list is the same for every change of a
+ * relation: pass its JSON (JSON.stringify(columns)), computed once, and the hot path skips
+ * re-serialising it for every record.
  */
 export function encodeEnvelope(env: Envelope, columnsJson: string = JSON.stringify(env.columns)): Buffer {
-  let s = `{"v":${env.v},"op":"${env.op}","source":${JSON.stringify(env.source)},"columns":${columnsJson},"after":${JSON.stringify(env.after)}`;
+  let s = `{"v":${env.v},"op":"${env.op}","source":${JSON.stringify(env.source)},"columns":${columnsJson},"after":${rowOf(env.columns, env.after)}`;
   if (env.unchanged !== undefined) s += `,"unchanged":${JSON.stringify(env.unchanged)}`;
-  s += `,"before":${JSON.stringify(env.before)}`;
+  s += `,"before":${rowOf(env.columns, env.before)}`;
   if (env.partition !== undefined) s += `,"partition":${env.partition}`;
   s += `,"checksum":${JSON.stringify(env.checksum)}}`;
   return Buffer.from(s, "utf8");

@@ -55,6 +55,17 @@ describe("producer envelopes", () => {
       expect(built.record.value.toString("utf8")).toBe(encodeEnvelope(env).toString("utf8"));
     };
     for (const c of cases) check(rel, c.op, c.tuple, { ...source, xid: c.xid, seq: 17 });
+    // Integer-like names: JSON.stringify of an object would put them first; column order holds.
+    const numeric = relationSchema(topicNames("t"), 3, "public", "n", [
+      { name: "name", type: "text", typeOid: 25, typmod: -1, key: true },
+      { name: "2024", type: "integer", typeOid: 23, typmod: -1, key: true },
+      { name: "10", type: "text", typeOid: 25, typmod: -1 },
+    ]);
+    check(numeric, "c", ["x", "7", "y"], { ...source, table: "n" });
+    const built = rowRecord("c", numeric, ["x", "7", "y"], { ...source, table: "n" });
+    expect(built.record.key).toBe('{"name":"x","2024":"7"}');
+    expect(built.record.key).toBe(encodeKey(numeric.columns, { name: "x", "2024": "7", "10": "y" }));
+    expect(built.record.value.toString()).toContain('"after":{"name":"x","2024":"7","10":"y"}');
     check(firstUnchanged, "u", [UNCHANGED, "5"], { ...source, schema: "s p", table: 'ta"ble' });
   });
 

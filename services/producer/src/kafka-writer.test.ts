@@ -30,24 +30,29 @@ function scriptedKafka() {
     producer: ({ transactionalId }: { transactionalId: string }) => ({
       connect: async () => undefined,
       disconnect: async () => undefined,
-      transaction: async () => ({
-        sendBatch: ({ topicMessages }: { topicMessages: { topic: string; messages: { partition: number }[] }[] }) => {
-          const records = topicMessages.reduce((n, t) => n + t.messages.length, 0);
-          return request(transactionalId, "send", topicMessages.map((t) => t.topic), records, () =>
-            topicMessages.flatMap((t) => {
-              const parts = [...new Set(t.messages.map((m) => m.partition))];
-              return parts.map((partition) => {
-                const count = t.messages.filter((m) => m.partition === partition).length;
-                const baseOffset = String(offset);
-                offset += count;
-                return { topicName: t.topic, partition, errorCode: 0, baseOffset };
-              });
-            }),
-          );
-        },
-        commit: () => request(transactionalId, "commit", [], 0, () => undefined),
-        abort: () => request(transactionalId, "abort", [], 0, () => undefined),
-      }),
+      transaction: async () => {
+        // Like kafkajs: a transaction that sent nothing ends without a request to the broker.
+        let used = false;
+        return {
+          sendBatch: ({ topicMessages }: { topicMessages: { topic: string; messages: { partition: number }[] }[] }) => {
+            used = true;
+            const records = topicMessages.reduce((n, t) => n + t.messages.length, 0);
+            return request(transactionalId, "send", topicMessages.map((t) => t.topic), records, () =>
+              topicMessages.flatMap((t) => {
+                const parts = [...new Set(t.messages.map((m) => m.partition))];
+                return parts.map((partition) => {
+                  const count = t.messages.filter((m) => m.partition === partition).length;
+                  const baseOffset = String(offset);
+                  offset += count;
+                  return { topicName: t.topic, partition, errorCode: 0, baseOffset };
+                });
+              }),
+            );
+          },
+          commit: async () => (used ? request(transactionalId, "commit", [], 0, () => undefined) : undefined),
+          abort: async () => (used ? request(transactionalId, "abort", [], 0, () => undefined) : undefined),
+        };
+      },
     }),
   };
   /** Waits until a request matching `what` is pending, and returns it. */
@@ -139,6 +144,48 @@ describe("KafkaWriter: overlapping sends and commits keep Kafka's order", () => 
     await expect(c1).rejects.toThrow(/refused/);
     await expect(c2).rejects.toThrow(/refused/);
     expect(pending()).toEqual([]);
+  });
+
+  it("sends a third transaction only after its lane's previous commit, when commits are queued back to back", async () => {
+    const { w, next, pending } = await writer();
+    const commits: Promise<void>[] = [];
+    for (const [i, lsn] of ["0/10", "0/20"].entries()) {
+      await w.add({ topic: data, key: `k${i}`, value: Buffer.from(String(i)) });
+      commits.push(w.commit([], checkpoint(lsn)));
+    }
+    const third = fill(w, 3); // back on lane "zl", whose transaction is not committed yet
+    const tick = () => new Promise((r) => setImmediate(r));
+    (await next((c) => c.kind === "send" && c.id === "zl" && c.records === 1, "first data")).settle();
+    (await next((c) => c.kind === "send" && c.id === "zl-1" && c.records === 1, "second data")).settle();
+    await tick();
+    expect(pending(), "the first checkpoint only: the second waits for the first commit, the third transaction for its lane").toEqual(["zl:send"]);
+    (await next((c) => c.kind === "send" && c.id === "zl", "first checkpoint")).settle();
+    await tick();
+    expect(pending()).toEqual(["zl:commit"]);
+    (await next((c) => c.kind === "commit" && c.id === "zl", "first commit")).settle();
+    (await next((c) => c.kind === "send" && c.id === "zl" && c.records === 3, "the third transaction's send")).settle();
+    (await next((c) => c.kind === "send" && c.id === "zl-1", "second checkpoint")).settle();
+    (await next((c) => c.kind === "commit" && c.id === "zl-1", "second commit")).settle();
+    await Promise.all([...commits, ...third]);
+  });
+
+  it("commits nothing once aborted: commits still on their way fail, their transactions are aborted, adds are refused", async () => {
+    const { w, next, pending } = await writer();
+    await w.add({ topic: data, key: "a", value: Buffer.from("1") });
+    const c1 = w.commit([], checkpoint("0/10"));
+    c1.catch(() => undefined);
+    const data1 = await next((c) => c.kind === "send", "first data");
+    await w.add({ topic: data, key: "b", value: Buffer.from("2") });
+    const c2 = w.commit([], checkpoint("0/20")); // its checkpoint waits for the first commit
+    c2.catch(() => undefined);
+    const aborted = w.abort();
+    data1.settle();
+    await expect(c1).rejects.toThrow(/after the Kafka writer was aborted/);
+    await expect(c2).rejects.toThrow(/after the Kafka writer was aborted|aborted/);
+    (await next((c) => c.kind === "abort" && c.id === "zl", "the first transaction's abort")).settle();
+    await aborted;
+    expect(pending().filter((p) => p.endsWith(":commit") || p.endsWith(":send"))).toEqual([]);
+    await expect(w.add({ topic: data, key: "c", value: Buffer.from("3") })).rejects.toThrow(/aborted/);
   });
 
   it("is not busy once a commit landed, so an idle stream may acknowledge keepalives", async () => {

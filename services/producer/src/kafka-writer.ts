@@ -75,6 +75,8 @@ interface Lane {
   txn: Transaction | null;
   /** Whether the open transaction has sent anything (an unused one aborts without a trace). */
   sent: boolean;
+  /** The lane's transaction being committed, if any: the lane's next transaction sends after it. */
+  finishing: Promise<void> | null;
   /** Emitted tallies of the lane's open transaction, from the offsets its sends received. */
   tallies: Map<string, WindowTally>;
 }
@@ -90,11 +92,13 @@ export class KafkaWriter {
   private inFlight: Promise<void> | null = null;
   /** The commit in flight, if any (on the other lane than the open transaction's). */
   private committing: Promise<void> | null = null;
+  /** Set by abort(): nothing more is added, sent or committed. */
+  private closed = false;
   /** Records in the open Kafka transaction (sent or not). */
   recordsInTransaction = 0;
 
   constructor(kafka: Kafka, private readonly options: WriterOptions) {
-    const lane = (transactionalId: string): Lane => ({ producer: this.createProducer(kafka, transactionalId), transactionalId, txn: null, sent: false, tallies: new Map() });
+    const lane = (transactionalId: string): Lane => ({ producer: this.createProducer(kafka, transactionalId), transactionalId, txn: null, sent: false, finishing: null, tallies: new Map() });
     this.lanes = [lane(options.transactionalId), lane(`${options.transactionalId}-1`)];
     this.lane = this.lanes[0];
   }
@@ -157,8 +161,13 @@ export class KafkaWriter {
     return key === null ? 0 : partitionForKey(key, n);
   }
 
+  private checkOpen(what: string): void {
+    if (this.closed) throw new ZerolossError("KAFKA_WRITER_CLOSED", `${what} after the Kafka writer was aborted`, { retriable: true });
+  }
+
   /** Buffers a record in the open transaction; sends when the buffer is large. */
   async add(record: DataRecord): Promise<void> {
+    this.checkOpen("a record added");
     if (this.recordsInTransaction === 0) this.txnStarted = Date.now();
     const partition = record.partition ?? this.partitionOf(record.topic, record.key);
     let batch = this.pending.get(record.topic);
@@ -180,9 +189,15 @@ export class KafkaWriter {
     if (partitionBytes >= PARTITION_BYTES || this.pendingBytes >= REQUEST_BYTES) await this.startSend();
   }
 
-  /** Waits for the send in flight (at most one), then starts sending what is buffered. */
+  /**
+   * Waits for the send in flight (at most one) and for the lane's previous transaction to
+   * be committed, then starts sending what is buffered.
+   */
   private async startSend(): Promise<void> {
     await this.settle();
+    const finishing = this.lane.finishing;
+    if (finishing !== null) await finishing;
+    this.checkOpen("a send");
     if (this.pending.size === 0) return;
     const send = this.send(this.lane, this.takePending());
     // Observed here so a failure is never unhandled; settle() rethrows it.
@@ -263,16 +278,23 @@ export class KafkaWriter {
    * is in flight belong to the next one, on the other lane. Commits land in call order.
    */
   async commit(manifests: readonly Manifest[], checkpoint: Checkpoint): Promise<void> {
+    this.checkOpen("a commit");
     const started = this.txnStarted;
     const hadRecords = this.recordsInTransaction > 0;
     const lane = this.lane;
     const rest = this.takePending();
     const lastSend = this.inFlight;
-    // This transaction's remaining records: sent after its send in flight, and before any
-    // record of the next transaction (whose first send waits for this, as the send in flight).
+    const laneFree = lane.finishing;
+    // This transaction's remaining records: sent after its send in flight (and after the
+    // lane's previous transaction, when commits are queued back to back), and before any
+    // record of the next transaction, whose first send waits for this as the send in flight.
     const dataSent = (async () => {
+      if (laneFree !== null) await laneFree;
       if (lastSend !== null) await lastSend;
-      if (rest.size > 0) await this.send(lane, rest);
+      if (rest.size > 0) {
+        this.checkOpen("a send");
+        await this.send(lane, rest);
+      }
     })();
     const clear = (): void => {
       if (this.inFlight === dataSent) this.inFlight = null;
@@ -283,6 +305,11 @@ export class KafkaWriter {
     this.lane = lane === this.lanes[0] ? this.lanes[1] : this.lanes[0];
     const work = this.finishTransaction(lane, dataSent, this.committing, manifests, checkpoint);
     this.committing = work;
+    lane.finishing = work;
+    const free = (): void => {
+      if (lane.finishing === work) lane.finishing = null;
+    };
+    work.then(free, free); // a failure is the commit's, awaited below
     try {
       await work;
     } finally {
@@ -304,6 +331,7 @@ export class KafkaWriter {
       // Before this transaction's checkpoint is written, the previous one's has landed (or
       // its failure fails this commit too).
       if (previousCommit !== null) await previousCommit;
+      this.checkOpen("a commit");
     } catch (err) {
       lane.tallies = new Map();
       throw err;
@@ -341,6 +369,7 @@ export class KafkaWriter {
 
   /** Aborts the open transaction, if any; its records are never visible to read_committed readers. */
   async abort(): Promise<void> {
+    this.closed = true;
     const inFlight = this.inFlight;
     this.inFlight = null;
     if (inFlight !== null) {
@@ -349,7 +378,8 @@ export class KafkaWriter {
     }
     const committing = this.committing;
     if (committing !== null) {
-      // A commit either lands (its checkpoint covers its records) or fails and is aborted here.
+      // A commit either lands (its checkpoint covers its records) or fails; a transaction whose
+      // commit failed is fenced, and so aborted, by the next connect.
       await committing.catch((err: unknown) => this.options.log.warn({ err }, "a commit in flight failed; its transaction is being aborted"));
     }
     this.pending = new Map();

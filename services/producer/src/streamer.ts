@@ -141,6 +141,12 @@ export class Streamer {
     const e = err instanceof ZerolossError ? err : new ZerolossError("STREAM_FAILED", String(err), { cause: err });
     const f = this.failure;
     this.failure = null;
+    if (f === null) {
+      // Already stopped or failed: the restart goes from the durable position; say what happened.
+      if (e.code === "KAFKA_WRITER_CLOSED") this.log.debug({ err: e }, "a change arrived while the stream was stopping");
+      else this.log.warn({ err: e }, "a failure after the stream had ended");
+      return;
+    }
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
     void this.stream?.stop();
@@ -300,6 +306,7 @@ export class Streamer {
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
     if (this.committing !== null) await this.committing; // one at a time
+    if (this.failure === null) return; // stopped or failed meanwhile: nothing more is committed
     const upTo = this.received;
     const commitDate = this.lastCommitDate;
     const checkpoint: Checkpoint = {
@@ -321,6 +328,9 @@ export class Streamer {
       this.options.metrics.sourceTransactions.inc(sourceTxns);
       this.skipBefore = upTo;
       await this.advance(upTo, commitDate);
+      // Transactions with nothing to publish that ended during the commit are durable too,
+      // unless records wait behind them; else only the next change would move the slot on.
+      if (this.txn === null && !this.options.writer.open && this.received > this.durable) await this.advance(this.received, null);
     });
     this.committing = landed;
     landed.then(
