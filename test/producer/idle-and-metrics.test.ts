@@ -87,3 +87,44 @@ describe("producer: idle tables, metrics and health", () => {
     expect(docs.every((r) => r.envelope.op === "c" && r.key === `{"id":"1"}`)).toBe(true);
   });
 });
+
+describe("producer: a transaction with nothing to publish that ends during a Kafka commit", () => {
+  let f: ProducerFixture;
+  let producer: RunningProducer;
+
+  beforeAll(async () => {
+    // No heartbeat and no linger: the commit starts at once, and only the producer itself can move the slot on.
+    f = await producerFixture(stack, "idlecommit", { source: { tables: ["public.published_*"], heartbeatSeconds: 0 }, producer: { lingerMs: 0 } });
+    await f.sql.query(`CREATE TABLE public.published_items (id int PRIMARY KEY)`);
+    await f.sql.query(`CREATE TABLE public.other (id serial PRIMARY KEY, note text)`);
+    producer = await f.start();
+    await pollUntil(async () => ((await producer.health())?.body["status"] === "streaming" ? true : undefined), { timeoutMs: 60_000, what: "the producer to stream" });
+  });
+
+  afterAll(async () => {
+    await producer?.stop();
+    await f?.close();
+  });
+
+  it("is acknowledged once the commit lands, without waiting for another change", async () => {
+    for (let round = 1; round <= 3; round++) {
+      // Two transactions back to back: the first is committed to Kafka at once; the second
+      // has nothing to publish but reaches the producer (a transactional logical message,
+      // like the heartbeat: PostgreSQL 15+ skips empty transactions otherwise) while that
+      // commit is in flight.
+      await f.sql.query(
+        `BEGIN; INSERT INTO public.published_items VALUES (${round}); COMMIT; ` +
+          `BEGIN; INSERT INTO public.other (note) VALUES ('not published'); SELECT pg_logical_emit_message(true, 'test', 'x'); COMMIT`,
+      );
+      const target = (await f.sql.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]?.lsn as string;
+      await pollUntil(
+        async () => {
+          const now = await f.confirmedFlush();
+          return now !== null && parseLsn(now) >= parseLsn(target) ? true : undefined;
+        },
+        { timeoutMs: 20_000, what: `round ${round}: the slot to pass ${target}, the end of the unpublished transaction` },
+      );
+    }
+    expect((await f.records("public.published_items")).length).toBe(3);
+  });
+});
