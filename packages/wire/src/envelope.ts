@@ -61,34 +61,48 @@ export interface Envelope {
 
 /** The canonical key of a row: its key columns, in ordinal order, as a JSON object of text values. */
 export function encodeKey(columns: readonly EnvelopeColumn[], row: Row): string {
-  return rowJson(
-    columns.filter((c) => c.key === true),
-    (name) => row[name] ?? null,
-  );
+  const keys = columns.filter((c) => c.key === true);
+  return new RowJson(keys.map((c) => c.name)).of(keys.map((c) => row[c.name] ?? null));
 }
 
 /**
- * A row as a JSON object with its members in column order. JSON.stringify of an object
- * would put integer-like names ("2024") first and drop one named "__proto__".
+ * Rows (and keys) as JSON objects with their members in column order; JSON.stringify of an
+ * object would put integer-like names ("2024") first and drop one named "__proto__". The
+ * names are serialised once: the producer keeps one per relation for its hot path.
  */
-function rowJson(columns: readonly EnvelopeColumn[], valueOf: (name: string) => string | null | undefined): string {
-  let s = "";
-  for (const c of columns) {
-    const v = valueOf(c.name);
-    if (v === undefined) continue;
-    s += `${s === "" ? "{" : ","}${JSON.stringify(c.name)}:${JSON.stringify(v)}`;
+export class RowJson {
+  private readonly namesJson: readonly string[];
+
+  constructor(names: readonly string[]) {
+    this.namesJson = names.map((n) => JSON.stringify(n));
   }
-  return s === "" ? "{}" : `${s}}`;
+
+  /**
+   * `values[i]` belongs to column i; `pick` writes only those column indexes, in its order.
+   * An unchanged-TOAST marker or undefined leaves its member out.
+   */
+  of(values: readonly (CellValue | undefined)[], pick?: readonly number[]): string {
+    let s = "";
+    const n = pick === undefined ? values.length : pick.length;
+    for (let j = 0; j < n; j++) {
+      const i = pick === undefined ? j : (pick[j] as number);
+      const v = values[i];
+      if (v === undefined || v === UNCHANGED) continue;
+      s += `${s === "" ? "{" : ","}${this.namesJson[i] as string}:${v === null ? "null" : JSON.stringify(v)}`;
+    }
+    return s === "" ? "{}" : `${s}}`;
+  }
 }
 
 /** `after` or `before` in column order; null stays null. A member that is no column is an error, never dropped. */
 function rowOf(columns: readonly EnvelopeColumn[], row: Row | null): string {
   if (row === null) return "null";
-  const names = new Set(columns.map((c) => c.name));
+  const names = columns.map((c) => c.name);
+  const known = new Set(names);
   for (const name of Object.keys(row)) {
-    if (!names.has(name)) throw new WireError("WIRE_MALFORMED", `row member ${JSON.stringify(name)} is not in the column list`);
+    if (!known.has(name)) throw new WireError("WIRE_MALFORMED", `row member ${JSON.stringify(name)} is not in the column list`);
   }
-  return rowJson(columns, (name) => (Object.hasOwn(row, name) ? row[name] : undefined));
+  return new RowJson(names).of(names.map((name) => (Object.hasOwn(row, name) ? row[name] : undefined)));
 }
 
 /** The values a checksum covers for this envelope: `after` (with unchanged markers) or `before`. */

@@ -6,7 +6,7 @@ import { rowChecksum, RowChecksummer, UNCHANGED, type CellValue } from "@zerolos
 import { ZerolossError } from "@zeroloss/errors";
 import type { RelationMessage, TableInfo, Tuple, TypeNames } from "@zeroloss/pg";
 import type { Envelope, EnvelopeColumn, EnvelopeSource, Op, Row, TopicNames } from "@zeroloss/wire";
-import { encodeEnvelope } from "@zeroloss/wire";
+import { encodeEnvelope, RowJson } from "@zeroloss/wire";
 import type { DataRecord } from "./kafka-writer.js";
 
 export interface RelationSchema {
@@ -23,10 +23,9 @@ export interface RelationSchema {
   readonly columnsJson: string;
   /** Row checksums over all columns, the names encoded once per relation. */
   readonly checksummer: RowChecksummer;
-  /** `{"a":` and `,"b":` for the key columns: the Kafka key is built from them without an object. */
-  readonly keyFragments: readonly string[];
-  /** Each column's name as JSON, and `"schema":…,"table":…`: for rowRecord's envelope text. */
-  readonly namesJson: readonly string[];
+  /** Rows and keys as JSON in column order, the names serialised once per relation. */
+  readonly rowJson: RowJson;
+  /** `"schema":…,"table":…`, for rowRecord's envelope text. */
   readonly schemaTableJson: string;
 }
 
@@ -54,8 +53,7 @@ export function relationSchema(
     keyIndexes,
     columnsJson: JSON.stringify(columns),
     checksummer: new RowChecksummer(columns.map((c) => c.name)),
-    keyFragments: keyIndexes.map((i, n) => `${n === 0 ? "{" : ","}${JSON.stringify(columns[i]?.name)}:`),
-    namesJson: columns.map((c) => JSON.stringify(c.name)),
+    rowJson: new RowJson(columns.map((c) => c.name)),
     schemaTableJson: `"schema":${JSON.stringify(schema)},"table":${JSON.stringify(table)}`,
   };
 }
@@ -98,18 +96,15 @@ export interface BuiltRecord {
 
 /** The canonical key (encodeKey in packages/wire: key columns in order, as a JSON object of text values). */
 function keyOf(rel: RelationSchema, values: Tuple): string {
-  let key = "";
-  for (let n = 0; n < rel.keyIndexes.length; n++) {
-    const i = rel.keyIndexes[n] as number;
+  for (const i of rel.keyIndexes) {
     const v = values[i];
     if (v === UNCHANGED || v === undefined) {
       throw new ZerolossError("KEY_VALUE_MISSING", `table ${rel.qualified}: key column ${rel.names[i] ?? i} has no value in the change`, {
         details: { table: rel.qualified, column: rel.names[i] },
       });
     }
-    key += (rel.keyFragments[n] as string) + JSON.stringify(v);
   }
-  return key + "}";
+  return rel.rowJson.of(values, rel.keyIndexes);
 }
 
 /** A c, u or r record from a full new tuple (unchanged TOAST values marked, not filled). */
@@ -124,19 +119,14 @@ export function rowRecord(op: "c" | "u" | "r", rel: RelationSchema, values: Tupl
   // The text encodeEnvelope (packages/wire, the definition) gives for this envelope, written
   // from per-relation fragments: the hottest code of the producer. envelopes.test.ts holds
   // the two byte for byte.
-  let after = "";
   let unchanged: string[] | undefined;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as CellValue;
-    if (v === UNCHANGED) (unchanged ??= []).push(rel.names[i] as string);
-    else after += `${after === "" ? "{" : ","}${rel.namesJson[i] as string}:${v === null ? "null" : JSON.stringify(v)}`;
-  }
+  for (let i = 0; i < values.length; i++) if (values[i] === UNCHANGED) (unchanged ??= []).push(rel.names[i] as string);
   const checksum = rel.checksummer.checksum(values);
   const s = source;
   let text =
     `{"v":1,"op":"${op}","source":{"db":${JSON.stringify(s.db)},${rel.schemaTableJson},"lsn":${JSON.stringify(s.lsn)},` +
     `"commitLsn":${JSON.stringify(s.commitLsn)},"xid":${s.xid},"commitTime":${JSON.stringify(s.commitTime)},"seq":${s.seq}},` +
-    `"columns":${rel.columnsJson},"after":${after === "" ? "{}" : `${after}}`}`;
+    `"columns":${rel.columnsJson},"after":${rel.rowJson.of(values)}`;
   if (unchanged !== undefined) text += `,"unchanged":${JSON.stringify(unchanged)}`;
   text += `,"before":null,"checksum":"${checksum}"}`;
   return { record: { topic: rel.topic, key: keyOf(rel, values), value: Buffer.from(text, "utf8") }, op, checksum };
