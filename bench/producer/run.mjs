@@ -294,8 +294,9 @@ async function measureProducer(p, pair) {
       let m = null;
       try {
         m = await producerMetrics(port);
-      } catch {
-        // not listening yet
+      } catch (err) {
+        // Only "not listening yet" is expected while the producer starts; anything else fails the run.
+        if (err?.cause?.code !== "ECONNREFUSED") throw err;
       }
       const now = performance.now();
       if (m !== null && m.events > 0 && firstAt === null) {
