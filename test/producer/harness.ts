@@ -113,7 +113,7 @@ export async function producerFixture(stack: Stack, name: string, config: Record
   };
 }
 
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+export function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];
@@ -123,7 +123,12 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 }
 
 export function startProducer(configFile: string, extraArgs: string[] = [], env: Record<string, string> = {}): RunningProducer {
-  const proc = spawn(process.execPath, [PRODUCER_MAIN, "--config", configFile, ...extraArgs], {
+  return startService(PRODUCER_MAIN, "ZEROLOSS_PRODUCER_HTTP_PORT", configFile, extraArgs, env);
+}
+
+/** Runs a service's built main.js as a child process; `portVariable` names the env variable of its HTTP port. */
+export function startService(main: string, portVariable: string, configFile: string, extraArgs: string[] = [], env: Record<string, string> = {}): RunningProducer {
+  const proc = spawn(process.execPath, [main, "--config", configFile, ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...env },
   });
@@ -131,7 +136,7 @@ export function startProducer(configFile: string, extraArgs: string[] = [], env:
   proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr?.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolveExit) => proc.once("exit", (code) => resolveExit(code)));
-  const port = env["ZEROLOSS_PRODUCER_HTTP_PORT"];
+  const port = env[portVariable];
   const get = async (path: string) => {
     if (port === undefined) return null;
     try {
@@ -162,7 +167,7 @@ export function startProducer(configFile: string, extraArgs: string[] = [], env:
       pollUntil(async () => (proc.exitCode !== null || proc.signalCode !== null ? { code: proc.exitCode } : undefined), {
         timeoutMs: ms,
         intervalMs: 50,
-        what: `the producer (pid ${proc.pid}) to exit`,
+        what: `${main} (pid ${proc.pid}) to exit`,
       }).then(
         (r) => r.code,
         (err: unknown) => {

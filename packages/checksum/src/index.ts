@@ -115,6 +115,11 @@ export interface SqlChecksumColumn {
   readonly textSql: string;
   /** Optional SQL boolean: true when the value is the unchanged-TOAST marker (staging rows). */
   readonly unchangedSql?: string;
+  /**
+   * Optional SQL boolean: true when the column is not part of this row's encoding at all (a
+   * delete's `before` that holds only the key columns; see checksumInput in packages/wire).
+   */
+  readonly absentSql?: string;
 }
 
 function byteaLiteral(bytes: Buffer): string {
@@ -134,7 +139,8 @@ export function checksumSql(columns: readonly SqlChecksumColumn[]): string {
       (col.unchangedSql === undefined ? "" : ` WHEN ${col.unchangedSql} THEN ${byteaLiteral(UNCHANGED_MARK)}`) +
       ` WHEN (${col.textSql}) IS NULL THEN ${byteaLiteral(NULL_MARK)}` +
       ` ELSE '\\x76'::bytea || int4send(octet_length(${bytesOf})) || ${bytesOf} END`;
-    parts.push(byteaLiteral(encodedName(col.name)), value);
+    const part = `${byteaLiteral(encodedName(col.name))} || ${value}`;
+    parts.push(col.absentSql === undefined ? part : `CASE WHEN ${col.absentSql} THEN '\\x'::bytea ELSE ${part} END`);
   }
   return `encode(sha256(${parts.join(" || ")}), 'hex')`;
 }

@@ -86,8 +86,32 @@ export const configSchema = z.strictObject({
     .strictObject({ windowSize: z.number().int().min(1).max(100_000_000).default(10_000) })
     .default({ windowSize: 10_000 }),
   consumer: z
-    .strictObject({ group: z.string().min(1).default("zeroloss"), http: httpSection(9402) })
-    .default({ group: "zeroloss", http: { port: 9402, host: "0.0.0.0" } }),
+    .strictObject({
+      /** The Kafka consumer group; every consumer process of one pipeline uses the same. */
+      group: z.string().min(1).default("zeroloss"),
+      http: httpSection(9402),
+      /** Bytes fetched per partition at most; a fetch of one partition is one target transaction. */
+      maxBatchBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+      /** Partitions applied at the same time by one process, each on its own target connection. */
+      partitionsConcurrently: z.number().int().min(1).max(64).default(2),
+      /** Backoff for retriable failures (target or Kafka away, serialization failure, deadlock). */
+      retryInitialMs: z.number().int().min(1).max(60_000).default(200),
+      retryMaxMs: z.number().int().min(1).max(600_000).default(30_000),
+      /** Kafka group session timeout: a consumer silent this long loses its partitions. */
+      sessionTimeoutMs: z.number().int().min(6_000).max(1_800_000).default(30_000),
+      /** How often the data topics are listed, to start on topics created after the consumer. */
+      topicPollMs: z.number().int().min(100).max(600_000).default(5_000),
+    })
+    .default({
+      group: "zeroloss",
+      http: { port: 9402, host: "0.0.0.0" },
+      maxBatchBytes: 8 * 1024 * 1024,
+      partitionsConcurrently: 2,
+      retryInitialMs: 200,
+      retryMaxMs: 30_000,
+      sessionTimeoutMs: 30_000,
+      topicPollMs: 5_000,
+    }),
   counter: z
     .strictObject({ url: postgresUrl.optional(), http: httpSection(9400) })
     .default({ http: { port: 9400, host: "0.0.0.0" } }),

@@ -33,6 +33,12 @@ export interface Tally {
   readonly lastOffset: number;
   /** For written tallies: applied, duplicate, quarantined. */
   readonly detail?: Readonly<Record<string, number>>;
+  /**
+   * Written tallies only: these offsets had been applied to the target before (a consumer-group
+   * offset reset, or records delivered again after a crash between the target commit and the
+   * offset commit). The counter keeps the first count of a window and marks it replayed.
+   */
+  readonly replay?: boolean;
 }
 
 export interface SnapshotTableProgress {

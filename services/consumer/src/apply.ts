@@ -1,0 +1,406 @@
+// One partition batch applied to the target in one database transaction (DESIGN.md,
+// "consumer"): stage the rows, let the target recompute every checksum from the values it
+// stored, quarantine the mismatches, merge the rest guarded by LSN, and write the
+// bookkeeping (quarantine rows, applied position, outbox of tallies and DLQ records) in the
+// same transaction. Nothing here talks to Kafka.
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
+import { from as copyFrom } from "pg-copy-streams";
+import { pgError, query, type Client } from "@zeroloss/pg";
+import { encodeJson, type Envelope, type Tally } from "@zeroloss/wire";
+import type { BatchPlan, StagedRow, Step } from "./batch.js";
+import { copyField, copyIntArray } from "./copy-text.js";
+import { tableSql, truncateSql, type TableSql } from "./table-sql.js";
+import type { TargetTable } from "./target-schema.js";
+
+export const APPLIED = 0;
+export const DUPLICATE = 1;
+export const QUARANTINED = 2;
+
+export interface BatchContext {
+  readonly topic: string;
+  readonly partition: number;
+  readonly group: string;
+  /** The offset after the batch (its last offset + 1, control records included). */
+  readonly nextOffset: bigint;
+  readonly windowSize: number;
+  readonly talliesTopic: string;
+  readonly dlqTopic: string;
+}
+
+export interface Quarantined {
+  readonly index: number;
+  readonly code: string;
+  readonly reason: string;
+  readonly table: string | null;
+  readonly expected: string | null;
+  readonly computed: string | null;
+  readonly differing: readonly string[] | null;
+  readonly basis: string | null;
+}
+
+export interface BatchResult {
+  /** Per record index: APPLIED, DUPLICATE or QUARANTINED. */
+  readonly outcomes: Uint8Array;
+  readonly quarantined: readonly Quarantined[];
+  readonly tallies: readonly Tally[];
+  /** Records at offsets the target had applied before (a replay or a redelivery). */
+  readonly replayed: number;
+}
+
+/** A target connection with its staging tables (temporary, so per connection). */
+export class TargetConnection {
+  private readonly staging = new Map<string, TableSql>();
+
+  constructor(readonly client: Client) {}
+
+  /** Creates the staging tables a plan needs, outside the batch transaction (a rollback would drop them). */
+  async prepare(plan: BatchPlan): Promise<void> {
+    for (const step of plan.steps) {
+      if (step.kind !== "rows" || this.staging.has(step.table.bookName)) continue;
+      const sql = tableSql(step.table, `zl_stage_${this.staging.size}`);
+      await query(this.client, `creating the staging table for ${step.table.bookName}`, sql.createStaging);
+      this.staging.set(step.table.bookName, sql);
+    }
+  }
+
+  sqlFor(table: TargetTable): TableSql {
+    const sql = this.staging.get(table.bookName);
+    if (sql === undefined) throw new Error(`no staging table prepared for ${table.bookName}`);
+    return sql;
+  }
+}
+
+function textOf(env: Envelope, column: string): string | null | undefined {
+  const row = env.op === "d" ? env.before : env.after;
+  if (row === null || !Object.hasOwn(row, column)) return undefined;
+  return row[column] ?? null;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+function envelopeText(value: Buffer | null): string | null {
+  if (value === null || value.includes(0)) return null;
+  try {
+    return strictUtf8.decode(value);
+  } catch {
+    return null; // not UTF-8: the raw bytes are kept in the value column instead
+  }
+}
+
+export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: BatchContext): Promise<BatchResult> {
+  const db = conn.client;
+  const outcomes = new Uint8Array(plan.records.length); // APPLIED unless found otherwise
+  const quarantined: Quarantined[] = plan.malformed.map((m) => ({ ...m, expected: null, computed: null, differing: null, basis: null }));
+  for (const m of plan.malformed) outcomes[m.index] = QUARANTINED;
+  const truncations = new Map<string, string>();
+  const truncationOf = async (table: TargetTable): Promise<string> => {
+    let lsn = truncations.get(table.bookName);
+    if (lsn === undefined) {
+      const rows = await query<{ lsn: string }>(db, `reading the truncation LSN of ${table.bookName}`, "SELECT lsn::text AS lsn FROM zeroloss.truncations WHERE table_name = $1", [table.bookName]);
+      lsn = rows[0]?.lsn ?? "0/0";
+      truncations.set(table.bookName, lsn);
+    }
+    return lsn;
+  };
+
+  await query(db, "beginning the batch transaction", "BEGIN");
+  try {
+    // Serialises two consumers that briefly both hold the partition during a rebalance.
+    await query(db, "locking the partition", "SELECT pg_advisory_xact_lock(hashtext($1), $2)", [ctx.topic, ctx.partition]);
+    const pos = await query<{ next_offset: string }>(
+      db,
+      "reading the applied position",
+      "SELECT next_offset FROM zeroloss.applied_positions WHERE topic = $1 AND partition = $2",
+      [ctx.topic, ctx.partition],
+    );
+    const appliedBefore = BigInt(pos[0]?.next_offset ?? "0");
+
+    for (const step of plan.steps) {
+      if (step.kind === "truncate") {
+        const current = await truncationOf(step.table);
+        if (compareLsn(step.lsn, current) <= 0) {
+          outcomes[step.index] = DUPLICATE;
+          continue;
+        }
+        const [del, mark, prune] = truncateSql(step.table);
+        await query(db, `truncating ${step.table.bookName} below ${step.lsn}`, del, [step.lsn]);
+        await query(db, `recording the truncate of ${step.table.bookName}`, mark, [step.lsn, step.table.bookName]);
+        await query(db, `pruning tombstones of ${step.table.bookName}`, prune, [step.lsn, step.table.bookName]);
+        truncations.set(step.table.bookName, step.lsn);
+        continue;
+      }
+      await applyRows(conn, step, await truncationOf(step.table), plan, outcomes, quarantined);
+    }
+
+    for (const q of quarantined) {
+      const rec = plan.records[q.index];
+      const env = plan.envelopes[q.index] ?? null;
+      await query(
+        db,
+        "writing a quarantine row",
+        `INSERT INTO zeroloss.quarantine (topic, partition, "offset", reason_code, reason, table_name, record_key, expected_checksum, computed_checksum, differing_columns, diff_basis, envelope, value)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [
+          ctx.topic,
+          ctx.partition,
+          rec?.offset,
+          q.code,
+          q.reason,
+          q.table,
+          envelopeText(rec?.key ?? null),
+          q.expected ?? env?.checksum ?? null,
+          q.computed,
+          q.differing,
+          q.basis,
+          envelopeText(rec?.value ?? null),
+          rec?.value ?? null,
+        ],
+      );
+      const dlq = {
+        v: 1,
+        code: q.code,
+        reason: q.reason,
+        topic: ctx.topic,
+        partition: ctx.partition,
+        offset: Number(rec?.offset),
+        table: q.table,
+        expectedChecksum: q.expected ?? env?.checksum ?? null,
+        computedChecksum: q.computed,
+        differingColumns: q.differing,
+        key: rec?.key?.toString("base64") ?? null,
+        value: rec?.value?.toString("base64") ?? null,
+        at: new Date().toISOString(),
+      };
+      await query(db, "writing a DLQ record to the outbox", "INSERT INTO zeroloss.outbox (topic, key, value) VALUES ($1, $2, $3)", [
+        ctx.dlqTopic,
+        envelopeText(rec?.key ?? null),
+        Buffer.from(JSON.stringify(dlq), "utf8"),
+      ]);
+    }
+
+    const { tallies, replayed } = talliesOf(plan, outcomes, ctx, appliedBefore);
+    for (const t of tallies) {
+      await query(db, "writing a tally to the outbox", "INSERT INTO zeroloss.outbox (topic, key, value) VALUES ($1, $2, $3)", [ctx.talliesTopic, `${t.topic}:${t.partition}`, encodeJson(t)]);
+    }
+    await query(
+      db,
+      "recording the applied position",
+      `INSERT INTO zeroloss.applied_positions (topic, partition, next_offset, consumer_group) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(zeroloss.applied_positions.next_offset, excluded.next_offset),
+         consumer_group = excluded.consumer_group, updated_at = now()`,
+      [ctx.topic, ctx.partition, ctx.nextOffset.toString(), ctx.group],
+    );
+    await query(db, "committing the batch transaction", "COMMIT");
+    return { outcomes, quarantined, tallies, replayed };
+  } catch (err) {
+    await db.query("ROLLBACK").catch(() => undefined); // a lost connection rolls back by itself; the error below says why
+    throw err;
+  }
+}
+
+/** Compares two "X/Y" LSNs numerically. */
+export function compareLsn(a: string, b: string): number {
+  const [ah, al] = a.split("/").map((p) => parseInt(p, 16)) as [number, number];
+  const [bh, bl] = b.split("/").map((p) => parseInt(p, 16)) as [number, number];
+  return ah !== bh ? ah - bh : al - bl;
+}
+
+function copyText(rows: readonly StagedRow[]): string {
+  let out = "";
+  for (const r of rows) {
+    const e = r.env;
+    out += `${r.index}\t${copyField(r.key)}\t${e.source.lsn}\t${e.op}\t${copyField(e.checksum)}\t${copyIntArray(r.unchanged)}\t${copyIntArray(r.absent)}\t${copyIntArray(r.keep?.length ? r.keep : null)}\t${r.last ? "t" : "f"}`;
+    for (const v of r.values) out += `\t${copyField(v)}`;
+    out += "\n";
+  }
+  return out;
+}
+
+async function copyRows(db: Client, sql: TableSql, rows: readonly StagedRow[], table: string): Promise<void> {
+  try {
+    const stream = db.query(copyFrom(sql.copy));
+    await pipeline(Readable.from([Buffer.from(copyText(rows), "utf8")]), stream);
+  } catch (err) {
+    throw pgError(err, `copying ${rows.length} rows of ${table} into staging`);
+  }
+}
+
+async function applyRows(
+  conn: TargetConnection,
+  step: Extract<Step, { kind: "rows" }>,
+  truncatedAt: string,
+  plan: BatchPlan,
+  outcomes: Uint8Array,
+  quarantined: Quarantined[],
+): Promise<void> {
+  const db = conn.client;
+  const { table, rows } = step;
+  const sql = conn.sqlFor(table);
+  const name = table.bookName;
+  await query(db, `emptying the staging table of ${name}`, sql.truncateStaging);
+  await copyRows(db, sql, rows, name);
+
+  const byIndex = new Map(rows.map((r) => [r.index, r]));
+  const bad = new Map<number, Quarantined>();
+  const mismatches = await query<{ n: string; computed: string | null }>(db, `validating the checksums of ${name}`, sql.validate);
+  if (mismatches.length > 0) {
+    const ns = mismatches.map((r) => Number(r.n));
+    const diffs = await differingColumns(db, sql, table, ns, byIndex);
+    for (const r of mismatches) {
+      const n = Number(r.n);
+      const row = byIndex.get(n);
+      const d = diffs.get(n) ?? { columns: [], basis: "no other copy of the row to compare with" };
+      const offset = plan.records[n]?.offset;
+      bad.set(n, {
+        index: n,
+        code: "CHECKSUM_MISMATCH",
+        reason:
+          `checksum mismatch: table ${table.schema}.${table.name}, ${row?.env.op ?? "?"} at offset ${offset} (LSN ${row?.env.source.lsn ?? "?"}): ` +
+          (d.columns.length > 0 ? `column(s) ${d.columns.join(", ")} differ (${d.basis})` : `the values do not match the checksum the producer computed (${d.basis})`),
+        table: `${table.schema}.${table.name}`,
+        expected: row?.env.checksum ?? null,
+        computed: r.computed,
+        differing: d.columns,
+        basis: d.basis,
+      });
+    }
+    // A later record whose unchanged-TOAST values were filled from a bad one is bad too.
+    for (const r of rows) {
+      if (r.filledFrom !== null && bad.has(r.filledFrom) && !bad.has(r.index)) {
+        bad.set(r.index, {
+          index: r.index,
+          code: "TOAST_SOURCE_QUARANTINED",
+          reason: `table ${table.schema}.${table.name}, offset ${plan.records[r.index]?.offset}: its unchanged TOAST values came from the quarantined record at offset ${plan.records[r.filledFrom]?.offset}`,
+          table: `${table.schema}.${table.name}`,
+          expected: r.env.checksum,
+          computed: null,
+          differing: null,
+          basis: null,
+        });
+      }
+    }
+    await markBad(db, sql, name, [...bad.keys()]);
+  }
+  if (rows.some((r) => r.keep !== null && r.last && !bad.has(r.index))) {
+    const missing = await query<{ n: string }>(db, `checking kept TOAST values of ${name}`, sql.baseMissing, [truncatedAt, name]);
+    const ns: number[] = [];
+    for (const m of missing) {
+      const n = Number(m.n);
+      const row = byIndex.get(n);
+      ns.push(n);
+      bad.set(n, {
+        index: n,
+        code: "TOAST_BASE_MISSING",
+        reason:
+          `table ${table.schema}.${table.name}, update at offset ${plan.records[n]?.offset} (LSN ${row?.env.source.lsn ?? "?"}) leaves column(s) ` +
+          `${(row?.keep ?? []).map((i) => table.columns[i - 1]?.name).join(", ")} unchanged (TOAST), but the target holds no row with key ${row?.key ?? "?"} to keep them from`,
+        table: `${table.schema}.${table.name}`,
+        expected: row?.env.checksum ?? null,
+        computed: null,
+        differing: null,
+        basis: null,
+      });
+    }
+    if (ns.length > 0) await markBad(db, sql, name, ns);
+  }
+  for (const q of bad.values()) {
+    outcomes[q.index] = QUARANTINED;
+    quarantined.push(q);
+  }
+  const dups = await query<{ n: string }>(db, `finding already-applied records of ${name}`, sql.duplicates, [truncatedAt, name]);
+  for (const d of dups) outcomes[Number(d.n)] = DUPLICATE;
+
+  const good = rows.filter((r) => r.last && !bad.has(r.index));
+  if (good.some((r) => r.env.op !== "d" && r.keep === null)) await query(db, `merging rows into ${name}`, sql.upsert, [truncatedAt, name]);
+  if (good.some((r) => r.env.op !== "d" && r.keep !== null)) await query(db, `merging rows with unchanged TOAST values into ${name}`, sql.updateKeeping, [truncatedAt]);
+  if (good.some((r) => r.env.op === "d")) await query(db, `deleting rows from ${name}`, sql.deleteRows, [truncatedAt, name]);
+}
+
+async function markBad(db: Client, sql: TableSql, name: string, ns: readonly number[]): Promise<void> {
+  await query(db, `marking quarantined rows of ${name}`, sql.markBad, [ns]);
+  await query(db, `re-electing the last good record per key of ${name}`, sql.relast, [ns]);
+}
+
+/**
+ * Names the columns of mismatching rows that differ, and against what: first the target's
+ * rendering of the staged values against the envelope's text (a value the target could not
+ * store as sent); failing that, the row the target holds for the key (the same change,
+ * applied earlier, when its LSN is the record's). A checksum alone cannot say which column
+ * changed when there is no other copy to compare with.
+ */
+async function differingColumns(
+  db: Client,
+  sql: TableSql,
+  table: TargetTable,
+  ns: readonly number[],
+  byIndex: ReadonlyMap<number, StagedRow>,
+): Promise<Map<number, { columns: string[]; basis: string }>> {
+  const out = new Map<number, { columns: string[]; basis: string }>();
+  const staged = await query<Record<string, string | null>>(db, `reading staged values of ${table.bookName}`, sql.stagedText, [ns]);
+  for (const s of staged) {
+    const n = Number(s["n"]);
+    const env = byIndex.get(n)?.env;
+    if (env === undefined) continue;
+    const cols = table.columns.flatMap((c, i) => {
+      const sent = textOf(env, c.name);
+      return sent !== undefined && sent !== s[`c${i}`] ? [c.name] : [];
+    });
+    if (cols.length > 0) out.set(n, { columns: cols, basis: "the target stores the sent value differently" });
+  }
+  const stored = await query<Record<string, string | null>>(db, `reading stored rows of ${table.bookName}`, sql.storedText, [ns.filter((n) => !out.has(n))]);
+  for (const s of stored) {
+    const n = Number(s["n"]);
+    const env = byIndex.get(n)?.env;
+    if (env === undefined) continue;
+    const cols = table.columns.flatMap((c, i) => {
+      const sent = textOf(env, c.name);
+      return sent !== undefined && sent !== s[`c${i}`] ? [c.name] : [];
+    });
+    const lsn = s["lsn"];
+    out.set(n, {
+      columns: cols,
+      basis: lsn === env.source.lsn ? `against the same change as the target applied it (LSN ${lsn})` : `against the target's current row (LSN ${lsn ?? "unknown"})`,
+    });
+  }
+  return out;
+}
+
+function talliesOf(plan: BatchPlan, outcomes: Uint8Array, ctx: BatchContext, appliedBefore: bigint): { tallies: Tally[]; replayed: number } {
+  const windows = new Map<string, { start: number; replay: boolean; count: number; first: number; last: number; applied: number; duplicate: number; quarantined: number }>();
+  let replayed = 0;
+  plan.records.forEach((rec, i) => {
+    const offset = Number(rec.offset);
+    const replay = BigInt(rec.offset) < appliedBefore;
+    if (replay) replayed++;
+    const start = Math.floor(offset / ctx.windowSize) * ctx.windowSize;
+    const k = `${start}:${replay}`;
+    let w = windows.get(k);
+    if (w === undefined) {
+      w = { start, replay, count: 0, first: offset, last: offset, applied: 0, duplicate: 0, quarantined: 0 };
+      windows.set(k, w);
+    }
+    w.count++;
+    w.last = offset;
+    const o = outcomes[i];
+    if (o === APPLIED) w.applied++;
+    else if (o === DUPLICATE) w.duplicate++;
+    else w.quarantined++;
+  });
+  const tallies = [...windows.values()].map(
+    (w): Tally => ({
+      v: 1,
+      stage: "written",
+      topic: ctx.topic,
+      partition: ctx.partition,
+      windowStart: w.start,
+      windowSize: ctx.windowSize,
+      count: w.count,
+      firstOffset: w.first,
+      lastOffset: w.last,
+      detail: { applied: w.applied, duplicate: w.duplicate, quarantined: w.quarantined },
+      ...(w.replay ? { replay: true } : {}),
+    }),
+  );
+  return { tallies, replayed };
+}

@@ -1,0 +1,209 @@
+// Turns the records of one fetched partition batch into a plan for the target: which
+// records are malformed (and why), and, in offset order, segments of rows per target table,
+// cut at every truncate. Pure: no I/O except resolving a table through the callback.
+//
+// Malformed means the record cannot be what it claims to be: not JSON, an unknown version,
+// fields missing, or a key that disagrees with the key columns of its value. Such records
+// are quarantined and sent to the DLQ; they never stop the stream.
+import { UNCHANGED, type CellValue } from "@zeroloss/checksum";
+import { isZerolossError, ZerolossError } from "@zeroloss/errors";
+import { decodeEnvelope, RowJson, type Envelope, type TopicNames } from "@zeroloss/wire";
+import type { TargetTable } from "./target-schema.js";
+
+export interface InputRecord {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+export interface Malformed {
+  readonly index: number;
+  readonly code: string;
+  readonly reason: string;
+  readonly table: string | null;
+}
+
+/** One record staged for a table. Values are in the table's column order. */
+export interface StagedRow {
+  readonly index: number;
+  readonly key: string;
+  readonly env: Envelope;
+  readonly values: readonly (string | null)[];
+  readonly unchanged: readonly number[] | null;
+  readonly absent: readonly number[] | null;
+  /** Columns to keep from the stored row (0-based). */
+  readonly keep: readonly number[] | null;
+  /** The earlier record of this batch whose values filled unchanged columns. */
+  readonly filledFrom: number | null;
+  last: boolean;
+}
+
+export type Step =
+  | { readonly kind: "rows"; readonly table: TargetTable; readonly rows: StagedRow[] }
+  | { readonly kind: "truncate"; readonly table: TargetTable; readonly index: number; readonly lsn: string };
+
+export interface BatchPlan {
+  readonly records: readonly InputRecord[];
+  readonly envelopes: readonly (Envelope | null)[];
+  readonly malformed: readonly Malformed[];
+  readonly steps: readonly Step[];
+}
+
+export type ResolveTable = (env: Envelope) => Promise<TargetTable>;
+
+class RowsStep {
+  readonly rows: StagedRow[] = [];
+  /** Per key: the row's latest values in this segment (undefined: keep the stored one). */
+  private readonly current = new Map<string, { values: (string | null | undefined)[]; index: number }>();
+  private readonly keyJson: RowJson;
+
+  constructor(readonly table: TargetTable) {
+    this.keyJson = new RowJson(table.keyIndexes.map((i) => table.columns[i]?.name as string));
+  }
+
+  /** The canonical key of a row, as the producer wrote the Kafka key. */
+  keyOf(values: readonly CellValue[]): string {
+    return this.keyJson.of(this.table.keyIndexes.map((i) => values[i]));
+  }
+
+  add(index: number, env: Envelope, key: string): void {
+    const cols = this.table.columns;
+    if (env.op === "d") {
+      const before = env.before ?? {};
+      const values: (string | null)[] = [];
+      const absent: number[] = [];
+      cols.forEach((c, i) => {
+        if (Object.hasOwn(before, c.name)) values.push(before[c.name] ?? null);
+        else {
+          values.push(null);
+          absent.push(i + 1);
+        }
+      });
+      this.current.delete(key);
+      this.rows.push({ index, key, env, values, unchanged: null, absent: absent.length > 0 ? absent : null, keep: null, filledFrom: null, last: false });
+      return;
+    }
+    const after = env.after ?? {};
+    const unchangedNames = env.unchanged ?? [];
+    const prev = this.current.get(key);
+    const values: (string | null)[] = [];
+    const next: (string | null | undefined)[] = [];
+    let unchanged: number[] | null = null;
+    let keep: number[] | null = null;
+    let filledFrom: number | null = null;
+    cols.forEach((c, i) => {
+      if (unchangedNames.length > 0 && unchangedNames.includes(c.name)) {
+        (unchanged ??= []).push(i + 1);
+        const known = prev?.values[i];
+        if (known !== undefined && prev !== undefined) {
+          values.push(known);
+          next.push(known);
+          filledFrom = prev.index;
+        } else {
+          values.push(null);
+          next.push(undefined);
+          (keep ??= []).push(i + 1);
+        }
+      } else {
+        const v = after[c.name] ?? null;
+        values.push(v);
+        next.push(v);
+      }
+    });
+    this.current.set(key, { values: next, index });
+    this.rows.push({ index, key, env, values, unchanged, absent: null, keep, filledFrom, last: false });
+  }
+
+  finish(): void {
+    const lastOf = new Map<string, StagedRow>();
+    for (const r of this.rows) lastOf.set(r.key, r);
+    for (const r of lastOf.values()) r.last = true;
+  }
+}
+
+function malformed(index: number, code: string, reason: string, env: Envelope | null): Malformed {
+  return { index, code, reason, table: env === null ? null : `${env.source.schema}.${env.source.table}` };
+}
+
+export async function planBatch(topic: string, partition: number, records: readonly InputRecord[], topics: TopicNames, resolve: ResolveTable): Promise<BatchPlan> {
+  const envelopes: (Envelope | null)[] = [];
+  const bad: Malformed[] = [];
+  const steps: Step[] = [];
+  let open = new Map<TargetTable, RowsStep>();
+  const close = () => {
+    for (const s of open.values()) {
+      s.finish();
+      steps.push({ kind: "rows", table: s.table, rows: s.rows });
+    }
+    open = new Map();
+  };
+  for (let index = 0; index < records.length; index++) {
+    const rec = records[index] as InputRecord;
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(rec.value);
+    } catch (err) {
+      if (!isZerolossError(err) || err.retriable) throw err;
+      envelopes.push(null);
+      bad.push(malformed(index, err.code, err.message, null));
+      continue;
+    }
+    envelopes.push(env);
+    const expectedTopic = topics.data(env.source.schema, env.source.table);
+    if (expectedTopic !== topic) {
+      bad.push(malformed(index, "WIRE_WRONG_TOPIC", `a record of table ${env.source.schema}.${env.source.table} belongs in topic ${expectedTopic}, not ${topic}`, env));
+      continue;
+    }
+    const table = await resolve(env);
+    if (JSON.stringify(env.columns) !== table.columnsJson && env.op !== "t") {
+      // A column list that differs from the one the target table was prepared from: the
+      // source's schema changed. Schema evolution comes later (issue 8); until then, stop.
+      throw columnsChanged(table, env);
+    }
+    if (env.op === "t") {
+      if (rec.key !== null) {
+        bad.push(malformed(index, "WIRE_KEY_MISMATCH", "a truncate record carries a key; truncates have none", env));
+        continue;
+      }
+      if (env.partition !== partition) {
+        bad.push(malformed(index, "WIRE_KEY_MISMATCH", `a truncate record for partition ${String(env.partition)} arrived in partition ${partition}`, env));
+        continue;
+      }
+      close();
+      steps.push({ kind: "truncate", table, index, lsn: env.source.lsn });
+      continue;
+    }
+    let step = open.get(table);
+    if (step === undefined) {
+      step = new RowsStep(table);
+      open.set(table, step);
+    }
+    const row = env.op === "d" ? env.before : env.after;
+    const values: CellValue[] = table.columns.map((c) => (row !== null && Object.hasOwn(row, c.name) ? (row[c.name] ?? null) : UNCHANGED));
+    const key = step.keyOf(values);
+    const got = rec.key?.toString("utf8") ?? null;
+    if (got !== key) {
+      bad.push(malformed(index, "WIRE_KEY_MISMATCH", `the record's Kafka key ${got === null ? "is missing" : JSON.stringify(got)} but its ${env.op === "d" ? "before" : "after"} row has the key ${key}`, env));
+      continue;
+    }
+    step.add(index, env, key);
+  }
+  close();
+  return { records, envelopes, malformed: bad, steps };
+}
+
+function columnsChanged(table: TargetTable, env: Envelope): ZerolossError {
+  const was = JSON.parse(table.columnsJson) as Envelope["columns"];
+  const now = env.columns;
+  const gone = was.find((c) => !now.some((n) => n.name === c.name));
+  const added = now.find((c) => !was.some((w) => w.name === c.name));
+  const changed = now.find((c) => was.some((w) => w.name === c.name && (w.type !== c.type || w.key !== c.key)));
+  const column = (changed ?? added ?? gone)?.name ?? "(order)";
+  const name = `${env.source.schema}.${env.source.table}`;
+  return new ZerolossError(
+    "TARGET_COLUMNS_CHANGED",
+    `table ${name}: the source's columns changed (column ${column}) since the target table was prepared; the record at LSN ${env.source.lsn} ` +
+      `has a different column list. Schema changes are not applied yet: alter the target table to match, then restart the consumer`,
+    { retriable: false, details: { table: name, column } },
+  );
+}

@@ -1,0 +1,393 @@
+// The consumer's life: a Kafka consumer group over the data topics of the prefix
+// (read_committed), each fetched partition batch applied to the target in one transaction
+// (apply.ts), and only then its offsets committed. kafkajs's auto-resolve and auto-commit
+// are off: a batch that was not committed in the target is never committed in Kafka.
+//
+// Failures: a retriable one (target or Kafka away, serialization failure, deadlock) retries
+// the batch with backoff, heartbeating so the group keeps the partition; a non-retriable
+// one (a target table that does not match, a bug) stops that partition with the error on
+// /healthz and in the log, and the others go on. A rebalance while a batch is in the target
+// is harmless: the offset commit fails, and whoever owns the partition next re-reads those
+// records and finds them applied (LSN guard) — nothing lost, nothing applied twice.
+import type { Config } from "@zeroloss/config";
+import { describeError, isZerolossError, ZerolossError } from "@zeroloss/errors";
+import { createKafka, kafkaError } from "@zeroloss/kafka";
+import type { Health } from "@zeroloss/observability";
+import { connect, pgError, type Client, type TableName } from "@zeroloss/pg";
+import { topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
+import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Logger } from "pino";
+import { APPLIED, applyBatch, DUPLICATE, TargetConnection, type BatchResult } from "./apply.js";
+import { planBatch, type BatchPlan, type InputRecord } from "./batch.js";
+import type { ConsumerMetrics } from "./metrics.js";
+import { OutboxPublisher } from "./outbox.js";
+import { ensureBookkeeping, prepareTable, type TargetTable } from "./target-schema.js";
+
+export interface ConsumerOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: ConsumerMetrics;
+}
+
+interface StoppedPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+type Phase = "starting" | "waiting-for-topics" | "consuming" | "stopped" | "failed";
+
+export class Consumer {
+  private readonly log: Logger;
+  private readonly topics: TopicNames;
+  private readonly kafka: Kafka;
+  private readonly outbox: OutboxPublisher;
+  private phase: Phase = "starting";
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private failure: ZerolossError | null = null;
+  private lastError: ZerolossError | null = null;
+  private readonly stoppedPartitions = new Map<string, StoppedPartition>();
+  private readonly free: TargetConnection[] = [];
+  private readonly tables = new Map<string, Promise<TargetTable>>();
+  private ddl: Client | null = null;
+  private group: KafkaConsumer | null = null;
+
+  constructor(private readonly o: ConsumerOptions) {
+    this.log = o.log;
+    this.topics = topicNames(o.config.kafka.topicPrefix);
+    this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-consumer`, log: o.log });
+    this.outbox = new OutboxPublisher({
+      url: o.config.target.url,
+      kafka: this.kafka,
+      talliesTopic: this.topics.tallies,
+      log: o.log.child({ component: "outbox" }),
+      onError: (err) => this.noteError(err, "publishing the outbox (tallies, DLQ); will retry after the next batch"),
+    });
+  }
+
+  health(): Health {
+    const stopped = [...this.stoppedPartitions.values()];
+    const healthy = this.phase !== "failed" && this.phase !== "stopped" && stopped.length === 0;
+    return {
+      healthy,
+      status: stopped.length > 0 && this.phase === "consuming" ? "partition-stopped" : this.phase,
+      details: {
+        group: this.o.config.consumer.group,
+        stoppedPartitions: stopped,
+        ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
+      },
+    };
+  }
+
+  async run(): Promise<void> {
+    const retry = this.backoff();
+    try {
+      while (!this.stopping) {
+        try {
+          await this.setUp();
+          break;
+        } catch (err) {
+          const e = this.noteError(err, "setting up the target");
+          if (!e.retriable) throw e;
+          await this.pause(retry.next());
+        }
+      }
+      let subscribed: string[] = [];
+      while (!this.stopping && this.failure === null) {
+        let wanted: string[];
+        try {
+          wanted = await this.dataTopics();
+        } catch (err) {
+          const e = this.noteError(err, "listing the data topics");
+          if (!e.retriable) throw e;
+          await this.pause(retry.next());
+          continue;
+        }
+        if (wanted.join("\n") !== subscribed.join("\n")) {
+          await this.stopGroup();
+          subscribed = wanted;
+          if (wanted.length === 0) {
+            if (this.phase !== "waiting-for-topics") this.log.info({ prefix: this.o.config.kafka.topicPrefix }, "no data topics yet; waiting for the producer to create them");
+            this.phase = "waiting-for-topics";
+          } else {
+            try {
+              await this.startGroup(wanted);
+              retry.reset();
+            } catch (err) {
+              const e = this.noteError(err, "joining the consumer group");
+              subscribed = [];
+              await this.stopGroup();
+              if (!e.retriable) throw e;
+              await this.pause(retry.next());
+              continue;
+            }
+          }
+        }
+        await this.pause(this.o.config.consumer.topicPollMs);
+      }
+      if (this.failure !== null) throw this.failure;
+      this.phase = "stopped";
+    } catch (err) {
+      this.phase = "failed";
+      throw err;
+    } finally {
+      await this.stopGroup();
+      await this.outbox.close();
+      for (const c of this.free.splice(0)) await c.client.end().catch(() => undefined); // closing at exit: nothing to report
+      await this.ddl?.end().catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+  }
+
+  private async setUp(): Promise<void> {
+    if (this.ddl === null) {
+      this.ddl = await connect(this.o.config.target.url, { applicationName: "zeroloss-consumer" });
+    }
+    await ensureBookkeeping(this.ddl);
+    void this.outbox.drain(); // what a previous run left behind
+  }
+
+  private async dataTopics(): Promise<string[]> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const all = await admin.listTopics();
+      return all.filter((t) => this.topics.dataPattern.test(t)).sort();
+    } catch (err) {
+      throw kafkaError(err, "listing Kafka topics");
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async startGroup(topics: string[]): Promise<void> {
+    const c = this.o.config.consumer;
+    const group = this.kafka.consumer({
+      groupId: c.group,
+      sessionTimeout: c.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(c.sessionTimeoutMs / 10)),
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: c.maxBatchBytes,
+      maxBytes: c.maxBatchBytes * Math.max(2, c.partitionsConcurrently),
+      maxWaitTimeInMs: 250,
+    });
+    this.group = group;
+    group.on(group.events.CRASH, (e) => {
+      const err = kafkaError(e.payload.error, "the Kafka consumer crashed");
+      this.noteError(err, e.payload.restart ? "the Kafka consumer restarts" : "the Kafka consumer gave up");
+      if (!e.payload.restart) {
+        this.failure = err;
+        this.wake?.();
+      }
+    });
+    // A fetch that held only commit markers or aborted records never reaches eachBatch;
+    // committing past it keeps the group's lag at zero on an idle stream.
+    group.on(group.events.END_BATCH_PROCESS, (e) => {
+      const { topic, partition, batchSize, lastOffset, highWatermark } = e.payload;
+      this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(lastOffset) - 1));
+      if (batchSize !== 0 || this.stoppedPartitions.has(`${topic}:${partition}`)) return;
+      group.commitOffsets([{ topic, partition, offset: (BigInt(lastOffset) + 1n).toString() }]).catch((err: unknown) => {
+        this.log.debug({ err: describeError(err), topic, partition }, "committing past commit markers failed; the next batch commits");
+      });
+    });
+    try {
+      await group.connect();
+      await group.subscribe({ topics, fromBeginning: true });
+      await group.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: c.partitionsConcurrently,
+        eachBatch: (payload) => this.onBatch(payload),
+      });
+    } catch (err) {
+      throw kafkaError(err, `consuming ${topics.length} data topic(s) as group ${c.group}`);
+    }
+    this.phase = "consuming";
+    this.log.info({ group: c.group, topics }, "consuming");
+  }
+
+  private async stopGroup(): Promise<void> {
+    const g = this.group;
+    this.group = null;
+    if (g === null) return;
+    await g.disconnect().catch((err: unknown) => this.log.warn({ err: describeError(err) }, "leaving the consumer group"));
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale, pause } = payload;
+    const { topic, partition } = batch;
+    if (this.stoppedPartitions.has(`${topic}:${partition}`) || batch.messages.length === 0) return;
+    const records: InputRecord[] = batch.messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value }));
+    const nextOffset = BigInt(batch.lastOffset()) + 1n;
+    const log = this.log.child({ topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() });
+    const retry = this.backoff();
+    let plan: BatchPlan;
+    let result: BatchResult;
+    for (;;) {
+      if (!isRunning() || isStale() || this.stopping) return; // not committed anywhere: the next owner reads it again
+      let conn: TargetConnection | null = null;
+      try {
+        plan = await planBatch(topic, partition, records, this.topics, (env) => this.table(env));
+        conn = await this.acquire();
+        await conn.prepare(plan);
+        const started = performance.now();
+        result = await applyBatch(conn, plan, {
+          topic,
+          partition,
+          group: this.o.config.consumer.group,
+          nextOffset,
+          windowSize: this.o.config.tallies.windowSize,
+          talliesTopic: this.topics.tallies,
+          dlqTopic: this.topics.dlq,
+        });
+        this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
+        this.free.push(conn);
+        break;
+      } catch (err) {
+        if (conn !== null) await conn.client.end().catch(() => undefined); // its state is unknown after a failure: a fresh one next time
+        const e = this.noteError(err, "applying a batch");
+        if (!e.retriable) {
+          this.stoppedPartitions.set(`${topic}:${partition}`, { topic, partition, code: e.code, message: e.message });
+          this.o.metrics.stoppedPartitions.set(this.stoppedPartitions.size);
+          pause();
+          log.error({ code: e.code, details: e.details }, `partition stopped: ${e.message}`);
+          return;
+        }
+        const wait = retry.next();
+        log.warn({ code: e.code, retryInMs: wait }, `batch failed, retrying: ${e.message}`);
+        await this.pauseWithHeartbeat(wait, heartbeat);
+      }
+    }
+    this.observe(plan, result);
+    try {
+      if (this.group === null) return;
+      await this.group.commitOffsets([{ topic, partition, offset: nextOffset.toString() }]);
+    } catch (err) {
+      // Applied in the target but not committed in Kafka: a rebalance moved the partition.
+      // Its next owner re-reads these records and finds them applied.
+      log.warn({ err: describeError(err) }, "offset commit failed after the target commit; the records will be read again and recognised as applied");
+      return;
+    }
+    resolveOffset(batch.lastOffset());
+    this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - nextOffset)));
+    void this.outbox.drain();
+  }
+
+  private observe(plan: BatchPlan, result: BatchResult): void {
+    const m = this.o.metrics;
+    const now = Date.now();
+    let lastTime = "";
+    let lastMs = 0;
+    m.batchRecords.observe(plan.records.length);
+    plan.envelopes.forEach((env, i) => {
+      const table = env === null ? "unknown" : `${env.source.schema}.${env.source.table}`;
+      m.consumed.inc({ table });
+      const o = result.outcomes[i];
+      m.records.inc({ table, result: o === APPLIED ? "applied" : o === DUPLICATE ? "duplicate" : "quarantined" });
+      if (env !== null && o === APPLIED) {
+        if (env.source.commitTime !== lastTime) {
+          lastTime = env.source.commitTime;
+          lastMs = Date.parse(lastTime);
+        }
+        if (Number.isFinite(lastMs)) m.latency.observe(Math.max(0, now - lastMs) / 1000);
+      }
+    });
+    for (const q of result.quarantined) {
+      if (q.code === "CHECKSUM_MISMATCH") m.checksumMismatches.inc({ table: q.table ?? "unknown" });
+      else if (q.table === null || q.code.startsWith("WIRE_")) m.malformed.inc({ code: q.code });
+      this.log.warn({ code: q.code, table: q.table, offset: plan.records[q.index]?.offset, differingColumns: q.differing }, `quarantined: ${q.reason}`);
+    }
+  }
+
+  private table(env: Envelope): Promise<TargetTable> {
+    const name: TableName = { schema: env.source.schema, name: env.source.table };
+    const k = JSON.stringify([name.schema, name.name]);
+    let t = this.tables.get(k);
+    if (t === undefined) {
+      t = (async () => {
+        this.ddl ??= await connect(this.o.config.target.url, { applicationName: "zeroloss-consumer" });
+        return prepareTable(this.ddl, name, env.columns);
+      })();
+      this.tables.set(k, t);
+      t.catch(() => {
+        this.tables.delete(k); // the next batch tries again (a retriable failure) or stops with it
+        if (this.ddl !== null) {
+          void this.ddl.end().catch(() => undefined); // its state is unknown after a failure
+          this.ddl = null;
+        }
+      });
+    }
+    return t;
+  }
+
+  private async acquire(): Promise<TargetConnection> {
+    const c = this.free.pop();
+    if (c !== undefined) return c;
+    return new TargetConnection(
+      await connect(this.o.config.target.url, {
+        applicationName: "zeroloss-consumer",
+        onIdleError: (err) => this.log.debug({ err: err.message }, "an idle target connection failed; the next batch on it reconnects"),
+      }),
+    );
+  }
+
+  private noteError(err: unknown, what: string): ZerolossError {
+    const e = isZerolossError(err)
+      ? err
+      : err instanceof Error && pgLike(err)
+        ? pgError(err, what)
+        : new ZerolossError("UNEXPECTED", `${what}: ${describeError(err)}`, { retriable: false, cause: err });
+    this.lastError = e;
+    this.o.metrics.errors.inc({ code: e.code });
+    this.log.debug({ err: describeError(err), code: e.code, what }, "error");
+    return e;
+  }
+
+  private backoff(): { next(): number; reset(): void } {
+    const { retryInitialMs, retryMaxMs } = this.o.config.consumer;
+    let delay = retryInitialMs;
+    return {
+      next: () => {
+        const d = delay;
+        delay = Math.min(delay * 2, retryMaxMs);
+        return d;
+      },
+      reset: () => {
+        delay = retryInitialMs;
+      },
+    };
+  }
+
+  private pause(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** Waits out a backoff while telling the group this member is alive; a rebalance error ends the batch. */
+  private async pauseWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopping && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, Math.min(1_000, until - Date.now())));
+      await heartbeat();
+    }
+  }
+}
+
+function pgLike(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$|^E[A-Z]+$/.test(code);
+}

@@ -1,0 +1,126 @@
+// The SQL the consumer runs for one target table, generated once per table. Identifiers are
+// always quoted; values always travel as parameters or through COPY.
+//
+// A batch's rows of one table are copied into a temporary staging table with the same
+// column types, plus bookkeeping columns:
+//   zl$n       the record's index in the batch (offset order)
+//   zl$key     the canonical key (the Kafka key), for tombstones
+//   zl$lsn     the change's LSN
+//   zl$op      c u d r
+//   zl$sum     the checksum the producer computed
+//   zl$unch    1-based column numbers PostgreSQL did not send (unchanged TOAST): 'u' in the checksum
+//   zl$absent  1-based column numbers not in a delete's `before`: not in the checksum at all
+//   zl$keep    columns whose stored value must be kept (unchanged, and no earlier record of
+//              the same row in this batch carried the value)
+//   zl$last    the last record of its key in this batch: only that one is merged
+//   zl$bad     set for records that failed the checksum: never merged
+import { checksumSql, textOutputSql, type SqlChecksumColumn } from "@zeroloss/checksum";
+import { quoteIdent } from "@zeroloss/pg";
+import { LSN_COLUMN, type TargetTable } from "./target-schema.js";
+
+export const STAGING_META = ["zl$n", "zl$key", "zl$lsn", "zl$op", "zl$sum", "zl$unch", "zl$absent", "zl$keep", "zl$last"] as const;
+
+const q = quoteIdent;
+const LSN = q(LSN_COLUMN);
+const m = (name: string) => `s.${q(name)}`;
+
+export interface TableSql {
+  readonly stagingName: string;
+  readonly createStaging: string;
+  readonly truncateStaging: string;
+  readonly copy: string;
+  /** Rows whose recomputed checksum differs: (n, computed). */
+  readonly validate: string;
+  /** $1 int[]: the rows' values as the target prints them, per column c0..cN. */
+  readonly stagedText: string;
+  /** $1 int[]: the target's current row for each staged row's key: (n, lsn, c0..cN). */
+  readonly storedText: string;
+  /** $1 truncation LSN, $2 table name: records the target already holds at or past their LSN. */
+  readonly duplicates: string;
+  /** $1 truncation LSN, $2 table name: updates with kept columns whose row the target does not hold. */
+  readonly baseMissing: string;
+  /** $1 truncation LSN, $2 table name. */
+  readonly upsert: string;
+  /** $1 truncation LSN. */
+  readonly updateKeeping: string;
+  /** $1 truncation LSN, $2 table name. */
+  readonly deleteRows: string;
+  /** $1 int[] of bad rows: recompute zl$last among the good records of their keys. */
+  readonly relast: string;
+  /** $1 int[]: marks records quarantined. */
+  readonly markBad: string;
+}
+
+export function tableSql(table: TargetTable, stagingName: string): TableSql {
+  const cols = table.columns;
+  const stage = q(stagingName);
+  const target = table.quoted;
+  const colList = cols.map((c) => q(c.name)).join(", ");
+  const keyMatch = table.keyIndexes.map((i) => `t.${q(cols[i]?.name as string)} = s.${q(cols[i]?.name as string)}`).join(" AND ");
+  const sumColumns = (full: boolean): SqlChecksumColumn[] =>
+    cols.map((c, i) => ({
+      name: c.name,
+      textSql: textOutputSql(m(c.name)),
+      ...(full ? { unchangedSql: `${i + 1} = ANY(s."zl$unch")`, absentSql: `${i + 1} = ANY(s."zl$absent")` } : {}),
+    }));
+  const computed = `CASE WHEN s."zl$unch" IS NULL AND s."zl$absent" IS NULL THEN ${checksumSql(sumColumns(false))} ELSE ${checksumSql(sumColumns(true))} END`;
+  const texts = (alias: string) => cols.map((c, i) => `${textOutputSql(`${alias}.${q(c.name)}`)} AS c${i}`).join(", ");
+  const newerTombstone = `EXISTS (SELECT 1 FROM zeroloss.tombstones z WHERE z.table_name = $2 AND z.key = s."zl$key" AND z.lsn > s."zl$lsn")`;
+  const merged = `s."zl$last" AND NOT s."zl$bad" AND s."zl$lsn" > $1::pg_lsn`;
+  const nonKey = cols.map((c, i) => ({ c, i })).filter(({ i }) => !table.keyIndexes.includes(i));
+  const set = [...nonKey.map(({ c }) => `${q(c.name)} = excluded.${q(c.name)}`), `${LSN} = excluded.${LSN}`].join(", ");
+  const setKeeping = [
+    ...nonKey.map(({ c, i }) => `${q(c.name)} = CASE WHEN ${i + 1} = ANY(s."zl$keep") THEN t.${q(c.name)} ELSE s.${q(c.name)} END`),
+    `${LSN} = s."zl$lsn"`,
+  ].join(", ");
+  return {
+    stagingName,
+    createStaging:
+      `CREATE TEMPORARY TABLE IF NOT EXISTS ${stage} ("zl$n" integer NOT NULL, "zl$key" text COLLATE "C", "zl$lsn" pg_lsn NOT NULL, ` +
+      `"zl$op" "char" NOT NULL, "zl$sum" text, "zl$unch" integer[], "zl$absent" integer[], "zl$keep" integer[], "zl$last" boolean NOT NULL, ` +
+      `"zl$bad" boolean NOT NULL DEFAULT false, ${cols.map((c) => `${q(c.name)} ${c.type}`).join(", ")})`,
+    truncateStaging: `TRUNCATE ${stage}`,
+    copy: `COPY ${stage} (${[...STAGING_META.map((n) => q(n)), colList].join(", ")}) FROM STDIN`,
+    validate: `SELECT x."zl$n" AS n, x.computed FROM (SELECT s."zl$n", s."zl$sum", ${computed} AS computed FROM ${stage} s) x WHERE x.computed IS DISTINCT FROM x."zl$sum"`,
+    stagedText: `SELECT s."zl$n" AS n, ${texts("s")} FROM ${stage} s WHERE s."zl$n" = ANY($1::int[])`,
+    storedText: `SELECT s."zl$n" AS n, t.${LSN}::text AS lsn, ${texts("t")} FROM ${stage} s JOIN ${target} t ON ${keyMatch} WHERE s."zl$n" = ANY($1::int[])`,
+    duplicates:
+      `SELECT s."zl$n" AS n FROM ${stage} s LEFT JOIN ${target} t ON ${keyMatch} ` +
+      `LEFT JOIN zeroloss.tombstones z ON z.table_name = $2 AND z.key = s."zl$key" ` +
+      `WHERE NOT s."zl$bad" AND s."zl$lsn" <= GREATEST(t.${LSN}, z.lsn, $1::pg_lsn)`,
+    baseMissing:
+      `SELECT s."zl$n" AS n FROM ${stage} s WHERE ${merged} AND s."zl$op" <> 'd' AND s."zl$keep" IS NOT NULL ` +
+      `AND NOT EXISTS (SELECT 1 FROM ${target} t WHERE ${keyMatch}) AND NOT ${newerTombstone}`,
+    upsert:
+      `INSERT INTO ${target} AS t (${colList}, ${LSN}) SELECT ${cols.map((c) => m(c.name)).join(", ")}, s."zl$lsn" FROM ${stage} s ` +
+      `WHERE ${merged} AND s."zl$op" <> 'd' AND s."zl$keep" IS NULL AND NOT ${newerTombstone} ` +
+      `ON CONFLICT (${table.keyIndexes.map((i) => q(cols[i]?.name as string)).join(", ")}) DO UPDATE SET ${set} ` +
+      `WHERE t.${LSN} IS NULL OR t.${LSN} <= excluded.${LSN}`,
+    updateKeeping:
+      `UPDATE ${target} t SET ${setKeeping} FROM ${stage} s ` +
+      `WHERE ${merged} AND s."zl$op" <> 'd' AND s."zl$keep" IS NOT NULL AND ${keyMatch} AND (t.${LSN} IS NULL OR t.${LSN} <= s."zl$lsn")`,
+    deleteRows:
+      `WITH d AS (SELECT s.* FROM ${stage} s WHERE ${merged} AND s."zl$op" = 'd'), ` +
+      `gone AS (DELETE FROM ${target} t USING d s WHERE ${keyMatch} AND (t.${LSN} IS NULL OR t.${LSN} <= s."zl$lsn")) ` +
+      `INSERT INTO zeroloss.tombstones (table_name, key, lsn) SELECT $2, d."zl$key", d."zl$lsn" FROM d ` +
+      `ON CONFLICT (table_name, key) DO UPDATE SET lsn = excluded.lsn WHERE zeroloss.tombstones.lsn < excluded.lsn`,
+    relast:
+      `UPDATE ${stage} s SET "zl$last" = (s."zl$n" = g.n) FROM (SELECT "zl$key" AS key, max("zl$n") FILTER (WHERE NOT "zl$bad") AS n FROM ${stage} ` +
+      `WHERE "zl$key" IN (SELECT "zl$key" FROM ${stage} WHERE "zl$n" = ANY($1::int[])) GROUP BY "zl$key") g WHERE s."zl$key" = g.key`,
+    markBad: `UPDATE ${stage} SET "zl$bad" = true WHERE "zl$n" = ANY($1::int[])`,
+  };
+}
+
+/**
+ * A truncate at LSN L: every row last written below L goes (rows another partition already
+ * wrote past L stay), deletes below L need no tombstone any more, and L is kept so that an
+ * older change arriving later, from a partition read behind, is recognised as superseded.
+ * Statements take ($1 LSN), ($1 LSN, $2 table name), ($1 LSN, $2 table name).
+ */
+export function truncateSql(table: TargetTable): readonly [string, string, string] {
+  return [
+    `DELETE FROM ${table.quoted} WHERE ${LSN} IS NULL OR ${LSN} < $1::pg_lsn`,
+    `INSERT INTO zeroloss.truncations (table_name, lsn) VALUES ($2, $1::pg_lsn) ON CONFLICT (table_name) DO UPDATE SET lsn = excluded.lsn, truncated_at = now() WHERE zeroloss.truncations.lsn < excluded.lsn`,
+    `DELETE FROM zeroloss.tombstones WHERE table_name = $2 AND lsn < $1::pg_lsn`,
+  ];
+}

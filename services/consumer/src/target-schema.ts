@@ -1,0 +1,230 @@
+// The target's shape: the `zeroloss` bookkeeping schema, and each target table created from
+// an envelope's column list or checked against it. A missing column, a different type or a
+// different key stops the consumer with an error naming the table and column: writing into
+// a table that does not hold what the source sends would lose data silently.
+//
+// Each target table gets one hidden column, `_zeroloss_lsn pg_lsn`: the LSN of the change
+// that last wrote the row (DESIGN.md invariant 4). A side table keyed by the row's key was
+// measured first and costs too much: the LSN-guarded merge of 1,000,000 rows took 2.85 s
+// with the hidden column and 9.9 s through a side table (bench/consumer/sql-path.mjs,
+// bench/README.md). Deleted rows have no row left to carry their LSN, so deletes leave a
+// tombstone in zeroloss.tombstones (a replayed older insert must not bring the row back),
+// and a truncate leaves its LSN in zeroloss.truncations.
+import { ZerolossError } from "@zeroloss/errors";
+import { query, quoteIdent, quoteTable, type Client, type TableName } from "@zeroloss/pg";
+import type { EnvelopeColumn } from "@zeroloss/wire";
+
+/** The hidden column every target table carries. */
+export const LSN_COLUMN = "_zeroloss_lsn";
+
+/** Column names the staging tables use for their own bookkeeping; a source column may not start so. */
+export const STAGING_PREFIX = "zl$";
+
+/** Serialises DDL of concurrent consumer processes starting at once. */
+const DDL_LOCK = 0x7a65726f; // "zero"
+
+const BOOKKEEPING = [
+  `CREATE SCHEMA IF NOT EXISTS zeroloss`,
+  // The next offset not yet applied, per partition: records below it are replays.
+  `CREATE TABLE IF NOT EXISTS zeroloss.applied_positions (
+     topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+     consumer_group text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (topic, partition))`,
+  `CREATE TABLE IF NOT EXISTS zeroloss.tombstones (
+     table_name text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, lsn pg_lsn NOT NULL,
+     PRIMARY KEY (table_name, key))`,
+  `CREATE TABLE IF NOT EXISTS zeroloss.truncations (
+     table_name text COLLATE "C" PRIMARY KEY, lsn pg_lsn NOT NULL, truncated_at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE TABLE IF NOT EXISTS zeroloss.quarantine (
+     id bigserial PRIMARY KEY, quarantined_at timestamptz NOT NULL DEFAULT now(),
+     topic text NOT NULL, partition integer NOT NULL, "offset" bigint NOT NULL,
+     reason_code text NOT NULL, reason text NOT NULL, table_name text, record_key text,
+     expected_checksum text, computed_checksum text, differing_columns text[], diff_basis text,
+     envelope text, value bytea)`,
+  `CREATE INDEX IF NOT EXISTS quarantine_position ON zeroloss.quarantine (topic, partition, "offset")`,
+  // Tallies and DLQ records written in the batch's own transaction, published to Kafka after
+  // the offset commit: a crash between the two can delay them, never lose them.
+  `CREATE TABLE IF NOT EXISTS zeroloss.outbox (
+     id bigserial PRIMARY KEY, topic text NOT NULL, key text, value bytea NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now())`,
+];
+
+export class TargetSchemaError extends ZerolossError {
+  constructor(code: string, message: string, details: Record<string, unknown>) {
+    super(code, message, { retriable: false, details });
+  }
+}
+
+export interface TargetColumn {
+  readonly name: string;
+  /** format_type() as the target prints it; equal to the envelope's type. */
+  readonly type: string;
+}
+
+export interface TargetTable extends TableName {
+  /** `"schema"."table"`, quoted. */
+  readonly quoted: string;
+  /** The same, as the text key of zeroloss.tombstones and zeroloss.truncations. */
+  readonly bookName: string;
+  readonly columns: readonly TargetColumn[];
+  /** Indexes into columns of the key columns, in column order. */
+  readonly keyIndexes: readonly number[];
+  /** JSON.stringify of the envelope column list it was prepared from: later envelopes must match. */
+  readonly columnsJson: string;
+}
+
+export async function ensureBookkeeping(client: Client): Promise<void> {
+  await inDdlTransaction(client, async () => {
+    for (const sql of BOOKKEEPING) await query(client, "creating the zeroloss bookkeeping schema in the target", sql);
+  });
+}
+
+async function inDdlTransaction<T>(client: Client, fn: () => Promise<T>): Promise<T> {
+  await query(client, "starting a DDL transaction", "BEGIN");
+  try {
+    await query(client, "locking target DDL", "SELECT pg_advisory_xact_lock($1)", [DDL_LOCK]);
+    const out = await fn();
+    await query(client, "committing target DDL", "COMMIT");
+    return out;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined); // the connection may be gone; the error below says why
+    throw err;
+  }
+}
+
+interface CatalogColumn {
+  name: string;
+  type: string;
+}
+
+async function readTable(client: Client, table: TableName): Promise<{ columns: CatalogColumn[]; key: string[] } | null> {
+  const rel = await query<{ oid: string | null }>(client, `looking up target table ${quoteTable(table)}`, "SELECT to_regclass($1)::oid AS oid", [quoteTable(table)]);
+  const oid = rel[0]?.oid ?? null;
+  if (oid === null) return null;
+  const columns = await query<{ name: string; type: string }>(
+    client,
+    `reading the columns of target table ${quoteTable(table)}`,
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [oid],
+  );
+  const key = await query<{ name: string }>(
+    client,
+    `reading the primary key of target table ${quoteTable(table)}`,
+    `SELECT a.attname AS name FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord`,
+    [oid],
+  );
+  return { columns, key: key.map((k) => k.name) };
+}
+
+function describe(t: TableName): string {
+  return `${t.schema}.${t.name}`;
+}
+
+/**
+ * Types named by an envelope, as the target's format_type() prints them: a type the target
+ * does not have is an error naming the column. The type text from a Kafka record never
+ * reaches DDL itself; only the target's own rendering of the type it resolved to does.
+ */
+async function resolveTypes(client: Client, table: TableName, columns: readonly EnvelopeColumn[]): Promise<string[]> {
+  const rows = await query<{ i: string; t: string | null }>(
+    client,
+    `resolving the column types of ${describe(table)} in the target`,
+    `SELECT i, format_type(to_regtype(name), typmod) AS t FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS c(name, typmod, i)`,
+    [columns.map((c) => c.type), columns.map((c) => c.typmod)],
+  );
+  return columns.map((c, i) => {
+    const resolved = rows.find((r) => Number(r.i) === i + 1)?.t ?? null;
+    if (resolved !== c.type) {
+      throw new TargetSchemaError(
+        "TARGET_TYPE_UNKNOWN",
+        `target table ${describe(table)}: column ${c.name} has type ${c.type} in the source, which the target database ` +
+          (resolved === null ? "does not have (create the type, extension or domain in the target first)" : `resolves to ${resolved}`),
+        { table: describe(table), column: c.name, type: c.type },
+      );
+    }
+    return resolved;
+  });
+}
+
+/**
+ * Creates the table when it is missing (same columns, types and primary key, plus the
+ * hidden LSN column), or checks an existing one. Extra target columns are allowed when they
+ * can be left to their default; a missing or different column is an error.
+ */
+export async function prepareTable(client: Client, table: TableName, columns: readonly EnvelopeColumn[]): Promise<TargetTable> {
+  const name = describe(table);
+  for (const c of columns) {
+    if (c.name === LSN_COLUMN || c.name.startsWith(STAGING_PREFIX)) {
+      throw new TargetSchemaError("TARGET_COLUMN_RESERVED", `table ${name}: column ${c.name} uses a name zeroloss reserves in the target (${LSN_COLUMN}, ${STAGING_PREFIX}*)`, {
+        table: name,
+        column: c.name,
+      });
+    }
+  }
+  const keyNames = columns.filter((c) => c.key === true).map((c) => c.name);
+  if (keyNames.length === 0) {
+    throw new TargetSchemaError("TARGET_NO_KEY", `table ${name}: the envelope names no key column, so rows cannot be matched in the target`, { table: name });
+  }
+  return inDdlTransaction(client, async () => {
+    const types = await resolveTypes(client, table, columns);
+    let existing = await readTable(client, table);
+    if (existing === null) {
+      const defs = columns.map((c, i) => `${quoteIdent(c.name)} ${types[i] as string}`);
+      await query(client, `creating schema ${table.schema} in the target`, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
+      await query(
+        client,
+        `creating target table ${name}`,
+        `CREATE TABLE ${quoteTable(table)} (${defs.join(", ")}, ${quoteIdent(LSN_COLUMN)} pg_lsn, PRIMARY KEY (${keyNames.map(quoteIdent).join(", ")}))`,
+      );
+      existing = { columns: [...columns.map((c, i) => ({ name: c.name, type: types[i] as string })), { name: LSN_COLUMN, type: "pg_lsn" }], key: keyNames };
+    }
+    const byName = new Map(existing.columns.map((c) => [c.name, c.type]));
+    for (const c of columns) {
+      const have = byName.get(c.name);
+      if (have === undefined) {
+        throw new TargetSchemaError("TARGET_COLUMN_MISSING", `target table ${name} has no column ${c.name} (source type ${c.type}): add it, or let zeroloss create the table`, {
+          table: name,
+          column: c.name,
+        });
+      }
+      if (have !== c.type) {
+        throw new TargetSchemaError("TARGET_COLUMN_TYPE", `target table ${name}: column ${c.name} is ${have} in the target but ${c.type} in the source`, {
+          table: name,
+          column: c.name,
+          targetType: have,
+          sourceType: c.type,
+        });
+      }
+    }
+    const sameKey = existing.key.length === keyNames.length && keyNames.every((k) => existing.key.includes(k));
+    if (!sameKey) {
+      const column = keyNames.find((k) => !existing.key.includes(k)) ?? existing.key.find((k) => !keyNames.includes(k)) ?? "(none)";
+      throw new TargetSchemaError(
+        "TARGET_KEY_MISMATCH",
+        `target table ${name}: its primary key is (${existing.key.join(", ") || "none"}) but the source's is (${keyNames.join(", ")}); column ${column} differs`,
+        { table: name, column, targetKey: existing.key, sourceKey: keyNames },
+      );
+    }
+    const lsnType = byName.get(LSN_COLUMN);
+    if (lsnType === undefined) {
+      await query(client, `adding ${LSN_COLUMN} to target table ${name}`, `ALTER TABLE ${quoteTable(table)} ADD COLUMN ${quoteIdent(LSN_COLUMN)} pg_lsn`);
+    } else if (lsnType !== "pg_lsn") {
+      throw new TargetSchemaError("TARGET_COLUMN_TYPE", `target table ${name}: column ${LSN_COLUMN} is ${lsnType}; zeroloss keeps each row's applied LSN there as pg_lsn`, {
+        table: name,
+        column: LSN_COLUMN,
+      });
+    }
+    return {
+      schema: table.schema,
+      name: table.name,
+      quoted: quoteTable(table),
+      bookName: quoteTable(table),
+      columns: columns.map((c, i) => ({ name: c.name, type: types[i] as string })),
+      keyIndexes: columns.flatMap((c, i) => (c.key === true ? [i] : [])),
+      columnsJson: JSON.stringify(columns),
+    };
+  });
+}
