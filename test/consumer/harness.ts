@@ -92,7 +92,7 @@ export interface TableSpec {
 }
 
 /** Polls until the target holds exactly the source's rows of every table, checksum for checksum. */
-export async function waitForEqual(f: PipelineFixture, source: pg.Client, tables: readonly TableSpec[], running: RunningProducer[] = [], timeoutMs = 120_000): Promise<void> {
+export async function waitForEqual(f: PipelineFixture, source: pg.Client, tables: readonly TableSpec[], running: RunningProducer[] = [], timeoutMs = 60_000): Promise<void> {
   let last: string[] = [];
   await pollUntil(
     async () => {

@@ -77,6 +77,11 @@ function textOf(env: Envelope, column: string): string | null | undefined {
   return row[column] ?? null;
 }
 
+/** PostgreSQL text cannot hold U+0000; a reason quoting a poison record's bytes may. */
+function noNul(s: string): string {
+  return s.includes("\u0000") ? s.replace(/\u0000/g, "\\u0000") : s;
+}
+
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function envelopeText(value: Buffer | null): string | null {
@@ -146,8 +151,8 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
           ctx.partition,
           rec?.offset,
           q.code,
-          q.reason,
-          q.table,
+          noNul(q.reason),
+          q.table === null ? null : noNul(q.table),
           envelopeText(rec?.key ?? null),
           q.expected ?? env?.checksum ?? null,
           q.computed,

@@ -105,7 +105,7 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
       `INSERT INTO zeroloss.tombstones (table_name, key, lsn) SELECT $2, d."zl$key", d."zl$lsn" FROM d ` +
       `ON CONFLICT (table_name, key) DO UPDATE SET lsn = excluded.lsn WHERE zeroloss.tombstones.lsn < excluded.lsn`,
     relast:
-      `UPDATE ${stage} s SET "zl$last" = (s."zl$n" = g.n) FROM (SELECT "zl$key" AS key, max("zl$n") FILTER (WHERE NOT "zl$bad") AS n FROM ${stage} ` +
+      `UPDATE ${stage} s SET "zl$last" = COALESCE(s."zl$n" = g.n, false) FROM (SELECT "zl$key" AS key, max("zl$n") FILTER (WHERE NOT "zl$bad") AS n FROM ${stage} ` +
       `WHERE "zl$key" IN (SELECT "zl$key" FROM ${stage} WHERE "zl$n" = ANY($1::int[])) GROUP BY "zl$key") g WHERE s."zl$key" = g.key`,
     markBad: `UPDATE ${stage} SET "zl$bad" = true WHERE "zl$n" = ANY($1::int[])`,
   };
