@@ -113,7 +113,8 @@ export async function waitForEqual(f: PipelineFixture, source: pg.Client, tables
       },
     },
   ).catch((err: unknown) => {
-    throw new Error(`${(err as Error).message}\nstill different: ${last.join("\n")}`);
+    const problems = running.flatMap((p) => p.output().split("\n").filter((l) => /"level":(40|50|60)/.test(l))).slice(-10);
+    throw new Error(`${(err as Error).message}\nstill different: ${last.join("\n")}\nwarnings and errors of the services:\n${problems.join("\n")}`);
   });
 }
 

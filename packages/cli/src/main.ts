@@ -4,7 +4,8 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isZerolossError, describeError } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
-import { runProducer } from "./commands/producer.js";
+import { runService } from "./commands/service.js";
+import { replayCommand, parseOffsetTarget } from "./commands/replay.js";
 import { slotDropCommand, slotStatusCommand } from "./commands/slot.js";
 
 export const EXIT_OK = 0;
@@ -66,7 +67,33 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .option("--resnapshot", "drop the slot, create a new one and snapshot every table again (after a lost or missing slot); consumers absorb the duplicates", false)
     .exitOverride()
     .action(async (opts: { config?: string; resnapshot: boolean }) => {
-      setExit(await runProducer(opts));
+      setExit(await runService("producer", opts.config, opts.resnapshot ? ["--resnapshot"] : []));
+    });
+
+  program
+    .command("consumer")
+    .description("run a consumer: apply the data topics to the target, every row checksum validated by the target database (Ctrl-C stops it cleanly)")
+    .option(...configFlag)
+    .exitOverride()
+    .action(async (opts: { config?: string }) => {
+      setExit(await runService("consumer", opts.config));
+    });
+
+  program
+    .command("replay")
+    .description(
+      "reset the consumer group's offsets so the data topics are read again (refused while consumers of the group are running); " +
+        "replayed records are validated and applied again, and the target converges to the same content",
+    )
+    .option(...configFlag)
+    .option("--group <group>", "the consumer group (default: consumer.group)")
+    .option("--to-earliest", "from the beginning of every data topic", false)
+    .option("--to-datetime <iso>", "from the first record at or after this time (ISO-8601), per partition")
+    .option("--to-offset <topic:partition:offset>", "one partition, to this offset", parseOffsetTarget)
+    .option("--json", "print what was reset as JSON", false)
+    .exitOverride()
+    .action(async (opts: { config?: string; group?: string; toEarliest: boolean; toDatetime?: string; toOffset?: { topic: string; partition: number; offset: string }; json: boolean }) => {
+      setExit(await replayCommand({ ...opts, log: log() }));
     });
 
   const slot = program

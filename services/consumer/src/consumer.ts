@@ -27,6 +27,12 @@ export interface ConsumerOptions {
   readonly config: Config;
   readonly log: Logger;
   readonly metrics: ConsumerMetrics;
+  /**
+   * Test-only crash point: "after-target-commit" kills the process (SIGKILL) right after a
+   * batch's target transaction commits, before its offsets are committed in Kafka. Set only
+   * through ZEROLOSS_FAILPOINT in main.ts; nothing else turns it on.
+   */
+  readonly failpoint?: "after-target-commit";
 }
 
 interface StoppedPartition {
@@ -247,6 +253,7 @@ export class Consumer {
           talliesTopic: this.topics.tallies,
           dlqTopic: this.topics.dlq,
         });
+        if (this.o.failpoint === "after-target-commit") process.kill(process.pid, "SIGKILL");
         this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
         this.free.push(conn);
         break;

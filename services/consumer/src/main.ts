@@ -30,7 +30,14 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = createLogger({ name: "consumer", level: config.log.level, pretty: process.stderr.isTTY === true });
   const registry = createRegistry("consumer");
   const metrics = new ConsumerMetrics(registry);
-  const consumer = new Consumer({ config, log, metrics });
+  // Fault injection for the crash tests, switched on only by this explicit variable.
+  const failpoint = process.env["ZEROLOSS_FAILPOINT"];
+  if (failpoint !== undefined && failpoint !== "consumer.after-target-commit") {
+    process.stderr.write(`zeroloss consumer: error [CONFIG_INVALID]: ZEROLOSS_FAILPOINT=${failpoint} is not a consumer failpoint (consumer.after-target-commit)\n`);
+    return 2;
+  }
+  if (failpoint !== undefined) log.warn({ failpoint }, "failpoint armed: this process kills itself after its first target commit");
+  const consumer = new Consumer({ config, log, metrics, ...(failpoint === undefined ? {} : { failpoint: "after-target-commit" as const }) });
   const http = await startHttpServer({ ...config.consumer.http, registry, health: () => consumer.health(), log });
   // The first signal stops cleanly (the batch in the target finishes or rolls back; nothing
   // is committed in Kafka past the target); a second one at least 2 s later forces the exit.
