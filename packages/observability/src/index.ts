@@ -33,3 +33,4 @@ export function silentLogger(): Logger {
   return pino({ level: "silent" });
 }
 export * from "./http.js";
+export * from "./service.js";

@@ -6,7 +6,7 @@
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
-import { pgError, query, type Client } from "@zeroloss/pg";
+import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
 import { encodeJson, type Envelope, type Tally } from "@zeroloss/wire";
 import type { BatchPlan, StagedRow, Step } from "./batch.js";
 import { copyField, copyIntArray } from "./copy-text.js";
@@ -57,24 +57,25 @@ export class TargetConnection {
   /** Creates the staging tables a plan needs, outside the batch transaction (a rollback would drop them). */
   async prepare(plan: BatchPlan): Promise<void> {
     for (const step of plan.steps) {
-      if (step.kind !== "rows" || this.staging.has(step.table.bookName)) continue;
+      if (step.kind !== "rows" || this.staging.has(step.table.quoted)) continue;
       const sql = tableSql(step.table, `zl_stage_${this.staging.size}`);
-      await query(this.client, `creating the staging table for ${step.table.bookName}`, sql.createStaging);
-      this.staging.set(step.table.bookName, sql);
+      await query(this.client, `creating the staging table for ${step.table.quoted}`, sql.createStaging);
+      this.staging.set(step.table.quoted, sql);
     }
   }
 
   sqlFor(table: TargetTable): TableSql {
-    const sql = this.staging.get(table.bookName);
-    if (sql === undefined) throw new Error(`no staging table prepared for ${table.bookName}`);
+    const sql = this.staging.get(table.quoted);
+    if (sql === undefined) throw new Error(`no staging table prepared for ${table.quoted}`);
     return sql;
   }
 }
 
-function textOf(env: Envelope, column: string): string | null | undefined {
+/** Columns whose sent text (when sent) differs from `texts.c<i>`, the target's text of column i. */
+function differsFrom(table: TargetTable, env: Envelope, texts: Readonly<Record<string, string | null>>): string[] {
   const row = env.op === "d" ? env.before : env.after;
-  if (row === null || !Object.hasOwn(row, column)) return undefined;
-  return row[column] ?? null;
+  if (row === null) return [];
+  return table.columns.flatMap((c, i) => (Object.hasOwn(row, c.name) && (row[c.name] ?? null) !== texts[`c${i}`] ? [c.name] : []));
 }
 
 /** PostgreSQL text cannot hold U+0000; a reason quoting a poison record's bytes may. */
@@ -100,11 +101,11 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
   for (const m of plan.malformed) outcomes[m.index] = QUARANTINED;
   const truncations = new Map<string, string>();
   const truncationOf = async (table: TargetTable): Promise<string> => {
-    let lsn = truncations.get(table.bookName);
+    let lsn = truncations.get(table.quoted);
     if (lsn === undefined) {
-      const rows = await query<{ lsn: string }>(db, `reading the truncation LSN of ${table.bookName}`, "SELECT lsn::text AS lsn FROM zeroloss.truncations WHERE table_name = $1", [table.bookName]);
+      const rows = await query<{ lsn: string }>(db, `reading the truncation LSN of ${table.quoted}`, "SELECT lsn::text AS lsn FROM zeroloss.truncations WHERE table_name = $1", [table.quoted]);
       lsn = rows[0]?.lsn ?? "0/0";
-      truncations.set(table.bookName, lsn);
+      truncations.set(table.quoted, lsn);
     }
     return lsn;
   };
@@ -124,15 +125,15 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
     for (const step of plan.steps) {
       if (step.kind === "truncate") {
         const current = await truncationOf(step.table);
-        if (compareLsn(step.lsn, current) <= 0) {
+        if (parseLsn(step.lsn) <= parseLsn(current)) {
           outcomes[step.index] = DUPLICATE;
           continue;
         }
         const [del, mark, prune] = truncateSql(step.table);
-        await query(db, `truncating ${step.table.bookName} below ${step.lsn}`, del, [step.lsn]);
-        await query(db, `recording the truncate of ${step.table.bookName}`, mark, [step.lsn, step.table.bookName]);
-        await query(db, `pruning tombstones of ${step.table.bookName}`, prune, [step.lsn, step.table.bookName]);
-        truncations.set(step.table.bookName, step.lsn);
+        await query(db, `truncating ${step.table.quoted} below ${step.lsn}`, del, [step.lsn]);
+        await query(db, `recording the truncate of ${step.table.quoted}`, mark, [step.lsn, step.table.quoted]);
+        await query(db, `pruning tombstones of ${step.table.quoted}`, prune, [step.lsn, step.table.quoted]);
+        truncations.set(step.table.quoted, step.lsn);
         continue;
       }
       await applyRows(conn, step, await truncationOf(step.table), plan, outcomes, quarantined);
@@ -204,13 +205,6 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
   }
 }
 
-/** Compares two "X/Y" LSNs numerically. */
-export function compareLsn(a: string, b: string): number {
-  const [ah, al] = a.split("/").map((p) => parseInt(p, 16)) as [number, number];
-  const [bh, bl] = b.split("/").map((p) => parseInt(p, 16)) as [number, number];
-  return ah !== bh ? ah - bh : al - bl;
-}
-
 function copyText(rows: readonly StagedRow[]): string {
   let out = "";
   for (const r of rows) {
@@ -242,7 +236,7 @@ async function applyRows(
   const db = conn.client;
   const { table, rows } = step;
   const sql = conn.sqlFor(table);
-  const name = table.bookName;
+  const name = table.quoted;
   await query(db, `emptying the staging table of ${name}`, sql.truncateStaging);
   await copyRows(db, sql, rows, name);
 
@@ -342,26 +336,20 @@ async function differingColumns(
   byIndex: ReadonlyMap<number, StagedRow>,
 ): Promise<Map<number, { columns: string[]; basis: string }>> {
   const out = new Map<number, { columns: string[]; basis: string }>();
-  const staged = await query<Record<string, string | null>>(db, `reading staged values of ${table.bookName}`, sql.stagedText, [ns]);
+  const staged = await query<Record<string, string | null>>(db, `reading staged values of ${table.quoted}`, sql.stagedText, [ns]);
   for (const s of staged) {
     const n = Number(s["n"]);
     const env = byIndex.get(n)?.env;
     if (env === undefined) continue;
-    const cols = table.columns.flatMap((c, i) => {
-      const sent = textOf(env, c.name);
-      return sent !== undefined && sent !== s[`c${i}`] ? [c.name] : [];
-    });
+    const cols = differsFrom(table, env, s);
     if (cols.length > 0) out.set(n, { columns: cols, basis: "the target stores the sent value differently" });
   }
-  const stored = await query<Record<string, string | null>>(db, `reading stored rows of ${table.bookName}`, sql.storedText, [ns.filter((n) => !out.has(n))]);
+  const stored = await query<Record<string, string | null>>(db, `reading stored rows of ${table.quoted}`, sql.storedText, [ns.filter((n) => !out.has(n))]);
   for (const s of stored) {
     const n = Number(s["n"]);
     const env = byIndex.get(n)?.env;
     if (env === undefined) continue;
-    const cols = table.columns.flatMap((c, i) => {
-      const sent = textOf(env, c.name);
-      return sent !== undefined && sent !== s[`c${i}`] ? [c.name] : [];
-    });
+    const cols = differsFrom(table, env, s);
     const lsn = s["lsn"];
     out.set(n, {
       columns: cols,

@@ -3,8 +3,8 @@
 // Exit codes: 0 stopped cleanly, 1 failed, 2 configuration.
 import { Command } from "commander";
 import { loadConfig } from "@zeroloss/config";
-import { describeError, isZerolossError } from "@zeroloss/errors";
-import { createLogger, createRegistry, startHttpServer } from "@zeroloss/observability";
+import { isZerolossError } from "@zeroloss/errors";
+import { createLogger, createRegistry, runServiceProcess } from "@zeroloss/observability";
 import { Consumer } from "./consumer.js";
 import { ConsumerMetrics } from "./metrics.js";
 
@@ -38,34 +38,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (failpoint !== undefined) log.warn({ failpoint }, "failpoint armed: this process kills itself after its first target commit");
   const consumer = new Consumer({ config, log, metrics, ...(failpoint === undefined ? {} : { failpoint: "after-target-commit" as const }) });
-  const http = await startHttpServer({ ...config.consumer.http, registry, health: () => consumer.health(), log });
-  // The first signal stops cleanly (the batch in the target finishes or rolls back; nothing
-  // is committed in Kafka past the target); a second one at least 2 s later forces the exit.
-  let firstSignalAt = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (firstSignalAt > 0) {
-      if (Date.now() - firstSignalAt >= 2_000) process.exit(1);
-      return;
-    }
-    firstSignalAt = Date.now();
-    log.info({ signal }, "stopping");
-    void consumer.stop();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  try {
-    await consumer.run();
-    return 0;
-  } catch (err) {
-    const code = isZerolossError(err) ? err.code : "UNEXPECTED";
-    log.fatal({ code, err: describeError(err) }, "consumer stopped");
-    if (process.stderr.isTTY !== true || log.levelVal > 60) {
-      process.stderr.write(`zeroloss consumer: error [${code}]: ${isZerolossError(err) ? err.message : describeError(err)}\n`);
-    }
-    return 1;
-  } finally {
-    await http.close();
-  }
+  return runServiceProcess({ name: "consumer", log, registry, http: config.consumer.http, service: consumer });
 }
 
 // Exit explicitly: a client library keeping a socket or timer open must not keep a stopped consumer alive.

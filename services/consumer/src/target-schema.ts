@@ -62,10 +62,8 @@ export interface TargetColumn {
 }
 
 export interface TargetTable extends TableName {
-  /** `"schema"."table"`, quoted. */
+  /** `"schema"."table"`, quoted; also the table's name in zeroloss.tombstones and zeroloss.truncations. */
   readonly quoted: string;
-  /** The same, as the text key of zeroloss.tombstones and zeroloss.truncations. */
-  readonly bookName: string;
   readonly columns: readonly TargetColumn[];
   /** Indexes into columns of the key columns, in column order. */
   readonly keyIndexes: readonly number[];
@@ -221,7 +219,6 @@ export async function prepareTable(client: Client, table: TableName, columns: re
       schema: table.schema,
       name: table.name,
       quoted: quoteTable(table),
-      bookName: quoteTable(table),
       columns: columns.map((c, i) => ({ name: c.name, type: types[i] as string })),
       keyIndexes: columns.flatMap((c, i) => (c.key === true ? [i] : [])),
       columnsJson: JSON.stringify(columns),

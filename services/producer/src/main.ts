@@ -3,8 +3,8 @@
 // Exit codes: 0 stopped cleanly (or initial_only finished), 1 failed, 2 configuration.
 import { Command } from "commander";
 import { loadConfig } from "@zeroloss/config";
-import { describeError, isZerolossError } from "@zeroloss/errors";
-import { createLogger, createRegistry, startHttpServer } from "@zeroloss/observability";
+import { isZerolossError } from "@zeroloss/errors";
+import { createLogger, createRegistry, runServiceProcess } from "@zeroloss/observability";
 import { ProducerMetrics } from "./metrics.js";
 import { Producer } from "./producer.js";
 
@@ -32,36 +32,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const registry = createRegistry("producer");
   const metrics = new ProducerMetrics(registry);
   const producer = new Producer({ config, log, metrics, resnapshot: opts.resnapshot });
-  const http = await startHttpServer({ ...config.producer.http, registry, health: () => producer.health(), log });
-  // The first signal stops cleanly (the open Kafka transaction is aborted, nothing is
-  // acknowledged past it); a second one at least 2 s later forces the exit. Closer
-  // repeats are the same Ctrl-C arriving twice (directly and through `zeroloss producer`).
-  let firstSignalAt = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (firstSignalAt > 0) {
-      if (Date.now() - firstSignalAt >= 2_000) process.exit(1);
-      return;
-    }
-    firstSignalAt = Date.now();
-    log.info({ signal }, "stopping");
-    void producer.stop();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  try {
-    await producer.run();
-    return 0;
-  } catch (err) {
-    // ZerolossErrors already carry their cause's text; the log line keeps the whole chain.
-    const code = isZerolossError(err) ? err.code : "UNEXPECTED";
-    log.fatal({ code, err: describeError(err) }, "producer stopped");
-    if (process.stderr.isTTY !== true || log.levelVal > 60) {
-      process.stderr.write(`zeroloss producer: error [${code}]: ${isZerolossError(err) ? err.message : describeError(err)}\n`);
-    }
-    return 1;
-  } finally {
-    await http.close();
-  }
+  return runServiceProcess({ name: "producer", log, registry, http: config.producer.http, service: producer });
 }
 
 // Exit explicitly: a client library keeping a socket or timer open must not keep a stopped producer alive.
