@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { rowChecksum, UNCHANGED } from "@zeroloss/checksum";
 import { describe, expect, it } from "vitest";
-import { checksumInput, computeChecksum, decodeEnvelope, encodeEnvelope, encodeKey, ENVELOPE_VERSION, type Envelope, type EnvelopeColumn } from "./envelope.js";
+import { checksumInput, computeChecksum, decodeEnvelope, encodeEnvelope, EnvelopeDecoder, encodeKey, ENVELOPE_VERSION, type Envelope, type EnvelopeColumn } from "./envelope.js";
 import { WireError } from "./errors.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures");
@@ -179,16 +179,80 @@ describe("envelope v1: what the fixtures pin", () => {
   });
 });
 
-function codeOf(value: Buffer | string | null): string {
-  try {
-    decodeEnvelope(value);
-  } catch (err) {
-    expect(err).toBeInstanceOf(WireError);
-    expect((err as WireError).retriable).toBe(false);
-    return (err as WireError).code;
-  }
-  throw new Error("expected decodeEnvelope to reject");
+/** A stream decoder that has seen every fixture: records with their column lists take its shortcut. */
+function warmDecoder(): EnvelopeDecoder {
+  const d = new EnvelopeDecoder();
+  for (const name of ["insert", "update-unchanged", "delete", "snapshot-read", "truncate"]) d.decode(fixture(name));
+  return d;
 }
+
+/** The rejection's code, the same from decodeEnvelope and from a warm EnvelopeDecoder. */
+function codeOf(value: Buffer | string | null): string {
+  const codes: string[] = [];
+  for (const decode of [decodeEnvelope, (v: Buffer | string | null) => warmDecoder().decode(v)]) {
+    try {
+      decode(value);
+      throw new Error("expected the decoder to reject");
+    } catch (err) {
+      expect(err).toBeInstanceOf(WireError);
+      expect((err as WireError).retriable).toBe(false);
+      codes.push((err as WireError).code);
+    }
+  }
+  expect(codes[1]).toBe(codes[0]);
+  return codes[0] as string;
+}
+
+describe("EnvelopeDecoder", () => {
+  const names = ["insert", "update-unchanged", "delete", "snapshot-read", "truncate"];
+
+  it("decodes every fixture exactly as decodeEnvelope does, the first time and again", () => {
+    const d = new EnvelopeDecoder();
+    for (let round = 0; round < 2; round++) {
+      for (const name of names) expect(d.decode(fixture(name))).toStrictEqual(decodeEnvelope(fixture(name)));
+    }
+  });
+
+  it("shares one frozen column list per distinct text, and knows its JSON", () => {
+    const d = new EnvelopeDecoder();
+    const a = d.decode(fixture("insert"));
+    const b = d.decode(fixture("insert"));
+    expect(b.columns).toBe(a.columns);
+    expect(Object.isFrozen(b.columns)).toBe(true);
+    expect(Object.isFrozen(b.columns[0])).toBe(true);
+    expect(d.columnsJson(b)).toBe(JSON.stringify(decodeEnvelope(fixture("insert")).columns));
+  });
+
+  it("reads the top-level column list when the known text also appears elsewhere", () => {
+    const d = warmDecoder();
+    const known = (JSON.parse(fixture("insert").toString("utf8")) as { columns: unknown }).columns;
+    const other = [{ name: "id", type: "bigint", typeOid: 20, typmod: -1, key: true }];
+    // source carrying a "columns" member with the known list, before the real, different one
+    const nested = mutated((o) => {
+      (o["source"] as Record<string, unknown>)["columns"] = known;
+      o["columns"] = other;
+      o["after"] = { id: "42" };
+    });
+    expect(d.decode(nested).columns).toStrictEqual(other);
+    expect(d.decode(nested)).toStrictEqual(decodeEnvelope(nested));
+    // a second top-level member (JSON.parse keeps the last): the same answer as decodeEnvelope
+    const text = fixture("insert").toString("utf8");
+    const twice = text.replace(`,"checksum":`, `,"columns":${JSON.stringify(other)},"checksum":`);
+    expect(d.decode(twice).columns).toStrictEqual(other);
+    expect(d.decode(twice)).toStrictEqual(decodeEnvelope(twice));
+  });
+
+  it("decodes a table with a column named columns", () => {
+    const cols = [
+      { name: "id", type: "bigint", typeOid: 20, typmod: -1, key: true as const },
+      { name: "columns", type: "text", typeOid: 25, typmod: -1 },
+    ];
+    const env: Envelope = { ...insert, columns: cols, after: { id: "1", columns: "x" }, checksum: rowChecksum(["id", "columns"], ["1", "x"]) };
+    const bytes = encodeEnvelope(env);
+    const d = new EnvelopeDecoder();
+    for (let round = 0; round < 2; round++) expect(d.decode(bytes)).toStrictEqual(env);
+  });
+});
 
 /** The insert fixture, parsed, changed by `edit`, encoded again. */
 function mutated(edit: (o: Record<string, unknown>) => void, name = "insert"): string {

@@ -156,19 +156,32 @@ export function encodeEnvelope(env: Envelope, columnsJson: string = JSON.stringi
 
 function isRow(v: unknown): v is Row {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const x of Object.values(v)) if (x !== null && typeof x !== "string") return false;
+  const row = v as Record<string, unknown>;
+  for (const k in row) {
+    const x = row[k];
+    if (x !== null && typeof x !== "string") return false;
+  }
   return true;
 }
 
-/** Parses and checks a record value; a WireError names what is wrong. */
-export function decodeEnvelope(value: Buffer | string | null): Envelope {
-  if (value === null) throw new WireError("WIRE_EMPTY", "record has no value");
-  let parsed: unknown;
+function parseJson(text: string): unknown {
   try {
-    parsed = JSON.parse(typeof value === "string" ? value : value.toString("utf8"));
+    return JSON.parse(text);
   } catch (err) {
     throw new WireError("WIRE_NOT_JSON", `record value is not JSON: ${(err as Error).message}`);
   }
+}
+
+function checkColumns(columns: unknown): void {
+  if (!Array.isArray(columns)) throw new WireError("WIRE_MALFORMED", "missing field columns");
+  for (const c of columns as unknown[]) {
+    const col = c as Record<string, unknown>;
+    if (typeof col?.["name"] !== "string" || typeof col["type"] !== "string") throw new WireError("WIRE_MALFORMED", "a column lacks name or type");
+  }
+}
+
+/** Checks a parsed record value; `columnsChecked` when its column list was checked before. */
+function checkEnvelope(parsed: unknown, columnsChecked: boolean): Envelope {
   if (typeof parsed !== "object" || parsed === null) throw new WireError("WIRE_MALFORMED", "record value is not a JSON object");
   const e = parsed as Record<string, unknown>;
   if (e["v"] !== ENVELOPE_VERSION) throw new WireError("WIRE_VERSION", `unknown envelope version ${JSON.stringify(e["v"])}; this build reads version ${ENVELOPE_VERSION}`);
@@ -176,15 +189,11 @@ export function decodeEnvelope(value: Buffer | string | null): Envelope {
   if (typeof op !== "string" || !OPS.has(op)) throw new WireError("WIRE_MALFORMED", `unknown op ${JSON.stringify(op)}`);
   const src = e["source"] as Record<string, unknown> | undefined;
   if (typeof src !== "object" || src === null) throw new WireError("WIRE_MALFORMED", "missing field source");
-  for (const f of ["db", "schema", "table", "lsn", "commitLsn", "commitTime"] as const) {
+  for (const f of SOURCE_TEXT_FIELDS) {
     if (typeof src[f] !== "string") throw new WireError("WIRE_MALFORMED", `missing field source.${f}`);
   }
   if (typeof src["seq"] !== "number") throw new WireError("WIRE_MALFORMED", "missing field source.seq");
-  if (!Array.isArray(e["columns"])) throw new WireError("WIRE_MALFORMED", "missing field columns");
-  for (const c of e["columns"] as unknown[]) {
-    const col = c as Record<string, unknown>;
-    if (typeof col?.["name"] !== "string" || typeof col["type"] !== "string") throw new WireError("WIRE_MALFORMED", "a column lacks name or type");
-  }
+  if (!columnsChecked) checkColumns(e["columns"]);
   if (e["after"] !== null && !isRow(e["after"])) throw new WireError("WIRE_MALFORMED", "after is not an object of text values");
   if (e["before"] !== null && !isRow(e["before"])) throw new WireError("WIRE_MALFORMED", "before is not an object of text values");
   if ((op === "c" || op === "u" || op === "r") && e["after"] === null) throw new WireError("WIRE_MALFORMED", `op ${op} without after`);
@@ -192,12 +201,87 @@ export function decodeEnvelope(value: Buffer | string | null): Envelope {
   if (op !== "t" && typeof e["checksum"] !== "string") throw new WireError("WIRE_MALFORMED", "missing field checksum");
   const env = parsed as Envelope;
   if (op === "c" || op === "u" || op === "r") {
-    const unchanged = new Set(env.unchanged ?? []);
+    const after = env.after ?? {};
+    const unchanged = env.unchanged ?? [];
     for (const c of env.columns) {
-      if (!Object.hasOwn(env.after ?? {}, c.name) && !unchanged.has(c.name)) {
+      if (!Object.hasOwn(after, c.name) && !unchanged.includes(c.name)) {
         throw new WireError("WIRE_MALFORMED", `column ${c.name} is neither in after nor unchanged`);
       }
     }
   }
   return env;
+}
+
+const SOURCE_TEXT_FIELDS = ["db", "schema", "table", "lsn", "commitLsn", "commitTime"] as const;
+
+/** Parses and checks a record value; a WireError names what is wrong. */
+export function decodeEnvelope(value: Buffer | string | null): Envelope {
+  if (value === null) throw new WireError("WIRE_EMPTY", "record has no value");
+  return checkEnvelope(parseJson(typeof value === "string" ? value : value.toString("utf8")), false);
+}
+
+const COLUMNS_MEMBER = `,"columns":`;
+
+function parseOrNull(text: string): Record<string, unknown> | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null; // the caller parses the original text, whose error names the right position
+  }
+  return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : null;
+}
+const MAX_KNOWN_COLUMN_LISTS = 256;
+
+function deepFreeze<T>(columns: T[]): readonly T[] {
+  for (const c of columns) Object.freeze(c);
+  return Object.freeze(columns);
+}
+
+/**
+ * decodeEnvelope for a stream of records. The column list is the same for every change of a
+ * relation and about half of a small row's envelope: each distinct text of it is parsed
+ * once, and the envelopes that carry that exact text share one frozen array. The rest of the
+ * record is parsed and checked as decodeEnvelope does; a record whose text differs in any
+ * way (another encoder's spacing, a second "columns" member anywhere) is parsed whole.
+ */
+export class EnvelopeDecoder {
+  private readonly known: { readonly text: string; readonly columns: readonly EnvelopeColumn[] }[] = [];
+  private readonly texts = new WeakMap<readonly EnvelopeColumn[], string>();
+
+  decode(value: Buffer | string | null): Envelope {
+    if (value === null) throw new WireError("WIRE_EMPTY", "record has no value");
+    const s = typeof value === "string" ? value : value.toString("utf8");
+    const at = s.indexOf(COLUMNS_MEMBER);
+    const from = at + COLUMNS_MEMBER.length;
+    if (at > 0) {
+      const k = this.known.find((x) => s.startsWith(x.text, from));
+      const to = k === undefined ? -1 : from + k.text.length;
+      if (k !== undefined && s.indexOf(`"columns":`, to) === -1) {
+        // The member's value replaced by 0 (no column list is 0): seeing it back proves it was
+        // the top-level member. Text that does not parse is parsed whole below, for its error.
+        const parsed = parseOrNull(`${s.slice(0, from)}0${s.slice(to)}`);
+        if (parsed !== null && parsed["columns"] === 0) {
+          parsed["columns"] = k.columns;
+          return checkEnvelope(parsed, true);
+        }
+      }
+    }
+    const env = checkEnvelope(parseJson(s), false);
+    if (at > 0 && this.known.length < MAX_KNOWN_COLUMN_LISTS) {
+      const text = JSON.stringify(env.columns);
+      if (s.startsWith(text, from)) {
+        const columns = deepFreeze([...env.columns]);
+        this.known.push({ text, columns });
+        this.texts.set(columns, text);
+        return { ...env, columns };
+      }
+    }
+    return env;
+  }
+
+  /** JSON.stringify(env.columns), without serialising a shared column list again. */
+  columnsJson(env: Envelope): string {
+    return this.texts.get(env.columns) ?? JSON.stringify(env.columns);
+  }
 }

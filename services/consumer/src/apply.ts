@@ -205,7 +205,8 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
   }
 }
 
-function copyText(rows: readonly StagedRow[]): string {
+/** The COPY text of staged rows: the bookkeeping columns (STAGING_META), then the values. */
+export function copyText(rows: readonly StagedRow[]): string {
   let out = "";
   for (const r of rows) {
     const e = r.env;
@@ -242,7 +243,11 @@ async function applyRows(
 
   const byIndex = new Map(rows.map((r) => [r.index, r]));
   const bad = new Map<number, Quarantined>();
-  const mismatches = await query<{ n: string; computed: string | null }>(db, `validating the checksums of ${name}`, sql.validate);
+  // Target connections return every value as PostgreSQL's text output: booleans are "t" and "f".
+  const tomb = await query<{ any: "t" | "f" }>(db, `looking for tombstones of ${name}`, sql.hasTombstones, [name]);
+  const withTombstones = tomb[0]?.any === "t";
+  const checked = await query<{ n: string; computed: string | null; mismatch: "t" | "f"; dup: "t" | "f" }>(db, `validating the checksums of ${name}`, sql.validate, [truncatedAt, name, withTombstones]);
+  const mismatches = checked.filter((r) => r.mismatch === "t");
   if (mismatches.length > 0) {
     const ns = mismatches.map((r) => Number(r.n));
     const diffs = await differingColumns(db, sql, table, ns, byIndex);
@@ -282,7 +287,7 @@ async function applyRows(
     await markBad(db, sql, name, [...bad.keys()]);
   }
   if (rows.some((r) => r.keep !== null && r.last && !bad.has(r.index))) {
-    const missing = await query<{ n: string }>(db, `checking kept TOAST values of ${name}`, sql.baseMissing, [truncatedAt, name]);
+    const missing = await query<{ n: string }>(db, `checking kept TOAST values of ${name}`, sql.baseMissing, [truncatedAt, name, withTombstones]);
     const ns: number[] = [];
     for (const m of missing) {
       const n = Number(m.n);
@@ -307,11 +312,13 @@ async function applyRows(
     outcomes[q.index] = QUARANTINED;
     quarantined.push(q);
   }
-  const dups = await query<{ n: string }>(db, `finding already-applied records of ${name}`, sql.duplicates, [truncatedAt, name]);
-  for (const d of dups) outcomes[Number(d.n)] = DUPLICATE;
+  for (const r of checked) {
+    const n = Number(r.n);
+    if (r.dup === "t" && !bad.has(n)) outcomes[n] = DUPLICATE;
+  }
 
   const good = rows.filter((r) => r.last && !bad.has(r.index));
-  if (good.some((r) => r.env.op !== "d" && r.keep === null)) await query(db, `merging rows into ${name}`, sql.upsert, [truncatedAt, name]);
+  if (good.some((r) => r.env.op !== "d" && r.keep === null)) await query(db, `merging rows into ${name}`, sql.upsert, [truncatedAt, name, withTombstones]);
   if (good.some((r) => r.env.op !== "d" && r.keep !== null)) await query(db, `merging rows with unchanged TOAST values into ${name}`, sql.updateKeeping, [truncatedAt]);
   if (good.some((r) => r.env.op === "d")) await query(db, `deleting rows from ${name}`, sql.deleteRows, [truncatedAt, name]);
 }

@@ -7,7 +7,7 @@
 // are quarantined and sent to the DLQ; they never stop the stream.
 import { UNCHANGED, type CellValue } from "@zeroloss/checksum";
 import { isZerolossError, ZerolossError } from "@zeroloss/errors";
-import { decodeEnvelope, RowJson, type Envelope, type TopicNames } from "@zeroloss/wire";
+import { RowJson, type Envelope, type EnvelopeDecoder, type Row, type TopicNames } from "@zeroloss/wire";
 import type { TargetTable } from "./target-schema.js";
 
 export interface InputRecord {
@@ -62,8 +62,14 @@ class RowsStep {
   }
 
   /** The canonical key of a row, as the producer wrote the Kafka key. */
-  keyOf(values: readonly CellValue[]): string {
-    return this.keyJson.of(this.table.keyIndexes.map((i) => values[i]));
+  keyOf(row: Row | null): string {
+    const cols = this.table.columns;
+    return this.keyJson.of(
+      this.table.keyIndexes.map((i): CellValue => {
+        const name = (cols[i] as TargetTable["columns"][number]).name;
+        return row !== null && Object.hasOwn(row, name) ? (row[name] ?? null) : UNCHANGED;
+      }),
+    );
   }
 
   add(index: number, env: Envelope, key: string): void {
@@ -125,7 +131,15 @@ function malformed(index: number, code: string, reason: string, env: Envelope | 
   return { index, code, reason, table: env === null ? null : `${env.source.schema}.${env.source.table}` };
 }
 
-export async function planBatch(topic: string, partition: number, records: readonly InputRecord[], topics: TopicNames, resolve: ResolveTable): Promise<BatchPlan> {
+export interface PlanContext {
+  readonly topics: TopicNames;
+  /** One per consumer: it keeps the column lists it has parsed. */
+  readonly decoder: EnvelopeDecoder;
+  readonly resolve: ResolveTable;
+}
+
+export async function planBatch(topic: string, partition: number, records: readonly InputRecord[], ctx: PlanContext): Promise<BatchPlan> {
+  const { topics, decoder, resolve } = ctx;
   const envelopes: (Envelope | null)[] = [];
   const bad: Malformed[] = [];
   const steps: Step[] = [];
@@ -137,11 +151,13 @@ export async function planBatch(topic: string, partition: number, records: reado
     }
     open = new Map();
   };
+  // The table of the previous record: a partition's records are nearly always of one table.
+  let last: { schema: string; name: string; topic: string; table: TargetTable | null } | null = null;
   for (let index = 0; index < records.length; index++) {
     const rec = records[index] as InputRecord;
     let env: Envelope;
     try {
-      env = decodeEnvelope(rec.value);
+      env = decoder.decode(rec.value);
     } catch (err) {
       if (!isZerolossError(err) || err.retriable) throw err;
       envelopes.push(null);
@@ -149,13 +165,17 @@ export async function planBatch(topic: string, partition: number, records: reado
       continue;
     }
     envelopes.push(env);
-    const expectedTopic = topics.data(env.source.schema, env.source.table);
-    if (expectedTopic !== topic) {
-      bad.push(malformed(index, "WIRE_WRONG_TOPIC", `a record of table ${env.source.schema}.${env.source.table} belongs in topic ${expectedTopic}, not ${topic}`, env));
+    const { schema, table: name } = env.source;
+    if (last === null || last.schema !== schema || last.name !== name) {
+      const expectedTopic = topics.data(schema, name);
+      last = { schema, name, topic: expectedTopic, table: expectedTopic === topic ? await resolve(env) : null };
+    }
+    const table = last.table;
+    if (table === null) {
+      bad.push(malformed(index, "WIRE_WRONG_TOPIC", `a record of table ${schema}.${name} belongs in topic ${last.topic}, not ${topic}`, env));
       continue;
     }
-    const table = await resolve(env);
-    if (JSON.stringify(env.columns) !== table.columnsJson && env.op !== "t") {
+    if (env.op !== "t" && decoder.columnsJson(env) !== table.columnsJson) {
       // A column list that differs from the one the target table was prepared from: the
       // source's schema changed. Schema evolution comes later (issue 8); until then, stop.
       throw columnsChanged(table, env);
@@ -179,8 +199,7 @@ export async function planBatch(topic: string, partition: number, records: reado
       open.set(table, step);
     }
     const row = env.op === "d" ? env.before : env.after;
-    const values: CellValue[] = table.columns.map((c) => (row !== null && Object.hasOwn(row, c.name) ? (row[c.name] ?? null) : UNCHANGED));
-    const key = step.keyOf(values);
+    const key = step.keyOf(row);
     const got = rec.key?.toString("utf8") ?? null;
     if (got !== key) {
       bad.push(malformed(index, "WIRE_KEY_MISMATCH", `the record's Kafka key ${got === null ? "is missing" : JSON.stringify(got)} but its ${env.op === "d" ? "before" : "after"} row has the key ${key}`, env));

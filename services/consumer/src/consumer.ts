@@ -14,7 +14,7 @@ import { describeError, isZerolossError, ZerolossError } from "@zeroloss/errors"
 import { createKafka, kafkaError } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, pgError, type Client, type TableName } from "@zeroloss/pg";
-import { topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
+import { EnvelopeDecoder, topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { APPLIED, applyBatch, DUPLICATE, TargetConnection, type BatchResult } from "./apply.js";
@@ -57,6 +57,7 @@ export class Consumer {
   private readonly stoppedPartitions = new Map<string, StoppedPartition>();
   private readonly free: TargetConnection[] = [];
   private readonly tables = new Map<string, Promise<TargetTable>>();
+  private readonly decoder = new EnvelopeDecoder();
   private ddl: Client | null = null;
   private group: KafkaConsumer | null = null;
 
@@ -240,7 +241,7 @@ export class Consumer {
       if (!isRunning() || isStale() || this.stopping) return; // not committed anywhere: the next owner reads it again
       let conn: TargetConnection | null = null;
       try {
-        plan = await planBatch(topic, partition, records, this.topics, (env) => this.table(env));
+        plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.table(env) });
         conn = await this.acquire();
         await conn.prepare(plan);
         const started = performance.now();

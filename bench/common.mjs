@@ -1,0 +1,218 @@
+// What the end-to-end benchmarks share: the benchmark row and its backlog, process and
+// CPU accounting from /proc, a metric reader, and the cleanup of spawned processes.
+import { spawn, execFileSync } from "node:child_process";
+import { appendFileSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import pg from "pg";
+import { createKafka } from "@zeroloss/kafka";
+import { silentLogger } from "@zeroloss/observability";
+
+export const rate = (rows, ms) => Math.round(rows / (ms / 1000));
+export const fmt = (n) => n.toLocaleString("en-US");
+
+export function withDatabase(url, db) {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+export async function sql(url, fn) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Drops and creates a database on the server of `url` (a fresh one for each measurement). */
+export async function freshDatabase(url, db) {
+  await sql(withDatabase(url, "postgres"), async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${db}`);
+  });
+  return withDatabase(url, db);
+}
+
+export async function dropDatabase(url, db) {
+  await sql(withDatabase(url, "postgres"), (c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`));
+}
+
+// --- the benchmark row --------------------------------------------------------------------
+
+export const TABLE_DDL = (name = "bench_rows") => `CREATE TABLE ${name} (
+  id bigint PRIMARY KEY,
+  amount numeric(18,4) NOT NULL,
+  note text NOT NULL,
+  created timestamptz NOT NULL,
+  attrs jsonb NOT NULL
+)`;
+export const COLUMNS = ["id", "amount", "note", "created", "attrs"];
+
+// ~150 bytes a row in WAL's tuple data: note is exactly 40 characters; timestamps carry microseconds.
+export const INSERT_SQL = `INSERT INTO bench_rows (id, amount, note, created, attrs)
+SELECT g,
+       ((g * 7919) % 100000000)::numeric / 10000,
+       'note ' || lpad(g::text, 9, '0') || ' ' || substr(md5(g::text), 1, 25),
+       timestamptz '2026-01-01 00:00:00+00' + g * interval '1.000123 second',
+       jsonb_build_object('kind', 'order', 'shard', g % 16, 'flag', g % 2 = 0)
+  FROM generate_series($1::bigint, $2::bigint) g`;
+
+/** Inserts ids 1..rows into bench_rows, one autocommitted transaction per `txnRows` rows. */
+export async function insertBacklog(client, rows, txnRows) {
+  for (let from = 1; from <= rows; from += txnRows) {
+    await client.query(INSERT_SQL, [from, Math.min(rows, from + txnRows - 1)]);
+  }
+}
+
+/**
+ * Row count and an order-independent content digest of bench_rows-shaped data, computed by
+ * the database over its own stored values (only the benchmark's columns: the consumer's
+ * hidden LSN column does not count).
+ */
+export async function contentDigest(client, table) {
+  const { rows } = await client.query(
+    `SELECT count(*)::bigint AS n, sum(('x' || substr(md5(row(${COLUMNS.join(", ")})::text), 1, 15))::bit(60)::bigint)::text AS digest FROM ${table}`,
+  );
+  return { rows: Number(rows[0].n), digest: rows[0].digest };
+}
+
+// --- processes and CPU --------------------------------------------------------------------
+
+/** CPU seconds (user+system) a process has used so far, from /proc; null elsewhere. */
+export function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return null; // not Linux, or the process is gone: the figure prints as "?"
+  }
+}
+
+/** Jiffies the whole machine spent busy and in total so far, from /proc/stat. */
+export function machineCpu() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null; // not Linux: the figure prints as "?"
+  }
+}
+
+/** Busy share of all cores between two machineCpu() readings, as "cores busy" (0..nproc). */
+export function coresBusy(a, b) {
+  if (a === null || b === null || b.total === a.total) return null;
+  return Number((((b.busy - a.busy) / (b.total - a.total)) * cpus().length).toFixed(2));
+}
+
+export function versionOf(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  } catch {
+    return null; // not installed: recorded as null in the summary
+  }
+}
+
+/**
+ * Tracks the processes a benchmark spawns and kills them on any exit path (SIGINT and
+ * SIGTERM included), then stops the dev stack.
+ */
+export class Processes {
+  children = new Set();
+  stack = null;
+  #cleaning = null;
+
+  constructor() {
+    for (const sig of ["SIGINT", "SIGTERM"]) {
+      process.once(sig, () => {
+        console.error(`\n${sig}: stopping`);
+        void this.cleanup().finally(() => process.exit(130));
+      });
+    }
+  }
+
+  /** Spawns a tracked child; `exited` resolves with code, wall ms and the output's tail. */
+  run(command, args, options = {}, logFile = null) {
+    const t0 = performance.now();
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+    this.children.add(child);
+    let out = "";
+    const keep = (d) => {
+      out = (out + d.toString()).slice(-20_000);
+      if (logFile !== null) appendFileSync(logFile, d);
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    const exited = new Promise((resolveExit) =>
+      child.once("exit", (code, signal) => {
+        this.children.delete(child);
+        resolveExit({ code, signal, ms: performance.now() - t0, out });
+      }),
+    );
+    return { child, t0, exited, output: () => out };
+  }
+
+  /** SIGTERM (a clean stop, CPU profiles written), SIGKILL after 30 s. */
+  async stop(r) {
+    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGTERM");
+    const killer = setTimeout(() => r.child.kill("SIGKILL"), 30_000);
+    await r.exited;
+    clearTimeout(killer);
+  }
+
+  cleanup() {
+    this.#cleaning ??= (async () => {
+      for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+      if (this.stack !== null) await this.stack.stop();
+      this.stack = null;
+    })();
+    return this.#cleaning;
+  }
+}
+
+/** Sum of a counter's samples on a service's /metrics whose labels contain `labelPart`. */
+export async function metricSum(port, name, labelPart = "") {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
+  const text = await res.text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!(line.startsWith(`${name}{`) || line.startsWith(`${name} `))) continue;
+    if (labelPart !== "" && !line.includes(labelPart)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+/** metricSum, or null while the service is not listening yet (any other error fails the run). */
+export async function metricSumIfUp(port, name, labelPart = "") {
+  try {
+    return await metricSum(port, name, labelPart);
+  } catch (err) {
+    if (err?.cause?.code !== "ECONNREFUSED") throw err;
+    return null;
+  }
+}
+
+// A fresh cluster creates its __transaction_state topic on the first transactional use,
+// which then costs the first producer about 0.6 s of startup that no cluster in service
+// has: done once, before anything is measured.
+export async function warmUpTransactions(brokers) {
+  const kafka = createKafka({ brokers, clientId: "bench-warmup", log: silentLogger() });
+  const producer = kafka.producer({ transactionalId: "bench-warmup", idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    await (await producer.transaction()).abort();
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
