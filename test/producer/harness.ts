@@ -38,8 +38,8 @@ export interface ProducerFixture {
 
 export interface RunningProducer {
   readonly proc: ChildProcess;
-  /** Sum of a metric's samples on the producer's /metrics, or null when it is not serving yet. */
-  metric(name: string): Promise<number | null>;
+  /** Sum of a metric's samples (those with all of `labels`) on the service's /metrics, or null when it is not serving yet. */
+  metric(name: string, labels?: Record<string, string>): Promise<number | null>;
   health(): Promise<{ status: number; body: Record<string, unknown> } | null>;
   output(): string;
   /** Resolves with the exit code. */
@@ -147,13 +147,17 @@ export function startService(main: string, portVariable: string, configFile: str
   };
   return {
     proc,
-    async metric(name) {
+    async metric(name, labels = {}) {
       const res = await get("/metrics");
       if (res === null) return null;
       const text = await res.text();
+      const wanted = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
       let sum = 0;
       for (const line of text.split("\n")) {
-        if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+        if (!(line.startsWith(`${name}{`) || line.startsWith(`${name} `))) continue;
+        const labelText = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.lastIndexOf("}")) : "";
+        if (!wanted.every((w) => labelText.split(",").includes(w))) continue;
+        sum += Number(line.slice(line.lastIndexOf(" ") + 1));
       }
       return sum;
     },
