@@ -58,6 +58,8 @@ export class Consumer {
   private readonly free: TargetConnection[] = [];
   private readonly tables = new Map<string, Promise<TargetTable>>();
   private readonly decoder = new EnvelopeDecoder();
+  /** Per "topic:partition": the offset after what this process applied and committed (or, stopped, the offset it stopped at). */
+  private readonly positions = new Map<string, bigint>();
   private ddl: Client | null = null;
   private group: KafkaConsumer | null = null;
 
@@ -198,11 +200,18 @@ export class Consumer {
     // committing past it keeps the group's lag at zero on an idle stream.
     group.on(group.events.END_BATCH_PROCESS, (e) => {
       const { topic, partition, batchSize, lastOffset, highWatermark } = e.payload;
-      this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(highWatermark) - Number(lastOffset) - 1));
-      if (batchSize !== 0 || this.stoppedPartitions.has(`${topic}:${partition}`)) return;
-      group.commitOffsets([{ topic, partition, offset: (BigInt(lastOffset) + 1n).toString() }]).catch((err: unknown) => {
-        this.log.debug({ err: describeError(err), topic, partition }, "committing past commit markers failed; the next batch commits");
-      });
+      const k = `${topic}:${partition}`;
+      if (batchSize === 0 && !this.stoppedPartitions.has(k)) {
+        const next = BigInt(lastOffset) + 1n;
+        group.commitOffsets([{ topic, partition, offset: next.toString() }]).then(
+          () => this.positions.set(k, next),
+          (err: unknown) => this.log.debug({ err: describeError(err), topic, partition }, "committing past commit markers failed; the next batch commits"),
+        );
+      }
+      // Lag is counted from what is applied and committed, not from what was fetched: a
+      // stopped partition keeps its lag.
+      const applied = this.positions.get(k);
+      if (applied !== undefined) this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(highWatermark) - applied)));
     });
     try {
       await group.connect();
@@ -263,6 +272,7 @@ export class Consumer {
         const e = this.noteError(err, "applying a batch");
         if (!e.retriable) {
           this.stoppedPartitions.set(`${topic}:${partition}`, { topic, partition, code: e.code, message: e.message });
+          if (!this.positions.has(`${topic}:${partition}`)) this.positions.set(`${topic}:${partition}`, BigInt(batch.firstOffset() ?? "0"));
           this.o.metrics.stoppedPartitions.set(this.stoppedPartitions.size);
           pause();
           log.error({ code: e.code, details: e.details }, `partition stopped: ${e.message}`);
@@ -284,6 +294,7 @@ export class Consumer {
       return;
     }
     resolveOffset(batch.lastOffset());
+    this.positions.set(`${topic}:${partition}`, nextOffset);
     this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - nextOffset)));
     void this.outbox.drain();
   }
