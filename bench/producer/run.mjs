@@ -24,8 +24,7 @@
 //        LOG_DIR=/tmp/logs writes each producer's whole output to LOG_DIR/producer-<pair>.log.
 //        VERIFY=0 skips reading the data topic back (the tallies are still summed).
 // Prints one line per measurement and a JSON summary last.
-import { spawn, execFileSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
@@ -34,6 +33,23 @@ import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { createLogger, silentLogger } from "@zeroloss/observability";
 import { parseLsn } from "@zeroloss/pg";
 import { decodeTally, topicNames } from "@zeroloss/wire";
+import {
+  Processes,
+  TABLE_DDL,
+  coresBusy,
+  cpuSeconds,
+  fmt,
+  freshDatabase,
+  insertBacklog,
+  machineCpu,
+  median,
+  metricSumIfUp,
+  rate,
+  sql,
+  versionOf,
+  warmUpTransactions,
+  withDatabase,
+} from "../common.mjs";
 
 const env = process.env;
 const ROWS = Number(env.ROWS ?? process.argv[2] ?? 1_000_000);
@@ -51,146 +67,25 @@ for (const [name, v] of Object.entries({ ROWS, PAIRS, TXN_ROWS })) {
 }
 
 const log = createLogger({ name: "bench", level: "warn", pretty: true });
-const children = new Set(); // processes this script spawned, killed on any exit path
+const procs = new Processes();
 let stack = null;
-let cleaningUp = null;
-
-// A fresh cluster creates its __transaction_state topic on the first transactional use,
-// which then costs the first pair's producer about 0.6 s of startup that no cluster in
-// service has: done once here, before anything is measured.
-async function warmUpTransactions(brokers) {
-  const kafka = createKafka({ brokers, clientId: "bench-warmup", log: silentLogger() });
-  const producer = kafka.producer({ transactionalId: "bench-warmup", idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  try {
-    await (await producer.transaction()).abort();
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-async function cleanup() {
-  cleaningUp ??= (async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    if (stack !== null) await stack.stop();
-    stack = null;
-  })();
-  return cleaningUp;
-}
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.once(sig, () => {
-    console.error(`\n${sig}: stopping`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
+const run = (...args) => procs.run(...args);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rate = (rows, ms) => Math.round(rows / (ms / 1000));
-const fmt = (n) => n.toLocaleString("en-US");
-
-function withDatabase(url, db) {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-async function sql(url, fn) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-/** CPU seconds (user+system) a process has used so far, from /proc; null elsewhere. */
-function cpuSeconds(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-    return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (100 Hz)
-  } catch {
-    return null;
-  }
-}
-
-/** Jiffies the whole machine spent busy and in total so far, from /proc/stat. */
-function machineCpu() {
-  try {
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = (f[3] ?? 0) + (f[4] ?? 0);
-    const total = f.reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch {
-    return null;
-  }
-}
-
-/** Busy share of all cores between two machineCpu() readings, as "cores busy" (0..nproc). */
-function coresBusy(a, b) {
-  if (a === null || b === null || b.total === a.total) return null;
-  return Number((((b.busy - a.busy) / (b.total - a.total)) * cpus().length).toFixed(2));
-}
-
-/** Spawns a tracked child; resolves on exit with code, wall ms and output tail. */
-function run(command, args, options = {}, logFile = null) {
-  const t0 = performance.now();
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
-  children.add(child);
-  let out = "";
-  const keep = (d) => {
-    out = (out + d.toString()).slice(-20_000);
-    if (logFile !== null) appendFileSync(logFile, d);
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  const exited = new Promise((resolveExit) =>
-    child.once("exit", (code, signal) => {
-      children.delete(child);
-      resolveExit({ code, signal, ms: performance.now() - t0, out });
-    }),
-  );
-  return { child, t0, exited, output: () => out };
-}
 
 // --- the backlog -------------------------------------------------------------------------
-
-const TABLE_DDL = `CREATE TABLE bench_rows (
-  id bigint PRIMARY KEY,
-  amount numeric(18,4) NOT NULL,
-  note text NOT NULL,
-  created timestamptz NOT NULL,
-  attrs jsonb NOT NULL
-)`;
-
-// ~150 bytes a row in WAL's tuple data: note is exactly 40 characters; timestamps carry microseconds.
-const INSERT_SQL = `INSERT INTO bench_rows (id, amount, note, created, attrs)
-SELECT g,
-       ((g * 7919) % 100000000)::numeric / 10000,
-       'note ' || lpad(g::text, 9, '0') || ' ' || substr(md5(g::text), 1, 25),
-       timestamptz '2026-01-01 00:00:00+00' + g * interval '1.000123 second',
-       jsonb_build_object('kind', 'order', 'shard', g % 16, 'flag', g % 2 = 0)
-  FROM generate_series($1::bigint, $2::bigint) g`;
 
 /** A fresh database with the table, the publication and both slots; then the backlog. */
 async function prepare(pair) {
   const db = `bench_${pair}`;
-  const url = withDatabase(stack.source, db);
-  await sql(withDatabase(stack.source, "postgres"), async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${db}`);
-  });
+  const url = await freshDatabase(stack.source, db);
   const recvSlot = `bench_recv_${pair}`;
   const producerSlot = `zeroloss_bench_${pair}`;
   return sql(url, async (c) => {
-    await c.query(TABLE_DDL);
+    await c.query(TABLE_DDL());
     await c.query(`CREATE PUBLICATION ${PUBLICATION} FOR TABLE bench_rows`);
     for (const slot of [recvSlot, producerSlot]) await c.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
     const t0 = performance.now();
-    for (let from = 1; from <= ROWS; from += TXN_ROWS) {
-      await c.query(INSERT_SQL, [from, Math.min(ROWS, from + TXN_ROWS - 1)]); // autocommit: one transaction each
-    }
+    await insertBacklog(c, ROWS, TXN_ROWS); // autocommit: one transaction each
     const insertMs = performance.now() - t0;
     const { rows } = await c.query(
       "SELECT pg_current_wal_lsn()::text AS lsn, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)) AS wal, pg_size_pretty(pg_total_relation_size('bench_rows')) AS size FROM pg_replication_slots WHERE slot_name = $1",
@@ -224,16 +119,6 @@ async function measureRecvlogical(p) {
 }
 
 // --- the producer ------------------------------------------------------------------------
-
-async function producerMetrics(port) {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
-  const text = await res.text();
-  let events = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("zeroloss_producer_events_total{") || line.startsWith("zeroloss_producer_events_total ")) events += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return { events };
-}
 
 async function measureProducer(p, pair) {
   const port = await freePort();
@@ -291,13 +176,9 @@ async function measureProducer(p, pair) {
     for (;;) {
       if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`the producer exited early (${r.child.exitCode ?? r.child.signalCode}):\n${r.output()}`);
       if (performance.now() > deadline) throw new Error(`the producer did not read ${fmt(ROWS)} rows in ${TIMEOUT_MS / 1000} s:\n${r.output()}`);
-      let m = null;
-      try {
-        m = await producerMetrics(port);
-      } catch (err) {
-        // Only "not listening yet" is expected while the producer starts; anything else fails the run.
-        if (err?.cause?.code !== "ECONNREFUSED") throw err;
-      }
+      // null while the producer is not listening yet
+      const events = await metricSumIfUp(port, "zeroloss_producer_events_total");
+      const m = events === null ? null : { events };
       const now = performance.now();
       if (m !== null && m.events > 0 && firstAt === null) {
         firstAt = now;
@@ -329,11 +210,7 @@ async function measureProducer(p, pair) {
     }
   } finally {
     await control.end();
-    // SIGTERM: a clean stop (and the CPU profile written on exit).
-    if (r.child.exitCode === null) r.child.kill("SIGTERM");
-    const killer = setTimeout(() => r.child.kill("SIGKILL"), 30_000);
-    await r.exited;
-    clearTimeout(killer);
+    await procs.stop(r); // SIGTERM: a clean stop (and the CPU profile written on exit)
     rmSync(dir, { recursive: true, force: true });
   }
   const problem = anomaly();
@@ -415,14 +292,6 @@ async function verifyKafkaOnce(prefix) {
 
 // --- main --------------------------------------------------------------------------------
 
-function versionOf(cmd, args) {
-  try {
-    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
-  } catch {
-    return null;
-  }
-}
-
 const summary = {
   date: new Date().toISOString(),
   machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, ramGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
@@ -435,6 +304,7 @@ try {
   console.log(`bench:producer ${fmt(ROWS)} rows, ${PAIRS} pair(s), ${fmt(TXN_ROWS)} rows per source transaction; ${cpus().length} cores, ${summary.machine.ramGiB} GiB, node ${process.version}`);
   const t0 = performance.now();
   stack = await startDevStack({ brokers: 1, log });
+  procs.stack = stack;
   summary.machine.postgres = await sql(stack.source, async (c) => (await c.query("SHOW server_version")).rows[0].server_version);
   summary.machine.kafka = stack.kafkaVersion;
   summary.machine.java = versionOf("sh", ["-c", "java -version 2>&1"])?.split("\n")[0] ?? null;
@@ -459,15 +329,13 @@ try {
       await dropPair(p);
     }
   }
-  const ratios = summary.pairs.map((x) => x.ratio).sort((a, b) => a - b);
-  const mid = ratios.length >> 1;
-  summary.ratioMedian = Number((ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2).toFixed(3));
+  summary.ratioMedian = Number(median(summary.pairs.map((x) => x.ratio)).toFixed(3));
   summary.goalMet = summary.pairs.every((x) => x.ratio >= 0.4);
 } catch (err) {
   failed = true;
   console.error(`bench:producer failed: ${err?.stack ?? err}`);
 } finally {
-  await cleanup();
+  await procs.cleanup();
 }
 console.log(JSON.stringify(summary, null, 2));
 process.exit(failed ? 1 : 0);
