@@ -213,6 +213,16 @@ export class Consumer {
       const applied = this.positions.get(k);
       if (applied !== undefined) this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(highWatermark) - applied)));
     });
+    // After a rebalance, partitions that went to another member are no longer this process's lag to report.
+    group.on(group.events.GROUP_JOIN, (e) => {
+      const assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((p) => `${topic}:${p}`)));
+      for (const k of [...this.positions.keys()]) {
+        if (assigned.has(k)) continue;
+        this.positions.delete(k);
+        const at = k.lastIndexOf(":");
+        this.o.metrics.lag.remove({ topic: k.slice(0, at), partition: k.slice(at + 1) });
+      }
+    });
     try {
       await group.connect();
       await group.subscribe({ topics, fromBeginning: true });
