@@ -2,8 +2,9 @@
 // CPU accounting from /proc, a metric reader, and the cleanup of spawned processes.
 import { spawn, execFileSync } from "node:child_process";
 import { appendFileSync, readFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, totalmem } from "node:os";
 import pg from "pg";
+import { startDevStack } from "@zeroloss/devstack";
 import { createKafka } from "@zeroloss/kafka";
 import { silentLogger } from "@zeroloss/observability";
 
@@ -215,4 +216,73 @@ export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+// --- the benchmarks' frame: summary, dev stack, exit --------------------------------------
+
+/** The JSON summary every end-to-end benchmark prints last; `extra` holds its parameters. */
+export function newSummary(extra) {
+  return {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, ramGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    ...extra,
+    pairs: [],
+  };
+}
+
+/** Starts the dev stack (1 broker) for `procs` to stop, records its versions in the summary, warms Kafka's transactions. */
+export async function startBenchStack(procs, summary, log) {
+  const t0 = performance.now();
+  const stack = await startDevStack({ brokers: 1, log });
+  procs.stack = stack;
+  summary.machine.postgres = await sql(stack.source, async (c) => (await c.query("SHOW server_version")).rows[0].server_version);
+  summary.machine.kafka = stack.kafkaVersion;
+  summary.machine.java = versionOf("sh", ["-c", "java -version 2>&1"])?.split("\n")[0] ?? null;
+  summary.machine.devstack = stack.mode;
+  console.log(`dev stack (${stack.mode}) up in ${((performance.now() - t0) / 1000).toFixed(1)} s: PostgreSQL ${summary.machine.postgres}, Kafka ${stack.kafkaVersion}`);
+  await warmUpTransactions(stack.kafka);
+  return stack;
+}
+
+/**
+ * Runs a benchmark's pairs, then adds the median ratio and whether every pair met `goal`,
+ * cleans up on every path, prints the summary and exits (1 when anything failed).
+ */
+export async function runBench(name, summary, goal, body, cleanup) {
+  let failed = false;
+  try {
+    await body();
+    summary.ratioMedian = Number(median(summary.pairs.map((x) => x.ratio)).toFixed(3));
+    summary.goalMet = summary.pairs.every((x) => x.ratio >= goal);
+  } catch (err) {
+    failed = true;
+    console.error(`${name} failed: ${err?.stack ?? err}`);
+  } finally {
+    await cleanup();
+  }
+  console.log(JSON.stringify(summary, null, 2));
+  process.exit(failed ? 1 : 0);
+}
+
+// --- the benchmark row as the producer sees it (the hot-path benchmarks) -------------------
+
+export const ENVELOPE_COLUMNS = [
+  { name: "id", type: "bigint", typeOid: 20, typmod: -1, key: true },
+  { name: "amount", type: "numeric(18,4)", typeOid: 1700, typmod: 1179656 },
+  { name: "note", type: "text", typeOid: 25, typmod: -1 },
+  { name: "created", type: "timestamp with time zone", typeOid: 1184, typmod: -1 },
+  { name: "attrs", type: "jsonb", typeOid: 3802, typmod: -1 },
+];
+
+/** Row i's values in PostgreSQL's text output, and a source block for it (`seq` its place in the round). */
+export function hotPathRow(i, seq) {
+  const tuple = [
+    String(i),
+    `${(i % 100000) * 3}.${String(i % 10000).padStart(4, "0")}`,
+    `note ${String(i).padStart(10, "0")} abcdefghijklmnopqrstuvw`,
+    `2026-11-21 13:${String(i % 60).padStart(2, "0")}:05.123456+00`,
+    `{"k": ${i % 97}, "flag": true, "tag": "t${i % 13}"}`,
+  ];
+  const source = { db: "bench", schema: "public", table: "bench_rows", lsn: "0/1D44CE8", commitLsn: "0/2D44CE8", xid: 777, commitTime: "2026-11-21T13:53:25.121000Z", seq };
+  return { tuple, source };
 }

@@ -9,19 +9,14 @@ import { relationSchema, rowRecord } from "../../services/producer/dist/envelope
 import { planBatch } from "../../services/consumer/dist/batch.js";
 import { copyText } from "../../services/consumer/dist/apply.js";
 import { EnvelopeDecoder, topicNames } from "@zeroloss/wire";
+import { ENVELOPE_COLUMNS, hotPathRow } from "../common.mjs";
 
 const RECORDS = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
 const decoder = new EnvelopeDecoder();
 const BATCH = 8000; // about what one 8 MiB fetch of this row holds
 const topics = topicNames("bench");
-const columns = [
-  { name: "id", type: "bigint", typeOid: 20, typmod: -1, key: true },
-  { name: "amount", type: "numeric(18,4)", typeOid: 1700, typmod: 1179656 },
-  { name: "note", type: "text", typeOid: 25, typmod: -1 },
-  { name: "created", type: "timestamp with time zone", typeOid: 1184, typmod: -1 },
-  { name: "attrs", type: "jsonb", typeOid: 3802, typmod: -1 },
-];
+const columns = ENVELOPE_COLUMNS;
 const rel = relationSchema(topics, 16384, "public", "bench_rows", columns);
 const table = {
   schema: "public",
@@ -36,14 +31,7 @@ function batches(first) {
   const out = [];
   let records = [];
   for (let i = first; i < first + RECORDS; i++) {
-    const tuple = [
-      String(i),
-      `${(i % 100000) * 3}.${String(i % 10000).padStart(4, "0")}`,
-      `note ${String(i).padStart(10, "0")} abcdefghijklmnopqrstuvw`,
-      `2026-11-21 13:${String(i % 60).padStart(2, "0")}:05.123456+00`,
-      `{"k": ${i % 97}, "flag": true, "tag": "t${i % 13}"}`,
-    ];
-    const source = { db: "bench", schema: "public", table: "bench_rows", lsn: "0/1D44CE8", commitLsn: "0/2D44CE8", xid: 777, commitTime: "2026-11-21T13:53:25.121000Z", seq: i - first };
+    const { tuple, source } = hotPathRow(i, i - first);
     const { record } = rowRecord("c", rel, tuple, source);
     // kafkajs hands the consumer Buffers and string offsets
     records.push({ offset: String(i), key: Buffer.from(record.key), value: Buffer.from(record.value) });

@@ -21,9 +21,9 @@
 //        CONSUMER_CONFIG='{"partitionsConcurrently":3}' merges keys into the consumer section.
 // Prints one line per measurement and a JSON summary last.
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort, startDevStack } from "@zeroloss/devstack";
+import { freePort } from "@zeroloss/devstack";
 import { createLogger } from "@zeroloss/observability";
 import {
   Processes,
@@ -36,12 +36,12 @@ import {
   freshDatabase,
   insertBacklog,
   machineCpu,
-  median,
   metricSumIfUp,
+  newSummary,
   rate,
+  runBench,
   sql,
-  versionOf,
-  warmUpTransactions,
+  startBenchStack,
 } from "../common.mjs";
 
 const env = process.env;
@@ -214,25 +214,10 @@ async function measureConsumer(loaded, pair) {
 
 // --- main ----------------------------------------------------------------------------------
 
-const summary = {
-  date: new Date().toISOString(),
-  machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, ramGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-  rows: ROWS,
-  consumerConfig: CONSUMER_CONFIG,
-  pairs: [],
-};
-let failed = false;
-try {
+const summary = newSummary({ rows: ROWS, consumerConfig: CONSUMER_CONFIG });
+await runBench("bench:consumer", summary, 0.3, async () => {
   console.log(`bench:consumer ${fmt(ROWS)} rows, ${PAIRS} pair(s); ${cpus().length} cores, ${summary.machine.ramGiB} GiB, node ${process.version}`);
-  const t0 = performance.now();
-  stack = await startDevStack({ brokers: 1, log });
-  procs.stack = stack;
-  summary.machine.postgres = await sql(stack.target, async (c) => (await c.query("SHOW server_version")).rows[0].server_version);
-  summary.machine.kafka = stack.kafkaVersion;
-  summary.machine.java = versionOf("sh", ["-c", "java -version 2>&1"])?.split("\n")[0] ?? null;
-  summary.machine.devstack = stack.mode;
-  console.log(`dev stack (${stack.mode}) up in ${((performance.now() - t0) / 1000).toFixed(1)} s: PostgreSQL ${summary.machine.postgres}, Kafka ${stack.kafkaVersion}`);
-  await warmUpTransactions(stack.kafka);
+  stack = await startBenchStack(procs, summary, log);
   const loaded = await load();
   for (let pair = 1; pair <= PAIRS; pair++) {
     const copy = await measureCopy(loaded, pair);
@@ -246,14 +231,7 @@ try {
     );
     summary.pairs.push({ pair, copy, consumer: cons, ratio: Number(ratio.toFixed(3)) });
   }
-  summary.ratioMedian = Number(median(summary.pairs.map((x) => x.ratio)).toFixed(3));
-  summary.goalMet = summary.pairs.every((x) => x.ratio >= 0.3);
-} catch (err) {
-  failed = true;
-  console.error(`bench:consumer failed: ${err?.stack ?? err}`);
-} finally {
+}, async () => {
   await procs.cleanup();
   rmSync(work, { recursive: true, force: true });
-}
-console.log(JSON.stringify(summary, null, 2));
-process.exit(failed ? 1 : 0);
+});

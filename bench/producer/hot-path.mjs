@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { relationSchema, rowRecord } from "../../services/producer/dist/envelopes.js";
 import { partitionForKey } from "@zeroloss/kafka";
 import { topicNames } from "@zeroloss/wire";
+import { ENVELOPE_COLUMNS, hotPathRow } from "../common.mjs";
 
 const ROWS = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
@@ -17,27 +18,14 @@ const kafkajs = dirname(require.resolve("kafkajs/package.json"));
 const produceRequest = require(join(kafkajs, "src/protocol/requests/produce/v3/request.js"));
 const Long = require(join(kafkajs, "src/utils/long.js"));
 
-const rel = relationSchema(topicNames("bench"), 16384, "public", "bench_rows", [
-  { name: "id", type: "bigint", typeOid: 20, typmod: -1, key: true },
-  { name: "amount", type: "numeric(18,4)", typeOid: 1700, typmod: 1179656 },
-  { name: "note", type: "text", typeOid: 25, typmod: -1 },
-  { name: "created", type: "timestamp with time zone", typeOid: 1184, typmod: -1 },
-  { name: "attrs", type: "jsonb", typeOid: 3802, typmod: -1 },
-]);
+const rel = relationSchema(topicNames("bench"), 16384, "public", "bench_rows", ENVELOPE_COLUMNS);
 const PER_REQUEST = 6600;
 
 async function round(first) {
   let partitions = Array.from({ length: 6 }, () => []);
   let bytes = 0;
   for (let i = first; i < first + ROWS; i++) {
-    const tuple = [
-      String(i),
-      `${(i % 100000) * 3}.${String(i % 10000).padStart(4, "0")}`,
-      `note ${String(i).padStart(10, "0")} abcdefghijklmnopqrstuvw`,
-      `2026-11-21 13:${String(i % 60).padStart(2, "0")}:05.123456+00`,
-      `{"k": ${i % 97}, "flag": true, "tag": "t${i % 13}"}`,
-    ];
-    const source = { db: "bench", schema: "public", table: "bench_rows", lsn: "0/1D44CE8", commitLsn: "0/2D44CE8", xid: 777, commitTime: "2026-11-21T13:53:25.121000Z", seq: i - first };
+    const { tuple, source } = hotPathRow(i, i - first);
     const built = rowRecord("c", rel, tuple, source);
     const p = partitionForKey(built.record.key, 6);
     partitions[p].push({ key: built.record.key, value: built.record.value, partition: p });

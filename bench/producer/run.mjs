@@ -25,10 +25,10 @@
 //        VERIFY=0 skips reading the data topic back (the tallies are still summed).
 // Prints one line per measurement and a JSON summary last.
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
-import { freePort, pollUntil, startDevStack } from "@zeroloss/devstack";
+import { freePort, pollUntil } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { createLogger, silentLogger } from "@zeroloss/observability";
 import { parseLsn } from "@zeroloss/pg";
@@ -42,12 +42,12 @@ import {
   freshDatabase,
   insertBacklog,
   machineCpu,
-  median,
   metricSumIfUp,
+  newSummary,
   rate,
+  runBench,
   sql,
-  versionOf,
-  warmUpTransactions,
+  startBenchStack,
   withDatabase,
 } from "../common.mjs";
 
@@ -292,25 +292,10 @@ async function verifyKafkaOnce(prefix) {
 
 // --- main --------------------------------------------------------------------------------
 
-const summary = {
-  date: new Date().toISOString(),
-  machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? null, ramGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-  rows: ROWS,
-  txnRows: TXN_ROWS,
-  pairs: [],
-};
-let failed = false;
-try {
+const summary = newSummary({ rows: ROWS, txnRows: TXN_ROWS });
+await runBench("bench:producer", summary, 0.4, async () => {
   console.log(`bench:producer ${fmt(ROWS)} rows, ${PAIRS} pair(s), ${fmt(TXN_ROWS)} rows per source transaction; ${cpus().length} cores, ${summary.machine.ramGiB} GiB, node ${process.version}`);
-  const t0 = performance.now();
-  stack = await startDevStack({ brokers: 1, log });
-  procs.stack = stack;
-  summary.machine.postgres = await sql(stack.source, async (c) => (await c.query("SHOW server_version")).rows[0].server_version);
-  summary.machine.kafka = stack.kafkaVersion;
-  summary.machine.java = versionOf("sh", ["-c", "java -version 2>&1"])?.split("\n")[0] ?? null;
-  summary.machine.devstack = stack.mode;
-  console.log(`dev stack (${stack.mode}) up in ${((performance.now() - t0) / 1000).toFixed(1)} s: PostgreSQL ${summary.machine.postgres}, Kafka ${stack.kafkaVersion}`);
-  await warmUpTransactions(stack.kafka);
+  stack = await startBenchStack(procs, summary, log);
   for (let pair = 1; pair <= PAIRS; pair++) {
     const p = await prepare(pair);
     try {
@@ -329,13 +314,4 @@ try {
       await dropPair(p);
     }
   }
-  summary.ratioMedian = Number(median(summary.pairs.map((x) => x.ratio)).toFixed(3));
-  summary.goalMet = summary.pairs.every((x) => x.ratio >= 0.4);
-} catch (err) {
-  failed = true;
-  console.error(`bench:producer failed: ${err?.stack ?? err}`);
-} finally {
-  await procs.cleanup();
-}
-console.log(JSON.stringify(summary, null, 2));
-process.exit(failed ? 1 : 0);
+}, () => procs.cleanup());

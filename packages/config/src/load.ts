@@ -3,7 +3,7 @@
 // one pass instead of one error per restart.
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
-import { ZerolossError } from "@zeroloss/errors";
+import { isZerolossError, ZerolossError } from "@zeroloss/errors";
 import { configSchema, type Config } from "./schema.js";
 import { applyEnvOverrides } from "./env.js";
 
@@ -81,4 +81,19 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     throw new ConfigError("CONFIG_NOT_FOUND", options.file, [{ path: "(file)", message }]);
   }
   return parseConfig(text, options.file, env);
+}
+
+/**
+ * loadConfig for a service's main (`zeroloss <service> --config FILE`): on any problem it
+ * writes `zeroloss <service>: error [CODE]: ...` to stderr and returns null, and the main
+ * exits with 2 (configuration).
+ */
+export async function loadServiceConfig(service: string, file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Config | null> {
+  try {
+    return await loadConfig({ ...(file === undefined ? {} : { file }), env });
+  } catch (err) {
+    const code = isZerolossError(err) ? err.code : "CONFIG_INVALID";
+    process.stderr.write(`zeroloss ${service}: error [${code}]: ${err instanceof Error ? err.message : String(err)}\n`);
+    return null;
+  }
 }

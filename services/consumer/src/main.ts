@@ -2,8 +2,7 @@
 // Consumer together, and turns signals into a clean stop. Logic lives in consumer.ts.
 // Exit codes: 0 stopped cleanly, 1 failed, 2 configuration.
 import { Command } from "commander";
-import { loadConfig } from "@zeroloss/config";
-import { isZerolossError } from "@zeroloss/errors";
+import { loadServiceConfig } from "@zeroloss/config";
 import { createLogger, createRegistry, runServiceProcess } from "@zeroloss/observability";
 import { Consumer } from "./consumer.js";
 import { ConsumerMetrics } from "./metrics.js";
@@ -19,14 +18,8 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
   }
-  let config;
-  try {
-    config = await loadConfig({ ...(opts.config === undefined ? {} : { file: opts.config }), env: process.env });
-  } catch (err) {
-    const code = isZerolossError(err) ? err.code : "CONFIG_INVALID";
-    process.stderr.write(`zeroloss consumer: error [${code}]: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
-  }
+  const config = await loadServiceConfig("consumer", opts.config);
+  if (config === null) return 2;
   const log = createLogger({ name: "consumer", level: config.log.level, pretty: process.stderr.isTTY === true });
   const registry = createRegistry("consumer");
   const metrics = new ConsumerMetrics(registry);

@@ -2,8 +2,7 @@
 // Producer together, and turns signals into a clean stop. Logic lives in producer.ts.
 // Exit codes: 0 stopped cleanly (or initial_only finished), 1 failed, 2 configuration.
 import { Command } from "commander";
-import { loadConfig } from "@zeroloss/config";
-import { isZerolossError } from "@zeroloss/errors";
+import { loadServiceConfig } from "@zeroloss/config";
 import { createLogger, createRegistry, runServiceProcess } from "@zeroloss/observability";
 import { ProducerMetrics } from "./metrics.js";
 import { Producer } from "./producer.js";
@@ -20,14 +19,8 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
   }
-  let config;
-  try {
-    config = await loadConfig({ ...(opts.config === undefined ? {} : { file: opts.config }), env: process.env });
-  } catch (err) {
-    const code = isZerolossError(err) ? err.code : "CONFIG_INVALID";
-    process.stderr.write(`zeroloss producer: error [${code}]: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 2;
-  }
+  const config = await loadServiceConfig("producer", opts.config);
+  if (config === null) return 2;
   const log = createLogger({ name: "producer", level: config.log.level, pretty: process.stderr.isTTY === true });
   const registry = createRegistry("producer");
   const metrics = new ProducerMetrics(registry);
