@@ -133,6 +133,30 @@ async function measureCopy(loaded, pair) {
   }
 }
 
+// --- the floor: kafkajs reading the same records and doing nothing with them ---------------
+
+const READ_ONLY_MAIN = resolve(import.meta.dirname, "read-only.mjs");
+
+async function measureReadOnly(pair, parse) {
+  const kafkaPid = stack.pids["kafka-1"] ?? null;
+  const kafkaCpu0 = kafkaPid === null ? null : cpuSeconds(kafkaPid);
+  const m0 = machineCpu();
+  const r = procs.run(process.execPath, [READ_ONLY_MAIN, stack.kafka.join(","), `${PREFIX}.public.bench_rows`, `bench-read-only-${pair}${parse ? "-parse" : ""}`, String(ROWS), ...(parse ? ["parse"] : [])]);
+  const timer = setTimeout(() => r.child.kill("SIGKILL"), TIMEOUT_MS);
+  const done = await r.exited;
+  clearTimeout(timer);
+  if (done.code !== 0) throw new Error(`read-only.mjs exited with ${done.code ?? done.signal}:\n${done.out}`);
+  const got = JSON.parse(done.out.trim().split("\n").at(-1));
+  if (got.records !== ROWS) throw new Error(`read-only.mjs read ${got.records} records, not ${ROWS}`);
+  return {
+    ms: got.ms,
+    rowsPerSec: rate(ROWS, got.ms),
+    steadyRowsPerSec: rate(ROWS, got.steadyMs),
+    valueBytes: got.valueBytes,
+    cpuSeconds: { reader: got.cpuSeconds, kafka: kafkaCpu0 === null ? null : Number((cpuSeconds(kafkaPid) - kafkaCpu0).toFixed(2)), machineCoresBusy: coresBusy(m0, machineCpu()) },
+  };
+}
+
 // --- the consumer --------------------------------------------------------------------------
 
 async function measureConsumer(loaded, pair) {
@@ -222,6 +246,15 @@ await runBench("bench:consumer", summary, 0.3, async () => {
   for (let pair = 1; pair <= PAIRS; pair++) {
     const copy = await measureCopy(loaded, pair);
     console.log(`pair ${pair}: COPY      ${fmt(copy.rowsPerSec).padStart(9)} rows/s  (${(copy.ms / 1000).toFixed(2)} s; ${copy.machineCoresBusy ?? "?"} of ${cpus().length} cores busy)`);
+    const floor = {};
+    for (const parse of [false, true]) {
+      const f = await measureReadOnly(pair, parse);
+      floor[parse ? "readAndParse" : "readOnly"] = f;
+      console.log(
+        `pair ${pair}: ${parse ? "read+parse" : "read only "} ${fmt(f.rowsPerSec).padStart(8)} rows/s  (kafkajs${parse ? " + JSON.parse" : ", no work"}: ${(f.ms / 1000).toFixed(2)} s, then ${fmt(f.steadyRowsPerSec)} rows/s; ` +
+          `${Math.round(f.valueBytes / ROWS)} value bytes a record; CPU s: reader ${f.cpuSeconds.reader}, kafka ${f.cpuSeconds.kafka ?? "?"}; ${f.cpuSeconds.machineCoresBusy ?? "?"} of ${cpus().length} cores busy)`,
+      );
+    }
     const cons = await measureConsumer(loaded, pair);
     const ratio = cons.rowsPerSec / copy.rowsPerSec;
     console.log(
@@ -229,7 +262,7 @@ await runBench("bench:consumer", summary, 0.3, async () => {
         `then ${cons.steadyRowsPerSec === null ? "-" : fmt(cons.steadyRowsPerSec)} rows/s; CPU s: consumer ${cons.cpuSeconds.consumer ?? "?"}, kafka ${cons.cpuSeconds.kafka ?? "?"}; ` +
         `${cons.cpuSeconds.machineCoresBusy ?? "?"} of ${cpus().length} cores busy; ${cons.batches} batches, ${cons.applySeconds} s in their transactions) ratio ${(ratio * 100).toFixed(1)}%  [target = source: ${fmt(ROWS)} rows, 0 quarantined]`,
     );
-    summary.pairs.push({ pair, copy, consumer: cons, ratio: Number(ratio.toFixed(3)) });
+    summary.pairs.push({ pair, copy, ...floor, consumer: cons, ratio: Number(ratio.toFixed(3)) });
   }
 }, async () => {
   await procs.cleanup();
