@@ -7,6 +7,7 @@ import { devDown, devStatus, devUp } from "./commands/dev.js";
 import { runService } from "./commands/service.js";
 import { replayCommand, parseOffsetTarget } from "./commands/replay.js";
 import { slotDropCommand, slotStatusCommand } from "./commands/slot.js";
+import { statusCommand } from "./commands/status.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -77,6 +78,26 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .exitOverride()
     .action(async (opts: { config?: string }) => {
       setExit(await runService("consumer", opts.config));
+    });
+
+  program
+    .command("counter")
+    .description("run the counter: count every record per offset window at every stage, and serve /metrics, the API and the dashboard (Ctrl-C stops it)")
+    .option(...configFlag)
+    .exitOverride()
+    .action(async (opts: { config?: string }) => {
+      setExit(await runService("counter", opts.config));
+    });
+
+  program
+    .command("status")
+    .description("the counter's summary; exit 0 when everything closed balances, 1 when anything is in attention or mismatch, 2 when the counter cannot be reached")
+    .option(...configFlag)
+    .option("--url <url>", "the counter's base URL (default: from counter.http)")
+    .option("--json", "the summary as JSON", false)
+    .exitOverride()
+    .action(async (opts: { config?: string; url?: string; json: boolean }) => {
+      setExit(await statusCommand(opts));
     });
 
   program

@@ -113,8 +113,22 @@ export const configSchema = z.strictObject({
       topicPollMs: 5_000,
     }),
   counter: z
-    .strictObject({ url: postgresUrl.optional(), http: httpSection(9400) })
-    .default({ http: { port: 9400, host: "0.0.0.0" } }),
+    .strictObject({
+      /** The ledger database (schema zeroloss_counter); defaults to target.url. */
+      url: postgresUrl.optional(),
+      http: httpSection(9400),
+      /** The counter's own Kafka consumer group (its positions live in the ledger; this only assigns partitions). */
+      group: z.string().min(1).default("zeroloss-counter"),
+      /** A window or transaction still unbalanced after this long is a mismatch (or incomplete). */
+      graceSeconds: z.number().min(1).max(86_400).default(300),
+      /** Applied transactions are kept this long in the ledger, then pruned. */
+      retainTransactionsSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
+      /** How often metrics and transaction states are refreshed from the ledger. */
+      refreshMs: z.number().int().min(100).max(600_000).default(2_000),
+      /** How often the data topics are listed, to count topics created after the counter. */
+      topicPollMs: z.number().int().min(100).max(600_000).default(5_000),
+    })
+    .default({ http: { port: 9400, host: "0.0.0.0" }, group: "zeroloss-counter", graceSeconds: 300, retainTransactionsSeconds: 86_400, refreshMs: 2_000, topicPollMs: 5_000 }),
   log: z
     .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
     .default({ level: "info" }),
@@ -125,5 +139,5 @@ export type ConfigInput = z.input<typeof configSchema>;
 
 /** The validated configuration, defaults applied, `counter.url` resolved. */
 export type Config = Omit<z.output<typeof configSchema>, "counter"> & {
-  counter: { url: string; http: { port: number; host: string } };
+  counter: Omit<z.output<typeof configSchema>["counter"], "url"> & { url: string };
 };

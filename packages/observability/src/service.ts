@@ -1,10 +1,10 @@
 // The life of a service process after its configuration is read: serve /metrics and
 // /healthz, run the service until it returns or fails, and turn signals into a clean stop.
-// The producer and the consumer share it, so their exit codes and signal handling agree.
+// Every service shares it, so their exit codes and signal handling agree.
 import { describeError, isZerolossError } from "@zeroloss/errors";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { startHttpServer, type Health } from "./http.js";
+import { startHttpServer, type Health, type Route } from "./http.js";
 
 export interface RunnableService {
   run(): Promise<void>;
@@ -19,12 +19,14 @@ export interface ServiceProcessOptions {
   readonly registry: Registry;
   readonly http: { readonly host: string; readonly port: number };
   readonly service: RunnableService;
+  /** Routes beyond /metrics and /healthz (the counter's API and dashboard). */
+  readonly routes?: readonly Route[];
 }
 
 /** Resolves with the exit code: 0 stopped cleanly, 1 failed. */
 export async function runServiceProcess(o: ServiceProcessOptions): Promise<number> {
   const { log, service } = o;
-  const http = await startHttpServer({ ...o.http, registry: o.registry, health: () => service.health(), log });
+  const http = await startHttpServer({ ...o.http, registry: o.registry, health: () => service.health(), log, ...(o.routes === undefined ? {} : { routes: o.routes }) });
   // The first signal stops cleanly (the service finishes or rolls back what it has in
   // hand); a second one at least 2 s later forces the exit. Closer repeats are the same
   // Ctrl-C arriving twice (directly and through the `zeroloss` CLI).

@@ -92,16 +92,31 @@ export function decodeCheckpoint(value: Buffer | null): Checkpoint {
 
 export function decodeManifest(value: Buffer | null): Manifest {
   const o = parseObject(value, "manifest");
-  if (typeof o["commitLsn"] !== "string" || typeof o["records"] !== "number" || typeof o["hash"] !== "string") {
-    throw new WireError("WIRE_MALFORMED", "manifest record lacks commitLsn, records or hash");
+  if (
+    typeof o["db"] !== "string" ||
+    typeof o["commitLsn"] !== "string" ||
+    typeof o["commitTime"] !== "string" ||
+    typeof o["records"] !== "number" ||
+    typeof o["hash"] !== "string" ||
+    typeof o["events"] !== "object" ||
+    o["events"] === null ||
+    Object.values(o["events"]).some((n) => !Number.isInteger(n))
+  ) {
+    throw new WireError("WIRE_MALFORMED", "manifest record lacks db, commitLsn, commitTime, records, hash or events (table → count)");
   }
   return o as unknown as Manifest;
 }
 
+const TALLY_INTEGERS = ["partition", "windowStart", "windowSize", "count", "firstOffset", "lastOffset"] as const;
+
 export function decodeTally(value: Buffer | null): Tally {
   const o = parseObject(value, "tally");
-  if (typeof o["topic"] !== "string" || typeof o["partition"] !== "number" || typeof o["count"] !== "number") {
-    throw new WireError("WIRE_MALFORMED", "tally record lacks topic, partition or count");
+  if (typeof o["topic"] !== "string" || (o["stage"] !== "emitted" && o["stage"] !== "written")) {
+    throw new WireError("WIRE_MALFORMED", "tally record lacks a topic or a stage (emitted, written)");
+  }
+  for (const k of TALLY_INTEGERS) {
+    const n = o[k];
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new WireError("WIRE_MALFORMED", `tally record's ${k} is not a non-negative integer`);
   }
   return o as unknown as Tally;
 }

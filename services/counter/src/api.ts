@@ -1,0 +1,64 @@
+// The counter's HTTP API and dashboard, as routes for the shared HTTP server
+// (packages/observability): /api/summary, /api/windows, /api/transactions, and the live
+// dashboard at / (dashboard.ts). Every answer is read from the ledger when asked.
+import type { ServerResponse } from "node:http";
+import type { Route } from "@zeroloss/observability";
+import type { Client } from "@zeroloss/pg";
+import { DASHBOARD_HTML } from "./dashboard.js";
+import { listTransactions, listWindows, summary, TRANSACTION_STATES, WINDOW_STATES, type TransactionState, type WindowState } from "./states.js";
+
+export interface ApiOptions {
+  readonly graceSeconds: number;
+  readonly db: () => Promise<Client>;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): true {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(`${JSON.stringify(body)}\n`);
+  return true;
+}
+
+function badRequest(res: ServerResponse, message: string): true {
+  return json(res, 400, { error: message });
+}
+
+export function apiRoutes(o: ApiOptions): Route[] {
+  return [
+    async (req, res, url) => {
+      if (req.method !== "GET") return false;
+      switch (url.pathname) {
+        case "/":
+        case "/dashboard":
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+          res.end(DASHBOARD_HTML);
+          return true;
+        case "/api/summary":
+          return json(res, 200, await summary(await o.db(), o.graceSeconds));
+        case "/api/windows": {
+          const q = url.searchParams;
+          const state = q.get("state") ?? undefined;
+          if (state !== undefined && !(WINDOW_STATES as readonly string[]).includes(state)) return badRequest(res, `state must be one of ${WINDOW_STATES.join(", ")}`);
+          const partition = q.get("partition");
+          if (partition !== null && !/^\d+$/.test(partition)) return badRequest(res, "partition must be a non-negative integer");
+          const limit = q.get("limit");
+          if (limit !== null && !/^\d+$/.test(limit)) return badRequest(res, "limit must be a non-negative integer");
+          const topic = q.get("topic") ?? undefined;
+          const windows = await listWindows(await o.db(), o.graceSeconds, {
+            ...(topic === undefined || topic === "" ? {} : { topic }),
+            ...(partition === null ? {} : { partition: Number(partition) }),
+            ...(state === undefined ? {} : { state: state as WindowState }),
+            ...(limit === null ? {} : { limit: Number(limit) }),
+          });
+          return json(res, 200, { windows });
+        }
+        case "/api/transactions": {
+          const state = url.searchParams.get("state");
+          if (state !== null && !(TRANSACTION_STATES as readonly string[]).includes(state)) return badRequest(res, `state must be one of ${TRANSACTION_STATES.join(", ")}`);
+          return json(res, 200, { transactions: await listTransactions(await o.db(), o.graceSeconds, state as TransactionState | null) });
+        }
+        default:
+          return false;
+      }
+    },
+  ];
+}

@@ -1,0 +1,357 @@
+// The counter's life: a Kafka consumer group (read_committed) over the data topics of the
+// prefix, the tallies topic and the manifests topic. Each fetched partition batch becomes
+// one ledger transaction (deltas.ts → ledger.ts) together with the counter's position in
+// that partition; Kafka offsets are committed afterwards only as a hint. The ledger's
+// position is the truth: records below it are skipped, and a fetch that starts above it
+// (the group's offsets ahead of a restored ledger) seeks back, so nothing is counted twice
+// or missed.
+//
+// A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
+import type { Config } from "@zeroloss/config";
+import { describeError, isZerolossError, ZerolossError } from "@zeroloss/errors";
+import { createKafka, kafkaError } from "@zeroloss/kafka";
+import type { Health } from "@zeroloss/observability";
+import { connect, pgError, query, type Client } from "@zeroloss/pg";
+import { topicNames, type TopicNames } from "@zeroloss/wire";
+import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Logger } from "pino";
+import { addDataRecords, addManifestRecords, addTallyRecords, emptyDeltas } from "./deltas.js";
+import { ensureLedger, storedPosition, writeBatch } from "./ledger.js";
+import type { CounterMetrics } from "./metrics.js";
+import { settleTransactions, summary, type Summary } from "./states.js";
+
+export interface CounterOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: CounterMetrics;
+}
+
+type Phase = "starting" | "waiting-for-topics" | "counting" | "stopped" | "failed";
+
+/** Partitions counted at the same time, each on its own ledger connection. */
+const LANES = 3;
+
+export class Counter {
+  private readonly log: Logger;
+  private readonly topics: TopicNames;
+  private readonly kafka: Kafka;
+  private phase: Phase = "starting";
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private failure: ZerolossError | null = null;
+  private lastError: ZerolossError | null = null;
+  private readonly free: Client[] = [];
+  /** Per "topic:partition": the offset this process last sought to (a fetch may legitimately start above it: retention). */
+  private readonly sought = new Map<string, bigint>();
+  private group: KafkaConsumer | null = null;
+  private reader: Client | null = null;
+  private latest: Summary | null = null;
+  private refreshFailedAt: number | null = null;
+
+  constructor(private readonly o: CounterOptions) {
+    this.log = o.log;
+    this.topics = topicNames(o.config.kafka.topicPrefix);
+    this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
+  }
+
+  health(): Health {
+    const healthy = this.phase !== "failed" && this.phase !== "stopped" && this.refreshFailedAt === null;
+    return {
+      healthy,
+      status: this.refreshFailedAt !== null && this.phase === "counting" ? "ledger-unreachable" : this.phase,
+      details: {
+        group: this.o.config.counter.group,
+        ...(this.latest === null ? {} : { ok: this.latest.ok, windows: this.latest.windows, transactions: this.latest.transactions }),
+        ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
+      },
+    };
+  }
+
+  /** A connection for the HTTP API's reads (one, queries queue on it). */
+  async readConnection(): Promise<Client> {
+    this.reader ??= await connect(this.o.config.counter.url, {
+      applicationName: "zeroloss-counter-api",
+      onIdleError: (err) => {
+        this.log.debug({ err: err.message }, "the API's ledger connection failed; the next request reconnects");
+        this.reader = null;
+      },
+    });
+    return this.reader;
+  }
+
+  async run(): Promise<void> {
+    const retry = backoff(200, 30_000);
+    const c = this.o.config.counter;
+    const refresher = setInterval(() => void this.refresh(), c.refreshMs);
+    try {
+      while (!this.stopping) {
+        try {
+          const db = await this.acquire();
+          await ensureLedger(db);
+          this.free.push(db);
+          break;
+        } catch (err) {
+          const e = this.noteError(err, "creating the ledger");
+          if (!e.retriable) throw e;
+          await this.idle(retry.next());
+        }
+      }
+      let subscribed: string[] = [];
+      while (!this.stopping && this.failure === null) {
+        let wanted: string[];
+        try {
+          wanted = await this.wantedTopics();
+        } catch (err) {
+          const e = this.noteError(err, "listing the topics");
+          if (!e.retriable) throw e;
+          await this.idle(retry.next());
+          continue;
+        }
+        if (wanted.join("\n") !== subscribed.join("\n")) {
+          await this.stopGroup();
+          subscribed = wanted;
+          if (wanted.length === 0) {
+            if (this.phase !== "waiting-for-topics") this.log.info({ prefix: this.o.config.kafka.topicPrefix }, "no topics of the prefix yet; waiting for the producer");
+            this.phase = "waiting-for-topics";
+          } else {
+            try {
+              await this.startGroup(wanted);
+              retry.reset();
+            } catch (err) {
+              const e = this.noteError(err, "joining the counter's consumer group");
+              subscribed = [];
+              await this.stopGroup();
+              if (!e.retriable) throw e;
+              await this.idle(retry.next());
+              continue;
+            }
+          }
+        }
+        await this.idle(c.topicPollMs);
+      }
+      if (this.failure !== null) throw this.failure;
+      this.phase = "stopped";
+    } catch (err) {
+      this.phase = "failed";
+      throw err;
+    } finally {
+      clearInterval(refresher);
+      await this.stopGroup();
+      for (const db of this.free.splice(0)) await db.end().catch(() => undefined); // closing at exit: nothing to report
+      await this.reader?.end().catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+  }
+
+  /** Settles transactions and refreshes the metrics from the ledger; a failure shows on /healthz until the next success. */
+  async refresh(): Promise<Summary | null> {
+    try {
+      const db = await this.readConnection();
+      await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds);
+      const s = await summary(db, this.o.config.counter.graceSeconds);
+      this.o.metrics.set(s);
+      this.latest = s;
+      this.refreshFailedAt = null;
+      return s;
+    } catch (err) {
+      this.noteError(err, "refreshing from the ledger");
+      this.refreshFailedAt ??= Date.now();
+      const r = this.reader;
+      this.reader = null;
+      await r?.end().catch(() => undefined); // its state is unknown after a failure
+      return null;
+    }
+  }
+
+  private async wantedTopics(): Promise<string[]> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const all = await admin.listTopics();
+      const control = new Set([this.topics.tallies, this.topics.manifests]);
+      return all.filter((t) => this.topics.dataPattern.test(t) || control.has(t)).sort();
+    } catch (err) {
+      throw kafkaError(err, "listing Kafka topics");
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async startGroup(topics: string[]): Promise<void> {
+    const group = this.kafka.consumer({
+      groupId: this.o.config.counter.group,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 250,
+    });
+    this.group = group;
+    group.on(group.events.CRASH, (e) => {
+      const err = kafkaError(e.payload.error, "the counter's Kafka consumer crashed");
+      this.noteError(err, e.payload.restart ? "the Kafka consumer restarts" : "the Kafka consumer gave up");
+      if (!e.payload.restart) {
+        this.failure = err;
+        this.wake?.();
+      }
+    });
+    try {
+      await group.connect();
+      await group.subscribe({ topics, fromBeginning: true });
+      await group.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: LANES,
+        eachBatch: (payload) => this.onBatch(payload),
+      });
+    } catch (err) {
+      throw kafkaError(err, `reading ${topics.length} topic(s) as group ${this.o.config.counter.group}`);
+    }
+    this.phase = "counting";
+    this.log.info({ group: this.o.config.counter.group, topics }, "counting");
+  }
+
+  private async stopGroup(): Promise<void> {
+    const g = this.group;
+    this.group = null;
+    if (g === null) return;
+    await g.disconnect().catch((err: unknown) => this.log.warn({ err: describeError(err) }, "leaving the consumer group"));
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    if (batch.messages.length === 0) return;
+    const k = `${topic}:${partition}`;
+    const kind = topic === this.topics.tallies ? "tallies" : topic === this.topics.manifests ? "manifests" : "data";
+    const windowSize = this.o.config.tallies.windowSize;
+    const next = BigInt(batch.lastOffset()) + 1n;
+    const retry = backoff(200, 30_000);
+    for (;;) {
+      if (!isRunning() || isStale() || this.stopping) return; // not counted: read again by whoever holds the partition
+      let db: Client | null = null;
+      try {
+        db = await this.acquire();
+        await query(db, "beginning a ledger transaction", "BEGIN");
+        const stored = await storedPosition(db, topic, partition);
+        const first = BigInt(batch.firstOffset() ?? "0");
+        const from = stored ?? 0n;
+        if (first > from && this.sought.get(k) !== from) {
+          // The group's offset is ahead of the ledger (a restored or new ledger): go back to where the ledger is.
+          await query(db, "ending a ledger transaction", "ROLLBACK");
+          this.free.push(db);
+          this.sought.set(k, from);
+          this.log.info({ topic, partition, fetched: first.toString(), ledger: from.toString() }, "the fetch starts past the ledger's position; seeking back");
+          this.group?.seek({ topic, partition, offset: from.toString() });
+          return;
+        }
+        if (first > from) {
+          this.log.warn({ topic, partition, from: from.toString(), first: first.toString() }, "records before the first fetched offset are no longer in Kafka (retention); counting from there");
+        }
+        const records = batch.messages.filter((m) => BigInt(m.offset) >= from);
+        const deltas = emptyDeltas();
+        if (kind === "tallies") addTallyRecords(deltas, records, windowSize);
+        else if (kind === "manifests") addManifestRecords(deltas, records);
+        else addDataRecords(deltas, topic, partition, records, windowSize);
+        const result = await writeBatch(db, {
+          topic,
+          partition,
+          nextOffset: next > from ? next : from,
+          highWatermark: kind === "data" ? BigInt(batch.highWatermark) : null,
+          windowSize,
+          deltas,
+        });
+        await query(db, "committing a ledger transaction", "COMMIT");
+        this.free.push(db);
+        this.o.metrics.read.inc({ kind }, records.length);
+        for (const r of deltas.rejected) {
+          this.o.metrics.rejected.inc({ kind });
+          this.log.warn({ topic, partition, offset: r.offset }, `record not used by the counter: ${r.reason}`);
+        }
+        if (result.repeatedTallies > 0) this.log.debug({ repeated: result.repeatedTallies }, "tallies seen before (an outbox resend) were not counted again");
+        break;
+      } catch (err) {
+        if (db !== null) {
+          await db.query("ROLLBACK").catch(() => undefined); // the connection may be gone; it is closed below
+          await db.end().catch(() => undefined);
+        }
+        const e = this.noteError(err, `counting ${topic}[${partition}] at ${batch.firstOffset()}`);
+        if (!e.retriable) {
+          this.log.error({ topic, partition, code: e.code }, `the counter stops: ${e.message}`);
+          this.failure = e; // run() ends with it; this batch stays uncounted and is read again after a restart
+          this.wake?.();
+          return;
+        }
+        const wait = retry.next();
+        this.log.warn({ topic, partition, code: e.code, retryInMs: wait }, `counting a batch failed, retrying: ${e.message}`);
+        await waitWithHeartbeat(wait, heartbeat, () => this.stopping);
+      }
+    }
+    resolveOffset(batch.lastOffset());
+    try {
+      await this.group?.commitOffsets([{ topic, partition, offset: next.toString() }]);
+    } catch (err) {
+      // Only a hint: the ledger holds the position, and a re-read batch is skipped there.
+      this.log.debug({ err: describeError(err), topic, partition }, "committing the counter's Kafka offset failed");
+    }
+  }
+
+  private async acquire(): Promise<Client> {
+    return (
+      this.free.pop() ??
+      (await connect(this.o.config.counter.url, {
+        applicationName: "zeroloss-counter",
+        onIdleError: (err) => this.log.debug({ err: err.message }, "an idle ledger connection failed; its next use reconnects"),
+      }))
+    );
+  }
+
+  private noteError(err: unknown, what: string): ZerolossError {
+    const e = isZerolossError(err)
+      ? err
+      : err instanceof Error && typeof (err as { code?: unknown }).code === "string"
+        ? pgError(err, what)
+        : new ZerolossError("UNEXPECTED", `${what}: ${describeError(err)}`, { retriable: false, cause: err });
+    this.lastError = e;
+    this.o.metrics.errors.inc({ code: e.code });
+    this.log.debug({ err: describeError(err), code: e.code, what }, "error");
+    return e;
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+function backoff(initialMs: number, maxMs: number): { next(): number; reset(): void } {
+  let delay = initialMs;
+  return {
+    next: () => {
+      const d = delay;
+      delay = Math.min(delay * 2, maxMs);
+      return d;
+    },
+    reset: () => {
+      delay = initialMs;
+    },
+  };
+}
+
+/** Waits out a backoff while telling the group this member is alive. */
+async function waitWithHeartbeat(ms: number, heartbeat: () => Promise<void>, stopping: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!stopping() && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, Math.min(1_000, until - Date.now())));
+    await heartbeat();
+  }
+}

@@ -1,0 +1,104 @@
+// The live dashboard: one self-contained page (no CDN, no build step) that polls
+// /api/summary every 2 seconds and shows the totals per stage, each partition with its last
+// balanced offset and lag, and the windows needing attention, mismatches highlighted.
+// Element ids and data attributes are what test/counter/dashboard.test.ts reads.
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>zeroloss counter</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d1d1f; background: #fafafa; }
+  h1 { font-size: 1.3rem; margin: 0 0 .5rem; }
+  h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
+  #status { padding: .6rem 1rem; border-radius: 6px; font-weight: 600; }
+  #status.ok { background: #e3f5e1; color: #1e6b1a; }
+  #status.problem { background: #fde2e1; color: #9b1c1c; }
+  #status.unknown { background: #eee; color: #555; }
+  .totals { display: flex; gap: .75rem; flex-wrap: wrap; }
+  .stage { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .5rem .9rem; min-width: 8rem; }
+  .stage .n { font-size: 1.4rem; font-variant-numeric: tabular-nums; }
+  .stage .label { color: #666; font-size: .8rem; text-transform: uppercase; }
+  table { border-collapse: collapse; background: #fff; }
+  th, td { border: 1px solid #ddd; padding: .3rem .6rem; text-align: left; font-variant-numeric: tabular-nums; }
+  th { background: #f0f0f0; }
+  tr.state-mismatch td { background: #fde2e1; color: #9b1c1c; font-weight: 600; }
+  tr.state-attention td { background: #fff4d6; }
+  tr.state-pending td { background: #f3f3f3; }
+  .muted { color: #777; }
+</style>
+</head>
+<body>
+<h1>zeroloss counter</h1>
+<div id="status" class="unknown">loading…</div>
+<p class="muted">Updated <span id="updated">never</span>; windows still unbalanced after <span id="grace">?</span> s are mismatches.</p>
+<h2>Totals</h2>
+<div class="totals" id="totals"></div>
+<h2>Windows by state</h2>
+<div class="totals" id="window-states"></div>
+<h2>Partitions</h2>
+<table id="partitions"><thead><tr><th>topic</th><th>partition</th><th>emitted</th><th>in Kafka</th><th>written</th><th>last balanced offset</th><th>Kafka lag</th><th>target lag</th></tr></thead><tbody></tbody></table>
+<h2>Windows needing attention</h2>
+<table id="attention"><thead><tr><th>state</th><th>topic</th><th>partition</th><th>offsets</th><th>emitted</th><th>in Kafka</th><th>applied</th><th>duplicate</th><th>quarantined</th><th>why</th></tr></thead><tbody></tbody></table>
+<p id="no-attention" class="muted">None.</p>
+<script>
+"use strict";
+const STAGES = ["emitted", "transferred", "applied", "duplicate", "quarantined", "replayed"];
+const fmt = (n) => n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US");
+function cell(tr, text) { const td = document.createElement("td"); td.textContent = text; tr.appendChild(td); }
+function tiles(el, entries, attr) {
+  el.replaceChildren(...entries.map(([k, v]) => {
+    const d = document.createElement("div");
+    d.className = "stage";
+    d.setAttribute(attr, k);
+    const n = document.createElement("div"); n.className = "n"; n.textContent = fmt(v);
+    const l = document.createElement("div"); l.className = "label"; l.textContent = k;
+    d.append(n, l);
+    return d;
+  }));
+}
+function render(s) {
+  const status = document.getElementById("status");
+  const bad = s.windows.mismatch + s.windows.attention + s.transactions.incomplete;
+  status.className = s.ok ? "ok" : "problem";
+  status.textContent = s.ok
+    ? "Every change is accounted for" + (s.windows.pending > 0 ? " (" + s.windows.pending + " window(s) still settling)" : "")
+    : bad + " problem(s): " + s.windows.mismatch + " window(s) in mismatch, " + s.windows.attention + " with quarantined records, " + s.transactions.incomplete + " incomplete transaction(s)";
+  document.getElementById("updated").textContent = new Date(s.at).toLocaleTimeString();
+  document.getElementById("grace").textContent = s.graceSeconds;
+  tiles(document.getElementById("totals"), STAGES.map((k) => [k, s.totals[k]]), "data-stage");
+  tiles(document.getElementById("window-states"), Object.entries(s.windows), "data-state");
+  const pb = document.querySelector("#partitions tbody");
+  pb.replaceChildren(...s.partitions.map((p) => {
+    const tr = document.createElement("tr");
+    for (const v of [p.topic, p.partition, fmt(p.emitted), fmt(p.transferred), fmt(p.written), fmt(p.lastBalancedOffset), fmt(p.kafkaLag), fmt(p.targetLag)]) cell(tr, String(v));
+    return tr;
+  }));
+  const ab = document.querySelector("#attention tbody");
+  ab.replaceChildren(...s.needsAttention.map((w) => {
+    const tr = document.createElement("tr");
+    tr.className = "state-" + w.state;
+    tr.dataset.state = w.state;
+    for (const v of [w.state, w.topic, w.partition, w.windowStart + "–" + w.windowEnd, fmt(w.emitted), fmt(w.transferred), fmt(w.applied), fmt(w.duplicate), fmt(w.quarantined), w.problems.join("; ")]) cell(tr, String(v));
+    return tr;
+  }));
+  document.getElementById("no-attention").hidden = s.needsAttention.length > 0;
+}
+async function tick() {
+  try {
+    const res = await fetch("api/summary", { cache: "no-store" });
+    if (!res.ok) throw new Error("HTTP " + res.status);
+    render(await res.json());
+  } catch (err) {
+    const status = document.getElementById("status");
+    status.className = "unknown";
+    status.textContent = "The counter cannot be reached: " + err.message;
+  }
+}
+tick();
+setInterval(tick, 2000);
+</script>
+</body>
+</html>
+`;

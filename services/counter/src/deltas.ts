@@ -1,0 +1,214 @@
+// What one fetched batch of one partition adds to the ledger, computed without I/O:
+//   - a data topic's records: `transferred` per offset window (records counted, never offset
+//     differences: commit markers and aborted records take offsets too), the offsets seen as
+//     ranges, and per source transaction the records seen per table;
+//   - the tallies topic: emitted and written counts per window, each tally once (by its
+//     stage, topic, partition, first offset and replay flag: the consumer's outbox may send
+//     a tally twice);
+//   - the manifests topic: what each source transaction (or snapshot chunk) holds.
+// ledger.ts writes a batch's deltas in one database transaction with the new position.
+import { decodeManifest, decodeTally, type Manifest, type Tally } from "@zeroloss/wire";
+
+export interface WindowDelta {
+  readonly topic: string;
+  readonly partition: number;
+  readonly windowStart: number;
+  emitted: number;
+  transferred: number;
+  applied: number;
+  duplicate: number;
+  quarantined: number;
+  replayRecords: number;
+  replayTallies: number;
+  /** Half-open offset ranges [from, to) seen in Kafka (data records only). */
+  readonly transferredRanges: [number, number][];
+  /** Ranges [first, last + 1) the producer's emitted tallies cover. */
+  readonly emittedRanges: [number, number][];
+  /** Ranges [first, last + 1) the consumer's (non-replay) written tallies cover. */
+  readonly writtenRanges: [number, number][];
+}
+
+/** A source transaction or snapshot chunk, identified the same way by its records and its manifest. */
+export interface TxnKey {
+  readonly db: string;
+  readonly commitLsn: string;
+  readonly commitTime: string;
+}
+
+export interface TxnDelta extends TxnKey {
+  kind: "transaction" | "snapshot" | null;
+  xid: number | null;
+  /** Records seen in the data topics, per `schema.table`. */
+  readonly seen: Record<string, number>;
+  /** "topic:partition" → the highest offset holding one of its records. */
+  readonly lastOffsets: Record<string, number>;
+  manifest: Manifest | null;
+}
+
+export interface BatchDeltas {
+  readonly windows: Map<string, WindowDelta>;
+  readonly transactions: Map<string, TxnDelta>;
+  readonly tallies: Tally[];
+  /** Records the counter could not use, with why: not an envelope, tally or manifest, or a tally of another window size (data records still count as transferred). */
+  readonly rejected: { offset: string; reason: string }[];
+}
+
+export function emptyDeltas(): BatchDeltas {
+  return { windows: new Map(), transactions: new Map(), tallies: [], rejected: [] };
+}
+
+export function windowStartOf(offset: number, windowSize: number): number {
+  return Math.floor(offset / windowSize) * windowSize;
+}
+
+function windowOf(d: BatchDeltas, topic: string, partition: number, windowStart: number): WindowDelta {
+  const k = `${topic}\u0000${partition}\u0000${windowStart}`;
+  let w = d.windows.get(k);
+  if (w === undefined) {
+    w = {
+      topic,
+      partition,
+      windowStart,
+      emitted: 0,
+      transferred: 0,
+      applied: 0,
+      duplicate: 0,
+      quarantined: 0,
+      replayRecords: 0,
+      replayTallies: 0,
+      transferredRanges: [],
+      emittedRanges: [],
+      writtenRanges: [],
+    };
+    d.windows.set(k, w);
+  }
+  return w;
+}
+
+function txnOf(d: BatchDeltas, key: TxnKey): TxnDelta {
+  const k = `${key.db}\u0000${key.commitLsn}\u0000${key.commitTime}`;
+  let t = d.transactions.get(k);
+  if (t === undefined) {
+    t = { db: key.db, commitLsn: key.commitLsn, commitTime: key.commitTime, kind: null, xid: null, seen: {}, lastOffsets: {}, manifest: null };
+    d.transactions.set(k, t);
+  }
+  return t;
+}
+
+export interface InputRecord {
+  readonly offset: string;
+  readonly value: Buffer | null;
+}
+
+/** The source block of an envelope, read without trusting the rest of it (the consumer validates envelopes; the counter counts). */
+interface SourceBlock {
+  db: string;
+  schema: string;
+  table: string;
+  commitLsn: string;
+  commitTime: string;
+  xid: number | null;
+}
+
+function sourceOf(value: Buffer | null): SourceBlock | string {
+  if (value === null) return "a record without a value";
+  let env: unknown;
+  try {
+    env = JSON.parse(value.toString("utf8"));
+  } catch {
+    return "not JSON"; // counted, and named in the log by the caller
+  }
+  const s = (env as { source?: Partial<SourceBlock> } | null)?.source;
+  if (s === undefined || s === null || typeof s !== "object") return "no source block";
+  const { db, schema, table, commitLsn, commitTime, xid } = s;
+  if (typeof db !== "string" || typeof schema !== "string" || typeof table !== "string" || typeof commitLsn !== "string" || typeof commitTime !== "string") {
+    return "a source block without db, schema, table, commitLsn or commitTime";
+  }
+  return { db, schema, table, commitLsn, commitTime, xid: typeof xid === "number" ? xid : null };
+}
+
+/** Adds a data topic's records (offset order) to `d`. */
+export function addDataRecords(d: BatchDeltas, topic: string, partition: number, records: readonly InputRecord[], windowSize: number): void {
+  let w: WindowDelta | null = null;
+  for (const r of records) {
+    const offset = Number(r.offset);
+    const start = windowStartOf(offset, windowSize);
+    if (w === null || w.windowStart !== start) w = windowOf(d, topic, partition, start);
+    w.transferred++;
+    const last = w.transferredRanges[w.transferredRanges.length - 1];
+    if (last !== undefined && last[1] === offset) last[1] = offset + 1;
+    else w.transferredRanges.push([offset, offset + 1]);
+    const src = sourceOf(r.value);
+    if (typeof src === "string") {
+      d.rejected.push({ offset: r.offset, reason: src });
+      continue;
+    }
+    const t = txnOf(d, src);
+    const table = `${src.schema}.${src.table}`;
+    t.seen[table] = (t.seen[table] ?? 0) + 1;
+    t.xid ??= src.xid;
+    const tp = `${topic}:${partition}`;
+    t.lastOffsets[tp] = Math.max(t.lastOffsets[tp] ?? -1, offset);
+  }
+}
+
+/** Adds the tallies topic's records to `d`: each becomes a window delta once the ledger has not seen it. */
+export function addTallyRecords(d: BatchDeltas, records: readonly InputRecord[], windowSize: number): void {
+  for (const r of records) {
+    try {
+      const t = decodeTally(r.value);
+      if (t.windowSize !== windowSize || t.windowStart % windowSize !== 0) {
+        d.rejected.push({
+          offset: r.offset,
+          reason: `a ${t.stage} tally of ${t.topic}[${t.partition}] with window size ${t.windowSize} at ${t.windowStart}; the counter's tallies.windowSize is ${windowSize} (every service must use the same)`,
+        });
+        continue;
+      }
+      d.tallies.push(t);
+    } catch (err) {
+      d.rejected.push({ offset: r.offset, reason: (err as Error).message });
+    }
+  }
+}
+
+/** The window delta a (new, not yet seen) tally makes. */
+export function addTally(d: BatchDeltas, t: Tally): void {
+  const w = windowOf(d, t.topic, t.partition, t.windowStart);
+  const range: [number, number] = [t.firstOffset, t.lastOffset + 1];
+  if (t.stage === "emitted") {
+    w.emitted += t.count;
+    w.emittedRanges.push(range);
+    return;
+  }
+  if (t.replay === true) {
+    w.replayRecords += t.count;
+    w.replayTallies++;
+    return;
+  }
+  w.applied += t.detail?.["applied"] ?? 0;
+  w.duplicate += t.detail?.["duplicate"] ?? 0;
+  w.quarantined += t.detail?.["quarantined"] ?? 0;
+  w.writtenRanges.push(range);
+}
+
+/** Adds the manifests topic's records to `d`. */
+export function addManifestRecords(d: BatchDeltas, records: readonly InputRecord[]): void {
+  for (const r of records) {
+    let m: Manifest;
+    try {
+      m = decodeManifest(r.value);
+    } catch (err) {
+      d.rejected.push({ offset: r.offset, reason: (err as Error).message });
+      continue;
+    }
+    const t = txnOf(d, m);
+    t.manifest = m;
+    t.kind = m.kind;
+    t.xid = m.xid;
+  }
+}
+
+/** A multirange literal of half-open ranges, for int8multirange. */
+export function multirange(ranges: readonly (readonly [number, number])[]): string {
+  return `{${ranges.map(([a, b]) => `[${a},${b})`).join(",")}}`;
+}

@@ -1,0 +1,215 @@
+// The counter's durable ledger (schema zeroloss_counter of counter.url) and the one
+// transaction per fetched batch that changes it: the batch's deltas and the counter's new
+// position in that partition commit together, so a restart re-reads from the stored
+// position and never counts a record twice.
+//
+// Window states are derived when read (states.ts); what is stored is counts, offset ranges
+// and `unbalanced_since`, the moment the window's counts last stopped agreeing.
+import { query, type Client } from "@zeroloss/pg";
+import { addTally, multirange, type BatchDeltas } from "./deltas.js";
+
+export const SCHEMA = "zeroloss_counter";
+
+const DDL_LOCK = 0x7a6c_636e; // "zlcn": one counter creating the schema at a time
+
+/** A window balances when emitted = transferred = applied + duplicate + quarantined (replays aside). */
+export const BALANCED_SQL = (w: string) => `(${w}.emitted = ${w}.transferred AND ${w}.transferred = ${w}.applied + ${w}.duplicate + ${w}.quarantined)`;
+
+const LEDGER_DDL = [
+  `CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`,
+  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.positions (
+     topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (topic, partition))`,
+  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.windows (
+     topic text NOT NULL, partition integer NOT NULL, window_start bigint NOT NULL, window_size bigint NOT NULL,
+     emitted bigint NOT NULL DEFAULT 0, transferred bigint NOT NULL DEFAULT 0,
+     applied bigint NOT NULL DEFAULT 0, duplicate bigint NOT NULL DEFAULT 0, quarantined bigint NOT NULL DEFAULT 0,
+     replay_records bigint NOT NULL DEFAULT 0, replay_tallies integer NOT NULL DEFAULT 0,
+     transferred_offsets int8multirange NOT NULL DEFAULT '{}', emitted_offsets int8multirange NOT NULL DEFAULT '{}',
+     written_offsets int8multirange NOT NULL DEFAULT '{}',
+     first_seen_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), unbalanced_since timestamptz,
+     PRIMARY KEY (topic, partition, window_start))`,
+  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.tallies_seen (
+     stage text NOT NULL, topic text NOT NULL, partition integer NOT NULL, first_offset bigint NOT NULL, replay boolean NOT NULL,
+     last_offset bigint NOT NULL, count bigint NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (stage, topic, partition, first_offset, replay))`,
+  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.partitions (
+     topic text NOT NULL, partition integer NOT NULL, high_watermark bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (topic, partition))`,
+  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.transactions (
+     db text NOT NULL, commit_lsn pg_lsn NOT NULL, commit_time text NOT NULL, kind text, xid bigint,
+     expected jsonb, expected_records bigint, seen jsonb NOT NULL DEFAULT '{}', seen_records bigint NOT NULL DEFAULT 0,
+     last_offsets jsonb NOT NULL DEFAULT '{}', manifest_at timestamptz, first_seen_at timestamptz NOT NULL DEFAULT now(),
+     complete_at timestamptz, applied_at timestamptz,
+     PRIMARY KEY (db, commit_lsn, commit_time))`,
+  `CREATE INDEX IF NOT EXISTS transactions_unapplied ON ${SCHEMA}.transactions (first_seen_at) WHERE applied_at IS NULL`,
+  // Per-table counts merge by adding: {"public.a": 2} + {"public.a": 1, "public.b": 1}.
+  `CREATE OR REPLACE FUNCTION ${SCHEMA}.add_counts(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+     SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM (
+       SELECT k, sum(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) e(k, v) GROUP BY k) s $$`,
+  `CREATE OR REPLACE FUNCTION ${SCHEMA}.max_offsets(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+     SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM (
+       SELECT k, max(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) e(k, v) GROUP BY k) s $$`,
+];
+
+export async function ensureLedger(db: Client): Promise<void> {
+  await query(db, "starting the ledger DDL transaction", "BEGIN");
+  try {
+    await query(db, "locking the ledger DDL", "SELECT pg_advisory_xact_lock($1)", [DDL_LOCK]);
+    for (const sql of LEDGER_DDL) await query(db, `creating the counter's ledger (schema ${SCHEMA})`, sql);
+    await query(db, "committing the ledger DDL", "COMMIT");
+  } catch (err) {
+    await db.query("ROLLBACK").catch(() => undefined); // the connection may be gone; the error says why
+    throw err;
+  }
+}
+
+/** The offset the ledger has counted a partition up to (exclusive), or null when it never saw it. */
+export async function storedPosition(db: Client, topic: string, partition: number): Promise<bigint | null> {
+  const rows = await query<{ next_offset: string }>(
+    db,
+    `reading the counter's position in ${topic}[${partition}]`,
+    `SELECT next_offset FROM ${SCHEMA}.positions WHERE topic = $1 AND partition = $2 FOR UPDATE`,
+    [topic, partition],
+  );
+  const n = rows[0]?.next_offset;
+  return n === undefined ? null : BigInt(n);
+}
+
+export interface LedgerWrite {
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset after the batch: where the counter goes on from. */
+  readonly nextOffset: bigint;
+  /** The partition's high watermark as the fetch saw it (data topics only). */
+  readonly highWatermark: bigint | null;
+  readonly windowSize: number;
+  readonly deltas: BatchDeltas;
+}
+
+/** Writes one batch's deltas and position; the caller holds the transaction (BEGIN, storedPosition, this, COMMIT). */
+export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTallies: number; repeatedTallies: number }> {
+  const d = w.deltas;
+  let newTallies = 0;
+  if (d.tallies.length > 0) {
+    const fresh = await query<{ stage: string; topic: string; partition: string; first_offset: string; replay: "t" | "f" }>(
+      db,
+      "recording the tallies seen",
+      `INSERT INTO ${SCHEMA}.tallies_seen (stage, topic, partition, first_offset, replay, last_offset, count)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::boolean[], $6::bigint[], $7::bigint[])
+       ON CONFLICT DO NOTHING RETURNING stage, topic, partition, first_offset, replay`,
+      [
+        d.tallies.map((t) => t.stage),
+        d.tallies.map((t) => t.topic),
+        d.tallies.map((t) => t.partition),
+        d.tallies.map((t) => t.firstOffset),
+        d.tallies.map((t) => t.replay === true),
+        d.tallies.map((t) => t.lastOffset),
+        d.tallies.map((t) => t.count),
+      ],
+    );
+    // Connections return text: booleans are "t" and "f".
+    const isNew = new Set(fresh.map((r) => `${r.stage}\u0000${r.topic}\u0000${r.partition}\u0000${r.first_offset}\u0000${r.replay === "t"}`));
+    const seenHere = new Set<string>();
+    for (const t of d.tallies) {
+      const k = `${t.stage}\u0000${t.topic}\u0000${t.partition}\u0000${t.firstOffset}\u0000${t.replay === true}`;
+      if (!isNew.has(k) || seenHere.has(k)) continue; // counted before, or twice in this batch
+      seenHere.add(k);
+      addTally(d, t);
+    }
+    newTallies = fresh.length;
+  }
+
+  const windows = [...d.windows.values()];
+  if (windows.length > 0) {
+    const balancedNew = BALANCED_SQL("x");
+    await query(
+      db,
+      "adding counts to the ledger's windows",
+      `INSERT INTO ${SCHEMA}.windows AS w (topic, partition, window_start, window_size, emitted, transferred, applied, duplicate, quarantined,
+         replay_records, replay_tallies, transferred_offsets, emitted_offsets, written_offsets, unbalanced_since)
+       SELECT x.topic, x.partition, x.window_start, $14, x.emitted, x.transferred, x.applied, x.duplicate, x.quarantined, x.replay_records, x.replay_tallies,
+              x.t_off::int8multirange, x.e_off::int8multirange, x.w_off::int8multirange, CASE WHEN ${balancedNew} THEN NULL ELSE now() END
+         FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::int[],
+                     $11::text[], $12::text[], $13::text[])
+           AS x(topic, partition, window_start, emitted, transferred, applied, duplicate, quarantined, replay_records, replay_tallies, t_off, e_off, w_off)
+       ON CONFLICT (topic, partition, window_start) DO UPDATE SET
+         emitted = w.emitted + excluded.emitted, transferred = w.transferred + excluded.transferred,
+         applied = w.applied + excluded.applied, duplicate = w.duplicate + excluded.duplicate, quarantined = w.quarantined + excluded.quarantined,
+         replay_records = w.replay_records + excluded.replay_records, replay_tallies = w.replay_tallies + excluded.replay_tallies,
+         transferred_offsets = w.transferred_offsets + excluded.transferred_offsets, emitted_offsets = w.emitted_offsets + excluded.emitted_offsets,
+         written_offsets = w.written_offsets + excluded.written_offsets, updated_at = now(),
+         unbalanced_since = CASE
+           WHEN (w.emitted + excluded.emitted = w.transferred + excluded.transferred AND w.transferred + excluded.transferred =
+                 w.applied + excluded.applied + w.duplicate + excluded.duplicate + w.quarantined + excluded.quarantined) THEN NULL
+           ELSE COALESCE(w.unbalanced_since, now()) END`,
+      [
+        windows.map((x) => x.topic),
+        windows.map((x) => x.partition),
+        windows.map((x) => x.windowStart),
+        windows.map((x) => x.emitted),
+        windows.map((x) => x.transferred),
+        windows.map((x) => x.applied),
+        windows.map((x) => x.duplicate),
+        windows.map((x) => x.quarantined),
+        windows.map((x) => x.replayRecords),
+        windows.map((x) => x.replayTallies),
+        windows.map((x) => multirange(x.transferredRanges)),
+        windows.map((x) => multirange(x.emittedRanges)),
+        windows.map((x) => multirange(x.writtenRanges)),
+        w.windowSize,
+      ],
+    );
+  }
+
+  const txns = [...d.transactions.values()];
+  if (txns.length > 0) {
+    await query(
+      db,
+      "adding source transactions to the ledger",
+      `INSERT INTO ${SCHEMA}.transactions AS t (db, commit_lsn, commit_time, kind, xid, expected, expected_records, seen, seen_records, last_offsets, manifest_at, complete_at)
+       SELECT x.db, x.lsn::pg_lsn, x.ct, x.kind, x.xid, x.expected, x.expected_records, x.seen, x.seen_records, x.last_offsets,
+              CASE WHEN x.expected IS NULL THEN NULL ELSE now() END,
+              CASE WHEN x.expected IS NOT NULL AND x.expected = x.seen THEN now() END
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::bigint[], $8::jsonb[], $9::bigint[], $10::jsonb[])
+           AS x(db, lsn, ct, kind, xid, expected, expected_records, seen, seen_records, last_offsets)
+       ON CONFLICT (db, commit_lsn, commit_time) DO UPDATE SET
+         kind = COALESCE(excluded.kind, t.kind), xid = COALESCE(excluded.xid, t.xid),
+         expected = COALESCE(excluded.expected, t.expected), expected_records = COALESCE(excluded.expected_records, t.expected_records),
+         manifest_at = COALESCE(t.manifest_at, excluded.manifest_at),
+         seen = ${SCHEMA}.add_counts(t.seen, excluded.seen), seen_records = t.seen_records + excluded.seen_records,
+         last_offsets = ${SCHEMA}.max_offsets(t.last_offsets, excluded.last_offsets),
+         complete_at = CASE WHEN COALESCE(excluded.expected, t.expected) = ${SCHEMA}.add_counts(t.seen, excluded.seen) THEN COALESCE(t.complete_at, now()) END`,
+      [
+        txns.map((t) => t.db),
+        txns.map((t) => t.commitLsn),
+        txns.map((t) => t.commitTime),
+        txns.map((t) => t.kind),
+        txns.map((t) => t.xid),
+        txns.map((t) => (t.manifest === null ? null : JSON.stringify(t.manifest.events))),
+        txns.map((t) => t.manifest?.records ?? null),
+        txns.map((t) => JSON.stringify(t.seen)),
+        txns.map((t) => Object.values(t.seen).reduce((a, b) => a + b, 0)),
+        txns.map((t) => JSON.stringify(t.lastOffsets)),
+      ],
+    );
+  }
+
+  if (w.highWatermark !== null) {
+    await query(
+      db,
+      "recording the partition's high watermark",
+      `INSERT INTO ${SCHEMA}.partitions (topic, partition, high_watermark) VALUES ($1, $2, $3)
+       ON CONFLICT (topic, partition) DO UPDATE SET high_watermark = GREATEST(${SCHEMA}.partitions.high_watermark, excluded.high_watermark), updated_at = now()`,
+      [w.topic, w.partition, w.highWatermark.toString()],
+    );
+  }
+  await query(
+    db,
+    "recording the counter's position",
+    `INSERT INTO ${SCHEMA}.positions (topic, partition, next_offset) VALUES ($1, $2, $3)
+     ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()`,
+    [w.topic, w.partition, w.nextOffset.toString()],
+  );
+  return { newTallies, repeatedTallies: d.tallies.length - newTallies };
+}

@@ -1,0 +1,54 @@
+// The counter's metrics, on the process's own registry. The ledger's figures (windows by
+// state, totals by stage, lag, transactions) are gauges set from the ledger on each refresh,
+// so every counter process reports the same numbers; labels are states, stages, and the
+// data topics' partitions.
+import { Counter, Gauge, type Registry } from "prom-client";
+import { TRANSACTION_STATES, WINDOW_STATES, type Summary } from "./states.js";
+
+export class CounterMetrics {
+  readonly windows: Gauge<"state">;
+  readonly records: Gauge<"stage">;
+  readonly lag: Gauge<"topic" | "partition" | "stage">;
+  readonly oldestUnbalanced: Gauge;
+  readonly transactions: Gauge<"state">;
+  readonly read: Counter<"kind">;
+  readonly rejected: Counter<"kind">;
+  readonly errors: Counter<"code">;
+  readonly lastRefresh: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.windows = new Gauge({ name: "zeroloss_counter_windows", help: "Offset windows in the ledger by state: open, pending, balanced, attention, mismatch, replayed", labelNames: ["state"], registers });
+    this.records = new Gauge({
+      name: "zeroloss_counter_records",
+      help: "Records in the ledger by stage: emitted (producer), transferred (found in Kafka), applied, duplicate, quarantined (consumer), replayed",
+      labelNames: ["stage"],
+      registers,
+    });
+    this.lag = new Gauge({
+      name: "zeroloss_counter_lag_records",
+      help: "Per data topic partition: stage=kafka, records emitted but not (yet) found in Kafka; stage=target, records in Kafka not (yet) reported written",
+      labelNames: ["topic", "partition", "stage"],
+      registers,
+    });
+    this.oldestUnbalanced = new Gauge({ name: "zeroloss_counter_oldest_unbalanced_window_seconds", help: "Age of the oldest window whose counts disagree (0 when none)", registers });
+    this.transactions = new Gauge({ name: "zeroloss_counter_transactions", help: "Source transactions and snapshot chunks in the ledger by state: pending, incomplete, complete, applied", labelNames: ["state"], registers });
+    this.read = new Counter({ name: "zeroloss_counter_records_read_total", help: "Records the counter read, by kind: data, tallies, manifests", labelNames: ["kind"], registers });
+    this.rejected = new Counter({ name: "zeroloss_counter_rejected_records_total", help: "Records the counter could not use (named in its log), by kind", labelNames: ["kind"], registers });
+    this.errors = new Counter({ name: "zeroloss_counter_errors_total", help: "Errors by stable code", labelNames: ["code"], registers });
+    this.lastRefresh = new Gauge({ name: "zeroloss_counter_last_refresh_timestamp_seconds", help: "When the gauges above were last refreshed from the ledger", registers });
+  }
+
+  set(s: Summary): void {
+    for (const state of WINDOW_STATES) this.windows.set({ state }, s.windows[state]);
+    for (const state of TRANSACTION_STATES) this.transactions.set({ state }, s.transactions[state]);
+    for (const [stage, n] of Object.entries(s.totals)) this.records.set({ stage }, n);
+    this.lag.reset();
+    for (const p of s.partitions) {
+      this.lag.set({ topic: p.topic, partition: String(p.partition), stage: "kafka" }, p.kafkaLag);
+      this.lag.set({ topic: p.topic, partition: String(p.partition), stage: "target" }, p.targetLag);
+    }
+    this.oldestUnbalanced.set(s.oldestUnbalancedSeconds ?? 0);
+    this.lastRefresh.set(Date.now() / 1000);
+  }
+}
