@@ -127,8 +127,18 @@ export const configSchema = z.strictObject({
       refreshMs: z.number().int().min(100).max(600_000).default(2_000),
       /** How often the data topics are listed, to count topics created after the counter. */
       topicPollMs: z.number().int().min(100).max(600_000).default(5_000),
+      /** Kafka group session timeout: a counter silent this long loses its partitions (a restarted one waits this long for its old self). */
+      sessionTimeoutMs: z.number().int().min(6_000).max(1_800_000).default(30_000),
     })
-    .default({ http: { port: 9400, host: "0.0.0.0" }, group: "zeroloss-counter", graceSeconds: 300, retainTransactionsSeconds: 86_400, refreshMs: 2_000, topicPollMs: 5_000 }),
+    .default({
+      http: { port: 9400, host: "0.0.0.0" },
+      group: "zeroloss-counter",
+      graceSeconds: 300,
+      retainTransactionsSeconds: 86_400,
+      refreshMs: 2_000,
+      topicPollMs: 5_000,
+      sessionTimeoutMs: 30_000,
+    }),
   log: z
     .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
     .default({ level: "info" }),

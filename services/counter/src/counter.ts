@@ -184,6 +184,8 @@ export class Counter {
   private async startGroup(topics: string[]): Promise<void> {
     const group = this.kafka.consumer({
       groupId: this.o.config.counter.group,
+      sessionTimeout: this.o.config.counter.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(this.o.config.counter.sessionTimeoutMs / 10)),
       readUncommitted: false,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 250,

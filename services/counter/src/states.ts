@@ -23,7 +23,7 @@ const STATE = `CASE
   WHEN w.replay_tallies > 0 THEN 'replayed'
   ELSE 'balanced' END`;
 
-const WINDOWS_WITH_STATE = `SELECT w.*, ${STATE} AS state FROM ${SCHEMA}.windows w LEFT JOIN ${SCHEMA}.partitions p USING (topic, partition)`;
+const WINDOWS_WITH_STATE = `SELECT w.*, p.high_watermark, ${STATE} AS state FROM ${SCHEMA}.windows w LEFT JOIN ${SCHEMA}.partitions p USING (topic, partition)`;
 
 const TXN_STATE = `CASE
   WHEN t.applied_at IS NOT NULL THEN 'applied'

@@ -1,0 +1,137 @@
+// The counter against the real pipeline: producer, consumer and counter as processes, a
+// snapshot and streamed changes on two tables, windows of 50 offsets so that many close.
+//   - a clean run: every closed window balanced, the totals equal to the source's change
+//     count, every transaction complete and applied, `zeroloss status` exit 0;
+//   - the counter killed (SIGKILL) and restarted again and again mid-stream: nothing is
+//     counted twice (the totals still equal the change count);
+//   - a replay after an offset reset: windows marked replayed, totals not doubled.
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type pg from "pg";
+import { sourceClient, waitForEqual, type TableSpec } from "../consumer/harness.js";
+import type { RunningProducer } from "../producer/harness.js";
+import { CLI, counterFixture, waitForSummary, type CounterFixture, type RunningCounter, type SummaryBody } from "./harness.js";
+
+const TABLES: TableSpec[] = [
+  { name: "public.orders", columns: ["id", "amount", "note"], key: ["id"] },
+  { name: "public.events", columns: ["id", "kind"], key: ["id"] },
+];
+
+/** Every record the producer emitted is in Kafka and was written; nothing unsettled. */
+function settled(s: SummaryBody, changes: number): boolean {
+  const t = s.totals;
+  return (
+    t.emitted === changes &&
+    t.transferred === changes &&
+    t.applied + t.duplicate + t.quarantined === changes &&
+    s.windows.pending === 0 &&
+    s.windows.mismatch === 0 &&
+    s.transactions.pending === 0 &&
+    s.transactions.complete === 0
+  );
+}
+
+describe("counter ledger", () => {
+  let f: CounterFixture;
+  let src: pg.Client;
+  let producer: RunningProducer;
+  let consumer: RunningProducer;
+  let counter: RunningCounter;
+  /** Data records the source's changes must produce: one per snapshot row and per inserted, updated or deleted row. */
+  let changes = 0;
+
+  beforeAll(async () => {
+    f = await counterFixture(inject("stack"), "ctr", { tallies: { windowSize: 50 }, counter: { graceSeconds: 120 } });
+    src = await sourceClient(f);
+    await src.query(`CREATE TABLE orders (id int PRIMARY KEY, amount numeric(12,2), note text)`);
+    await src.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind text)`);
+    await src.query(`INSERT INTO orders SELECT i, i * 1.25, 'n' || i FROM generate_series(1, 600) i`);
+    await src.query(`INSERT INTO events SELECT i, 'k' || (i % 5) FROM generate_series(1, 150) i`);
+    changes += 750; // the snapshot
+  });
+
+  afterAll(async () => {
+    await src?.end();
+    await f?.close();
+  });
+
+  it("a clean run: every closed window balances and the totals equal the source's change count", async () => {
+    producer = await f.start();
+    consumer = await f.startConsumer();
+    counter = await f.startCounter();
+    // The snapshot first: a change made before its consistent point is in the snapshot, not streamed.
+    await waitForEqual(f, src, TABLES, [producer, consumer]);
+    await src.query(`INSERT INTO orders SELECT i, i, 'late' FROM generate_series(601, 800) i`);
+    await src.query(`UPDATE orders SET amount = amount + 1 WHERE id <= 120`);
+    await src.query(`DELETE FROM events WHERE id % 10 = 0`);
+    await src.query(`BEGIN; INSERT INTO events VALUES (1001, 'a'), (1002, 'b'); UPDATE orders SET note = 'both' WHERE id = 5; COMMIT`);
+    changes += 200 + 120 + 15 + 3;
+    await waitForEqual(f, src, TABLES, [producer, consumer]);
+
+    const s = await waitForSummary(counter, `the ledger to settle at ${changes} records`, (x) => settled(x, changes) && x.transactions.applied > 0);
+    expect(s.totals).toMatchObject({ emitted: changes, transferred: changes, quarantined: 0, replayed: 0 });
+    expect(s.totals.applied + s.totals.duplicate).toBe(changes);
+    expect(s.windows.attention).toBe(0);
+    expect(s.windows.balanced).toBeGreaterThan(5); // windows of 50 offsets over 6 partitions: many closed
+    expect(s.ok).toBe(true);
+
+    // Every closed window is balanced; open ones (the partition not yet past their end) balance so far.
+    const all = await counter.api<{ windows: { state: string; emitted: number; transferred: number; applied: number; duplicate: number }[] }>("/api/windows");
+    expect(all?.windows.length).toBe(s.windows.balanced + s.windows.open);
+    for (const w of all?.windows ?? []) {
+      expect(["balanced", "open"]).toContain(w.state);
+      expect(w.emitted).toBe(w.transferred);
+      expect(w.applied + w.duplicate).toBe(w.transferred);
+    }
+    // What Kafka holds, counted independently of the counter.
+    const inKafka = (await f.records("public.orders")).length + (await f.records("public.events")).length;
+    expect(inKafka).toBe(changes);
+
+    // Transactions: every manifest's records were found, and applied.
+    const manifests = await f.manifests();
+    const txns = await waitForSummary(counter, "every transaction applied", (x) => x.transactions.applied === manifests.length);
+    expect(txns.transactions).toEqual({ pending: 0, incomplete: 0, complete: 0, applied: manifests.length });
+    const incomplete = await counter.api<{ transactions: unknown[] }>("/api/transactions?state=incomplete");
+    expect(incomplete?.transactions).toEqual([]);
+
+    expect(await counter.metric("zeroloss_counter_records", { stage: "transferred" })).toBe(changes);
+    expect(await counter.metric("zeroloss_counter_windows", { state: "mismatch" })).toBe(0);
+    const status = await f.status(counter);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^OK/);
+  });
+
+  it("a counter killed and restarted mid-stream counts nothing twice", async () => {
+    for (let round = 0; round < 4; round++) {
+      const from = 2000 + round * 300;
+      await src.query(`INSERT INTO orders SELECT i, i, 'r' FROM generate_series($1::int, $2::int) i`, [from, from + 299]);
+      changes += 300;
+      // Wait until this counter has counted some of the round, then kill it without warning.
+      const before = (await counter.api<SummaryBody>("/api/summary"))?.totals.transferred ?? 0;
+      await waitForSummary(counter, "the counter to count part of the round", (x) => x.totals.transferred > before, 60_000);
+      await counter.stop("SIGKILL");
+      counter = await f.startCounter();
+    }
+    await waitForEqual(f, src, TABLES, [producer, consumer]);
+    const s = await waitForSummary(counter, `the ledger to settle at ${changes} records after restarts`, (x) => settled(x, changes));
+    expect(s.totals).toMatchObject({ emitted: changes, transferred: changes, quarantined: 0 });
+    expect(s.totals.applied + s.totals.duplicate).toBe(changes);
+    expect(s.ok).toBe(true);
+  });
+
+  it("a replay after an offset reset marks windows replayed and does not double the totals", async () => {
+    await consumer.stop();
+    const reset = spawnSync(process.execPath, ["--disable-warning=TimeoutNegativeWarning", CLI, "replay", "--config", f.configFile, "--to-earliest"], { encoding: "utf8", timeout: 60_000 });
+    expect(reset.status, reset.stdout + reset.stderr).toBe(0);
+    consumer = await f.startConsumer();
+    const s = await waitForSummary(counter, "every record replayed once", (x) => x.totals.replayed === changes && x.windows.pending === 0);
+    // The first count of each window stands; the replay is kept apart.
+    expect(s.totals).toMatchObject({ emitted: changes, transferred: changes, quarantined: 0, replayed: changes });
+    expect(s.totals.applied + s.totals.duplicate).toBe(changes);
+    expect(s.windows.replayed).toBeGreaterThan(5);
+    expect(s.windows.balanced).toBe(0); // every closed window was re-read
+    expect(s.ok).toBe(true);
+    const replayed = await counter.api<{ windows: { state: string; replayRecords: number; transferred: number }[] }>("/api/windows?state=replayed");
+    for (const w of replayed?.windows ?? []) expect(w.replayRecords).toBe(w.transferred);
+  });
+});
