@@ -2,3 +2,4 @@ export * from "./client.js";
 export * from "./topics.js";
 export * from "./read.js";
 export * from "./partition.js";
+export * from "./follow.js";

@@ -1,7 +1,7 @@
 // Turns node-postgres and network failures into ZerolossErrors with stable codes, so an
 // operator reads "wrong password for user x" instead of a stack trace, and callers know
 // whether a retry can help.
-import { ZerolossError } from "@zeroloss/errors";
+import { describeError, ZerolossError } from "@zeroloss/errors";
 
 interface PgLikeError {
   code?: unknown;
@@ -57,4 +57,16 @@ export function pgError(err: unknown, what: string, url?: string): ZerolossError
     });
   }
   return new ZerolossError("PG_FAILED", `${what}${where}: ${message}`, { retriable: false, cause: err });
+}
+
+/**
+ * Any failure a service meets, as a ZerolossError: its own errors as they are, errors
+ * carrying a PostgreSQL SQLSTATE or a network errno through pgError, anything else (a bug)
+ * as UNEXPECTED and not retriable.
+ */
+export function serviceError(err: unknown, what: string): ZerolossError {
+  if (err instanceof ZerolossError) return err;
+  const code = (err as PgLikeError | null)?.code;
+  if (err instanceof Error && typeof code === "string" && /^[0-9A-Z]{5}$|^E[A-Z]+$/.test(code)) return pgError(err, what);
+  return new ZerolossError("UNEXPECTED", `${what}: ${describeError(err)}`, { retriable: false, cause: err });
 }

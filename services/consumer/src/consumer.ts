@@ -10,10 +10,10 @@
 // is harmless: the offset commit fails, and whoever owns the partition next re-reads those
 // records and finds them applied (LSN guard) — nothing lost, nothing applied twice.
 import type { Config } from "@zeroloss/config";
-import { describeError, isZerolossError, ZerolossError } from "@zeroloss/errors";
-import { createKafka, kafkaError } from "@zeroloss/kafka";
+import { backoff, describeError, Sleeper, type ZerolossError } from "@zeroloss/errors";
+import { createKafka, followTopics, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
-import { connect, pgError, type Client, type TableName } from "@zeroloss/pg";
+import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg";
 import { EnvelopeDecoder, topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
@@ -51,7 +51,7 @@ export class Consumer {
   private readonly outbox: OutboxPublisher;
   private phase: Phase = "starting";
   private stopping = false;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new Sleeper();
   private failure: ZerolossError | null = null;
   private lastError: ZerolossError | null = null;
   private readonly stoppedPartitions = new Map<string, StoppedPartition>();
@@ -100,42 +100,24 @@ export class Consumer {
         } catch (err) {
           const e = this.noteError(err, "setting up the target");
           if (!e.retriable) throw e;
-          await this.idle(retry.next());
+          await this.sleeper.sleep(retry.next());
         }
       }
-      let subscribed: string[] = [];
-      while (!this.stopping && this.failure === null) {
-        let wanted: string[];
-        try {
-          wanted = await this.dataTopics();
-        } catch (err) {
-          const e = this.noteError(err, "listing the data topics");
-          if (!e.retriable) throw e;
-          await this.idle(retry.next());
-          continue;
-        }
-        if (wanted.join("\n") !== subscribed.join("\n")) {
-          await this.stopGroup();
-          subscribed = wanted;
-          if (wanted.length === 0) {
-            if (this.phase !== "waiting-for-topics") this.log.info({ prefix: this.o.config.kafka.topicPrefix }, "no data topics yet; waiting for the producer to create them");
-            this.phase = "waiting-for-topics";
-          } else {
-            try {
-              await this.startGroup(wanted);
-              retry.reset();
-            } catch (err) {
-              const e = this.noteError(err, "joining the consumer group");
-              subscribed = [];
-              await this.stopGroup();
-              if (!e.retriable) throw e;
-              await this.idle(retry.next());
-              continue;
-            }
-          }
-        }
-        await this.idle(this.o.config.consumer.topicPollMs);
-      }
+      await followTopics({
+        wanted: () => this.dataTopics(),
+        start: (topics) => this.startGroup(topics),
+        stop: () => this.stopGroup(),
+        running: () => !this.stopping && this.failure === null,
+        sleeper: this.sleeper,
+        retry,
+        pollMs: this.o.config.consumer.topicPollMs,
+        noteError: (err, what) => this.noteError(err, what),
+        onNoTopics: () => {
+          if (this.phase !== "waiting-for-topics") this.log.info({ prefix: this.o.config.kafka.topicPrefix }, "no data topics yet; waiting for the producer to create them");
+          this.phase = "waiting-for-topics";
+        },
+        groupName: "the consumer group",
+      });
       if (this.failure !== null) throw this.failure;
       this.phase = "stopped";
     } catch (err) {
@@ -151,7 +133,7 @@ export class Consumer {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake(true);
   }
 
   private async setUp(): Promise<void> {
@@ -193,7 +175,7 @@ export class Consumer {
       this.noteError(err, e.payload.restart ? "the Kafka consumer restarts" : "the Kafka consumer gave up");
       if (!e.payload.restart) {
         this.failure = err;
-        this.wake?.();
+        this.sleeper.wake();
       }
     });
     // A fetch that held only commit markers or aborted records never reaches eachBatch;
@@ -290,7 +272,7 @@ export class Consumer {
         }
         const wait = retry.next();
         log.warn({ code: e.code, retryInMs: wait }, `batch failed, retrying: ${e.message}`);
-        await this.pauseWithHeartbeat(wait, heartbeat);
+        await waitWithHeartbeat(wait, heartbeat, () => this.stopping);
       }
     }
     this.observe(plan, result);
@@ -377,55 +359,14 @@ export class Consumer {
   }
 
   private noteError(err: unknown, what: string): ZerolossError {
-    const e = isZerolossError(err)
-      ? err
-      : err instanceof Error && pgLike(err)
-        ? pgError(err, what)
-        : new ZerolossError("UNEXPECTED", `${what}: ${describeError(err)}`, { retriable: false, cause: err });
+    const e = serviceError(err, what);
     this.lastError = e;
     this.o.metrics.errors.inc({ code: e.code });
     this.log.debug({ err: describeError(err), code: e.code, what }, "error");
     return e;
   }
 
-  private backoff(): { next(): number; reset(): void } {
-    const { retryInitialMs, retryMaxMs } = this.o.config.consumer;
-    let delay = retryInitialMs;
-    return {
-      next: () => {
-        const d = delay;
-        delay = Math.min(delay * 2, retryMaxMs);
-        return d;
-      },
-      reset: () => {
-        delay = retryInitialMs;
-      },
-    };
+  private backoff() {
+    return backoff(this.o.config.consumer.retryInitialMs, this.o.config.consumer.retryMaxMs);
   }
-
-  private idle(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
-  /** Waits out a backoff while telling the group this member is alive; a rebalance error ends the batch. */
-  private async pauseWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
-    const until = Date.now() + ms;
-    while (!this.stopping && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, Math.min(1_000, until - Date.now())));
-      await heartbeat();
-    }
-  }
-}
-
-function pgLike(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$|^E[A-Z]+$/.test(code);
 }

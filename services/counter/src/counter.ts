@@ -8,10 +8,10 @@
 //
 // A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
 import type { Config } from "@zeroloss/config";
-import { describeError, isZerolossError, ZerolossError } from "@zeroloss/errors";
-import { createKafka, kafkaError } from "@zeroloss/kafka";
+import { backoff, describeError, Sleeper, type ZerolossError } from "@zeroloss/errors";
+import { createKafka, followTopics, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
-import { connect, pgError, query, type Client } from "@zeroloss/pg";
+import { connect, query, serviceError, type Client } from "@zeroloss/pg";
 import { topicNames, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
@@ -37,7 +37,7 @@ export class Counter {
   private readonly kafka: Kafka;
   private phase: Phase = "starting";
   private stopping = false;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new Sleeper();
   private failure: ZerolossError | null = null;
   private lastError: ZerolossError | null = null;
   private readonly free: Client[] = [];
@@ -93,42 +93,24 @@ export class Counter {
         } catch (err) {
           const e = this.noteError(err, "creating the ledger");
           if (!e.retriable) throw e;
-          await this.idle(retry.next());
+          await this.sleeper.sleep(retry.next());
         }
       }
-      let subscribed: string[] = [];
-      while (!this.stopping && this.failure === null) {
-        let wanted: string[];
-        try {
-          wanted = await this.wantedTopics();
-        } catch (err) {
-          const e = this.noteError(err, "listing the topics");
-          if (!e.retriable) throw e;
-          await this.idle(retry.next());
-          continue;
-        }
-        if (wanted.join("\n") !== subscribed.join("\n")) {
-          await this.stopGroup();
-          subscribed = wanted;
-          if (wanted.length === 0) {
-            if (this.phase !== "waiting-for-topics") this.log.info({ prefix: this.o.config.kafka.topicPrefix }, "no topics of the prefix yet; waiting for the producer");
-            this.phase = "waiting-for-topics";
-          } else {
-            try {
-              await this.startGroup(wanted);
-              retry.reset();
-            } catch (err) {
-              const e = this.noteError(err, "joining the counter's consumer group");
-              subscribed = [];
-              await this.stopGroup();
-              if (!e.retriable) throw e;
-              await this.idle(retry.next());
-              continue;
-            }
-          }
-        }
-        await this.idle(c.topicPollMs);
-      }
+      await followTopics({
+        wanted: () => this.wantedTopics(),
+        start: (topics) => this.startGroup(topics),
+        stop: () => this.stopGroup(),
+        running: () => !this.stopping && this.failure === null,
+        sleeper: this.sleeper,
+        retry,
+        pollMs: c.topicPollMs,
+        noteError: (err, what) => this.noteError(err, what),
+        onNoTopics: () => {
+          if (this.phase !== "waiting-for-topics") this.log.info({ prefix: this.o.config.kafka.topicPrefix }, "no topics of the prefix yet; waiting for the producer");
+          this.phase = "waiting-for-topics";
+        },
+        groupName: "the counter's consumer group",
+      });
       if (this.failure !== null) throw this.failure;
       this.phase = "stopped";
     } catch (err) {
@@ -144,7 +126,7 @@ export class Counter {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake(true);
   }
 
   /** Settles transactions and refreshes the metrics from the ledger; a failure shows on /healthz until the next success. */
@@ -196,7 +178,7 @@ export class Counter {
       this.noteError(err, e.payload.restart ? "the Kafka consumer restarts" : "the Kafka consumer gave up");
       if (!e.payload.restart) {
         this.failure = err;
-        this.wake?.();
+        this.sleeper.wake();
       }
     });
     try {
@@ -283,7 +265,7 @@ export class Counter {
         if (!e.retriable) {
           this.log.error({ topic, partition, code: e.code }, `the counter stops: ${e.message}`);
           this.failure = e; // run() ends with it; this batch stays uncounted and is read again after a restart
-          this.wake?.();
+          this.sleeper.wake();
           return;
         }
         const wait = retry.next();
@@ -311,49 +293,10 @@ export class Counter {
   }
 
   private noteError(err: unknown, what: string): ZerolossError {
-    const e = isZerolossError(err)
-      ? err
-      : err instanceof Error && typeof (err as { code?: unknown }).code === "string"
-        ? pgError(err, what)
-        : new ZerolossError("UNEXPECTED", `${what}: ${describeError(err)}`, { retriable: false, cause: err });
+    const e = serviceError(err, what);
     this.lastError = e;
     this.o.metrics.errors.inc({ code: e.code });
     this.log.debug({ err: describeError(err), code: e.code, what }, "error");
     return e;
-  }
-
-  private idle(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-}
-
-function backoff(initialMs: number, maxMs: number): { next(): number; reset(): void } {
-  let delay = initialMs;
-  return {
-    next: () => {
-      const d = delay;
-      delay = Math.min(delay * 2, maxMs);
-      return d;
-    },
-    reset: () => {
-      delay = initialMs;
-    },
-  };
-}
-
-/** Waits out a backoff while telling the group this member is alive. */
-async function waitWithHeartbeat(ms: number, heartbeat: () => Promise<void>, stopping: () => boolean): Promise<void> {
-  const until = Date.now() + ms;
-  while (!stopping() && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, Math.min(1_000, until - Date.now())));
-    await heartbeat();
   }
 }
