@@ -103,3 +103,15 @@ export async function waitForSummary(counter: RunningCounter, what: string, done
   });
 }
 
+
+/** Polls a metric of the counter until `ok` holds; the failure names the last value. */
+export async function metricReaches(counter: RunningCounter, name: string, labels: Record<string, string>, ok: (v: number) => boolean): Promise<void> {
+  let last: number | null = null;
+  await pollUntil(
+    async () => {
+      last = await counter.metric(name, labels);
+      return last !== null && ok(last) ? true : undefined;
+    },
+    { timeoutMs: 10_000, intervalMs: 100, what: `${name}${JSON.stringify(labels)} (last ${String(last)})` },
+  );
+}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { sourceClient, waitForEqual, type TableSpec } from "../consumer/harness.js";
 import type { RunningProducer } from "../producer/harness.js";
-import { CLI, counterFixture, waitForSummary, type CounterFixture, type RunningCounter, type SummaryBody } from "./harness.js";
+import { CLI, counterFixture, metricReaches, waitForSummary, type CounterFixture, type RunningCounter, type SummaryBody } from "./harness.js";
 
 const TABLES: TableSpec[] = [
   { name: "public.orders", columns: ["id", "amount", "note"], key: ["id"] },
@@ -94,7 +94,7 @@ describe("counter ledger", () => {
     const incomplete = await counter.api<{ transactions: unknown[] }>("/api/transactions?state=incomplete");
     expect(incomplete?.transactions).toEqual([]);
 
-    expect(await counter.metric("zeroloss_counter_records", { stage: "transferred" })).toBe(changes);
+    await metricReaches(counter, "zeroloss_counter_records", { stage: "transferred" }, (v) => v === changes);
     expect(await counter.metric("zeroloss_counter_windows", { state: "mismatch" })).toBe(0);
     const status = await f.status(counter);
     expect(status.code, status.stdout + status.stderr).toBe(0);
