@@ -10,6 +10,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "@zeroloss/config";
 import { isAlive, isListening, pollUntil, sweepOrphans } from "@zeroloss/devstack";
 import { testLogger } from "../setup/logger.js";
+import { listenersOn } from "../setup/listeners.js";
 
 const runDir = mkdtempSync(join(tmpdir(), "zeroloss-lifecycle-"));
 const env: NodeJS.ProcessEnv = { ...process.env, ZEROLOSS_RUN_DIR: runDir, ZEROLOSS_DEVSTACK: "local", ZEROLOSS_LOG_LEVEL: "warn" };
@@ -38,7 +39,12 @@ function recordedPids(): number[] {
 
 async function expectNothingLeft(ports: number[], pids: number[]): Promise<void> {
   await pollUntil(async () => (pids.every((p) => !isAlive(p)) ? true : undefined), { timeoutMs: 30_000, what: `pids ${pids.join(",")} to exit` });
-  for (const port of ports) expect(await isListening(port), `port ${port} still listening`).toBe(false);
+  // A freed ephemeral port may be taken at once by another process: what must be gone is
+  // any listener of ours (a recorded pid, or a process started from the run folder).
+  for (const port of ports) {
+    const ours = listenersOn(port).filter((l) => pids.includes(l.pid) || l.cmdline.includes(runDir));
+    expect(ours, `port ${port} still held by the stack`).toEqual([]);
+  }
 }
 
 afterAll(async () => {
@@ -135,7 +141,10 @@ describe("zeroloss dev up (foreground)", () => {
     const ports = [portOf(endpoints.source), portOf(endpoints.target), ...endpoints.kafka.map(portOf)];
     const pids = recordedPids();
     expect(pids).toHaveLength(3);
-    for (const port of ports) expect(await isListening(port)).toBe(true);
+    for (const port of ports) {
+      expect(await isListening(port)).toBe(true);
+      expect(listenersOn(port).map((l) => l.pid).filter((p) => pids.includes(p)), `a recorded pid listens on ${port}`).toHaveLength(1);
+    }
 
     child.kill("SIGKILL");
     await expectNothingLeft(ports, pids);
