@@ -94,8 +94,8 @@ describe("counter ledger", () => {
     const incomplete = await counter.api<{ transactions: unknown[] }>("/api/transactions?state=incomplete");
     expect(incomplete?.transactions).toEqual([]);
 
-    await metricReaches(counter, "zeroloss_counter_records", { stage: "transferred" }, (v) => v === changes);
-    expect(await counter.metric("zeroloss_counter_windows", { state: "mismatch" })).toBe(0);
+    await metricReaches(counter, "zeroloss_ledger_records", { stage: "transferred" }, (v) => v === changes);
+    expect(await counter.metric("zeroloss_ledger_windows", { state: "mismatch" })).toBe(0);
     const status = await f.status(counter);
     expect(status.code, status.stdout + status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^OK/);

@@ -59,8 +59,8 @@ describe("counter mismatches", () => {
     const listed = await counter.api<WindowsBody>(`/api/windows?state=mismatch&topic=${encodeURIComponent(dataTopic)}&partition=0`);
     expect(listed?.windows.map((w) => w.windowStart)).toEqual([5000]);
     // The gauges follow the ledger on the counter's refresh tick (counter.refreshMs).
-    await metricReaches(counter, "zeroloss_counter_windows", { state: "mismatch" }, (v) => v >= 1);
-    await metricReaches(counter, "zeroloss_counter_oldest_unbalanced_window_seconds", {}, (v) => v > 2);
+    await metricReaches(counter, "zeroloss_ledger_windows", { state: "mismatch" }, (v) => v >= 1);
+    await metricReaches(counter, "zeroloss_ledger_oldest_unbalanced_window_seconds", {}, (v) => v > 2);
 
     const status = await f.status(counter);
     expect(status.code, status.stdout + status.stderr).toBe(1);
@@ -80,7 +80,7 @@ describe("counter mismatches", () => {
     const unwritten = s.needsAttention.filter((w) => w.state === "mismatch" && w.problems.some((p) => p.includes("not reported written")));
     for (const w of unwritten) expect(w.problems.join("; ")).toMatch(/records in Kafka not reported written: offsets \d+/);
     expect(s.partitions.reduce((n, p) => n + p.transferred - p.written, 0)).toBe(30);
-    await metricReaches(counter, "zeroloss_counter_lag_records", { stage: "target" }, (v) => v === 30);
+    await metricReaches(counter, "zeroloss_ledger_lag_records", { stage: "target" }, (v) => v === 30);
     const status = await f.status(counter);
     expect(status.code).toBe(1);
     expect(status.stdout).toContain("not reported written");

@@ -40,6 +40,8 @@ export interface RunningProducer {
   readonly proc: ChildProcess;
   /** Sum of a metric's samples (those with all of `labels`) on the service's /metrics, or null when it is not serving yet. */
   metric(name: string, labels?: Record<string, string>): Promise<number | null>;
+  /** The service's /metrics page as Prometheus scrapes it, or null when it is not serving yet. */
+  scrape(): Promise<string | null>;
   health(): Promise<{ status: number; body: Record<string, unknown> } | null>;
   output(): string;
   /** Resolves with the exit code. */
@@ -145,12 +147,16 @@ export function startService(main: string, portVariable: string, configFile: str
       return null; // not listening yet, or already gone
     }
   };
+  const scrape = async () => {
+    const res = await get("/metrics");
+    return res === null ? null : res.text();
+  };
   return {
     proc,
+    scrape,
     async metric(name, labels = {}) {
-      const res = await get("/metrics");
-      if (res === null) return null;
-      const text = await res.text();
+      const text = await scrape();
+      if (text === null) return null;
       const wanted = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
       let sum = 0;
       for (const line of text.split("\n")) {

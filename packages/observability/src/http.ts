@@ -24,11 +24,23 @@ export interface HttpServerOptions {
   readonly routes?: readonly Route[];
 }
 
-/** A registry for one process, with Node's default metrics under the given prefix. */
+/**
+ * prom-client's gauges named like counters (`nodejs_active_handles_total` and its two
+ * siblings) fail `promtool check metrics`; the same numbers are served, by type, as
+ * `zeroloss_nodejs_active_handles` and friends.
+ */
+const MISNAMED_DEFAULTS = /^zeroloss_nodejs_active_(handles|requests|resources)_total$/;
+
+/** A registry for one process, with Node's default metrics under the `zeroloss_` prefix. */
 export function createRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry, prefix: "zeroloss_" });
+  const defaults = new Registry();
+  collectDefaultMetrics({ register: defaults, prefix: "zeroloss_" });
+  for (const { name } of defaults.getMetricsAsArray()) {
+    const metric = defaults.getSingleMetric(name);
+    if (metric !== undefined && !MISNAMED_DEFAULTS.test(name)) registry.registerMetric(metric);
+  }
   return registry;
 }
 
