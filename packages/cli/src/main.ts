@@ -90,6 +90,31 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     });
 
   program
+    .command("verify")
+    .description(
+      "compare source and target by content (table hashes per key range on each server, bisected to the differing rows and columns); " +
+        "differences still in flight are re-checked once the target caught up. Exit 0 equal, 1 drift, 2 error",
+    )
+    .option(...configFlag)
+    .option("--tables <list>", "schema.table patterns, comma-separated (default: verify.tables, else the source's tables)")
+    .option("--sustain <seconds>", "verify again and again until this many seconds of zero drift, or report the drift that stays")
+    .option("--json", "print the report as JSON on stdout", false)
+    .option("--continuous", "run as a watchdog: verify every verify.intervalSeconds, serve /metrics, /healthz and /api/last", false)
+    .option("--progress", "progress on stderr even when it is not a terminal")
+    .option("--no-progress", "no progress on stderr")
+    .exitOverride()
+    .action(async (opts: { config?: string; tables?: string; sustain?: string; json: boolean; continuous: boolean; progress?: boolean }) => {
+      const args = [
+        ...(opts.tables === undefined ? [] : ["--tables", opts.tables]),
+        ...(opts.sustain === undefined ? [] : ["--sustain", opts.sustain]),
+        ...(opts.json ? ["--json"] : []),
+        ...(opts.continuous ? ["--continuous"] : []),
+        ...(opts.progress === undefined ? [] : [opts.progress ? "--progress" : "--no-progress"]),
+      ];
+      setExit(await runService("verifier", opts.config, args));
+    });
+
+  program
     .command("status")
     .description("the counter's summary; exit 0 when everything closed balances, 1 when anything is in attention or mismatch, 2 when the counter cannot be reached")
     .option(...configFlag)

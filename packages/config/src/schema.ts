@@ -139,6 +139,36 @@ export const configSchema = z.strictObject({
       topicPollMs: 5_000,
       sessionTimeoutMs: 30_000,
     }),
+  verify: z
+    .strictObject({
+      /** Tables to compare (schema.table patterns); default: the source's tables and exclude. */
+      tables: z.array(tablePattern).min(1).optional(),
+      /** A differing key range is split until it holds at most this many rows, then compared row by row. */
+      leafRows: z.number().int().min(1).max(1_000_000).default(1_000),
+      /** Sub-ranges a differing range is split into at each step of the bisection. */
+      fanout: z.number().int().min(2).max(1_000).default(16),
+      /** Rows per key range of the first pass (progress, and where bisection starts). */
+      chunkRows: z.number().int().min(1).max(100_000_000).default(100_000),
+      /** A difference still present after this long of waiting for the target to catch up is drift. */
+      settleSeconds: z.number().min(0).max(86_400).default(120),
+      /** The target counts as caught up once its applied positions stood still this long (and the slot passed the read). */
+      quietMs: z.number().int().min(0).max(600_000).default(3_000),
+      /** Rows reported per table at most (all are counted). */
+      maxReportedRows: z.number().int().min(1).max(1_000_000).default(100),
+      /** `zeroloss verify --continuous`: seconds between passes. */
+      intervalSeconds: z.number().min(1).max(604_800).default(300),
+      http: httpSection(9403),
+    })
+    .default({
+      leafRows: 1_000,
+      fanout: 16,
+      chunkRows: 100_000,
+      settleSeconds: 120,
+      quietMs: 3_000,
+      maxReportedRows: 100,
+      intervalSeconds: 300,
+      http: { port: 9403, host: "0.0.0.0" },
+    }),
   log: z
     .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
     .default({ level: "info" }),

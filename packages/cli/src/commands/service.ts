@@ -1,4 +1,4 @@
-// `zeroloss producer`, `zeroloss consumer` and `zeroloss counter`: run a service (services/<name>) as a child
+// `zeroloss producer`, `consumer`, `counter` and `verify`: run a service (services/<name>) as a child
 // process. Packages never import services, so the CLI spawns the built entry point with the
 // same Node, hands it the terminal, forwards stop signals and exits with its exit code.
 import { spawn } from "node:child_process";
@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { ZerolossError } from "@zeroloss/errors";
 
-export type ServiceName = "producer" | "consumer" | "counter";
+export type ServiceName = "producer" | "consumer" | "counter" | "verifier";
 
 /** packages/cli/dist/commands/ → the repository root → services/<name>/dist/main.js (ZEROLOSS_<NAME>_MAIN overrides). */
 export function serviceEntry(name: ServiceName, env: NodeJS.ProcessEnv = process.env): string {
