@@ -36,8 +36,6 @@ export interface Settled {
 }
 
 const BATCH = 500;
-const POLL_MS = 250;
-
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function slotPosition(source: pg.Client, slot: string): Promise<string | null | undefined> {
@@ -62,27 +60,35 @@ async function appliedPositions(target: pg.Client, prefix: string): Promise<stri
   return row?.p ?? "";
 }
 
-/** Waits (at most `budgetMs`) until the target has applied everything the source had at `lsn`. */
-export async function caughtUp(sides: Sides, lsn: string, budgetMs: number, o: SettleOptions): Promise<boolean> {
-  const until = Date.now() + budgetMs;
-  for (;;) {
-    const slot = await slotPosition(sides.source, o.slot);
-    if (slot === undefined || (slot !== null && parseLsn(slot) >= parseLsn(lsn))) break;
-    if (Date.now() >= until || o.stopped?.() === true) return false;
-    await pause(POLL_MS);
+/**
+ * Watches whether the target has caught up with a source position: polled between re-reads,
+ * so the quiet time accumulates while the differing rows are read again.
+ */
+export class CatchUpWatch {
+  private slot: string | null | undefined;
+  private positions: string | null | undefined;
+  private changedAt = Date.now();
+  private readonly passedAt = new Map<string, number>();
+
+  constructor(
+    private readonly sides: Sides,
+    private readonly o: SettleOptions,
+  ) {}
+
+  async poll(): Promise<void> {
+    this.slot = await slotPosition(this.sides.source, this.o.slot);
+    const now = await appliedPositions(this.sides.target, this.o.topicPrefix);
+    if (this.positions !== undefined && now !== this.positions) this.changedAt = Date.now();
+    this.positions = now;
   }
-  let last = await appliedPositions(sides.target, o.topicPrefix);
-  if (last === null) return true;
-  let stillSince = Date.now();
-  for (;;) {
-    if (Date.now() - stillSince >= o.quietMs) return true;
-    if (Date.now() >= until || o.stopped?.() === true) return false;
-    await pause(Math.min(POLL_MS, Math.max(1, o.quietMs)));
-    const now = await appliedPositions(sides.target, o.topicPrefix);
-    if (now !== last) {
-      last = now;
-      stillSince = Date.now();
-    }
+
+  /** After poll(): has everything the source had at `lsn` been applied to the target? */
+  caughtUp(lsn: string): boolean {
+    if (this.slot !== undefined && (this.slot === null || parseLsn(this.slot) < parseLsn(lsn))) return false;
+    if (this.positions === null) return true; // no consumer bookkeeping: nothing to wait for
+    const passed = this.passedAt.get(lsn) ?? Date.now();
+    this.passedAt.set(lsn, passed);
+    return Date.now() - Math.max(this.changedAt, passed) >= this.o.quietMs;
   }
 }
 
@@ -109,43 +115,41 @@ async function readKeys(sides: Sides, table: string, source: SideTable, target: 
 
 interface Tracked {
   state: RowState;
-  /** When both sides last showed these values for the first time. */
+  /** When both sides first showed these values. */
   since: number;
+  /** The source position after the read that first showed them. */
+  readAt: string;
 }
 
 export async function settle(sides: Sides, table: string, source: SideTable, target: SideTable, differing: Iterable<RowState>, readAt: string, o: SettleOptions): Promise<Settled> {
   const started = Date.now();
   const deadline = started + (2 * o.settleSeconds * 1000 + o.quietMs);
   const open = new Map<string, Tracked>();
-  for (const d of differing) open.set(keyId(d.key), { state: d, since: started });
+  for (const d of differing) open.set(keyId(d.key), { state: d, since: started, readAt });
   const initial = open.size;
   const confirmed: RowState[] = [];
-  let lsn = readAt;
+  const watch = new CatchUpWatch(sides, o);
+  let delay = 100;
 
   while (open.size > 0) {
-    const left = deadline - Date.now();
-    const caught = await caughtUp(sides, lsn, Math.max(0, Math.min(left, 5_000)), o);
-    lsn = await sourcePosition(sides.source);
+    await pause(delay);
+    delay = Math.min(2 * delay, 2_000);
+    await watch.poll();
     const now = await readKeys(sides, table, source, target, [...open.values()].map((t) => t.state));
+    const lsn = await sourcePosition(sides.source);
     const at = Date.now();
     for (const [id, tracked] of open) {
       const fresh = now.get(id)!;
       if (fresh.source === fresh.target) {
         open.delete(id);
-        continue;
-      }
-      const same = fresh.source === tracked.state.source && fresh.target === tracked.state.target;
-      if (!same) {
-        open.set(id, { state: fresh, since: at });
-        continue;
-      }
-      if (caught || at - tracked.since >= o.settleSeconds * 1000) {
+      } else if (fresh.source !== tracked.state.source || fresh.target !== tracked.state.target) {
+        open.set(id, { state: fresh, since: at, readAt: lsn });
+      } else if (watch.caughtUp(tracked.readAt) || at - tracked.since >= o.settleSeconds * 1000) {
         confirmed.push(fresh);
         open.delete(id);
       }
     }
-    if (open.size > 0 && (Date.now() >= deadline || o.stopped?.() === true)) break;
-    if (open.size > 0 && !caught) await pause(POLL_MS);
+    if (Date.now() >= deadline || o.stopped?.() === true) break;
   }
   const unsettled = [...open.values()].map((t) => t.state);
   const resolved = initial - confirmed.length - unsettled.length;
