@@ -2,9 +2,11 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+COPY patches ./patches
 COPY packages ./packages
 COPY services ./services
-RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev
+# tsc -b builds packages and services (npm run build also type-checks test/, not copied here).
+RUN npm ci --no-audit --no-fund && npx tsc -b && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 WORKDIR /app

@@ -1,5 +1,5 @@
 // deploy/ as an operator runs it: the alert rules load in Prometheus (promtool check rules)
-// and fire when they should (promtool test rules), the scrape config points at the three
+// and fire when they should (promtool test rules), the scrape config points at the four
 // services' default ports and loads the rules, docker-compose.yml mounts what it names, and
 // each running service's /metrics passes `promtool check metrics`. Every metric the rules
 // and the Grafana dashboard query exists on some service's /metrics, so neither drifts
@@ -12,10 +12,12 @@ import { parse } from "yaml";
 import type pg from "pg";
 import { parseConfig } from "@zeroloss/config";
 import { sourceClient, waitForEqual, type TableSpec } from "../consumer/harness.js";
-import type { RunningProducer } from "../producer/harness.js";
+import { startService, type RunningProducer } from "../producer/harness.js";
+import { freePort, pollUntil } from "@zeroloss/devstack";
 import { counterFixture, waitForSummary, type CounterFixture, type RunningCounter } from "../counter/harness.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
+const VERIFIER_MAIN = resolve(ROOT, "services/verifier/dist/main.js");
 const DEPLOY = resolve(ROOT, "deploy");
 const TABLES: TableSpec[] = [{ name: "public.items", columns: ["id", "v"], key: ["id"] }];
 
@@ -77,6 +79,7 @@ describe("deploy/: Prometheus and Grafana", () => {
       "zeroloss-producer": [`producer:${defaults.producer.http.port}`],
       "zeroloss-consumer": [`consumer:${defaults.consumer.http.port}`],
       "zeroloss-counter": [`counter:${defaults.counter.http.port}`],
+      "zeroloss-verifier": [`verifier:${defaults.verify.http.port}`],
     });
 
     const compose = parse(readFileSync(resolve(ROOT, "docker-compose.yml"), "utf8")) as { services: Record<string, { volumes?: string[] }> };
@@ -94,6 +97,8 @@ describe("deploy/: Prometheus and Grafana", () => {
     let producer: RunningProducer;
     let consumer: RunningProducer;
     let counter: RunningCounter;
+    let verifier: RunningProducer;
+    let verifierPort = 0;
     const pages = new Map<string, string>();
 
     beforeAll(async () => {
@@ -106,7 +111,17 @@ describe("deploy/: Prometheus and Grafana", () => {
       counter = await f.startCounter();
       await waitForEqual(f, src, TABLES, [producer, consumer]);
       await waitForSummary(counter, "a balanced ledger", (s) => s.ok && s.totals.applied === 120 && s.windows.pending === 0);
-      for (const [name, svc] of [["producer", producer], ["consumer", consumer], ["counter", counter]] as const) {
+      verifierPort = await freePort();
+      verifier = startService(VERIFIER_MAIN, "ZEROLOSS_VERIFY_HTTP_PORT", f.configFile, ["--continuous"], {
+        ZEROLOSS_VERIFY_HTTP_PORT: String(verifierPort),
+        ZEROLOSS_VERIFY_INTERVAL_SECONDS: "1",
+        ZEROLOSS_VERIFY_QUIET_MS: "300",
+      });
+      await pollUntil(async () => ((await verifier.metric("zeroloss_verifier_table_equal", { table: "public.items" })) === 1 ? true : undefined), {
+        timeoutMs: 60_000,
+        what: `the verifier watchdog to find public.items equal (its output: ${verifier.output().slice(-2000)})`,
+      });
+      for (const [name, svc] of [["producer", producer], ["consumer", consumer], ["counter", counter], ["verifier", verifier]] as const) {
         const page = await svc.scrape();
         if (page === null) throw new Error(`the ${name} is not serving /metrics`);
         pages.set(name, page);
@@ -114,6 +129,7 @@ describe("deploy/: Prometheus and Grafana", () => {
     });
 
     afterAll(async () => {
+      await verifier?.stop();
       await src?.end();
       await f?.close();
     });
@@ -122,6 +138,7 @@ describe("deploy/: Prometheus and Grafana", () => {
       ["producer", "zeroloss_producer_"],
       ["consumer", "zeroloss_consumer_"],
       ["counter", "zeroloss_ledger_"],
+      ["verifier", "zeroloss_verifier_"],
     ])("the %s's /metrics passes promtool check metrics", (name, prefix) => {
       const page = pages.get(name)!;
       expect(familiesIn(page).some((m) => m.startsWith(prefix))).toBe(true);
@@ -140,6 +157,21 @@ describe("deploy/: Prometheus and Grafana", () => {
       const missing = [...read].filter(([m]) => !served.has(m)).map(([m, where]) => `${m} (${where})`);
       expect(missing).toEqual([]);
       expect(read.size).toBeGreaterThan(15);
+    });
+
+    it("the verifier watchdog reports drift it finds in its metrics and at /api/last", async () => {
+      await f.target.query("UPDATE items SET v = 'damaged' WHERE id = 77");
+      await pollUntil(async () => ((await verifier.metric("zeroloss_verifier_drift_rows", { table: "public.items" })) === 1 ? true : undefined), {
+        timeoutMs: 60_000,
+        what: "the watchdog to count the damaged row",
+      });
+      expect(await verifier.metric("zeroloss_verifier_table_equal", { table: "public.items" })).toBe(0);
+      expect(await verifier.metric("zeroloss_verifier_rows_compared_total", { table: "public.items" })).toBeGreaterThanOrEqual(240);
+      expect(await verifier.metric("zeroloss_verifier_runs_total", { result: "drift" })).toBeGreaterThanOrEqual(1);
+      const last = (await (await fetch(`http://127.0.0.1:${verifierPort}/api/last`)).json()) as { result: string; tables: { rows: { key: Record<string, string>; columns: { column: string }[] }[] }[] };
+      expect(last.result).toBe("drift");
+      expect(last.tables[0]?.rows[0]).toMatchObject({ key: { id: "77" }, columns: [{ column: "v", source: "v77", target: "damaged" }] });
+      expect((await verifier.health())?.status).toBe(200);
     });
   });
 });
