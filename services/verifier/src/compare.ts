@@ -4,7 +4,7 @@
 // of keys whose rows differ, with each side's checksum (null: no such row).
 import type pg from "pg";
 import { query } from "@zeroloss/pg";
-import { WHOLE_TABLE, rangeHash, rangeRows, splitPoints, type KeyRange, type KeyValues, type SideTable, type Statement } from "./sql.js";
+import { WHOLE_TABLE, keyOf, rangeHash, rangeRows, splitPoints, type KeyRange, type KeyValues, type SideTable, type Statement } from "./sql.js";
 
 export interface Sides {
   readonly source: pg.Client;
@@ -75,7 +75,7 @@ export async function comparePass(sides: Sides, table: string, source: SideTable
   const split = async (side: SideTable, sideName: string, range: KeyRange, step: number): Promise<KeyRange[]> => {
     const client = side === source ? sides.source : sides.target;
     const rows = await run(client, `splitting a key range of ${table} in the ${sideName}`, splitPoints(side, range, step));
-    const points: KeyValues[] = rows.map((r) => side.key.map((_, i) => r[`k${i}`]!));
+    const points: KeyValues[] = rows.map((r) => keyOf(side, r));
     const bounds: (KeyValues | null)[] = [range.lo, ...points, range.hi];
     return points.length === 0 ? [range] : bounds.slice(0, -1).map((lo, i) => ({ lo, hi: bounds[i + 1]! }));
   };
@@ -96,7 +96,7 @@ export async function comparePass(sides: Sides, table: string, source: SideTable
       run(sides.source, `listing rows of ${table} in the source`, rangeRows(source, range)),
       run(sides.target, `listing rows of ${table} in the target`, rangeRows(target, range)),
     ]);
-    const byKey = (rows: Record<string, string | null>[]) => new Map(rows.map((r) => [keyId(source.key.map((_, i) => r[`k${i}`]!)), r]));
+    const byKey = (rows: Record<string, string | null>[]) => new Map(rows.map((r) => [keyId(keyOf(source, r)), r]));
     const sm = byKey(s);
     const tm = byKey(t);
     for (const [id, r] of sm) {

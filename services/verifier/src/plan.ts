@@ -3,7 +3,7 @@
 // is drift that no content comparison could show; column types that differ are noted, as
 // they are where silent conversions come from (the content comparison then shows the rows).
 import type pg from "pg";
-import { describeTable, query, qualifiedName, quoteTable, type TableInfo, type TableName } from "@zeroloss/pg";
+import { describeTable, query, qualifiedName, quoteTable, readKeyColumns, type TableInfo, type TableName } from "@zeroloss/pg";
 import type { SideTable } from "./sql.js";
 
 export interface TablePlan {
@@ -18,30 +18,18 @@ export interface TablePlan {
   readonly estimatedRows: number | null;
 }
 
-async function targetColumns(target: pg.Client, table: TableName): Promise<Map<string, string> | null> {
-  const rows = await query<{ name: string; sqltype: string }>(
+/** The target's columns (name → format_type) and the relation's oid, or null when the table is absent. */
+async function targetColumns(target: pg.Client, table: TableName): Promise<{ oid: number; types: Map<string, string> } | null> {
+  const rows = await query<{ oid: string; name: string; sqltype: string }>(
     target,
     `reading the target's columns of ${qualifiedName(table)}`,
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS sqltype
+    `SELECT c.oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS sqltype
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
     [table.schema, table.name],
   );
-  return rows.length === 0 ? null : new Map(rows.map((r) => [r.name, r.sqltype]));
-}
-
-async function targetKey(target: pg.Client, table: TableName): Promise<string[]> {
-  const rows = await query<{ name: string }>(
-    target,
-    `reading the target's primary key of ${qualifiedName(table)}`,
-    `SELECT a.attname AS name
-       FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-      WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.ord`,
-    [quoteTable(table)],
-  );
-  return rows.map((r) => r.name);
+  return rows.length === 0 ? null : { oid: Number(rows[0]!.oid), types: new Map(rows.map((r) => [r.name, r.sqltype])) };
 }
 
 export async function planTable(source: pg.Client, target: pg.Client, table: TableName): Promise<TablePlan> {
@@ -54,14 +42,15 @@ export async function planTable(source: pg.Client, target: pg.Client, table: Tab
   if (info.keyColumns.length === 0) {
     return { ...base, target: null, problems: [`${name} has no primary key or replica identity index in the source: rows cannot be matched by key`], notes: [] };
   }
-  const tcols = await targetColumns(target, table);
-  if (tcols === null) return { ...base, target: null, problems: [`table ${name} does not exist in the target`], notes: [] };
+  const found = await targetColumns(target, table);
+  if (found === null) return { ...base, target: null, problems: [`table ${name} does not exist in the target`], notes: [] };
 
+  const tcols = found.types;
   const problems = columns.filter((c) => !tcols.has(c)).map((c) => `column "${c}" of ${name} is missing in the target`);
   const notes = columns
     .filter((c) => tcols.has(c) && tcols.get(c) !== typeOf.get(c))
     .map((c) => `column "${c}": source ${typeOf.get(c)!}, target ${tcols.get(c)!}`);
-  const tkey = await targetKey(target, table);
+  const tkey = await readKeyColumns(target, found.oid, false, `the target's ${name}`);
   if (tkey.join(",") !== info.keyColumns.join(",")) {
     problems.push(`the target's primary key of ${name} is (${tkey.join(", ") || "none"}), the source's key is (${info.keyColumns.join(", ")})`);
   }

@@ -12,7 +12,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { parseLsn, query } from "@zeroloss/pg";
 import { keyId, sourcePosition, type RowState, type Sides } from "./compare.js";
-import { rowsByKey, type SideTable } from "./sql.js";
+import { keyOf, rowsByKey, type SideTable } from "./sql.js";
 
 export interface SettleOptions {
   readonly settleSeconds: number;
@@ -102,7 +102,7 @@ async function readKeys(sides: Sides, table: string, source: SideTable, target: 
       query(sides.source, `re-reading rows of ${table} in the source`, s.sql, s.params),
       query(sides.target, `re-reading rows of ${table} in the target`, t.sql, t.params),
     ]);
-    const hashes = (rows: Record<string, string | null>[]) => new Map(rows.map((r) => [keyId(source.key.map((_, j) => r[`k${j}`]!)), r["h"]!]));
+    const hashes = (rows: Record<string, string | null>[]) => new Map(rows.map((r) => [keyId(keyOf(source, r)), r["h"]!]));
     const sh = hashes(sr);
     const th = hashes(tr);
     for (const key of batch) {

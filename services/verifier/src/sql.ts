@@ -56,6 +56,11 @@ export function rowChecksumSql(side: SideTable): string {
   return checksumSql(side.columns.map((name) => ({ name, textSql: textOutputSql(col(name)) })));
 }
 
+/** The key values of a result row of the statements below (columns k0, k1, ...). */
+export function keyOf(side: SideTable, row: Readonly<Record<string, string | null>>): KeyValues {
+  return side.key.map((_, i) => row[`k${i}`]!);
+}
+
 const keyOutputs = (side: SideTable) => side.key.map((k, i) => `${textOutputSql(col(k))} AS k${i}`).join(", ");
 const keyOrder = (side: SideTable) => side.key.map(col).join(", ");
 
