@@ -12,7 +12,7 @@ import { merge } from "../producer/harness.js";
 
 export const CLI = resolve(import.meta.dirname, "../../packages/cli/bin/zeroloss.js");
 
-/** The report of `zeroloss verify --json` (services/verifier/src/report.ts). */
+/** The report of `zeroloss verify --json` (VerifyReport in packages/wire/src/reports.ts). */
 export interface Report {
   result: "equal" | "drift" | "error";
   passes: number;

@@ -2,3 +2,4 @@ export * from "./envelope.js";
 export * from "./control.js";
 export * from "./topics.js";
 export * from "./errors.js";
+export * from "./reports.js";

@@ -5,7 +5,8 @@ import type { ServerResponse } from "node:http";
 import type { Route } from "@zeroloss/observability";
 import type { Client } from "@zeroloss/pg";
 import { DASHBOARD_HTML } from "./dashboard.js";
-import { listTransactions, listWindows, summary, TRANSACTION_STATES, WINDOW_STATES, type TransactionState, type WindowState } from "./states.js";
+import { TRANSACTION_STATES, WINDOW_STATES, type TransactionState, type WindowState } from "@zeroloss/wire";
+import { listTransactions, listWindows, summary } from "./states.js";
 
 export interface ApiOptions {
   readonly graceSeconds: number;

@@ -18,7 +18,8 @@ import type { Logger } from "pino";
 import { addDataRecords, addManifestRecords, addTallyRecords, emptyDeltas } from "./deltas.js";
 import { ensureLedger, storedPosition, writeBatch } from "./ledger.js";
 import type { CounterMetrics } from "./metrics.js";
-import { settleTransactions, summary, type Summary } from "./states.js";
+import type { Summary } from "@zeroloss/wire";
+import { settleTransactions, summary } from "./states.js";
 
 export interface CounterOptions {
   readonly config: Config;

@@ -3,7 +3,7 @@
 // so every counter process reports the same numbers; labels are states, stages, and the
 // data topics' partitions.
 import { Counter, Gauge, type Registry } from "prom-client";
-import { TRANSACTION_STATES, WINDOW_STATES, type Summary } from "./states.js";
+import { TRANSACTION_STATES, WINDOW_STATES, type Summary } from "@zeroloss/wire";
 
 export class CounterMetrics {
   readonly windows: Gauge<"state">;

@@ -3,12 +3,8 @@
 // /api/windows and /api/transactions. States are derived at read time from the stored
 // counts, so they move on with the clock (pending → mismatch) without a write.
 import { query, type Client } from "@zeroloss/pg";
+import { TRANSACTION_STATES, WINDOW_STATES, type Summary, type StageTotals, type WindowRow, type WindowState, type TransactionState } from "@zeroloss/wire";
 import { SCHEMA } from "./ledger.js";
-
-export const WINDOW_STATES = ["open", "pending", "balanced", "attention", "mismatch", "replayed"] as const;
-export type WindowState = (typeof WINDOW_STATES)[number];
-export const TRANSACTION_STATES = ["pending", "incomplete", "complete", "applied"] as const;
-export type TransactionState = (typeof TRANSACTION_STATES)[number];
 
 /**
  * $1 is the grace period in seconds. In order: still unbalanced after the grace period →
@@ -30,63 +26,6 @@ const TXN_STATE = `CASE
   WHEN t.complete_at IS NOT NULL THEN 'complete'
   WHEN now() - t.first_seen_at > make_interval(secs => $1) THEN 'incomplete'
   ELSE 'pending' END`;
-
-export interface StageTotals {
-  emitted: number;
-  transferred: number;
-  applied: number;
-  duplicate: number;
-  quarantined: number;
-  /** Records re-read by replays (each replay counted), kept apart from the totals. */
-  replayed: number;
-}
-
-export interface PartitionSummary {
-  topic: string;
-  partition: number;
-  highWatermark: number | null;
-  emitted: number;
-  transferred: number;
-  written: number;
-  /** Records the producer reported that the counter has not (yet) found in Kafka. */
-  kafkaLag: number;
-  /** Records in Kafka the consumer has not (yet) reported written. */
-  targetLag: number;
-  /** The last offset of the unbroken run of settled windows from the partition's start, or null. */
-  lastBalancedOffset: number | null;
-}
-
-export interface WindowRow {
-  topic: string;
-  partition: number;
-  windowStart: number;
-  windowEnd: number;
-  state: WindowState;
-  emitted: number;
-  transferred: number;
-  applied: number;
-  duplicate: number;
-  quarantined: number;
-  replayRecords: number;
-  unbalancedSince: string | null;
-  updatedAt: string;
-  /** Why it is not balanced, naming offsets where the ledger can. */
-  problems: string[];
-}
-
-export interface Summary {
-  at: string;
-  graceSeconds: number;
-  totals: StageTotals;
-  windows: Record<WindowState, number>;
-  transactions: Record<TransactionState, number>;
-  oldestUnbalancedSeconds: number | null;
-  partitions: PartitionSummary[];
-  /** Windows in mismatch, attention or pending, worst first (at most 50). */
-  needsAttention: WindowRow[];
-  /** true when nothing is in mismatch or attention and no transaction is incomplete. */
-  ok: boolean;
-}
 
 const num = (v: string | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
 

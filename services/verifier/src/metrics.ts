@@ -1,7 +1,7 @@
 // The watchdog's metrics (`zeroloss verify --continuous`), on the process's own registry.
 // The table label is the configured table set: low cardinality.
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { VerifyReport } from "./report.js";
+import type { VerifyReport } from "@zeroloss/wire";
 
 export class VerifierMetrics {
   readonly equal: Gauge<"table">;

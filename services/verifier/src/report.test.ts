@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatReport, overall, type TableReport } from "./report.js";
+import type { TableReport } from "@zeroloss/wire";
+import { formatReport, overall } from "./report.js";
 
 const table = (t: Partial<TableReport>): TableReport => ({
   table: "public.t",

@@ -1,57 +1,8 @@
-// The verifier's report: what `zeroloss verify --json` prints, what the terminal summary is
-// made from, and what the watchdog serves at /api/last. Key and column values are
-// PostgreSQL's text output, as the databases produced them.
+// The verifier's report for a person at a terminal, the overall result and the exit codes.
+// The JSON shape (`zeroloss verify --json`, the watchdog's /api/last) is VerifyReport in
+// @zeroloss/wire, where the CLI's demo reads it too.
 
-export type TableResult = "equal" | "drift" | "error";
-
-export interface ColumnDifference {
-  readonly column: string;
-  /** null: SQL NULL (or no such row on that side). */
-  readonly source: string | null;
-  readonly target: string | null;
-}
-
-export interface RowDifference {
-  /** Key column → value. */
-  readonly key: Readonly<Record<string, string>>;
-  /** missing: only in the source; extra: only in the target; changed: both, different content. */
-  readonly kind: "missing" | "extra" | "changed";
-  /** false when the row kept changing until the settle time ran out (a steady workload on that row). */
-  readonly settled: boolean;
-  /** For changed rows: the columns that differ. */
-  readonly columns: readonly ColumnDifference[];
-}
-
-export interface TableReport {
-  readonly table: string;
-  readonly result: TableResult;
-  readonly sourceRows: number;
-  readonly targetRows: number;
-  /** Rows hashed on both sides in the last pass (the larger side's count per range). */
-  readonly rowsCompared: number;
-  /** Rows that differ (all of them; `rows` lists at most verify.maxReportedRows). */
-  readonly driftRows: number;
-  /** Differences seen at first and gone when read again: changes that were in flight. */
-  readonly inFlight: number;
-  readonly durationMs: number;
-  /** Structural drift (missing table, column or key), or the error that stopped this table. */
-  readonly problems: readonly string[];
-  /** Declared types that differ between the sides. */
-  readonly notes: readonly string[];
-  readonly rows: readonly RowDifference[];
-}
-
-export interface VerifyReport {
-  readonly result: "equal" | "drift" | "error";
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly durationMs: number;
-  /** Full passes over every table (more than one with --sustain). */
-  readonly passes: number;
-  /** --sustain: the seconds of zero drift asked for, and reached. */
-  readonly sustain?: { readonly seconds: number; readonly reachedSeconds: number };
-  readonly tables: readonly TableReport[];
-}
+import type { TableReport, VerifyReport } from "@zeroloss/wire";
 
 export const EXIT_CODES = { equal: 0, drift: 1, error: 2 } as const;
 

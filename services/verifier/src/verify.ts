@@ -8,7 +8,8 @@ import { describeError, isZerolossError } from "@zeroloss/errors";
 import { query, resolveTables, type TableName } from "@zeroloss/pg";
 import { comparePass, type RowState, type Sides } from "./compare.js";
 import { planTable, type TablePlan } from "./plan.js";
-import { overall, type ColumnDifference, type RowDifference, type TableReport, type VerifyReport } from "./report.js";
+import type { ColumnDifference, RowDifference, TableReport, VerifyReport } from "@zeroloss/wire";
+import { overall } from "./report.js";
 import { settle } from "./settle.js";
 import { rowValues, type SideTable } from "./sql.js";
 

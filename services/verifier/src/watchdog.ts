@@ -8,7 +8,7 @@ import { Sleeper, describeError, isZerolossError } from "@zeroloss/errors";
 import type { Health, Route, RunnableService } from "@zeroloss/observability";
 import { openSides } from "./sides.js";
 import type { VerifierMetrics } from "./metrics.js";
-import type { VerifyReport } from "./report.js";
+import type { VerifyReport } from "@zeroloss/wire";
 import { verifyOnce } from "./verify.js";
 
 export class Watchdog implements RunnableService {

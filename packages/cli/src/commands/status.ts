@@ -2,24 +2,13 @@
 // Exit 0 when nothing is in mismatch or attention and no transaction is incomplete, 1 when
 // something is, 2 when the counter cannot be reached (or the configuration is wrong).
 import { loadConfig } from "@zeroloss/config";
+import type { Summary } from "@zeroloss/wire";
 
 export interface StatusOptions {
   readonly config?: string;
   readonly json: boolean;
   /** The counter's base URL; by default from counter.http in the configuration. */
   readonly url?: string;
-}
-
-interface SummaryLike {
-  at: string;
-  graceSeconds: number;
-  ok: boolean;
-  totals: Record<string, number>;
-  windows: Record<string, number>;
-  transactions: Record<string, number>;
-  oldestUnbalancedSeconds: number | null;
-  partitions: { topic: string; partition: number; emitted: number; transferred: number; written: number; lastBalancedOffset: number | null; kafkaLag: number; targetLag: number }[];
-  needsAttention: { state: string; topic: string; partition: number; windowStart: number; windowEnd: number; problems: string[] }[];
 }
 
 /** The counter's base URL from its listen address: a wildcard host is reached on loopback. */
@@ -30,11 +19,11 @@ export function counterUrl(http: { host: string; port: number }): string {
 
 export async function statusCommand(o: StatusOptions): Promise<number> {
   const base = o.url ?? counterUrl((await loadConfig(o.config === undefined ? {} : { file: o.config })).counter.http);
-  let s: SummaryLike;
+  let s: Summary;
   try {
     const res = await fetch(new URL("/api/summary", base), { signal: AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 500)}`);
-    s = (await res.json()) as SummaryLike;
+    s = (await res.json()) as Summary;
   } catch (err) {
     process.stderr.write(`zeroloss status: error [COUNTER_UNREACHABLE]: the counter at ${base} cannot be reached: ${(err as Error).message}\n`);
     return 2;
@@ -46,8 +35,8 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
   const n = (v: number | null) => (v === null ? "-" : v.toLocaleString("en-US"));
   const lines = [
     s.ok ? "OK: every closed window balances; nothing quarantined, no incomplete transaction" : "PROBLEM: the counts do not add up (see below)",
-    `records: emitted ${n(s.totals["emitted"] ?? 0)}, in Kafka ${n(s.totals["transferred"] ?? 0)}, applied ${n(s.totals["applied"] ?? 0)}, ` +
-      `duplicate ${n(s.totals["duplicate"] ?? 0)}, quarantined ${n(s.totals["quarantined"] ?? 0)} (replayed ${n(s.totals["replayed"] ?? 0)})`,
+    `records: emitted ${n(s.totals.emitted)}, in Kafka ${n(s.totals.transferred)}, applied ${n(s.totals.applied)}, ` +
+      `duplicate ${n(s.totals.duplicate)}, quarantined ${n(s.totals.quarantined)} (replayed ${n(s.totals.replayed)})`,
     `windows: ${Object.entries(s.windows)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}` + (s.oldestUnbalancedSeconds === null ? "" : `; oldest unbalanced for ${Math.round(s.oldestUnbalancedSeconds)} s (grace ${s.graceSeconds} s)`),

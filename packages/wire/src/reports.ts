@@ -1,0 +1,121 @@
+// The JSON reports zeroloss serves to operators and tools: the counter's /api/summary (and
+// `zeroloss status --json`) and the verifier's `zeroloss verify --json` (and /api/last).
+// The services build them, the CLI and the demo read them: one definition, so neither side
+// keeps a copy that drifts.
+
+// --- the counter's summary ---
+
+export const WINDOW_STATES = ["open", "pending", "balanced", "attention", "mismatch", "replayed"] as const;
+export type WindowState = (typeof WINDOW_STATES)[number];
+export const TRANSACTION_STATES = ["pending", "incomplete", "complete", "applied"] as const;
+export type TransactionState = (typeof TRANSACTION_STATES)[number];
+
+export interface StageTotals {
+  emitted: number;
+  transferred: number;
+  applied: number;
+  duplicate: number;
+  quarantined: number;
+  /** Records re-read by replays (each replay counted), kept apart from the totals. */
+  replayed: number;
+}
+
+export interface PartitionSummary {
+  topic: string;
+  partition: number;
+  highWatermark: number | null;
+  emitted: number;
+  transferred: number;
+  written: number;
+  /** Records the producer reported that the counter has not (yet) found in Kafka. */
+  kafkaLag: number;
+  /** Records in Kafka the consumer has not (yet) reported written. */
+  targetLag: number;
+  /** The last offset of the unbroken run of settled windows from the partition's start, or null. */
+  lastBalancedOffset: number | null;
+}
+
+export interface WindowRow {
+  topic: string;
+  partition: number;
+  windowStart: number;
+  windowEnd: number;
+  state: WindowState;
+  emitted: number;
+  transferred: number;
+  applied: number;
+  duplicate: number;
+  quarantined: number;
+  replayRecords: number;
+  unbalancedSince: string | null;
+  updatedAt: string;
+  /** Why it is not balanced, naming offsets where the ledger can. */
+  problems: string[];
+}
+
+export interface Summary {
+  at: string;
+  graceSeconds: number;
+  totals: StageTotals;
+  windows: Record<WindowState, number>;
+  transactions: Record<TransactionState, number>;
+  oldestUnbalancedSeconds: number | null;
+  partitions: PartitionSummary[];
+  /** Windows in mismatch, attention or pending, worst first (at most 50). */
+  needsAttention: WindowRow[];
+  /** true when nothing is in mismatch or attention and no transaction is incomplete. */
+  ok: boolean;
+}
+
+// --- the verifier's report (key and column values are PostgreSQL's text output) ---
+
+export type TableResult = "equal" | "drift" | "error";
+
+export interface ColumnDifference {
+  readonly column: string;
+  /** null: SQL NULL (or no such row on that side). */
+  readonly source: string | null;
+  readonly target: string | null;
+}
+
+export interface RowDifference {
+  /** Key column → value. */
+  readonly key: Readonly<Record<string, string>>;
+  /** missing: only in the source; extra: only in the target; changed: both, different content. */
+  readonly kind: "missing" | "extra" | "changed";
+  /** false when the row kept changing until the settle time ran out (a steady workload on that row). */
+  readonly settled: boolean;
+  /** For changed rows: the columns that differ. */
+  readonly columns: readonly ColumnDifference[];
+}
+
+export interface TableReport {
+  readonly table: string;
+  readonly result: TableResult;
+  readonly sourceRows: number;
+  readonly targetRows: number;
+  /** Rows hashed on both sides in the last pass (the larger side's count per range). */
+  readonly rowsCompared: number;
+  /** Rows that differ (all of them; `rows` lists at most verify.maxReportedRows). */
+  readonly driftRows: number;
+  /** Differences seen at first and gone when read again: changes that were in flight. */
+  readonly inFlight: number;
+  readonly durationMs: number;
+  /** Structural drift (missing table, column or key), or the error that stopped this table. */
+  readonly problems: readonly string[];
+  /** Declared types that differ between the sides. */
+  readonly notes: readonly string[];
+  readonly rows: readonly RowDifference[];
+}
+
+export interface VerifyReport {
+  readonly result: "equal" | "drift" | "error";
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  /** Full passes over every table (more than one with --sustain). */
+  readonly passes: number;
+  /** --sustain: the seconds of zero drift asked for, and reached. */
+  readonly sustain?: { readonly seconds: number; readonly reachedSeconds: number };
+  readonly tables: readonly TableReport[];
+}
