@@ -9,7 +9,7 @@ import pg from "pg";
 import { createTestDatabase, freePort, pollUntil, type TestDatabase } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { decodeCheckpoint, decodeEnvelope, decodeManifest, decodeTally, topicNames, type Checkpoint, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
-import { silentLogger } from "@zeroloss/observability";
+import { parseMetrics, silentLogger, sumOf } from "@zeroloss/observability";
 import { dropSlot, slotStatus } from "@zeroloss/pg";
 import type { Kafka } from "kafkajs";
 
@@ -156,16 +156,7 @@ export function startService(main: string, portVariable: string, configFile: str
     scrape,
     async metric(name, labels = {}) {
       const text = await scrape();
-      if (text === null) return null;
-      const wanted = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-      let sum = 0;
-      for (const line of text.split("\n")) {
-        if (!(line.startsWith(`${name}{`) || line.startsWith(`${name} `))) continue;
-        const labelText = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.lastIndexOf("}")) : "";
-        if (!wanted.every((w) => labelText.split(",").includes(w))) continue;
-        sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-      }
-      return sum;
+      return text === null ? null : sumOf(parseMetrics(text), name, labels);
     },
     async health() {
       const res = await get("/healthz");

@@ -34,3 +34,4 @@ export function silentLogger(): Logger {
 }
 export * from "./http.js";
 export * from "./service.js";
+export * from "./scrape.js";
