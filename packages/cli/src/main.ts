@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { isZerolossError, describeError } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
+import { demoCommand } from "./commands/demo/demo.js";
 import { runService } from "./commands/service.js";
 import { replayCommand, parseOffsetTarget } from "./commands/replay.js";
 import { slotDropCommand, slotStatusCommand } from "./commands/slot.js";
@@ -12,6 +13,12 @@ import { statusCommand } from "./commands/status.js";
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a number above 0");
+  return n;
+}
 
 function brokerCount(value: string): 1 | 3 {
   if (value === "1" || value === "3") return Number(value) as 1 | 3;
@@ -57,6 +64,23 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .exitOverride()
     .action(async () => {
       setExit(await devDown({ log: log() }));
+    });
+
+  program
+    .command("demo")
+    .description(
+      "the whole pipeline on a sample payments database, proven: starts a local stack, loads a backlog, runs producer, consumer and counter " +
+        "under a workload of inserts, updates and deletes, drains, verifies source = target by content and prints the proof. Exit 0 only when everything is proven",
+    )
+    .option("--duration <seconds>", "seconds of workload", positiveNumber, 30)
+    .option("--rate <transactions>", "source transactions per second during the workload", positiveNumber, 100)
+    .option("--sustain <seconds>", "seconds of zero drift the verifier must see", positiveNumber, 5)
+    .option("--keep", "leave the stack and the services running after the proof, for exploration, until Ctrl-C", false)
+    .option("--json", "print the proof as JSON on stdout", false)
+    .option("--dir <folder>", "where the demo's zeroloss.yaml, service logs and proof.json go", ".zeroloss/demo")
+    .exitOverride()
+    .action(async (opts: { duration: number; rate: number; sustain: number; keep: boolean; json: boolean; dir: string }) => {
+      setExit(await demoCommand({ ...opts, log: log() }));
     });
 
   const configFlag = ["-c, --config <file>", "zeroloss.yaml (ZEROLOSS_* variables override it)"] as const;

@@ -27,6 +27,8 @@ export interface ProcessSpec {
   readonly command: string;
   readonly args: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** The environment `env` is added to (default: this process's). */
+  readonly baseEnv?: NodeJS.ProcessEnv;
   readonly cwd?: string;
   readonly runAs?: RunAs;
   /** PostgreSQL wants SIGINT (fast shutdown); the JVM SIGTERM. */
@@ -250,7 +252,7 @@ export class Instance {
     try {
       child = spawn(command, args, {
         cwd: spec.cwd ?? this.dir,
-        env: { ...process.env, ...spec.env, ...(spec.runAs ? { HOME: this.dir, USER: spec.runAs.user } : {}) },
+        env: { ...(spec.baseEnv ?? process.env), ...spec.env, ...(spec.runAs ? { HOME: this.dir, USER: spec.runAs.user } : {}) },
         stdio: ["ignore", logFd, logFd],
         detached: true, // own process group (setsid), so stop() reaches every child of it
       });

@@ -19,9 +19,9 @@ export function endpointsJson(stack: StackEndpoints): string {
   return JSON.stringify({ source: stack.source, target: stack.target, kafka: [...stack.kafka] });
 }
 
-/** zeroloss.yaml for a stack, validated by the same loader the services use before it is written. */
-export function configForStack(stack: StackEndpoints, brokers: number): string {
-  const config: ConfigInput = {
+/** The configuration of every service for a stack, as `dev up --config-out` writes it. */
+export function stackConfig(stack: StackEndpoints, brokers: number): ConfigInput {
+  return {
     source: { url: stack.source, tables: ["public.*"], slot: "zeroloss", publication: "zeroloss" },
     target: { url: stack.target },
     kafka: {
@@ -35,9 +35,18 @@ export function configForStack(stack: StackEndpoints, brokers: number): string {
     consumer: { group: "zeroloss", http: { port: 9402 } },
     counter: { url: stack.target, http: { port: 9400 } },
   };
-  const text = `# Written by \`zeroloss dev up\` on ${new Date().toISOString()} for its local stack.\n${stringify(config)}`;
-  parseConfig(text, "generated zeroloss.yaml");
+}
+
+/** A zeroloss.yaml, validated by the same loader the services use before anyone writes it. */
+export function configText(config: ConfigInput, writtenBy: string): string {
+  const text = `# Written by ${writtenBy} on ${new Date().toISOString()}.\n${stringify(config)}`;
+  parseConfig(text, `generated zeroloss.yaml (${writtenBy})`);
   return text;
+}
+
+/** zeroloss.yaml for a stack. */
+export function configForStack(stack: StackEndpoints, brokers: number): string {
+  return configText(stackConfig(stack, brokers), "`zeroloss dev up` for its local stack");
 }
 
 function describe(stack: DevStack): string {
