@@ -6,7 +6,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { chooseMode, pollUntil, startDevStack, type DevStack } from "@zeroloss/devstack";
-import { ZerolossError } from "@zeroloss/errors";
+import { isZerolossError, ZerolossError } from "@zeroloss/errors";
 import { histogramBuckets, sumOf, type Bucket, type Logger } from "@zeroloss/observability";
 import type { Summary, VerifyReport } from "@zeroloss/wire";
 import type { ConfigInput } from "@zeroloss/config";
@@ -213,7 +213,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
           { timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 250, what: "the pipeline to drain", abortIf },
         );
       } catch (err) {
-        if ((err as { code?: string }).code === "DEMO_INTERRUPTED" || (err as { code?: string }).code === "DEMO_STACK_FAILED") throw err;
+        if (!(isZerolossError(err) && err.code === "TIMEOUT")) throw err; // interrupted, or a service stopped
         drained = { ok: false, detail: `not drained after ${DRAIN_TIMEOUT_MS / 1000} s: ${(err as Error).message}` };
       }
       const drainSeconds = (Date.now() - drainStarted) / 1000;
