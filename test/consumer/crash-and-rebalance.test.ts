@@ -39,7 +39,7 @@ describe("consumer crashes and rebalances", () => {
     let crashes = 0;
     for (let round = 1; round <= 4; round++) {
       await workload(src, round);
-      const c = await f.startConsumer({ ZEROLOSS_FAILPOINT: "consumer.after-target-commit" });
+      const c = await f.startConsumer({ ZEROLOSS_FAILPOINTS: "consumer.after-target-commit=crash" });
       const code = await c.exitWithin(60_000);
       expect(code, c.output().slice(-2000)).toBeNull(); // killed by its own SIGKILL
       expect(c.proc.signalCode).toBe("SIGKILL");

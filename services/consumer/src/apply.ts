@@ -6,6 +6,7 @@
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
+import type { Failpoints } from "@zeroloss/failpoints";
 import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
 import { encodeJson, type Envelope, type Tally } from "@zeroloss/wire";
 import type { BatchPlan, StagedRow, Step } from "./batch.js";
@@ -26,6 +27,8 @@ export interface BatchContext {
   readonly windowSize: number;
   readonly talliesTopic: string;
   readonly dlqTopic: string;
+  /** consumer.before-target-commit (fault injection; Failpoints.none in production). */
+  readonly failpoints: Failpoints;
 }
 
 export interface Quarantined {
@@ -197,6 +200,7 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
          consumer_group = excluded.consumer_group, updated_at = now()`,
       [ctx.topic, ctx.partition, ctx.nextOffset.toString(), ctx.group],
     );
+    await ctx.failpoints.hit("consumer.before-target-commit");
     await query(db, "committing the batch transaction", "COMMIT");
     return { outcomes, quarantined, tallies, replayed };
   } catch (err) {

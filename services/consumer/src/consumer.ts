@@ -11,6 +11,7 @@
 // records and finds them applied (LSN guard) — nothing lost, nothing applied twice.
 import type { Config } from "@zeroloss/config";
 import { backoff, describeError, Sleeper, type ZerolossError } from "@zeroloss/errors";
+import { Failpoints } from "@zeroloss/failpoints";
 import { createKafka, followTopics, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg";
@@ -27,12 +28,8 @@ export interface ConsumerOptions {
   readonly config: Config;
   readonly log: Logger;
   readonly metrics: ConsumerMetrics;
-  /**
-   * Test-only crash point: "after-target-commit" kills the process (SIGKILL) right after a
-   * batch's target transaction commits, before its offsets are committed in Kafka. Set only
-   * through ZEROLOSS_FAILPOINT in main.ts; nothing else turns it on.
-   */
-  readonly failpoint?: "after-target-commit";
+  /** Fault injection (docs/failpoints.md); Failpoints.none unless ZEROLOSS_FAILPOINTS arms some. */
+  readonly failpoints?: Failpoints;
 }
 
 interface StoppedPartition {
@@ -46,6 +43,7 @@ type Phase = "starting" | "waiting-for-topics" | "consuming" | "stopped" | "fail
 
 export class Consumer {
   private readonly log: Logger;
+  private readonly failpoints: Failpoints;
   private readonly topics: TopicNames;
   private readonly kafka: Kafka;
   private readonly outbox: OutboxPublisher;
@@ -65,6 +63,7 @@ export class Consumer {
 
   constructor(private readonly o: ConsumerOptions) {
     this.log = o.log;
+    this.failpoints = o.failpoints ?? Failpoints.none;
     this.topics = topicNames(o.config.kafka.topicPrefix);
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-consumer`, log: o.log });
     this.outbox = new OutboxPublisher({
@@ -254,8 +253,9 @@ export class Consumer {
           windowSize: this.o.config.tallies.windowSize,
           talliesTopic: this.topics.tallies,
           dlqTopic: this.topics.dlq,
+          failpoints: this.failpoints,
         });
-        if (this.o.failpoint === "after-target-commit") process.kill(process.pid, "SIGKILL");
+        await this.failpoints.hit("consumer.after-target-commit");
         this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
         this.free.push(conn);
         break;
@@ -285,6 +285,7 @@ export class Consumer {
       log.warn({ err: describeError(err) }, "offset commit failed after the target commit; the records will be read again and recognised as applied");
       return;
     }
+    await this.failpoints.hit("consumer.after-offset-commit");
     resolveOffset(batch.lastOffset());
     this.positions.set(`${topic}:${partition}`, nextOffset);
     this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - nextOffset)));

@@ -7,6 +7,7 @@ import { topicNames, type Checkpoint } from "@zeroloss/wire";
 import type { Kafka } from "kafkajs";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
+import { Failpoints } from "@zeroloss/failpoints";
 import { KafkaWriter } from "./kafka-writer.js";
 import { ProducerMetrics } from "./metrics.js";
 
@@ -86,6 +87,7 @@ async function writer() {
     partitions: new Map([[data, 1], [topics.manifests, 1], [topics.tallies, 1], [topics.checkpoints, 1]]),
     log: createLogger({ name: "test", level: "silent" }),
     metrics: new ProducerMetrics(new Registry()),
+    failpoints: Failpoints.none,
   });
   await w.connect();
   return { w, ...k };

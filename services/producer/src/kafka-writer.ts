@@ -18,6 +18,7 @@
 // records per (topic, partition, offset window): transaction markers take offsets too,
 // and offset differences would miscount.
 import { ZerolossError } from "@zeroloss/errors";
+import type { Failpoints } from "@zeroloss/failpoints";
 import { kafkaError, partitionForKey } from "@zeroloss/kafka";
 import { encodeJson, type Checkpoint, type Manifest, type Tally, type TopicNames } from "@zeroloss/wire";
 import { CompressionTypes, type Kafka, type Message, type Producer, type Transaction } from "kafkajs";
@@ -33,6 +34,8 @@ export interface WriterOptions {
   readonly partitions: ReadonlyMap<string, number>;
   readonly log: Logger;
   readonly metrics: ProducerMetrics;
+  /** producer.before-kafka-commit and producer.after-kafka-commit (fault injection; Failpoints.none in production). */
+  readonly failpoints: Failpoints;
 }
 
 /**
@@ -357,7 +360,9 @@ export class KafkaWriter {
     lane.sent = true;
     try {
       await txn.sendBatch({ topicMessages, acks: -1 });
+      await this.options.failpoints.hit("producer.before-kafka-commit");
       await txn.commit();
+      await this.options.failpoints.hit("producer.after-kafka-commit");
     } catch (err) {
       throw kafkaError(err, "committing a Kafka transaction");
     } finally {

@@ -6,6 +6,7 @@
 // table without a key, lost slot) stops with an error that names the thing and the fix.
 import type { Config } from "@zeroloss/config";
 import { describeError, ZerolossError } from "@zeroloss/errors";
+import { Failpoints } from "@zeroloss/failpoints";
 import { createKafka, ensureTopics, kafkaError, type TopicSpec } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import {
@@ -42,6 +43,8 @@ export interface ProducerOptions {
   readonly metrics: ProducerMetrics;
   /** Drop the slot and snapshot every table again (after a lost slot). */
   readonly resnapshot?: boolean;
+  /** Fault injection (docs/failpoints.md); Failpoints.none unless ZEROLOSS_FAILPOINTS arms some. */
+  readonly failpoints?: Failpoints;
 }
 
 type Phase = "starting" | "snapshotting" | "streaming" | "waiting" | "stopped" | "failed";
@@ -172,6 +175,7 @@ export class Producer {
       partitions,
       log: this.log,
       metrics: this.o.metrics,
+      failpoints: this.o.failpoints ?? Failpoints.none,
     });
     this.cleanups.push(() => writer.disconnect());
     this.cleanups.push(() => writer.abort());
@@ -305,6 +309,7 @@ export class Producer {
         lingerMs: config.producer.lingerMs,
         log: this.log,
         metrics: this.o.metrics,
+        failpoints: this.o.failpoints ?? Failpoints.none,
         onDurable: (lsn, commitDate) => {
           this.lastProgress = Date.now();
           this.o.metrics.durableLsn.set(Number(lsn));

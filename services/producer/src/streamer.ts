@@ -25,6 +25,7 @@ import {
   type PgoutputMessage,
   type TypeNames,
 } from "@zeroloss/pg";
+import type { Failpoints } from "@zeroloss/failpoints";
 import type { Checkpoint, EnvelopeSource, TopicNames } from "@zeroloss/wire";
 import type { Logger } from "pino";
 import { completeMovedRow, deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema } from "./envelopes.js";
@@ -47,6 +48,8 @@ export interface StreamerOptions {
   readonly lingerMs: number;
   readonly log: Logger;
   readonly metrics: ProducerMetrics;
+  /** producer.after-slot-ack (fault injection; Failpoints.none in production). */
+  readonly failpoints: Failpoints;
   /** Called whenever `durable` advances. */
   readonly onDurable: (lsn: Lsn, commitTime: Date | null) => void;
 }
@@ -345,6 +348,7 @@ export class Streamer {
     if (lsn < this.durable) throw new ZerolossError("INTERNAL", `the durable position would move back from ${formatLsn(this.durable)} to ${formatLsn(lsn)}`);
     this.durable = lsn;
     await this.stream?.acknowledge(lsn);
+    await this.options.failpoints.hit("producer.after-slot-ack");
     this.options.onDurable(lsn, commitDate);
   }
 
