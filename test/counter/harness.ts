@@ -4,6 +4,7 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { createTestDatabase, freePort, pollUntil, type TestDatabase } from "@zeroloss/devstack";
+import type { Summary } from "@zeroloss/wire";
 import { pipelineFixture, type PipelineFixture, type PipelineStack } from "../consumer/harness.js";
 import { merge, startService, type RunningProducer } from "../producer/harness.js";
 
@@ -23,15 +24,8 @@ export interface CounterFixture extends PipelineFixture {
   status(counter: RunningCounter, json?: boolean): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
-/** Totals, window and transaction counts of /api/summary. */
-export interface SummaryBody {
-  ok: boolean;
-  totals: { emitted: number; transferred: number; applied: number; duplicate: number; quarantined: number; replayed: number };
-  windows: Record<"open" | "pending" | "balanced" | "attention" | "mismatch" | "replayed", number>;
-  transactions: Record<"pending" | "incomplete" | "complete" | "applied", number>;
-  partitions: { topic: string; partition: number; emitted: number; transferred: number; written: number; lastBalancedOffset: number | null }[];
-  needsAttention: { state: string; topic: string; partition: number; windowStart: number; problems: string[] }[];
-}
+/** The body of /api/summary. */
+export type SummaryBody = Summary;
 
 export async function counterFixture(stack: PipelineStack, name: string, config: Record<string, unknown> = {}): Promise<CounterFixture> {
   const ledger = await createTestDatabase(stack.target, `${name}_l`);

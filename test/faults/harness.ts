@@ -1,0 +1,251 @@
+// The fault-injection harness: a pipeline (producer, consumer, counter as real processes) on
+// the fault suite's own stack — 3 Kafka brokers (replication factor 3,
+// min.insync.replicas=2), separate source and target PostgreSQL servers — a workload that
+// keeps writing while faults happen, and the proof that must hold after every scenario:
+//   1. the verifier reports zero drift, sustained;
+//   2. the counter's windows all balance (none pending, in mismatch or attention);
+//   3. no committed Kafka record is missing or doubled: per source transaction, Kafka holds
+//      exactly the changes a witness slot (test_decoding, independent of the producer)
+//      decoded, each once;
+//   4. no target row's applied LSN ever went backwards (recorded during the whole run).
+import pg from "pg";
+import { pollUntil } from "@zeroloss/devstack";
+import { parseLsn } from "@zeroloss/pg";
+import type { Summary } from "@zeroloss/wire";
+import { counterFixture, waitForSummary, type CounterFixture, type RunningCounter } from "../counter/harness.js";
+import type { RunningProducer } from "../producer/harness.js";
+import { runVerify } from "../verifier/harness.js";
+
+export const TABLES = ["public.accounts", "public.transfers"] as const;
+const ACCOUNTS = 200;
+
+/** A small seeded generator, so a failing run can be repeated with ZEROLOSS_TEST_SEED. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export interface Workload {
+  /** Source transactions committed so far. */
+  readonly committed: () => number;
+  /** Stops it and resolves with the number of transactions committed. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Transfers between accounts on 2 connections: each transaction moves money (two balance
+ * updates in id order, one transfer row), every 10th also deletes the oldest transfer,
+ * every 25th inserts 50 transfers at once (a larger transaction). Errors end the workload
+ * and are reported by stop().
+ */
+export function startWorkload(url: string, random: () => number): Workload {
+  let stopping = false;
+  let committed = 0;
+  const worker = async () => {
+    const c = new pg.Client({ connectionString: url, application_name: "fault workload" });
+    await c.connect();
+    try {
+      while (!stopping) {
+        const n = committed + 1;
+        const a = 1 + Math.floor(random() * ACCOUNTS);
+        const b = 1 + ((a + Math.floor(random() * (ACCOUNTS - 1))) % ACCOUNTS);
+        const amount = (1 + random() * 100).toFixed(2);
+        await c.query("BEGIN");
+        for (const [id, delta] of [
+          [a, `-${amount}`],
+          [b, amount],
+        ].sort((x, y) => Number(x[0]) - Number(y[0]))) {
+          await c.query("UPDATE accounts SET balance = balance + $2::numeric, updated = clock_timestamp() WHERE id = $1", [id, delta]);
+        }
+        await c.query("INSERT INTO transfers (from_id, to_id, amount, note) VALUES ($1, $2, $3, $4)", [a, b, amount, `transfer ${n}`]);
+        if (n % 10 === 0) await c.query("DELETE FROM transfers WHERE id = (SELECT min(id) FROM transfers)");
+        if (n % 25 === 0) {
+          await c.query("INSERT INTO transfers (from_id, to_id, amount, note) SELECT $1, $2, 0.01, 'bulk ' || g FROM generate_series(1, 50) g", [a, b]);
+        }
+        await c.query("COMMIT");
+        committed++;
+        await new Promise((r) => setTimeout(r, 5)); // a steady stream, not a flood: faults must land mid-stream
+      }
+    } finally {
+      await c.end();
+    }
+  };
+  const done = Promise.all([worker(), worker()]);
+  return {
+    committed: () => committed,
+    async stop() {
+      stopping = true;
+      await done;
+      return committed;
+    },
+  };
+}
+
+/** Polls the target's applied LSN of every row and remembers any that moved backwards. */
+export class LsnWatch {
+  private readonly highest = new Map<string, bigint>();
+  readonly backwards: string[] = [];
+  private running = true;
+  private readonly loop: Promise<void>;
+  reads = 0;
+
+  constructor(private readonly target: pg.Client) {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let r: pg.QueryResult<{ k: string; lsn: string }>;
+      try {
+        r = await this.target.query<{ k: string; lsn: string }>(
+          `SELECT 'accounts:' || id AS k, _zeroloss_lsn::text AS lsn FROM accounts
+           UNION ALL SELECT 'transfers:' || id, _zeroloss_lsn::text FROM transfers`,
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code !== "42P01") throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200)); // the consumer has not created the target tables yet
+        continue;
+      }
+      for (const { k, lsn } of r.rows) {
+        const v = parseLsn(lsn);
+        const before = this.highest.get(k);
+        if (before !== undefined && v < before) this.backwards.push(`${k}: ${lsn} after ${before.toString(16)}`);
+        if (before === undefined || v > before) this.highest.set(k, v);
+      }
+      this.reads++;
+      await new Promise((r) => setTimeout(r, 200)); // sampling interval of the recorder
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}
+
+export interface FaultFixture extends CounterFixture {
+  readonly src: pg.Client;
+  readonly witness: string;
+  producer: RunningProducer;
+  consumers: RunningProducer[];
+  counter: RunningCounter;
+  /** Starts producer (with `producerEnv`), consumer (with `consumerEnv`) and counter; resolves once the producer streams. */
+  startPipeline(o?: { producerEnv?: Record<string, string>; consumerEnv?: Record<string, string> }): Promise<void>;
+  /** Waits until everything the source committed is in the target and every count agrees. */
+  drain(): Promise<Summary>;
+  /** The four checks of the header; throws with what failed. */
+  prove(watch: LsnWatch): Promise<{ summary: Summary; changes: number }>;
+}
+
+export async function faultFixture(stack: { source: string; target: string; kafka: readonly string[] }, name: string): Promise<FaultFixture> {
+  const base = await counterFixture(stack, name, {
+    kafka: { partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 },
+    producer: { batchRecords: 200, lingerMs: 20 },
+    tallies: { windowSize: 100 },
+    counter: { graceSeconds: 900 },
+    verify: { settleSeconds: 10, quietMs: 500 },
+  });
+  const src = base.sql;
+  await src.query(`CREATE TABLE accounts (id int PRIMARY KEY, balance numeric(18,2) NOT NULL, owner text NOT NULL, updated timestamptz NOT NULL)`);
+  await src.query(`CREATE TABLE transfers (id bigserial PRIMARY KEY, from_id int NOT NULL, to_id int NOT NULL, amount numeric(18,2) NOT NULL, note text, at timestamptz NOT NULL DEFAULT now())`);
+  await src.query(`INSERT INTO accounts SELECT i, 1000, 'owner ' || i, now() FROM generate_series(1, ${ACCOUNTS}) i`);
+  const witness = `${base.slot}_w`;
+  const f: FaultFixture = {
+    ...base,
+    src,
+    witness,
+    producer: undefined as unknown as RunningProducer,
+    consumers: [],
+    counter: undefined as unknown as RunningCounter,
+    async startPipeline(o = {}) {
+      f.producer = await base.start([], o.producerEnv ?? {});
+      f.consumers.push(await base.startConsumer(o.consumerEnv ?? {}));
+      f.counter = await base.startCounter();
+      await pollUntil(async () => ((await f.producer.health())?.body["status"] === "streaming" ? true : undefined), {
+        timeoutMs: 60_000,
+        what: "the producer to stream",
+        abortIf: () => {
+          if (f.producer.proc.exitCode !== null) throw new Error(`the producer exited ${f.producer.proc.exitCode}:\n${f.producer.output().slice(-3000)}`);
+        },
+      });
+      // The witness decodes every change from here on, independently of the producer.
+      await src.query("SELECT pg_create_logical_replication_slot($1, 'test_decoding')", [witness]);
+    },
+    async drain() {
+      const lsn = (await src.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]!.lsn;
+      await pollUntil(
+        async () => {
+          const r = await src.query<{ ok: boolean }>("SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2", [lsn, base.slot]);
+          return r.rows[0]?.ok === true ? true : undefined;
+        },
+        { timeoutMs: 90_000, what: `the producer to pass ${lsn}` },
+      );
+      const emitted = await f.producer.metric("zeroloss_producer_events_total");
+      return waitForSummary(
+        f.counter,
+        "every count to agree",
+        (s) =>
+          s.totals.transferred === s.totals.emitted &&
+          s.totals.applied + s.totals.duplicate + s.totals.quarantined === s.totals.emitted &&
+          s.totals.emitted >= (emitted ?? 0) &&
+          s.windows.pending === 0 &&
+          s.transactions.pending === 0 &&
+          s.transactions.complete === 0,
+        120_000,
+      );
+    },
+    async prove(watch) {
+      const summary = await f.drain();
+      await watch.stop();
+      const problems: string[] = [];
+
+      // 1. content
+      const verify = await runVerify(base.configFile, ["--json", "--sustain", "3"]);
+      if (verify.code !== 0) problems.push(`verifier exit ${verify.code}: ${verify.stdout.slice(0, 3000)} ${verify.stderr.slice(-2000)}`);
+
+      // 2. the counter
+      const w = summary.windows;
+      if (!summary.ok || w.pending + w.mismatch + w.attention > 0) problems.push(`counter windows: ${JSON.stringify(w)}; ${JSON.stringify(summary.needsAttention.slice(0, 5))}`);
+
+      // 3. Kafka against the witness
+      const witnessed = new Map<string, number>();
+      const changes = await src.query<{ xid: string; data: string }>("SELECT xid::text AS xid, data FROM pg_logical_slot_peek_changes($1, NULL, NULL)", [witness]);
+      for (const c of changes.rows) if (c.data.startsWith("table ")) witnessed.set(c.xid, (witnessed.get(c.xid) ?? 0) + 1);
+      const inKafka = new Map<string, number>();
+      const seen = new Set<string>();
+      let doubled = 0;
+      let unwitnessed = 0;
+      for (const table of TABLES) {
+        for (const { envelope: e } of await base.records(table)) {
+          if (e.op === "r") continue; // snapshot rows: before the witness; the verifier covers them
+          const id = `${e.source.commitLsn}/${e.source.seq}`;
+          if (seen.has(id)) doubled++;
+          seen.add(id);
+          const xid = String(e.source.xid);
+          if (!witnessed.has(xid)) unwitnessed++;
+          inKafka.set(xid, (inKafka.get(xid) ?? 0) + 1);
+        }
+      }
+      const missing = [...witnessed].filter(([xid, n]) => (inKafka.get(xid) ?? 0) !== n);
+      if (doubled > 0) problems.push(`${doubled} change(s) committed to Kafka twice`);
+      if (unwitnessed > 0) problems.push(`${unwitnessed} Kafka record(s) of transactions the witness never decoded`);
+      if (missing.length > 0) problems.push(`${missing.length} transaction(s) whose Kafka records differ from the witness, e.g. ${missing.slice(0, 5).map(([x, n]) => `xid ${x}: witness ${n}, Kafka ${inKafka.get(x) ?? 0}`).join("; ")}`);
+      if (witnessed.size === 0) problems.push("the witness decoded nothing: the workload did not run");
+
+      // 4. applied LSNs
+      if (watch.reads < 2) problems.push(`the LSN recorder read the target only ${watch.reads} time(s)`);
+      if (watch.backwards.length > 0) problems.push(`applied LSN went backwards: ${watch.backwards.slice(0, 5).join("; ")}`);
+
+      if (problems.length > 0) throw new Error(`the proof failed:\n- ${problems.join("\n- ")}`);
+      return { summary, changes: [...witnessed.values()].reduce((a, b) => a + b, 0) };
+    },
+    async close() {
+      await src.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [witness]);
+      await base.close();
+    },
+  };
+  return f;
+}
