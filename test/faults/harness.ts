@@ -9,19 +9,25 @@
 //      decoded, each once;
 //   4. no target row's applied LSN ever went backwards (recorded during the whole run).
 import pg from "pg";
+import { expect } from "vitest";
 import { pollUntil } from "@zeroloss/devstack";
 import { parseLsn } from "@zeroloss/pg";
 import type { Summary } from "@zeroloss/wire";
 import { counterFixture, waitForSummary, type CounterFixture, type RunningCounter } from "../counter/harness.js";
 import type { RunningProducer } from "../producer/harness.js";
+import type { FaultStack } from "./stack.js";
 import { runVerify } from "../verifier/harness.js";
+
+/** The random source of a scenario run (ZEROLOSS_TEST_SEED repeats one). */
+export const seed = Number(process.env["ZEROLOSS_TEST_SEED"] ?? Date.now() % 100_000);
+export const random = rng(seed);
 
 export const TABLES = ["public.accounts", "public.transfers"] as const;
 const ACCOUNTS = 200;
 
 /** A small seeded generator, so a failing run can be repeated with ZEROLOSS_TEST_SEED. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
+export function rng(s0: number): () => number {
+  let s = s0 >>> 0;
   return () => {
     s = (s * 1664525 + 1013904223) >>> 0;
     return s / 2 ** 32;
@@ -184,7 +190,7 @@ export async function faultFixture(stack: { source: string; target: string; kafk
         { timeoutMs: 90_000, what: `the producer to pass ${lsn}` },
       );
       const emitted = await f.producer.metric("zeroloss_producer_events_total");
-      return waitForSummary(
+      const summary = waitForSummary(
         f.counter,
         "every count to agree",
         (s) =>
@@ -196,50 +202,72 @@ export async function faultFixture(stack: { source: string; target: string; kafk
           s.transactions.complete === 0,
         120_000,
       );
+      return summary.catch(async (err: unknown) => {
+        // What the ledger still waits for names the culprit (a manifest unread, records not found).
+        const pending = await f.counter.api("/api/transactions?state=pending&limit=3");
+        throw new Error(`${(err as Error).message}\npending transactions: ${JSON.stringify(pending).slice(0, 4000)}`);
+      });
     },
     async prove(watch) {
-      const summary = await f.drain();
-      await watch.stop();
+      // Every check runs and every problem is reported, even when the counts never agreed.
       const problems: string[] = [];
+      let summary: Summary | null = null;
+      try {
+        summary = await f.drain();
+      } catch (err) {
+        problems.push(`drain: ${(err as Error).message.slice(0, 6000)}`);
+      }
+      await watch.stop();
 
       // 1. content
       const verify = await runVerify(base.configFile, ["--json", "--sustain", "3"]);
       if (verify.code !== 0) problems.push(`verifier exit ${verify.code}: ${verify.stdout.slice(0, 3000)} ${verify.stderr.slice(-2000)}`);
 
       // 2. the counter
-      const w = summary.windows;
-      if (!summary.ok || w.pending + w.mismatch + w.attention > 0) problems.push(`counter windows: ${JSON.stringify(w)}; ${JSON.stringify(summary.needsAttention.slice(0, 5))}`);
+      const w = summary?.windows;
+      if (summary !== null && w !== undefined && (!summary.ok || w.pending + w.mismatch + w.attention > 0)) {
+        problems.push(`counter windows: ${JSON.stringify(w)}; ${JSON.stringify(summary.needsAttention.slice(0, 5))}`);
+      }
 
       // 3. Kafka against the witness
       const witnessed = new Map<string, number>();
       const changes = await src.query<{ xid: string; data: string }>("SELECT xid::text AS xid, data FROM pg_logical_slot_peek_changes($1, NULL, NULL)", [witness]);
       for (const c of changes.rows) if (c.data.startsWith("table ")) witnessed.set(c.xid, (witnessed.get(c.xid) ?? 0) + 1);
       const inKafka = new Map<string, number>();
-      const seen = new Set<string>();
+      const seen = new Map<string, string>();
+      const doubledExamples: string[] = [];
       let doubled = 0;
       let unwitnessed = 0;
       for (const table of TABLES) {
-        for (const { envelope: e } of await base.records(table)) {
+        for (const { envelope: e, partition, offset } of await base.records(table)) {
           if (e.op === "r") continue; // snapshot rows: before the witness; the verifier covers them
           const id = `${e.source.commitLsn}/${e.source.seq}`;
-          if (seen.has(id)) doubled++;
-          seen.add(id);
+          const where = `${table} xid ${e.source.xid} seq ${e.source.seq} at partition ${partition} offset ${offset}`;
+          const first = seen.get(id);
+          if (first !== undefined) {
+            doubled++;
+            if (doubledExamples.length < 5) doubledExamples.push(`${where} (first at ${first})`);
+          }
+          seen.set(id, `partition ${partition} offset ${offset}`);
           const xid = String(e.source.xid);
           if (!witnessed.has(xid)) unwitnessed++;
           inKafka.set(xid, (inKafka.get(xid) ?? 0) + 1);
         }
       }
       const missing = [...witnessed].filter(([xid, n]) => (inKafka.get(xid) ?? 0) !== n);
-      if (doubled > 0) problems.push(`${doubled} change(s) committed to Kafka twice`);
+      if (doubled > 0) problems.push(`${doubled} change(s) committed to Kafka twice, e.g. ${doubledExamples.join("; ")}`);
       if (unwitnessed > 0) problems.push(`${unwitnessed} Kafka record(s) of transactions the witness never decoded`);
-      if (missing.length > 0) problems.push(`${missing.length} transaction(s) whose Kafka records differ from the witness, e.g. ${missing.slice(0, 5).map(([x, n]) => `xid ${x}: witness ${n}, Kafka ${inKafka.get(x) ?? 0}`).join("; ")}`);
+      if (missing.length > 0) problems.push(`${missing.length} transaction(s) whose Kafka records differ from the witness, e.g. ${missing.slice(0, 8).map(([x, n]) => `xid ${x}: witness ${n}, Kafka ${inKafka.get(x) ?? 0}`).join("; ")}`);
       if (witnessed.size === 0) problems.push("the witness decoded nothing: the workload did not run");
 
       // 4. applied LSNs
       if (watch.reads < 2) problems.push(`the LSN recorder read the target only ${watch.reads} time(s)`);
       if (watch.backwards.length > 0) problems.push(`applied LSN went backwards: ${watch.backwards.slice(0, 5).join("; ")}`);
 
-      if (problems.length > 0) throw new Error(`the proof failed:\n- ${problems.join("\n- ")}`);
+      if (problems.length > 0 || summary === null) {
+        const warnings = [f.producer, ...f.consumers].flatMap((p) => p.output().split("\n").filter((l) => /"level":(40|50|60)/.test(l))).slice(-30);
+        throw new Error(`the proof failed:\n- ${problems.join("\n- ")}\nwarnings and errors of the producer and consumers:\n${warnings.join("\n")}`);
+      }
       return { summary, changes: [...witnessed.values()].reduce((a, b) => a + b, 0) };
     },
     async close() {
@@ -248,4 +276,62 @@ export async function faultFixture(stack: { source: string; target: string; kafk
     },
   };
   return f;
+}
+
+/** Waits (under load) until a service's counter metric passes `atLeast`. */
+export async function progressed(svc: RunningProducer, metric: string, atLeast: number, what: string): Promise<void> {
+  let last: number | null = null;
+  await pollUntil(
+    async () => {
+      last = await svc.metric(metric);
+      return (last ?? 0) >= atLeast ? true : undefined;
+    },
+    {
+      timeoutMs: 90_000,
+      intervalMs: 100,
+      what,
+      abortIf: () => {
+        if (svc.proc.exitCode !== null || svc.proc.signalCode !== null) throw new Error(`${what}: the service exited:\n${svc.output().slice(-3000)}`);
+      },
+    },
+  ).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message} (${metric} at ${String(last)}, wanted ${atLeast}); the service's last output:\n${svc.output().slice(-6000)}`);
+  });
+}
+
+/** One scenario: a fresh fixture, the pipeline started (`start` arms failpoints), the LSN recorder and the workload running while `body` injects its faults, then the proof. */
+export async function scenario(stack: FaultStack, name: string, body: (f: FaultFixture, load: Workload) => Promise<void>, start: Parameters<FaultFixture["startPipeline"]>[0] = {}): Promise<void> {
+  const f = await faultFixture(stack, name);
+  let watch: LsnWatch | undefined;
+  let load: Workload | undefined;
+  let proven = false;
+  try {
+    await f.startPipeline(start);
+    watch = new LsnWatch(f.target);
+    load = startWorkload(f.db.url, random);
+    await body(f, load);
+    const transactions = await load.stop();
+    const { changes } = await f.prove(watch);
+    expect(transactions).toBeGreaterThan(0);
+    expect(changes).toBeGreaterThanOrEqual(transactions * 3); // two balance updates and a transfer at least
+    proven = true;
+  } finally {
+    // After a failure the scenario's own error is the one to see; the recorder's and the workload's go to stderr.
+    const secondary = (what: string) => (err: unknown) => {
+      if (proven) throw err;
+      console.error(`${what} after the scenario failed:`, err);
+    };
+    await load?.stop().catch(secondary("the workload"));
+    await watch?.stop().catch(secondary("the LSN recorder"));
+    await f.close();
+  }
+}
+
+
+/**
+ * Keeps a fault in place for `ms`. The length of an outage is the scenario itself (session
+ * and request timeouts must run out), not a wait for a condition.
+ */
+export function holdFault(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

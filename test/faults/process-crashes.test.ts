@@ -2,21 +2,15 @@
 // commit boundaries, docs/failpoints.md) and at random moments, consumers join and leave the
 // group; after each scenario the four-part proof of harness.ts must hold.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pollUntil, startDevStack, type DevStack } from "@zeroloss/devstack";
 import type { FailpointName } from "@zeroloss/failpoints";
-import { testLogger } from "../setup/logger.js";
 import type { RunningProducer } from "../producer/harness.js";
-import { faultFixture, LsnWatch, rng, startWorkload, type FaultFixture, type Workload } from "./harness.js";
+import { progressed, random, scenario, seed } from "./harness.js";
+import { startFaultStack, type FaultStack } from "./stack.js";
 
-const seed = Number(process.env["ZEROLOSS_TEST_SEED"] ?? Date.now() % 100_000);
-const random = rng(seed);
-let stack: DevStack;
+let stack: FaultStack;
 
 beforeAll(async () => {
-  // The suite's own stack, whatever ZEROLOSS_* names: 3 brokers, and servers it may crash.
-  const env = { ...process.env };
-  for (const v of ["ZEROLOSS_SOURCE_URL", "ZEROLOSS_TARGET_URL", "ZEROLOSS_KAFKA_BROKERS"]) delete env[v];
-  stack = await startDevStack({ brokers: 3, env, log: testLogger("fault-stack") });
+  stack = await startFaultStack();
 });
 
 afterAll(async () => {
@@ -30,40 +24,13 @@ async function killedBy(victim: RunningProducer, failpoint: FailpointName): Prom
   expect(victim.output()).toContain(`"failpoint":"${failpoint}"`);
 }
 
-/** Waits (under load) until a service's counter metric passes `atLeast`. */
-async function progressed(svc: RunningProducer, metric: string, atLeast: number, what: string): Promise<void> {
-  await pollUntil(async () => ((await svc.metric(metric)) ?? 0) >= atLeast ? true : undefined, {
-    timeoutMs: 90_000,
-    intervalMs: 100,
-    what,
-    abortIf: () => {
-      if (svc.proc.exitCode !== null || svc.proc.signalCode !== null) throw new Error(`${what}: the service exited:\n${svc.output().slice(-3000)}`);
-    },
-  });
-}
-
-async function scenario(name: string, body: (f: FaultFixture, load: Workload) => Promise<void>, start: Parameters<FaultFixture["startPipeline"]>[0] = {}): Promise<void> {
-  const f = await faultFixture(stack, name);
-  try {
-    await f.startPipeline(start);
-    const watch = new LsnWatch(f.target);
-    const load = startWorkload(f.db.url, random);
-    await body(f, load);
-    const transactions = await load.stop();
-    const { changes } = await f.prove(watch);
-    expect(transactions).toBeGreaterThan(0);
-    expect(changes).toBeGreaterThanOrEqual(transactions * 3); // two balance updates and a transfer at least
-  } finally {
-    await f.close();
-  }
-}
-
 describe(`faults: kill -9 under load (seed ${seed})`, () => {
   it.each(["producer.before-kafka-commit", "producer.after-kafka-commit", "producer.after-slot-ack"] as const)(
     "the producer crashes at %s; restarted, nothing is lost or doubled",
     { timeout: 240_000 },
     async (failpoint) => {
       await scenario(
+        stack,
         `fp_${failpoint.split(".")[1]!.replaceAll("-", "_")}`,
         async (f) => {
           await killedBy(f.producer, failpoint);
@@ -80,6 +47,7 @@ describe(`faults: kill -9 under load (seed ${seed})`, () => {
     { timeout: 240_000 },
     async (failpoint) => {
       await scenario(
+        stack,
         `fc_${failpoint.split(".")[1]!.replaceAll("-", "_")}`,
         async (f) => {
           await killedBy(f.consumers[0]!, failpoint);
@@ -93,7 +61,7 @@ describe(`faults: kill -9 under load (seed ${seed})`, () => {
   );
 
   it("the producer is killed at random moments, three times", { timeout: 240_000 }, async () => {
-    await scenario("rand_producer", async (f) => {
+    await scenario(stack, "rand_producer", async (f) => {
       for (let i = 0; i < 3; i++) {
         await progressed(f.producer, "zeroloss_producer_events_total", 50 + Math.floor(random() * 400), `producer run ${i + 1} to stream a random number of changes`);
         await f.producer.stop("SIGKILL");
@@ -104,7 +72,7 @@ describe(`faults: kill -9 under load (seed ${seed})`, () => {
   });
 
   it("consumers are killed at random moments, and join and leave the group", { timeout: 240_000 }, async () => {
-    await scenario("rand_consumer", async (f) => {
+    await scenario(stack, "rand_consumer", async (f) => {
       let current = f.consumers[0]!;
       for (let i = 0; i < 3; i++) {
         // A second consumer joins (a rebalance), the first is killed -9 at a random moment, a third joins later.

@@ -1,0 +1,85 @@
+// Kafka misbehaving under load: every broker paused, the leader of a partition being written
+// killed, two of three brokers gone (no quorum, min.insync.replicas unmet). After each,
+// with the brokers back, the four-part proof of harness.ts must hold.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pollUntil } from "@zeroloss/devstack";
+import { holdFault, progressed, scenario, seed } from "./harness.js";
+import { signal, startFaultStack, type FaultStack } from "./stack.js";
+
+const EVENTS = "zeroloss_producer_events_total";
+/** How long the outages last in the suite; bench/ runs the long variants. */
+const OUTAGE_MS = 15_000;
+
+let stack: FaultStack;
+
+beforeAll(async () => {
+  stack = await startFaultStack();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe(`faults: Kafka (seed ${seed})`, () => {
+  it(`all three brokers paused (SIGSTOP) for ${OUTAGE_MS / 1000} s, then resumed`, { timeout: 240_000 }, async () => {
+    await scenario(stack, "pause_all", async (f, load) => {
+      await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
+      const pids = stack.cluster.nodes.map((n) => n.process.pid);
+      const before = load.committed();
+      for (const pid of pids) signal(pid, "SIGSTOP");
+      try {
+        await holdFault(OUTAGE_MS);
+      } finally {
+        for (const pid of pids) signal(pid, "SIGCONT");
+      }
+      expect(load.committed(), "the source kept taking writes while Kafka was paused").toBeGreaterThan(before);
+      const resumed = (await f.producer.metric(EVENTS)) ?? 0;
+      await progressed(f.producer, EVENTS, resumed + 300, "the producer to stream again after the brokers resumed");
+    });
+  });
+
+  it("the leader of a partition being written is killed (-9); the others take over, it comes back", { timeout: 240_000 }, async () => {
+    await scenario(stack, "kill_leader", async (f) => {
+      await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
+      const admin = f.kafka.admin();
+      await admin.connect();
+      let leader: number;
+      try {
+        const md = await admin.fetchTopicMetadata({ topics: [`${f.prefix}.public.transfers`] });
+        leader = md.topics[0]!.partitions.find((p) => p.partitionId === 0)!.leader;
+      } finally {
+        await admin.disconnect();
+      }
+      const node = stack.cluster.nodes.find((n) => n.nodeId === leader)!;
+      signal(node.process.pid, "SIGKILL");
+      await node.process.exited;
+      const after = (await f.producer.metric(EVENTS)) ?? 0;
+      await progressed(f.producer, EVENTS, after + 300, "the producer to go on with two brokers (min.insync.replicas=2 still met)");
+      await stack.cluster.startNode(leader);
+    });
+  });
+
+  it("two of three brokers stopped: the slot is not acknowledged while Kafka cannot take the writes; all recovers when they return", { timeout: 300_000 }, async () => {
+    await scenario(stack, "two_down", async (f, load) => {
+      await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
+      const [a, b] = stack.cluster.nodes.map((n) => n.nodeId).slice(1) as [number, number];
+      await Promise.all([stack.cluster.stopNode(a), stack.cluster.stopNode(b)]);
+      try {
+        const slot = async () =>
+          (await f.src.query<{ lsn: string }>("SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [f.slot])).rows[0]!.lsn;
+        const held = await slot();
+        const committed = load.committed();
+        // The source moves on by 200 transactions; none of them may be acknowledged.
+        await pollUntil(async () => (load.committed() >= committed + 200 ? true : undefined), { timeoutMs: 60_000, what: "the workload to commit 200 more transactions" });
+        await holdFault(OUTAGE_MS);
+        expect(await slot(), "the slot moved while Kafka could not take the writes").toBe(held);
+        const health = await f.producer.health();
+        expect(health?.body, "the producer's /healthz").toBeDefined();
+      } finally {
+        await Promise.all([stack.cluster.startNode(a), stack.cluster.startNode(b)]);
+      }
+      const back = (await f.producer.metric(EVENTS)) ?? 0;
+      await progressed(f.producer, EVENTS, back + 300, "the producer to stream again with the brokers back");
+    });
+  });
+});

@@ -1,0 +1,37 @@
+// The fault suite's own stack, always local processes (it stops, pauses and kills them):
+// source and target PostgreSQL on separate servers and 3 Kafka brokers (replication factor
+// 3, min.insync.replicas=2), with the handles the scenarios need to signal each one.
+import { Instance, runRoot, startKafka, startPostgres, type KafkaHandle, type PostgresHandle } from "@zeroloss/devstack";
+import { testLogger } from "../setup/logger.js";
+
+export interface FaultStack {
+  readonly source: string;
+  readonly target: string;
+  readonly kafka: readonly string[];
+  readonly sourcePg: PostgresHandle;
+  readonly targetPg: PostgresHandle;
+  readonly cluster: KafkaHandle;
+  stop(): Promise<void>;
+}
+
+export async function startFaultStack(): Promise<FaultStack> {
+  const env = { ...process.env };
+  const log = testLogger("fault-stack");
+  const instance = await Instance.create({ root: runRoot(env), detached: false, log });
+  try {
+    const [sourcePg, targetPg, cluster] = await Promise.all([
+      startPostgres(instance, { name: "source", database: "source", env, log }),
+      startPostgres(instance, { name: "target", database: "target", env, log }),
+      startKafka(instance, { brokers: 3, env, log }),
+    ]);
+    return { source: sourcePg.url, target: targetPg.url, kafka: cluster.brokers, sourcePg, targetPg, cluster, stop: () => instance.stop() };
+  } catch (err) {
+    await instance.stop();
+    throw err;
+  }
+}
+
+/** SIGSTOP / SIGCONT to a process (a paused broker keeps its sockets open and answers nothing). */
+export function signal(pid: number, sig: "SIGSTOP" | "SIGCONT" | "SIGKILL"): void {
+  process.kill(pid, sig);
+}
