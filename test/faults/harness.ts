@@ -37,42 +37,83 @@ export function rng(s0: number): () => number {
 export interface Workload {
   /** Source transactions committed so far. */
   readonly committed: () => number;
+  /** Transactions cut off by a source outage (connection lost; in doubt, the witness decides). */
+  readonly interrupted: () => number;
   /** Stops it and resolves with the number of transactions committed. */
   stop(): Promise<number>;
+}
+
+const CONNECTION_LOST = new Set(["57P01", "57P02", "57P03", "08000", "08001", "08003", "08006", "ECONNREFUSED", "ECONNRESET", "EPIPE"]);
+
+/** The server went away (shut down, crashed, restarting): the kind of error an outage scenario expects. */
+export function isConnectionLoss(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return (code !== undefined && CONNECTION_LOST.has(code)) || /Connection terminated|Client has encountered a connection error|not queryable/.test((err as Error).message ?? "");
+}
+
+/** A connected client, retrying while the server is away (up to 120 s). */
+async function connectWhenUp(url: string, name: string): Promise<pg.Client> {
+  return pollUntil(
+    async () => {
+      const c = new pg.Client({ connectionString: url, application_name: name, connectionTimeoutMillis: 2000 });
+      c.on("error", () => undefined); // a dropped idle connection; the next query reports it
+      try {
+        await c.connect();
+        return c;
+      } catch (err) {
+        await c.end().catch(() => undefined); // a client that never connected has nothing to close
+        if (!isConnectionLoss(err)) throw err;
+        return undefined;
+      }
+    },
+    { timeoutMs: 120_000, intervalMs: 250, what: `${name} to connect to ${url.replace(/:[^:@/]*@/, ":***@")}` },
+  );
 }
 
 /**
  * Transfers between accounts on 2 connections: each transaction moves money (two balance
  * updates in id order, one transfer row), every 10th also deletes the oldest transfer,
- * every 25th inserts 50 transfers at once (a larger transaction). Errors end the workload
- * and are reported by stop().
+ * every 25th inserts 50 transfers at once (a larger transaction). With `tolerateOutage`, a
+ * lost connection is counted and the worker reconnects; any other error ends the workload
+ * and is reported by stop().
  */
-export function startWorkload(url: string, random: () => number): Workload {
+export function startWorkload(url: string, random: () => number, o: { tolerateOutage?: boolean } = {}): Workload {
   let stopping = false;
   let committed = 0;
+  let interrupted = 0;
+  const once = async (c: pg.Client) => {
+    const n = committed + 1;
+    const a = 1 + Math.floor(random() * ACCOUNTS);
+    const b = 1 + ((a + Math.floor(random() * (ACCOUNTS - 1))) % ACCOUNTS);
+    const amount = (1 + random() * 100).toFixed(2);
+    await c.query("BEGIN");
+    for (const [id, delta] of [
+      [a, `-${amount}`],
+      [b, amount],
+    ].sort((x, y) => Number(x[0]) - Number(y[0]))) {
+      await c.query("UPDATE accounts SET balance = balance + $2::numeric, updated = clock_timestamp() WHERE id = $1", [id, delta]);
+    }
+    await c.query("INSERT INTO transfers (from_id, to_id, amount, note) VALUES ($1, $2, $3, $4)", [a, b, amount, `transfer ${n}`]);
+    if (n % 10 === 0) await c.query("DELETE FROM transfers WHERE id = (SELECT min(id) FROM transfers)");
+    if (n % 25 === 0) {
+      await c.query("INSERT INTO transfers (from_id, to_id, amount, note) SELECT $1, $2, 0.01, 'bulk ' || g FROM generate_series(1, 50) g", [a, b]);
+    }
+    await c.query("COMMIT");
+    committed++;
+  };
   const worker = async () => {
-    const c = new pg.Client({ connectionString: url, application_name: "fault workload" });
-    await c.connect();
+    let c = await connectWhenUp(url, "fault workload");
     try {
       while (!stopping) {
-        const n = committed + 1;
-        const a = 1 + Math.floor(random() * ACCOUNTS);
-        const b = 1 + ((a + Math.floor(random() * (ACCOUNTS - 1))) % ACCOUNTS);
-        const amount = (1 + random() * 100).toFixed(2);
-        await c.query("BEGIN");
-        for (const [id, delta] of [
-          [a, `-${amount}`],
-          [b, amount],
-        ].sort((x, y) => Number(x[0]) - Number(y[0]))) {
-          await c.query("UPDATE accounts SET balance = balance + $2::numeric, updated = clock_timestamp() WHERE id = $1", [id, delta]);
+        try {
+          await once(c);
+        } catch (err) {
+          if (!(o.tolerateOutage === true && isConnectionLoss(err))) throw err;
+          interrupted++;
+          await c.end().catch(() => undefined); // the connection is gone already
+          c = await connectWhenUp(url, "fault workload");
+          continue;
         }
-        await c.query("INSERT INTO transfers (from_id, to_id, amount, note) VALUES ($1, $2, $3, $4)", [a, b, amount, `transfer ${n}`]);
-        if (n % 10 === 0) await c.query("DELETE FROM transfers WHERE id = (SELECT min(id) FROM transfers)");
-        if (n % 25 === 0) {
-          await c.query("INSERT INTO transfers (from_id, to_id, amount, note) SELECT $1, $2, 0.01, 'bulk ' || g FROM generate_series(1, 50) g", [a, b]);
-        }
-        await c.query("COMMIT");
-        committed++;
         await new Promise((r) => setTimeout(r, 5)); // a steady stream, not a flood: faults must land mid-stream
       }
     } finally {
@@ -82,6 +123,7 @@ export function startWorkload(url: string, random: () => number): Workload {
   const done = Promise.all([worker(), worker()]);
   return {
     committed: () => committed,
+    interrupted: () => interrupted,
     async stop() {
       stopping = true;
       await done;
@@ -90,39 +132,51 @@ export function startWorkload(url: string, random: () => number): Workload {
   };
 }
 
-/** Polls the target's applied LSN of every row and remembers any that moved backwards. */
+/** Polls the target's applied LSN of every row and remembers any that moved backwards; reconnects across a target outage. */
 export class LsnWatch {
   private readonly highest = new Map<string, bigint>();
   readonly backwards: string[] = [];
   private running = true;
   private readonly loop: Promise<void>;
   reads = 0;
+  outages = 0;
 
-  constructor(private readonly target: pg.Client) {
+  constructor(private readonly url: string) {
     this.loop = this.run();
   }
 
   private async run(): Promise<void> {
-    while (this.running) {
-      let r: pg.QueryResult<{ k: string; lsn: string }>;
-      try {
-        r = await this.target.query<{ k: string; lsn: string }>(
-          `SELECT 'accounts:' || id AS k, _zeroloss_lsn::text AS lsn FROM accounts
-           UNION ALL SELECT 'transfers:' || id, _zeroloss_lsn::text FROM transfers`,
-        );
-      } catch (err) {
-        if ((err as { code?: string }).code !== "42P01") throw err;
-        await new Promise((resolve) => setTimeout(resolve, 200)); // the consumer has not created the target tables yet
-        continue;
+    let target = await connectWhenUp(this.url, "fault LSN recorder");
+    try {
+      while (this.running) {
+        let r: pg.QueryResult<{ k: string; lsn: string }>;
+        try {
+          r = await target.query<{ k: string; lsn: string }>(
+            `SELECT 'accounts:' || id AS k, _zeroloss_lsn::text AS lsn FROM accounts
+             UNION ALL SELECT 'transfers:' || id, _zeroloss_lsn::text FROM transfers`,
+          );
+        } catch (err) {
+          if (isConnectionLoss(err)) {
+            this.outages++;
+            await target.end().catch(() => undefined); // the connection is gone already
+            target = await connectWhenUp(this.url, "fault LSN recorder");
+            continue;
+          }
+          if ((err as { code?: string }).code !== "42P01") throw err;
+          await new Promise((resolve) => setTimeout(resolve, 200)); // the consumer has not created the target tables yet
+          continue;
+        }
+        for (const { k, lsn } of r.rows) {
+          const v = parseLsn(lsn);
+          const before = this.highest.get(k);
+          if (before !== undefined && v < before) this.backwards.push(`${k}: ${lsn} after ${before.toString(16)}`);
+          if (before === undefined || v > before) this.highest.set(k, v);
+        }
+        this.reads++;
+        await new Promise((resolve) => setTimeout(resolve, 200)); // sampling interval of the recorder
       }
-      for (const { k, lsn } of r.rows) {
-        const v = parseLsn(lsn);
-        const before = this.highest.get(k);
-        if (before !== undefined && v < before) this.backwards.push(`${k}: ${lsn} after ${before.toString(16)}`);
-        if (before === undefined || v > before) this.highest.set(k, v);
-      }
-      this.reads++;
-      await new Promise((r) => setTimeout(r, 200)); // sampling interval of the recorder
+    } finally {
+      await target.end();
     }
   }
 
@@ -133,7 +187,10 @@ export class LsnWatch {
 }
 
 export interface FaultFixture extends CounterFixture {
+  /** A connection to the source database (a new one after sourceBack()). */
   readonly src: pg.Client;
+  /** After a source outage: connects `src` again, waiting for the server. */
+  sourceBack(): Promise<void>;
   readonly witness: string;
   producer: RunningProducer;
   consumers: RunningProducer[];
@@ -154,14 +211,20 @@ export async function faultFixture(stack: { source: string; target: string; kafk
     counter: { graceSeconds: 900 },
     verify: { settleSeconds: 10, quietMs: 500 },
   });
-  const src = base.sql;
+  let src = base.sql;
   await src.query(`CREATE TABLE accounts (id int PRIMARY KEY, balance numeric(18,2) NOT NULL, owner text NOT NULL, updated timestamptz NOT NULL)`);
   await src.query(`CREATE TABLE transfers (id bigserial PRIMARY KEY, from_id int NOT NULL, to_id int NOT NULL, amount numeric(18,2) NOT NULL, note text, at timestamptz NOT NULL DEFAULT now())`);
   await src.query(`INSERT INTO accounts SELECT i, 1000, 'owner ' || i, now() FROM generate_series(1, ${ACCOUNTS}) i`);
   const witness = `${base.slot}_w`;
   const f: FaultFixture = {
     ...base,
-    src,
+    get src() {
+      return src;
+    },
+    async sourceBack() {
+      await src.end().catch(() => undefined); // it died with the server
+      src = await connectWhenUp(base.db.url, "fault source");
+    },
     witness,
     producer: undefined as unknown as RunningProducer,
     consumers: [],
@@ -272,6 +335,7 @@ export async function faultFixture(stack: { source: string; target: string; kafk
     },
     async close() {
       await src.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", [witness]);
+      if (src !== base.sql) await src.end(); // base.close() ends its own
       await base.close();
     },
   };
@@ -300,15 +364,21 @@ export async function progressed(svc: RunningProducer, metric: string, atLeast: 
 }
 
 /** One scenario: a fresh fixture, the pipeline started (`start` arms failpoints), the LSN recorder and the workload running while `body` injects its faults, then the proof. */
-export async function scenario(stack: FaultStack, name: string, body: (f: FaultFixture, load: Workload) => Promise<void>, start: Parameters<FaultFixture["startPipeline"]>[0] = {}): Promise<void> {
+export async function scenario(
+  stack: FaultStack,
+  name: string,
+  body: (f: FaultFixture, load: Workload) => Promise<void>,
+  start: Parameters<FaultFixture["startPipeline"]>[0] = {},
+  options: { tolerateOutage?: boolean } = {},
+): Promise<void> {
   const f = await faultFixture(stack, name);
   let watch: LsnWatch | undefined;
   let load: Workload | undefined;
   let proven = false;
   try {
     await f.startPipeline(start);
-    watch = new LsnWatch(f.target);
-    load = startWorkload(f.db.url, random);
+    watch = new LsnWatch(f.targetDb.url);
+    load = startWorkload(f.db.url, random, { tolerateOutage: options.tolerateOutage ?? false });
     await body(f, load);
     const transactions = await load.stop();
     const { changes } = await f.prove(watch);

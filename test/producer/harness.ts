@@ -107,9 +107,16 @@ export async function producerFixture(stack: Stack, name: string, config: Record
     },
     async close() {
       for (const p of running) await p.stop("SIGKILL");
-      await pollUntil(async () => ((await slotStatus(sql, slot)).active ? undefined : true), { timeoutMs: 30_000, what: `slot ${slot} to be released` });
-      await dropSlot(sql, slot);
       await sql.end();
+      // A fresh connection: the pinned one may have died with the server in an outage test.
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      try {
+        await pollUntil(async () => ((await slotStatus(admin, slot)).active ? undefined : true), { timeoutMs: 30_000, what: `slot ${slot} to be released` });
+        await dropSlot(admin, slot);
+      } finally {
+        await admin.end();
+      }
       await db.drop();
     },
   };

@@ -19,7 +19,12 @@ export interface PostgresHandle {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
+  /** The running postmaster; replaced by start() after a stop. */
   readonly process: ManagedProcess;
+  /** For outage tests: "fast" (SIGINT: rolls back, checkpoints, exits) or "immediate" (SIGQUIT: no checkpoint, crash recovery at the next start). */
+  stop(mode: "fast" | "immediate"): Promise<void>;
+  /** Starts the stopped server again on its port and data, and waits until it accepts connections. */
+  start(): Promise<void>;
 }
 
 export interface StartPostgresOptions {
@@ -66,17 +71,19 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
 
   const port = await freePort();
   const settings = { ...SERVER_SETTINGS, port: String(port), listen_addresses: LOOPBACK, unix_socket_directories: home };
-  const proc = await instance.spawn({
-    name: `postgres-${options.name}`,
-    command: join(binDir, "postgres"),
-    args: ["-D", dataDir, ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])],
-    stopSignal: "SIGINT", // fast shutdown: rolls back open transactions, checkpoints, exits
-    logFile: join(home, "postgres.log"),
-    ...(runAs ? { runAs } : {}),
-  });
+  const spawnServer = () =>
+    instance.spawn({
+      name: `postgres-${options.name}`,
+      command: join(binDir, "postgres"),
+      args: ["-D", dataDir, ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])],
+      stopSignal: "SIGINT", // fast shutdown: rolls back open transactions, checkpoints, exits
+      logFile: join(home, "postgres.log"),
+      ...(runAs ? { runAs } : {}),
+    });
+  let proc = await spawnServer();
 
   const adminUrl = postgresUrl(port, "postgres");
-  await pollUntil(
+  const ready = () => pollUntil(
     async () => {
       const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
       await client.connect();
@@ -92,7 +99,26 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
     },
     { timeoutMs: options.readyTimeoutMs ?? 60_000, what: `PostgreSQL ${options.name} on port ${port}`, abortIf: () => proc.assertRunning() },
   );
+  await ready();
   const url = postgresUrl(port, options.database);
   log.info({ url, pid: proc.pid }, "ready");
-  return { name: options.name, url, port, dataDir, process: proc };
+  return {
+    name: options.name,
+    url,
+    port,
+    dataDir,
+    get process() {
+      return proc;
+    },
+    async stop(mode) {
+      if (mode === "fast") return proc.stop();
+      process.kill(proc.pid, "SIGQUIT"); // the postmaster tells every backend to quit at once
+      await proc.exited;
+    },
+    async start() {
+      proc = await spawnServer();
+      await ready();
+      log.info({ pid: proc.pid }, "started again");
+    },
+  };
 }

@@ -13,7 +13,8 @@ const kafkajsSrc = require.resolve("kafkajs").replace(/index\.js$/, "src/");
 type SendMessages = (o: Record<string, unknown>) => (args: Record<string, unknown>) => Promise<unknown[]>;
 const sendMessages = require(`${kafkajsSrc}producer/sendMessages.js`) as SendMessages;
 const createRetry = require(`${kafkajsSrc}retry/index.js`) as (o: Record<string, unknown>) => unknown;
-const { KafkaJSConnectionClosedError, KafkaJSMetadataNotLoaded } = require(`${kafkajsSrc}errors.js`) as Record<string, new (...a: unknown[]) => Error>;
+type ErrorClass = new (...a: unknown[]) => Error;
+const { KafkaJSConnectionClosedError, KafkaJSMetadataNotLoaded } = require(`${kafkajsSrc}errors.js`) as { KafkaJSConnectionClosedError: ErrorClass; KafkaJSMetadataNotLoaded: ErrorClass };
 
 const logger = { error: () => undefined, debug: () => undefined, warn: () => undefined, info: () => undefined };
 

@@ -46,7 +46,9 @@ export function pgError(err: unknown, what: string, url?: string): ZerolossError
   if (code === "3D000") {
     return new ZerolossError("PG_DATABASE_MISSING", `${what}${where}: ${message}`, { cause: err, details: { sqlstate: code } });
   }
-  if (RETRIABLE_NETWORK.has(code) || /Connection terminated|connection timeout|terminating connection/i.test(message)) {
+  // node-postgres says "encountered a connection error and is not queryable" when a pooled
+  // client's connection died while idle (a server restart): an outage, not a bug.
+  if (RETRIABLE_NETWORK.has(code) || /Connection terminated|connection timeout|terminating connection|encountered a connection error/i.test(message)) {
     return new ZerolossError("PG_UNREACHABLE", `${what}${where}: ${message}`, { retriable: true, cause: err, details: { errno: code } });
   }
   if (code !== "" && /^[0-9A-Z]{5}$/.test(code)) {
