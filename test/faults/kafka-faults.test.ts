@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "@zeroloss/devstack";
 import { holdFault, progressed, scenario, seed } from "./harness.js";
+import { startPrometheus } from "../setup/prometheus.js";
 import { signal, startFaultStack, type FaultStack } from "./stack.js";
 
 const EVENTS = "zeroloss_producer_events_total";
@@ -59,12 +60,17 @@ describe(`faults: Kafka (seed ${seed})`, () => {
     });
   });
 
-  it("two of three brokers stopped: the slot is not acknowledged while Kafka cannot take the writes; all recovers when they return", { timeout: 300_000 }, async () => {
+  it("two of three brokers stopped: the slot is not acknowledged, the producer's alert fires; all recovers when they return", { timeout: 420_000 }, async () => {
     await scenario(stack, "two_down", async (f, load) => {
       await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
+      const prometheus = await startPrometheus([{ job: "zeroloss-producer", port: f.producer.port! }]);
       const [a, b] = stack.cluster.nodes.map((n) => n.nodeId).slice(1) as [number, number];
-      await Promise.all([stack.cluster.stopNode(a), stack.cluster.stopNode(b)]);
+      let stopped = false;
       try {
+        await pollUntil(async () => ((await prometheus.alerts()).length === 0 ? true : undefined), { timeoutMs: 30_000, what: "no alert while the pipeline is healthy" });
+        expect(await prometheus.alerts()).toEqual([]);
+        stopped = true;
+        await Promise.all([stack.cluster.stopNode(a), stack.cluster.stopNode(b)]);
         const slot = async () =>
           (await f.src.query<{ lsn: string }>("SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [f.slot])).rows[0]!.lsn;
         const held = await slot();
@@ -73,8 +79,21 @@ describe(`faults: Kafka (seed ${seed})`, () => {
         await pollUntil(async () => (load.committed() >= committed + 200 ? true : undefined), { timeoutMs: 60_000, what: "the workload to commit 200 more transactions" });
         await holdFault(OUTAGE_MS);
         expect(await slot(), "the slot moved while Kafka could not take the writes").toBe(held);
+        // deploy/alerts.yml, evaluated by a real Prometheus on the producer's own metrics.
+        let firing: string[] = [];
+        await pollUntil(
+          async () => {
+            firing = (await prometheus.alerts()).filter((x) => x.state === "firing").map((x) => x.labels["alertname"] ?? "");
+            return firing.includes("ZerolossProducerInterrupted") ? true : undefined;
+          },
+          { timeoutMs: 180_000, intervalMs: 1000, what: "ZerolossProducerInterrupted to fire while two brokers are down" },
+        ).catch((err: unknown) => {
+          throw new Error(`${(err as Error).message}; firing: ${firing.join(", ") || "nothing"}; the producer said:\n${f.producer.output().slice(-3000)}`);
+        });
+        expect(await slot(), "the slot moved while Kafka could not take the writes").toBe(held);
       } finally {
-        await Promise.all([stack.cluster.startNode(a), stack.cluster.startNode(b)]);
+        await prometheus.stop();
+        if (stopped) await Promise.all([stack.cluster.startNode(a), stack.cluster.startNode(b)]);
       }
       const back = (await f.producer.metric(EVENTS)) ?? 0;
       await progressed(f.producer, EVENTS, back + 300, "the producer to stream again with the brokers back");

@@ -38,6 +38,8 @@ export interface ProducerFixture {
 
 export interface RunningProducer {
   readonly proc: ChildProcess;
+  /** Its HTTP port (/metrics, /healthz), or null when the test gave it none. */
+  readonly port: number | null;
   /** Sum of a metric's samples (those with all of `labels`) on the service's /metrics, or null when it is not serving yet. */
   metric(name: string, labels?: Record<string, string>): Promise<number | null>;
   /** The service's /metrics page as Prometheus scrapes it, or null when it is not serving yet. */
@@ -160,6 +162,7 @@ export function startService(main: string, portVariable: string, configFile: str
   };
   return {
     proc,
+    port: port === undefined ? null : Number(port),
     scrape,
     async metric(name, labels = {}) {
       const text = await scrape();
