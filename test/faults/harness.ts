@@ -369,9 +369,10 @@ export async function scenario(
   name: string,
   body: (f: FaultFixture, load: Workload) => Promise<void>,
   start: Parameters<FaultFixture["startPipeline"]>[0] = {},
-  options: { tolerateOutage?: boolean } = {},
+  options: { tolerateOutage?: boolean; prepare?: (f: FaultFixture) => void } = {},
 ): Promise<void> {
   const f = await faultFixture(stack, name);
+  options.prepare?.(f);
   let watch: LsnWatch | undefined;
   let load: Workload | undefined;
   let proven = false;

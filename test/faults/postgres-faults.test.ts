@@ -3,8 +3,11 @@
 // After each, with the server back, the four-part proof of harness.ts must hold: duplicates
 // from a slot that moved back are absorbed, nothing is missing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
 import { pollUntil } from "@zeroloss/devstack";
+import { updateConfig } from "../consumer/harness.js";
 import { holdFault, progressed, scenario, seed } from "./harness.js";
+import { TcpProxy } from "./proxy.js";
 import { startFaultStack, type FaultStack } from "./stack.js";
 
 const EVENTS = "zeroloss_producer_events_total";
@@ -57,5 +60,39 @@ describe(`faults: PostgreSQL (seed ${seed})`, () => {
       const applied = (await consumer.metric(APPLIED)) ?? 0;
       await progressed(consumer, APPLIED, applied + 300, "the consumer to apply again with the target back");
     });
+  });
+
+  it("the producer's connection to the source is cut in the middle of a large transaction", { timeout: 240_000 }, async () => {
+    const proxy = await TcpProxy.start(stack.sourcePg.port);
+    try {
+      await scenario(
+        stack,
+        "cut_conn",
+        async (f) => {
+          await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
+          const before = (await f.producer.metric(EVENTS)) ?? 0;
+          // 20,000 rows in one source transaction, about 4 MB on the replication stream.
+          const big = new pg.Client({ connectionString: f.db.url });
+          await big.connect();
+          try {
+            await big.query("INSERT INTO transfers (from_id, to_id, amount, note) SELECT 1, 2, 0.01, repeat('large transaction ', 8) || g FROM generate_series(1, 20000) g");
+          } finally {
+            await big.end();
+          }
+          const mark = proxy.downstreamBytes;
+          await pollUntil(async () => (proxy.downstreamBytes >= mark + 1_000_000 ? true : undefined), {
+            timeoutMs: 60_000,
+            intervalMs: 5,
+            what: "the producer to have received part of the large transaction",
+          });
+          expect(proxy.cut(), "connections cut").toBeGreaterThan(0);
+          await progressed(f.producer, EVENTS, before + 20_000, "the producer to reconnect and commit the large transaction");
+        },
+        {},
+        { prepare: (f) => updateConfig(f, { source: { url: proxy.via(f.db.url) } }) },
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 });
