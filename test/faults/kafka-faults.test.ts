@@ -54,9 +54,12 @@ describe(`faults: Kafka (seed ${seed})`, () => {
       const node = stack.cluster.nodes.find((n) => n.nodeId === leader)!;
       signal(node.process.pid, "SIGKILL");
       await node.process.exited;
-      const after = (await f.producer.metric(EVENTS)) ?? 0;
-      await progressed(f.producer, EVENTS, after + 300, "the producer to go on with two brokers (min.insync.replicas=2 still met)");
-      await stack.cluster.startNode(leader);
+      try {
+        const after = (await f.producer.metric(EVENTS)) ?? 0;
+        await progressed(f.producer, EVENTS, after + 300, "the producer to go on with two brokers (min.insync.replicas=2 still met)");
+      } finally {
+        await stack.cluster.startNode(leader); // the next scenarios need all three
+      }
     });
   });
 

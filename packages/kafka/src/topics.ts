@@ -1,6 +1,8 @@
 // Explicit topic creation (DESIGN.md: never auto-creation): partitions, replication factor
-// and min.insync.replicas as configured, then a wait until every partition has a leader
-// and its full set of in-sync replicas.
+// and min.insync.replicas as configured, then a wait until every partition has a leader and
+// enough in-sync replicas: all of them for a topic just created (the first writes must not
+// race the replica assignment), min.insync.replicas for one that exists (a broker may be
+// down: the cluster still takes writes, and the producer must be able to start).
 import { pollUntil, ZerolossError } from "@zeroloss/errors";
 import type { Admin } from "kafkajs";
 import type { Logger } from "pino";
@@ -44,14 +46,17 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
   }
   const counts = new Map<string, number>();
   for (const s of specs) {
+    const created = missing.includes(s);
+    const minIsr = Number(s.configs?.["min.insync.replicas"] ?? "1");
+    const needed = (replicas: number) => Math.min(created ? s.replicationFactor : minIsr, replicas);
     const partitions = await pollUntil(
       async () => {
         const metadata = await admin.fetchTopicMetadata({ topics: [s.topic] });
         const parts = metadata.topics[0]?.partitions ?? [];
-        const ready = parts.length > 0 && parts.every((p) => p.leader >= 0 && p.isr.length >= Math.min(s.replicationFactor, p.replicas.length));
+        const ready = parts.length > 0 && parts.every((p) => p.leader >= 0 && p.isr.length >= needed(p.replicas.length));
         return ready ? parts.length : undefined;
       },
-      { timeoutMs: 60_000, what: `topic ${s.topic} to have a leader and its in-sync replicas on every partition` },
+      { timeoutMs: 60_000, what: `topic ${s.topic} to have a leader and ${created ? "all its replicas" : `${minIsr} in-sync replica(s)`} on every partition` },
     ).catch((err: unknown) => {
       throw new ZerolossError("KAFKA_TOPIC_NOT_READY", `topic ${s.topic} is not ready: ${(err as Error).message}`, { retriable: true, cause: err });
     });
