@@ -212,6 +212,13 @@ export async function faultFixture(stack: { source: string; target: string; kafk
     verify: { settleSeconds: 10, quietMs: 500 },
   });
   let src = base.sql;
+  // The pinned source connection is idle most of the time: when a scenario takes the server
+  // down, node-postgres emits the loss as an event. Expected in an outage; anything else is
+  // reported by prove().
+  const clientErrors: string[] = [];
+  base.sql.on("error", (err: Error) => {
+    if (!isConnectionLoss(err)) clientErrors.push(err.message);
+  });
   await src.query(`CREATE TABLE accounts (id int PRIMARY KEY, balance numeric(18,2) NOT NULL, owner text NOT NULL, updated timestamptz NOT NULL)`);
   await src.query(`CREATE TABLE transfers (id bigserial PRIMARY KEY, from_id int NOT NULL, to_id int NOT NULL, amount numeric(18,2) NOT NULL, note text, at timestamptz NOT NULL DEFAULT now())`);
   await src.query(`INSERT INTO accounts SELECT i, 1000, 'owner ' || i, now() FROM generate_series(1, ${ACCOUNTS}) i`);
@@ -322,6 +329,8 @@ export async function faultFixture(stack: { source: string; target: string; kafk
       if (unwitnessed > 0) problems.push(`${unwitnessed} Kafka record(s) of transactions the witness never decoded`);
       if (missing.length > 0) problems.push(`${missing.length} transaction(s) whose Kafka records differ from the witness, e.g. ${missing.slice(0, 8).map(([x, n]) => `xid ${x}: witness ${n}, Kafka ${inKafka.get(x) ?? 0}`).join("; ")}`);
       if (witnessed.size === 0) problems.push("the witness decoded nothing: the workload did not run");
+
+      if (clientErrors.length > 0) problems.push(`the test's source connection failed: ${clientErrors.join("; ")}`);
 
       // 4. applied LSNs
       if (watch.reads < 2) problems.push(`the LSN recorder read the target only ${watch.reads} time(s)`);

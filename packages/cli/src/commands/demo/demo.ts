@@ -136,6 +136,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
     abortIf();
 
     const source = new pg.Client({ connectionString: stack.source, application_name: "zeroloss demo" });
+    source.on("error", (err: Error) => (stackFailure ??= `the demo's connection to the source failed: ${err.message}`));
     await source.connect();
     try {
       await createSchema(source);
