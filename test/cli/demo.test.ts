@@ -2,7 +2,7 @@
 // a short workload, --keep so the test can check the proof against the databases itself
 // while everything still runs, then Ctrl-C, after which nothing of it may be left.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import pg from "pg";
 import { ENV_KEYS, loadConfig } from "@zeroloss/config";
 import { isAlive, pollUntil, sweepOrphans } from "@zeroloss/devstack";
 import { testLogger } from "../setup/logger.js";
+import { recordedPids } from "../setup/listeners.js";
 
 const CLI = "packages/cli/bin/zeroloss.js";
 const runDir = mkdtempSync(join(tmpdir(), "zeroloss-demo-run-"));
@@ -38,16 +39,6 @@ function parseTables(report: string): Map<string, TableLine> {
     rows.set(m[1]!, { sourceRows: num(m[2]!), targetRows: num(m[3]!), emitted: num(m[4]!), validated: num(m[5]!), mismatched: num(m[6]!), content: m[7]!.trim() });
   }
   return rows;
-}
-
-function recordedPids(): number[] {
-  const pids: number[] = [];
-  for (const instance of readdirSync(runDir, { withFileTypes: true }).filter((e) => e.isDirectory())) {
-    const pidDir = join(runDir, instance.name, "pids");
-    if (!existsSync(pidDir)) continue;
-    for (const f of readdirSync(pidDir)) pids.push((JSON.parse(readFileSync(join(pidDir, f), "utf8")) as { pid: number }).pid);
-  }
-  return pids;
 }
 
 /** Row count and an md5 over every row's text, in key order, of the source's columns: computed the same way on each side. */
@@ -161,7 +152,7 @@ describe("zeroloss demo", () => {
     expect((await fetch(dashboard)).status).toBe(200);
 
     // Ctrl-C: everything stops, and the exit code still says "proven".
-    const pids = recordedPids();
+    const pids = recordedPids(runDir);
     expect(pids.length).toBeGreaterThanOrEqual(6); // 2 PostgreSQL, Kafka, producer, consumer, counter
     proc.kill("SIGINT");
     expect(await exited, stderr).toBe(0);

@@ -10,7 +10,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "@zeroloss/config";
 import { isAlive, isListening, pollUntil, sweepOrphans } from "@zeroloss/devstack";
 import { testLogger } from "../setup/logger.js";
-import { listenersOn } from "../setup/listeners.js";
+import { listenersOn, recordedPids } from "../setup/listeners.js";
 
 const runDir = mkdtempSync(join(tmpdir(), "zeroloss-lifecycle-"));
 const env: NodeJS.ProcessEnv = { ...process.env, ZEROLOSS_RUN_DIR: runDir, ZEROLOSS_DEVSTACK: "local", ZEROLOSS_LOG_LEVEL: "warn" };
@@ -25,16 +25,6 @@ function portOf(address: string): number {
   const match = /:(\d+)(\/[^/]*)?$/.exec(address);
   if (!match) throw new Error(`no port in ${address}`);
   return Number(match[1]);
-}
-
-function recordedPids(): number[] {
-  const pids: number[] = [];
-  for (const instance of readdirSync(runDir, { withFileTypes: true }).filter((e) => e.isDirectory())) {
-    const pidDir = join(runDir, instance.name, "pids");
-    if (!existsSync(pidDir)) continue;
-    for (const f of readdirSync(pidDir)) pids.push((JSON.parse(readFileSync(join(pidDir, f), "utf8")) as { pid: number }).pid);
-  }
-  return pids;
 }
 
 async function expectNothingLeft(ports: number[], pids: number[]): Promise<void> {
@@ -66,7 +56,7 @@ describe("zeroloss dev (detached)", () => {
     expect(endpoints.source).toMatch(/^postgres:\/\/zeroloss:[^@]+@127\.0\.0\.1:\d+\/source$/);
     expect(endpoints.target).toMatch(/^postgres:\/\/zeroloss:[^@]+@127\.0\.0\.1:\d+\/target$/);
     expect(endpoints.kafka).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
-    pids = recordedPids();
+    pids = recordedPids(runDir);
     expect(pids).toHaveLength(3);
 
     for (const url of [endpoints.source, endpoints.target]) {
@@ -126,7 +116,7 @@ async function foregroundStack() {
 describe("zeroloss dev up (foreground)", () => {
   it("stops the stack and exits 1, naming the service, when a service dies", async () => {
     const { endpoints, exited, output } = await foregroundStack();
-    const pids = recordedPids();
+    const pids = recordedPids(runDir);
     const targetPid = JSON.parse(
       readFileSync(join(runDir, readdirSync(runDir).find((e) => existsSync(join(runDir, e, "pids")))!, "pids", "postgres-target.json"), "utf8"),
     ) as { pid: number };
@@ -139,7 +129,7 @@ describe("zeroloss dev up (foreground)", () => {
   it("takes every service down with it when killed with SIGKILL", async () => {
     const { child, endpoints } = await foregroundStack();
     const ports = [portOf(endpoints.source), portOf(endpoints.target), ...endpoints.kafka.map(portOf)];
-    const pids = recordedPids();
+    const pids = recordedPids(runDir);
     expect(pids).toHaveLength(3);
     for (const port of ports) {
       expect(await isListening(port)).toBe(true);

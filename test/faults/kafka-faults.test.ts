@@ -1,31 +1,21 @@
 // Kafka misbehaving under load: every broker paused, the leader of a partition being written
 // killed, two of three brokers gone (no quorum, min.insync.replicas unmet). After each,
 // with the brokers back, the four-part proof of harness.ts must hold.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { pollUntil } from "@zeroloss/devstack";
 import { holdFault, progressed, scenario, seed } from "./harness.js";
 import { startPrometheus } from "../setup/prometheus.js";
-import { signal, startFaultStack, type FaultStack } from "./stack.js";
+import { OUTAGE_MS, signal, useFaultStack } from "./stack.js";
 
 const EVENTS = "zeroloss_producer_events_total";
-/** How long the outages last in the suite; bench/ runs the long variants. */
-const OUTAGE_MS = 15_000;
 
-let stack: FaultStack;
-
-beforeAll(async () => {
-  stack = await startFaultStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const faultStack = useFaultStack();
 
 describe(`faults: Kafka (seed ${seed})`, () => {
   it(`all three brokers paused (SIGSTOP) for ${OUTAGE_MS / 1000} s, then resumed`, { timeout: 240_000 }, async () => {
-    await scenario(stack, "pause_all", async (f, load) => {
+    await scenario(faultStack(), "pause_all", async (f, load) => {
       await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
-      const pids = stack.cluster.nodes.map((n) => n.process.pid);
+      const pids = faultStack().cluster.nodes.map((n) => n.process.pid);
       const before = load.committed();
       for (const pid of pids) signal(pid, "SIGSTOP");
       try {
@@ -40,7 +30,7 @@ describe(`faults: Kafka (seed ${seed})`, () => {
   });
 
   it("the leader of a partition being written is killed (-9); the others take over, it comes back", { timeout: 240_000 }, async () => {
-    await scenario(stack, "kill_leader", async (f) => {
+    await scenario(faultStack(), "kill_leader", async (f) => {
       await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
       const admin = f.kafka.admin();
       await admin.connect();
@@ -51,29 +41,29 @@ describe(`faults: Kafka (seed ${seed})`, () => {
       } finally {
         await admin.disconnect();
       }
-      const node = stack.cluster.nodes.find((n) => n.nodeId === leader)!;
+      const node = faultStack().cluster.nodes.find((n) => n.nodeId === leader)!;
       signal(node.process.pid, "SIGKILL");
       await node.process.exited;
       try {
         const after = (await f.producer.metric(EVENTS)) ?? 0;
         await progressed(f.producer, EVENTS, after + 300, "the producer to go on with two brokers (min.insync.replicas=2 still met)");
       } finally {
-        await stack.cluster.startNode(leader); // the next scenarios need all three
+        await faultStack().cluster.startNode(leader); // the next scenarios need all three
       }
     });
   });
 
   it("two of three brokers stopped: the slot is not acknowledged, the producer's alert fires; all recovers when they return", { timeout: 420_000 }, async () => {
-    await scenario(stack, "two_down", async (f, load) => {
+    await scenario(faultStack(), "two_down", async (f, load) => {
       await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
       const prometheus = await startPrometheus([{ job: "zeroloss-producer", port: f.producer.port! }]);
-      const [a, b] = stack.cluster.nodes.map((n) => n.nodeId).slice(1) as [number, number];
+      const [a, b] = faultStack().cluster.nodes.map((n) => n.nodeId).slice(1) as [number, number];
       let stopped = false;
       try {
         await pollUntil(async () => ((await prometheus.alerts()).length === 0 ? true : undefined), { timeoutMs: 30_000, what: "no alert while the pipeline is healthy" });
         expect(await prometheus.alerts()).toEqual([]);
         stopped = true;
-        await Promise.all([stack.cluster.stopNode(a), stack.cluster.stopNode(b)]);
+        await Promise.all([faultStack().cluster.stopNode(a), faultStack().cluster.stopNode(b)]);
         const slot = async () =>
           (await f.src.query<{ lsn: string }>("SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [f.slot])).rows[0]!.lsn;
         const held = await slot();
@@ -96,7 +86,7 @@ describe(`faults: Kafka (seed ${seed})`, () => {
         expect(await slot(), "the slot moved while Kafka could not take the writes").toBe(held);
       } finally {
         await prometheus.stop();
-        if (stopped) await Promise.all([stack.cluster.startNode(a), stack.cluster.startNode(b)]);
+        if (stopped) await Promise.all([faultStack().cluster.startNode(a), faultStack().cluster.startNode(b)]);
       }
       const back = (await f.producer.metric(EVENTS)) ?? 0;
       await progressed(f.producer, EVENTS, back + 300, "the producer to stream again with the brokers back");

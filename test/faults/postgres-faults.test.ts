@@ -2,38 +2,28 @@
 // crash recovery at restart, the slot may move back) and the target goes away for a while.
 // After each, with the server back, the four-part proof of harness.ts must hold: duplicates
 // from a slot that moved back are absorbed, nothing is missing.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import pg from "pg";
 import { pollUntil } from "@zeroloss/devstack";
 import { updateConfig } from "../consumer/harness.js";
 import { holdFault, progressed, scenario, seed } from "./harness.js";
 import { TcpProxy } from "./proxy.js";
-import { startFaultStack, type FaultStack } from "./stack.js";
+import { OUTAGE_MS, useFaultStack } from "./stack.js";
 
 const EVENTS = "zeroloss_producer_events_total";
 const APPLIED = "zeroloss_consumer_records_total";
-/** How long the outages last in the suite; bench/ runs the long variants. */
-const OUTAGE_MS = 15_000;
 
-let stack: FaultStack;
-
-beforeAll(async () => {
-  stack = await startFaultStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const faultStack = useFaultStack();
 
 describe(`faults: PostgreSQL (seed ${seed})`, () => {
   it("the source crashes (immediate shutdown) and restarts", { timeout: 240_000 }, async () => {
     await scenario(
-      stack,
+      faultStack(),
       "src_crash",
       async (f, load) => {
         await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
-        await stack.sourcePg.stop("immediate");
-        await stack.sourcePg.start();
+        await faultStack().sourcePg.stop("immediate");
+        await faultStack().sourcePg.start();
         await f.sourceBack();
         const committed = load.committed();
         await pollUntil(async () => (load.committed() >= committed + 100 ? true : undefined), { timeoutMs: 60_000, what: "the workload to commit again on the restarted source" });
@@ -46,15 +36,15 @@ describe(`faults: PostgreSQL (seed ${seed})`, () => {
   });
 
   it(`the target is down for ${OUTAGE_MS / 1000} s (fast shutdown), then back`, { timeout: 240_000 }, async () => {
-    await scenario(stack, "tgt_down", async (f, load) => {
+    await scenario(faultStack(), "tgt_down", async (f, load) => {
       const consumer = f.consumers[0]!;
       await progressed(consumer, APPLIED, 300, "the consumer to apply under load");
-      await stack.targetPg.stop("fast");
+      await faultStack().targetPg.stop("fast");
       const committed = load.committed();
       try {
         await holdFault(OUTAGE_MS);
       } finally {
-        await stack.targetPg.start();
+        await faultStack().targetPg.start();
       }
       expect(load.committed(), "the source kept taking writes while the target was down").toBeGreaterThan(committed);
       const applied = (await consumer.metric(APPLIED)) ?? 0;
@@ -63,10 +53,10 @@ describe(`faults: PostgreSQL (seed ${seed})`, () => {
   });
 
   it("the producer's connection to the source is cut in the middle of a large transaction", { timeout: 240_000 }, async () => {
-    const proxy = await TcpProxy.start(stack.sourcePg.port);
+    const proxy = await TcpProxy.start(faultStack().sourcePg.port);
     try {
       await scenario(
-        stack,
+        faultStack(),
         "cut_conn",
         async (f) => {
           await progressed(f.producer, EVENTS, 300, "the producer to stream under load");

@@ -1,21 +1,13 @@
 // kill -9 under load: the producer and the consumer crash at each of their failpoints (the
 // commit boundaries, docs/failpoints.md) and at random moments, consumers join and leave the
 // group; after each scenario the four-part proof of harness.ts must hold.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { FailpointName } from "@zeroloss/failpoints";
 import type { RunningProducer } from "../producer/harness.js";
 import { progressed, random, scenario, seed } from "./harness.js";
-import { startFaultStack, type FaultStack } from "./stack.js";
+import { useFaultStack } from "./stack.js";
 
-let stack: FaultStack;
-
-beforeAll(async () => {
-  stack = await startFaultStack();
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const faultStack = useFaultStack();
 
 /** The service was killed by its own failpoint, not by anything else. */
 async function killedBy(victim: RunningProducer, failpoint: FailpointName): Promise<void> {
@@ -30,7 +22,7 @@ describe(`faults: kill -9 under load (seed ${seed})`, () => {
     { timeout: 240_000 },
     async (failpoint) => {
       await scenario(
-        stack,
+        faultStack(),
         `fp_${failpoint.split(".")[1]!.replaceAll("-", "_")}`,
         async (f) => {
           await killedBy(f.producer, failpoint);
@@ -47,7 +39,7 @@ describe(`faults: kill -9 under load (seed ${seed})`, () => {
     { timeout: 240_000 },
     async (failpoint) => {
       await scenario(
-        stack,
+        faultStack(),
         `fc_${failpoint.split(".")[1]!.replaceAll("-", "_")}`,
         async (f) => {
           await killedBy(f.consumers[0]!, failpoint);
@@ -61,7 +53,7 @@ describe(`faults: kill -9 under load (seed ${seed})`, () => {
   );
 
   it("the producer is killed at random moments, three times", { timeout: 240_000 }, async () => {
-    await scenario(stack, "rand_producer", async (f) => {
+    await scenario(faultStack(), "rand_producer", async (f) => {
       for (let i = 0; i < 3; i++) {
         await progressed(f.producer, "zeroloss_producer_events_total", 50 + Math.floor(random() * 400), `producer run ${i + 1} to stream a random number of changes`);
         await f.producer.stop("SIGKILL");
@@ -72,7 +64,7 @@ describe(`faults: kill -9 under load (seed ${seed})`, () => {
   });
 
   it("consumers are killed at random moments, and join and leave the group", { timeout: 240_000 }, async () => {
-    await scenario(stack, "rand_consumer", async (f) => {
+    await scenario(faultStack(), "rand_consumer", async (f) => {
       let current = f.consumers[0]!;
       for (let i = 0; i < 3; i++) {
         // A second consumer joins (a rebalance), the first is killed -9 at a random moment, a third joins later.

@@ -1,6 +1,7 @@
 // The fault suite's own stack, always local processes (it stops, pauses and kills them):
 // source and target PostgreSQL on separate servers and 3 Kafka brokers (replication factor
 // 3, min.insync.replicas=2), with the handles the scenarios need to signal each one.
+import { afterAll, beforeAll } from "vitest";
 import { Instance, runRoot, startKafka, startPostgres, type KafkaHandle, type PostgresHandle } from "@zeroloss/devstack";
 import { testLogger } from "../setup/logger.js";
 
@@ -34,4 +35,22 @@ export async function startFaultStack(): Promise<FaultStack> {
 /** SIGSTOP / SIGCONT to a process (a paused broker keeps its sockets open and answers nothing). */
 export function signal(pid: number, sig: "SIGSTOP" | "SIGCONT" | "SIGKILL"): void {
   process.kill(pid, sig);
+}
+
+/** How long the outages last in the suite; bench/ runs the long variants. */
+export const OUTAGE_MS = 15_000;
+
+/** A fault stack for the calling test file: started before its tests, stopped after them. */
+export function useFaultStack(): () => FaultStack {
+  let stack: FaultStack | undefined;
+  beforeAll(async () => {
+    stack = await startFaultStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  return () => {
+    if (stack === undefined) throw new Error("the fault stack is not started (useFaultStack() must run at the top of a test file)");
+    return stack;
+  };
 }

@@ -1,7 +1,9 @@
-// Which processes listen on a TCP port, read from /proc (Linux): the lifecycle tests ask
-// "does anything of ours still listen?", not "is the port free?", because another test may
+// What a stopped stack may have left behind: which processes listen on a TCP port (read from
+// /proc, Linux) and which pids a dev-stack run folder recorded. The lifecycle tests ask "does
+// anything of ours still listen?", not "is the port free?", because another test may
 // legitimately take a port the moment our stack lets go of it.
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
 
 export interface Listener {
   pid: number;
@@ -56,4 +58,15 @@ export function listenersOn(port: number): Listener[] {
     found.push({ pid: Number(entry), cmdline });
   }
   return found;
+}
+
+/** Every pid a dev-stack run folder has recorded (one pids/ folder per instance): what must be gone after a stop. */
+export function recordedPids(runDir: string): number[] {
+  const pids: number[] = [];
+  for (const instance of readdirSync(runDir, { withFileTypes: true }).filter((e) => e.isDirectory())) {
+    const pidDir = join(runDir, instance.name, "pids");
+    if (!existsSync(pidDir)) continue;
+    for (const f of readdirSync(pidDir)) pids.push((JSON.parse(readFileSync(join(pidDir, f), "utf8")) as { pid: number }).pid);
+  }
+  return pids;
 }

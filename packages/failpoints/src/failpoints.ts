@@ -122,3 +122,25 @@ export class Failpoints {
     }
   }
 }
+
+/** What a service's main hands in: where it logs that failpoints are armed and when one fires. */
+export interface FailpointLog {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * The failpoints of a service's process, from ZEROLOSS_FAILPOINTS: logged loudly when armed,
+ * each firing logged first. null (after printing every problem on stderr) when the variable
+ * is malformed: the main then exits 2, as for a configuration error.
+ */
+export function loadFailpoints(service: FailpointService, env: Readonly<Record<string, string | undefined>>, log: FailpointLog): Failpoints | null {
+  let failpoints: Failpoints;
+  try {
+    failpoints = Failpoints.fromEnv(service, env, (p) => log.warn({ failpoint: p.name, action: p.action, hit: p.hit }, "failpoint fired"));
+  } catch (err) {
+    process.stderr.write(`zeroloss ${service}: error [${(err as { code?: string }).code ?? "CONFIG_FAILPOINTS"}]: ${(err as Error).message}\n`);
+    return null;
+  }
+  if (failpoints.armed.length > 0) log.warn({ failpoints: failpoints.armed }, "FAILPOINTS ARMED (fault injection): this process will crash, stall or fail on purpose");
+  return failpoints;
+}

@@ -3,7 +3,7 @@
 // Exit codes: 0 stopped cleanly, 1 failed, 2 configuration.
 import { Command } from "commander";
 import { loadServiceConfig } from "@zeroloss/config";
-import { Failpoints } from "@zeroloss/failpoints";
+import { loadFailpoints } from "@zeroloss/failpoints";
 import { createLogger, createRegistry, runServiceProcess } from "@zeroloss/observability";
 import { Consumer } from "./consumer.js";
 import { ConsumerMetrics } from "./metrics.js";
@@ -24,14 +24,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = createLogger({ name: "consumer", level: config.log.level, pretty: process.stderr.isTTY === true });
   const registry = createRegistry("consumer");
   const metrics = new ConsumerMetrics(registry);
-  let failpoints: Failpoints;
-  try {
-    failpoints = Failpoints.fromEnv("consumer", process.env, (p) => log.warn({ failpoint: p.name, action: p.action, hit: p.hit }, "failpoint fired"));
-  } catch (err) {
-    process.stderr.write(`zeroloss consumer: error [${(err as { code?: string }).code ?? "CONFIG_FAILPOINTS"}]: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (failpoints.armed.length > 0) log.warn({ failpoints: failpoints.armed }, "FAILPOINTS ARMED (fault injection): this process will crash, stall or fail on purpose");
+  const failpoints = loadFailpoints("consumer", process.env, log);
+  if (failpoints === null) return 2;
   const consumer = new Consumer({ config, log, metrics, failpoints });
   return runServiceProcess({ name: "consumer", log, registry, http: config.consumer.http, service: consumer });
 }

@@ -3,7 +3,7 @@
 // Exit codes: 0 stopped cleanly (or initial_only finished), 1 failed, 2 configuration.
 import { Command } from "commander";
 import { loadServiceConfig } from "@zeroloss/config";
-import { Failpoints } from "@zeroloss/failpoints";
+import { loadFailpoints } from "@zeroloss/failpoints";
 import { createLogger, createRegistry, runServiceProcess } from "@zeroloss/observability";
 import { ProducerMetrics } from "./metrics.js";
 import { Producer } from "./producer.js";
@@ -25,14 +25,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = createLogger({ name: "producer", level: config.log.level, pretty: process.stderr.isTTY === true });
   const registry = createRegistry("producer");
   const metrics = new ProducerMetrics(registry);
-  let failpoints: Failpoints;
-  try {
-    failpoints = Failpoints.fromEnv("producer", process.env, (p) => log.warn({ failpoint: p.name, action: p.action, hit: p.hit }, "failpoint fired"));
-  } catch (err) {
-    process.stderr.write(`zeroloss producer: error [${(err as { code?: string }).code ?? "CONFIG_FAILPOINTS"}]: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (failpoints.armed.length > 0) log.warn({ failpoints: failpoints.armed }, "FAILPOINTS ARMED (fault injection): this process will crash, stall or fail on purpose");
+  const failpoints = loadFailpoints("producer", process.env, log);
+  if (failpoints === null) return 2;
   const producer = new Producer({ config, log, metrics, resnapshot: opts.resnapshot, failpoints });
   return runServiceProcess({ name: "producer", log, registry, http: config.producer.http, service: producer });
 }
