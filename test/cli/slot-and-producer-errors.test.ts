@@ -3,7 +3,7 @@
 // stable code and the fix, no stack trace, and the process ends by itself.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
@@ -280,8 +280,11 @@ describe("zeroloss producer runs the producer service", () => {
 
   it("streams until SIGTERM, which it forwards: exit 0, the slot released; slot drop refuses it meanwhile", async () => {
     const config = writeConfig("run", { url: db.url, slot, publication: `zl_cli_run_${unique()}` });
+    writeFileSync(config, readFileSync(config, "utf8").replace("level: warn", "level: info")); // its "streaming changes" line is the signal below
     const producer = cli(["producer", "--config", config]);
-    await pollUntil(async () => ((await slotRow(sql, slot))?.active === true ? true : undefined), {
+    // Active once streaming has begun: between the snapshot's connection and the stream's,
+    // the slot is briefly inactive, and a drop then would find nothing to refuse.
+    await pollUntil(async () => (producer.output().includes("streaming changes") && (await slotRow(sql, slot))?.active === true ? true : undefined), {
       timeoutMs: 90_000,
       what: `the producer to stream from slot ${slot}`,
       abortIf: () => {
