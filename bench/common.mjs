@@ -1,7 +1,7 @@
 // What the end-to-end benchmarks share: the benchmark row and its backlog, process and
 // CPU accounting from /proc, a metric reader, and the cleanup of spawned processes.
 import { spawn, execFileSync } from "node:child_process";
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, readFileSync, readdirSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
 import { startDevStack } from "@zeroloss/devstack";
@@ -285,4 +285,106 @@ export function hotPathRow(i, seq) {
   ];
   const source = { db: "bench", schema: "public", table: "bench_rows", lsn: "0/1D44CE8", commitLsn: "0/2D44CE8", xid: 777, commitTime: "2026-11-21T13:53:25.121000Z", seq };
   return { tuple, source };
+}
+
+// --- CPU and memory of process trees over time --------------------------------------------
+
+/** Parent pid of every process, from /proc: the basis for summing a server's backends. */
+function parentsByPid() {
+  const parents = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const f = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(f.slice(f.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // the process ended between readdir and read: it has no tree to contribute to
+    }
+  }
+  return parents;
+}
+
+/** Proportional set size in bytes (shared pages split among their users), or null when gone. */
+function pssBytes(pid) {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return m === null ? null : Number(m[1]) * 1024;
+  } catch {
+    return null; // the process is gone, or smaps_rollup is not readable: no sample
+  }
+}
+
+/**
+ * Samples the CPU seconds and memory (PSS) of named process trees every `intervalMs`: a
+ * PostgreSQL server is its postmaster and every backend under it. `series` keeps every
+ * sample (the soak plots memory over time); `report()` gives CPU used and peak memory.
+ */
+export class ProcessSampler {
+  series = [];
+  #roots;
+  #timer = null;
+  #t0 = performance.now();
+
+  /** roots: { name: pid } */
+  constructor(roots, intervalMs = 1000) {
+    this.#roots = { ...roots };
+    this.intervalMs = intervalMs;
+  }
+
+  add(name, pid) {
+    this.#roots[name] = pid;
+  }
+
+  sample() {
+    const parents = parentsByPid();
+    const children = new Map();
+    for (const [pid, ppid] of parents) {
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(pid);
+    }
+    const point = { t: Number(((performance.now() - this.#t0) / 1000).toFixed(1)), procs: {} };
+    for (const [name, root] of Object.entries(this.#roots)) {
+      const tree = [root];
+      for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+      let cpu = 0;
+      let mem = 0;
+      let alive = false;
+      for (const pid of tree) {
+        const c = cpuSeconds(pid);
+        if (c === null) continue;
+        alive = true;
+        cpu += c;
+        mem += pssBytes(pid) ?? 0;
+      }
+      if (alive) point.procs[name] = { cpuS: Number(cpu.toFixed(2)), memMiB: Number((mem / 2 ** 20).toFixed(1)) };
+    }
+    this.series.push(point);
+    return point;
+  }
+
+  start() {
+    this.sample();
+    this.#timer = setInterval(() => this.sample(), this.intervalMs);
+    return this;
+  }
+
+  stop() {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    this.sample();
+  }
+
+  /** Per tree: CPU seconds between the first and last sample, peak memory in MiB. */
+  report() {
+    const out = {};
+    const first = this.series[0]?.procs ?? {};
+    for (const point of this.series) {
+      for (const [name, p] of Object.entries(point.procs)) {
+        const r = (out[name] ??= { cpuS: 0, peakMemMiB: 0 });
+        r.cpuS = Number((p.cpuS - (first[name]?.cpuS ?? 0)).toFixed(2));
+        r.peakMemMiB = Math.max(r.peakMemMiB, p.memMiB);
+      }
+    }
+    return out;
+  }
 }

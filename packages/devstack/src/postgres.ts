@@ -34,6 +34,8 @@ export interface StartPostgresOptions {
   readonly env: Env;
   readonly log: Logger;
   readonly readyTimeoutMs?: number;
+  /** Server settings on top of the dev defaults, e.g. `track_commit_timestamp` for bench/e2e's latency. */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 /** Settings for every dev cluster: logical decoding with room for many slots and test databases. */
@@ -70,7 +72,7 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
   );
 
   const port = await freePort();
-  const settings = { ...SERVER_SETTINGS, port: String(port), listen_addresses: LOOPBACK, unix_socket_directories: home };
+  const settings = { ...SERVER_SETTINGS, ...options.settings, port: String(port), listen_addresses: LOOPBACK, unix_socket_directories: home };
   const spawnServer = () =>
     instance.spawn({
       name: `postgres-${options.name}`,
