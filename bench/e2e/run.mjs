@@ -19,7 +19,8 @@
 // CPU seconds and peak memory (PSS) of every process tree are sampled each second.
 //
 // Usage: npm run bench:e2e
-//        CHANGES=300000 RATE=1000 SECONDS=60 PIPELINES=zeroloss,debezium node bench/e2e/run.mjs
+//        CHANGES=300000 RATE=1000 SECONDS=60 PIPELINES=zeroloss,debezium PHASES=backlog,rate node bench/e2e/run.mjs
+//        ZEROLOSS_CONFIG='{"producer":{"lingerMs":20}}' merges keys into zeroloss's config sections
 //        PROFILE_DIR=/tmp/prof   node --cpu-prof on the producer and consumer
 // Writes bench/results/e2e.json (OUT=<file> elsewhere) and prints it.
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -40,8 +41,12 @@ const SECONDS = Number(env.SECONDS ?? 60);
 const WARMUP_S = Number(env.WARMUP_S ?? 5);
 const TIMEOUT_MS = Number(env.TIMEOUT_S ?? 900) * 1000;
 const PIPELINES = (env.PIPELINES ?? "zeroloss,debezium").split(",").map((s) => s.trim());
+const PHASES = (env.PHASES ?? "backlog,rate").split(",").map((s) => s.trim());
+const ZEROLOSS_SERVICES = (env.ZEROLOSS_SERVICES ?? "producer,consumer,counter").split(","); // fewer, for experiments only: the results need all three
+const ZEROLOSS_CONFIG = JSON.parse(env.ZEROLOSS_CONFIG ?? "{}"); // merged into zeroloss's config sections, for experiments
 const OUT = resolve(env.OUT ?? join(import.meta.dirname, "../results/e2e.json"));
 const PROFILE_DIR = env.PROFILE_DIR ? resolve(env.PROFILE_DIR) : null;
+const STATEMENTS = env.STATEMENTS === "1"; // pg_stat_statements on the target: its top statements after each fixed-rate run
 const PG_BIN = env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 const PARTITIONS = 6;
 const MAIN = (name) => resolve(import.meta.dirname, `../../services/${name}/dist/main.js`);
@@ -50,6 +55,7 @@ for (const [name, v] of Object.entries({ CHANGES, TXN, RATE, SECONDS })) {
   if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
 }
 for (const p of PIPELINES) if (p !== "zeroloss" && p !== "debezium") throw new Error(`PIPELINES: ${p} is not zeroloss or debezium`);
+for (const p of PHASES) if (p !== "backlog" && p !== "rate") throw new Error(`PHASES: ${p} is not backlog or rate`);
 
 const log = createLogger({ name: "bench-e2e", level: "warn", pretty: true });
 const procs = new Processes();
@@ -64,7 +70,7 @@ async function startStack() {
   try {
     const [source, target, kafka] = await Promise.all([
       startPostgres(instance, { name: "source", database: "source", env, log, settings }),
-      startPostgres(instance, { name: "target", database: "target", env, log, settings }),
+      startPostgres(instance, { name: "target", database: "target", env, log, settings: STATEMENTS ? { ...settings, shared_preload_libraries: "pg_stat_statements" } : settings }),
       startKafka(instance, { brokers: 1, env, log }),
     ]);
     procs.stack = { stop: () => instance.stop() };
@@ -115,10 +121,11 @@ async function startZeroloss(stack, sourceUrl, targetUrl) {
     counter: { url: targetUrl, group: `zl${n}-counter`, http: { port: ports.counter, host: "127.0.0.1" } },
     log: { level: "warn" },
   };
+  for (const [section, values] of Object.entries(ZEROLOSS_CONFIG)) config[section] = { ...config[section], ...values };
   const file = join(work, `zeroloss-${n}.yaml`);
   writeFileSync(file, JSON.stringify(config, null, 2)); // JSON is YAML
   const started = {};
-  for (const name of ["producer", "consumer", "counter"]) {
+  for (const name of ZEROLOSS_SERVICES) {
     const prof = PROFILE_DIR !== null && name !== "counter" ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${n}.cpuprofile`] : [];
     started[name] = procs.run(process.execPath, [...prof, "--disable-warning=TimeoutNegativeWarning", MAIN(name), "--config", file], {}, join(work, `${name}-${n}.log`));
   }
@@ -130,7 +137,7 @@ async function startZeroloss(stack, sourceUrl, targetUrl) {
       }
     },
     async stop() {
-      for (const name of ["counter", "consumer", "producer"]) await procs.stop(started[name]);
+      for (const name of ["counter", "consumer", "producer"]) if (started[name] !== undefined) await procs.stop(started[name]);
     },
   };
 }
@@ -298,6 +305,7 @@ async function fixedRatePhase(stack, runtime, summary) {
     const sourceUrl = await freshDatabase(stack.source.url, `e2e_rate_${name}`);
     const targetUrl = await freshDatabase(stack.target.url, `e2e_rate_${name}_t`);
     await prepareSource(sourceUrl, [name]);
+    if (STATEMENTS) await sql(targetUrl, (c) => c.query("CREATE EXTENSION pg_stat_statements"));
     const pipeline = await startPipeline(name, stack, sourceUrl, targetUrl, runtime);
     const clients = [];
     try {
@@ -315,6 +323,13 @@ async function fixedRatePhase(stack, runtime, summary) {
       const load = await fixedRate(clients, RATE, SECONDS, { workload });
       await drained(pipeline, targetUrl, await expectedOf(sourceUrl), TIMEOUT_MS);
       sampler.stop();
+      if (STATEMENTS) {
+        const top = await sql(targetUrl, async (c) =>
+          (await c.query("SELECT calls, round(total_exec_time)::int AS ms, round((total_exec_time / calls)::numeric, 3) AS avg_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 15")).rows,
+        );
+        console.log(`${name}: the target's top statements by execution time:`);
+        for (const r of top) console.log(`  ${String(r.ms).padStart(7)} ms ${String(r.calls).padStart(7)} calls ${String(r.avg_ms).padStart(8)} ms/call  ${r.q}`);
+      }
       const since = startMs + WARMUP_S * 1000;
       const src = await sql(sourceUrl, (c) => commitTimes(c, since));
       const tgt = await sql(targetUrl, (c) => commitTimes(c, since));
@@ -363,9 +378,11 @@ try {
   summary.machine.java = versionOf("sh", ["-c", "java -version 2>&1"])?.split("\n")[0] ?? null;
   console.log(`stack up in ${((performance.now() - t0) / 1000).toFixed(1)} s: PostgreSQL ${summary.machine.postgres} (source and target), Kafka ${stack.kafka.version}, 1 broker`);
   await warmUpTransactions(stack.kafka.brokers);
-  await backlogPhase(stack, runtime, summary);
-  await fixedRatePhase(stack, runtime, summary);
-  if (summary.zeroloss !== undefined && summary.debezium !== undefined) {
+  if (PHASES.includes("backlog")) await backlogPhase(stack, runtime, summary);
+  if (PHASES.includes("rate")) await fixedRatePhase(stack, runtime, summary);
+  if (Object.keys(ZEROLOSS_CONFIG).length > 0) summary.zerolossConfig = ZEROLOSS_CONFIG;
+  if (env.ZEROLOSS_SERVICES !== undefined) summary.zerolossServices = ZEROLOSS_SERVICES;
+  if (summary.zeroloss?.backlog !== undefined && summary.debezium?.backlog !== undefined && summary.zeroloss?.fixedRate !== undefined && summary.debezium?.fixedRate !== undefined) {
     summary.ratios = {
       backlogThroughput: Number((summary.zeroloss.backlog.rowsPerSec / summary.debezium.backlog.rowsPerSec).toFixed(2)),
       p99Latency: Number((summary.zeroloss.fixedRate.p99Ms / summary.debezium.fixedRate.p99Ms).toFixed(2)),
@@ -374,7 +391,7 @@ try {
   }
   for (const name of PIPELINES) {
     // The shape bench/README.md promises: the headline figures next to the details.
-    Object.assign(summary[name], { rowsPerSec: summary[name].backlog.rowsPerSec, p50Ms: summary[name].fixedRate.p50Ms, p99Ms: summary[name].fixedRate.p99Ms });
+    Object.assign(summary[name], { rowsPerSec: summary[name].backlog?.rowsPerSec ?? null, p50Ms: summary[name].fixedRate?.p50Ms ?? null, p99Ms: summary[name].fixedRate?.p99Ms ?? null });
   }
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(summary, null, 2) + "\n");

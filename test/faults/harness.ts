@@ -77,7 +77,8 @@ async function connectWhenUp(url: string, name: string): Promise<pg.Client> {
  * lost connection is counted and the worker reconnects; any other error ends the workload
  * and is reported by stop().
  */
-export function startWorkload(url: string, random: () => number, o: { tolerateOutage?: boolean } = {}): Workload {
+export function startWorkload(url: string, random: () => number, o: { tolerateOutage?: boolean; pauseMs?: number } = {}): Workload {
+  const pauseMs = o.pauseMs ?? 5;
   let stopping = false;
   let committed = 0;
   let interrupted = 0;
@@ -114,7 +115,7 @@ export function startWorkload(url: string, random: () => number, o: { tolerateOu
           c = await connectWhenUp(url, "fault workload");
           continue;
         }
-        await new Promise((r) => setTimeout(r, 5)); // a steady stream, not a flood: faults must land mid-stream
+        await new Promise((r) => setTimeout(r, pauseMs)); // a steady stream, not a flood: faults must land mid-stream
       }
     } finally {
       await c.end();
@@ -141,7 +142,11 @@ export class LsnWatch {
   reads = 0;
   outages = 0;
 
-  constructor(private readonly url: string) {
+  /** `intervalMs`: how often every row is read (the soak, with a growing table, reads less often). */
+  constructor(
+    private readonly url: string,
+    private readonly intervalMs = 200,
+  ) {
     this.loop = this.run();
   }
 
@@ -173,7 +178,7 @@ export class LsnWatch {
           if (before === undefined || v > before) this.highest.set(k, v);
         }
         this.reads++;
-        await new Promise((resolve) => setTimeout(resolve, 200)); // sampling interval of the recorder
+        await new Promise((resolve) => setTimeout(resolve, this.intervalMs)); // sampling interval of the recorder
       }
     } finally {
       await target.end();
@@ -378,7 +383,7 @@ export async function scenario(
   name: string,
   body: (f: FaultFixture, load: Workload) => Promise<void>,
   start: Parameters<FaultFixture["startPipeline"]>[0] = {},
-  options: { tolerateOutage?: boolean; prepare?: (f: FaultFixture) => void } = {},
+  options: { tolerateOutage?: boolean; prepare?: (f: FaultFixture) => void; workloadPauseMs?: number; watchIntervalMs?: number } = {},
 ): Promise<void> {
   const f = await faultFixture(stack, name);
   options.prepare?.(f);
@@ -387,8 +392,8 @@ export async function scenario(
   let proven = false;
   try {
     await f.startPipeline(start);
-    watch = new LsnWatch(f.targetDb.url);
-    load = startWorkload(f.db.url, random, { tolerateOutage: options.tolerateOutage ?? false });
+    watch = new LsnWatch(f.targetDb.url, options.watchIntervalMs);
+    load = startWorkload(f.db.url, random, { tolerateOutage: options.tolerateOutage ?? false, ...(options.workloadPauseMs === undefined ? {} : { pauseMs: options.workloadPauseMs }) });
     await body(f, load);
     const transactions = await load.stop();
     const { changes } = await f.prove(watch);
