@@ -54,8 +54,22 @@ export interface BatchResult {
 /** A target connection with its staging tables (temporary, so per connection). */
 export class TargetConnection {
   private readonly staging = new Map<string, TableSql>();
+  /** Staging tables written in the current batch transaction (the others are empty). */
+  private readonly stagedInBatch = new Set<string>();
 
   constructor(readonly client: Client) {}
+
+  /** Called at each batch transaction's start: every staging table was emptied by the last commit or rollback. */
+  beginBatch(): void {
+    this.stagedInBatch.clear();
+  }
+
+  /** True when `table`'s staging table already holds rows of this batch transaction, and must be emptied first. */
+  staged(table: TargetTable): boolean {
+    if (this.stagedInBatch.has(table.quoted)) return true;
+    this.stagedInBatch.add(table.quoted);
+    return false;
+  }
 
   /** Creates the staging tables a plan needs, outside the batch transaction (a rollback would drop them). */
   async prepare(plan: BatchPlan): Promise<void> {
@@ -114,6 +128,7 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
   };
 
   await query(db, "beginning the batch transaction", "BEGIN");
+  conn.beginBatch();
   try {
     // Serialises two consumers that briefly both hold the partition during a rebalance.
     await query(db, "locking the partition", "SELECT pg_advisory_xact_lock(hashtext($1), $2)", [ctx.topic, ctx.partition]);
@@ -189,16 +204,17 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
     }
 
     const { tallies, replayed } = talliesOf(plan, outcomes, ctx, appliedBefore);
-    for (const t of tallies) {
-      await query(db, "writing a tally to the outbox", "INSERT INTO zeroloss.outbox (topic, key, value) VALUES ($1, $2, $3)", [ctx.talliesTopic, `${t.topic}:${t.partition}`, encodeJson(t)]);
-    }
+    // The tallies (in order) and the applied position in one statement: one round trip less
+    // per batch, which at low rates is most of a batch's time.
     await query(
       db,
-      "recording the applied position",
-      `INSERT INTO zeroloss.applied_positions (topic, partition, next_offset, consumer_group) VALUES ($1, $2, $3, $4)
+      "recording the applied position and the tallies",
+      `WITH tallies AS (
+         INSERT INTO zeroloss.outbox (topic, key, value) SELECT $5, t.key, t.value FROM unnest($6::text[], $7::bytea[]) WITH ORDINALITY AS t(key, value, n) ORDER BY t.n)
+       INSERT INTO zeroloss.applied_positions (topic, partition, next_offset, consumer_group) VALUES ($1, $2, $3, $4)
        ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(zeroloss.applied_positions.next_offset, excluded.next_offset),
          consumer_group = excluded.consumer_group, updated_at = now()`,
-      [ctx.topic, ctx.partition, ctx.nextOffset.toString(), ctx.group],
+      [ctx.topic, ctx.partition, ctx.nextOffset.toString(), ctx.group, ctx.talliesTopic, tallies.map((t) => `${t.topic}:${t.partition}`), tallies.map((t) => encodeJson(t))],
     );
     await ctx.failpoints.hit("consumer.before-target-commit");
     await query(db, "committing the batch transaction", "COMMIT");
@@ -242,7 +258,7 @@ async function applyRows(
   const { table, rows } = step;
   const sql = conn.sqlFor(table);
   const name = table.quoted;
-  await query(db, `emptying the staging table of ${name}`, sql.truncateStaging);
+  if (conn.staged(table)) await query(db, `emptying the staging table of ${name}`, sql.emptyStaging);
   await copyRows(db, sql, rows, name);
 
   const byIndex = new Map(rows.map((r) => [r.index, r]));
