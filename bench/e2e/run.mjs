@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import { Instance, freePort, runRoot, startKafka, startPostgres } from "@zeroloss/devstack";
-import { createLogger } from "@zeroloss/observability";
+import { createLogger, histogramBuckets, histogramQuantile, parseMetrics, sumOf } from "@zeroloss/observability";
 import { Processes, ProcessSampler, dropDatabase, fmt, freshDatabase, newSummary, rate, sql, versionOf, warmUpTransactions } from "../common.mjs";
 import { DEBEZIUM_VERSION, connectWorker, connectorStates, ensureDebezium, putConnector, sinkConfig, sourceConfig } from "./debezium.mjs";
 import { SCHEMA_SQL, TABLES, Workload, backlog, fixedRate, tableDigests, tableFingerprints } from "./workload.mjs";
@@ -129,8 +129,25 @@ async function startZeroloss(stack, sourceUrl, targetUrl) {
     const prof = PROFILE_DIR !== null && name !== "counter" ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${n}.cpuprofile`] : [];
     started[name] = procs.run(process.execPath, [...prof, "--disable-warning=TimeoutNegativeWarning", MAIN(name), "--config", file], {}, join(work, `${name}-${n}.log`));
   }
+  const scrape = async (name) => parseMetrics(await (await fetch(`http://127.0.0.1:${ports[name]}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
   return {
     pids: Object.fromEntries(Object.entries(started).map(([k, r]) => [k, r.child.pid])),
+    /** Where a change's time goes, from the services' own histograms (since their start). */
+    async stages() {
+      const [p, c] = [await scrape("producer"), await scrape("consumer")];
+      const mean = (samples, name) => Number(((1000 * sumOf(samples, `${name}_sum`)) / Math.max(1, sumOf(samples, `${name}_count`))).toFixed(1));
+      const q = (samples, name, quantile) => Number((1000 * (histogramQuantile(quantile, histogramBuckets(samples, name)) ?? NaN)).toFixed(0));
+      return {
+        kafkaTransactions: sumOf(p, "zeroloss_producer_kafka_transaction_seconds_count"),
+        kafkaTransactionMeanMs: mean(p, "zeroloss_producer_kafka_transaction_seconds"),
+        consumerBatches: sumOf(c, "zeroloss_consumer_apply_seconds_count"),
+        consumerRecordsPerBatch: Number((sumOf(c, "zeroloss_consumer_batch_records_sum") / Math.max(1, sumOf(c, "zeroloss_consumer_batch_records_count"))).toFixed(1)),
+        applyMeanMs: mean(c, "zeroloss_consumer_apply_seconds"),
+        applyP99Ms: q(c, "zeroloss_consumer_apply_seconds", 0.99),
+        consumerEndToEndP50Ms: q(c, "zeroloss_consumer_end_to_end_seconds", 0.5),
+        consumerEndToEndP99Ms: q(c, "zeroloss_consumer_end_to_end_seconds", 0.99),
+      };
+    },
     assertRunning() {
       for (const [name, r] of Object.entries(started)) {
         if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`zeroloss ${name} exited (${r.child.exitCode ?? r.child.signalCode}):\n${r.output().slice(-3000)}`);
@@ -323,6 +340,7 @@ async function fixedRatePhase(stack, runtime, summary) {
       const load = await fixedRate(clients, RATE, SECONDS, { workload });
       await drained(pipeline, targetUrl, await expectedOf(sourceUrl), TIMEOUT_MS);
       sampler.stop();
+      const stages = (await pipeline.stages?.()) ?? null;
       if (STATEMENTS) {
         const top = await sql(targetUrl, async (c) =>
           (await c.query("SELECT calls, round(total_exec_time)::int AS ms, round((total_exec_time / calls)::numeric, 3) AS avg_ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 15")).rows,
@@ -351,6 +369,7 @@ async function fixedRatePhase(stack, runtime, summary) {
         maxMs: Math.round(lat[lat.length - 1]),
         contentEqual: true,
         processes: sampler.report(),
+        ...(stages === null ? {} : { stages }),
       };
       summary[name] = { ...(summary[name] ?? {}), fixedRate: r };
       console.log(`${name}: ${fmt(RATE)} changes/s for ${SECONDS} s: latency p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms over ${fmt(lat.length)} rows (schedule behind at most ${load.behindMs} ms)`);

@@ -12,7 +12,7 @@ const EVENTS = "zeroloss_producer_events_total";
 const faultStack = useFaultStack();
 
 describe(`faults: Kafka (seed ${seed})`, () => {
-  it(`all three brokers paused (SIGSTOP) for ${OUTAGE_MS / 1000} s, then resumed`, { timeout: 240_000 }, async () => {
+  it(`all three brokers paused (SIGSTOP) for ${OUTAGE_MS / 1000} s, then resumed`, { timeout: 180_000 + 4 * OUTAGE_MS }, async () => {
     await scenario(faultStack(), "pause_all", async (f, load) => {
       await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
       const pids = faultStack().cluster.nodes.map((n) => n.process.pid);
@@ -53,7 +53,7 @@ describe(`faults: Kafka (seed ${seed})`, () => {
     });
   });
 
-  it("two of three brokers stopped: the slot is not acknowledged, the producer's alert fires; all recovers when they return", { timeout: 420_000 }, async () => {
+  it("two of three brokers stopped: the slot is not acknowledged, the producer's alert fires; all recovers when they return", { timeout: 360_000 + 4 * OUTAGE_MS }, async () => {
     await scenario(faultStack(), "two_down", async (f, load) => {
       await progressed(f.producer, EVENTS, 300, "the producer to stream under load");
       const prometheus = await startPrometheus([{ job: "zeroloss-producer", port: f.producer.port! }]);

@@ -37,8 +37,18 @@ export function signal(pid: number, sig: "SIGSTOP" | "SIGCONT" | "SIGKILL"): voi
   process.kill(pid, sig);
 }
 
-/** How long the outages last in the suite; bench/ runs the long variants. */
-export const OUTAGE_MS = 15_000;
+/**
+ * How long the outages last: 15 s in the suite; `npm run bench:faults` runs the same
+ * scenarios with 60 s (ZEROLOSS_FAULT_OUTAGE_S).
+ */
+export const OUTAGE_MS = outageMs(process.env["ZEROLOSS_FAULT_OUTAGE_S"]);
+
+function outageMs(seconds: string | undefined): number {
+  if (seconds === undefined || seconds === "") return 15_000;
+  const n = Number(seconds);
+  if (!Number.isInteger(n) || n < 1 || n > 600) throw new Error(`ZEROLOSS_FAULT_OUTAGE_S=${seconds}: want whole seconds from 1 to 600`);
+  return n * 1000;
+}
 
 /** A fault stack for the calling test file: started before its tests, stopped after them. */
 export function useFaultStack(): () => FaultStack {

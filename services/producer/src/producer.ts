@@ -186,7 +186,8 @@ export class Producer {
     const slot = await slotStatus(control, src.slot);
     this.log.info({ checkpoint: checkpoint === null ? null : { phase: checkpoint.phase, lsn: checkpoint.lsn }, slot: slot.exists ? { confirmedFlushLsn: slot.confirmedFlushLsn, walStatus: slot.walStatus } : null, mode }, "source position");
 
-    if (slot.exists && slot.walStatus === "lost") {
+    // With --resnapshot the lost slot is what gets replaced (dropped and created again below).
+    if (slot.exists && slot.walStatus === "lost" && !(this.resnapshot && mode !== "never")) {
       throw new ZerolossError(
         "SLOT_INVALIDATED",
         `replication slot ${src.slot} was invalidated (wal_status=lost): the source removed WAL the producer had not read, so changes are missing. ` +
