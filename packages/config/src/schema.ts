@@ -93,7 +93,7 @@ export const configSchema = z.strictObject({
       /** Bytes fetched per partition at most; a fetch of one partition is one target transaction. */
       maxBatchBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
       /** Partitions applied at the same time by one process, each on its own target connection. */
-      partitionsConcurrently: z.number().int().min(1).max(64).default(2),
+      partitionsConcurrently: z.number().int().min(1).max(64).default(6),
       /** Backoff for retriable failures (target or Kafka away, serialization failure, deadlock). */
       retryInitialMs: z.number().int().min(1).max(60_000).default(200),
       retryMaxMs: z.number().int().min(1).max(600_000).default(30_000),
@@ -106,7 +106,7 @@ export const configSchema = z.strictObject({
       group: "zeroloss",
       http: { port: 9402, host: "0.0.0.0" },
       maxBatchBytes: 8 * 1024 * 1024,
-      partitionsConcurrently: 2,
+      partitionsConcurrently: 6,
       retryInitialMs: 200,
       retryMaxMs: 30_000,
       sessionTimeoutMs: 30_000,
