@@ -6,7 +6,7 @@
 //   - fixed rate: `fixedRate(urls, rate, seconds)` paces small transactions on a few
 //     connections while a pipeline runs.
 // Every id is handed out by the generator, so a run is deterministic in what it writes;
-// updates and deletes address rows inserted by earlier transactions.
+// updates and deletes address rows inserted by earlier transactions (8 or more back).
 
 export const TABLES = ["customers", "orders", "order_events"];
 
@@ -114,8 +114,11 @@ export class Workload {
       this.next[table] += n;
       stmts.push([INSERT[table], table === "customers" ? [from, from + n - 1] : [from, from + n - 1, Math.max(1, this.next.customers - 1)]]);
     };
+    // Updates and deletes trail the inserts by 8 transactions' worth of rows: with 4
+    // connections the rows they address were committed, so every statement changes the rows
+    // it names and a run's change count does not depend on how fast the machine is.
     const update = (table, n) => {
-      const inserted = this.next[table] - 1;
+      const inserted = this.next[table] - 1 - 8 * (table === "customers" ? s.insCustomers : s.insOrders);
       if (n <= 0 || inserted < n) return;
       let from = this.updCursor[table];
       if (from + n - 1 > inserted) from = 1;
@@ -127,8 +130,7 @@ export class Workload {
     insert("order_events", s.insEvents);
     update("customers", s.updCustomers);
     update("orders", s.updOrders);
-    // Deletes trail the inserts by a margin, so the rows they remove had time to arrive.
-    const deletable = this.next.order_events - 1 - 4 * s.insEvents;
+    const deletable = this.next.order_events - 1 - 8 * s.insEvents;
     if (s.delEvents > 0 && this.delCursor + s.delEvents - 1 <= deletable) {
       stmts.push([DELETE_EVENTS, [this.delCursor, this.delCursor + s.delEvents - 1]]);
       this.delCursor += s.delEvents;
@@ -156,7 +158,8 @@ export async function backlog(client, changes, txnChanges, onProgress = () => {}
   const w = new Workload();
   let done = 0;
   while (done < changes) {
-    done += await runTransaction(client, w.transaction(Math.min(txnChanges, changes - done)));
+    const n = await runTransaction(client, w.transaction(Math.min(txnChanges, changes - done)));
+    done += n;
     onProgress(done);
   }
   return done;
@@ -185,7 +188,8 @@ export async function fixedRate(clients, rate, seconds, { txnChanges = 10, workl
       // Pacing to the schedule: the workload's rate, not a wait for a condition.
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       else behindMs = Math.max(behindMs, -wait);
-      changed += await runTransaction(client, w.transaction(txnChanges));
+      const n = await runTransaction(client, w.transaction(txnChanges)); // not `changed += await …`: that reads `changed` before the await
+      changed += n;
     }
   }
   await Promise.all(clients.map((c) => lane(c)));
