@@ -53,21 +53,26 @@ export async function ensureDebezium() {
   await rm(home, { recursive: true, force: true });
   const work = `${home}.resolve-${process.pid}`;
   await rm(work, { recursive: true, force: true });
-  await mkdir(join(work, "plugins"), { recursive: true });
-  await writeFile(join(work, "pom.xml"), POM);
-  mvn(["dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${join(work, "libs")}`], work);
-  for (const connector of ["postgres", "jdbc"]) {
-    mvn(["dependency:copy", `-Dartifact=io.debezium:debezium-connector-${connector}:${DEBEZIUM_VERSION}:tar.gz:plugin`, `-DoutputDirectory=${join(work, "archives")}`], work);
-    execFileSync("tar", ["xzf", join(work, "archives", `debezium-connector-${connector}-${DEBEZIUM_VERSION}-plugin.tar.gz`), "-C", join(work, "plugins")]);
+  try {
+    await mkdir(join(work, "plugins"), { recursive: true });
+    await writeFile(join(work, "pom.xml"), POM);
+    mvn(["dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${join(work, "libs")}`], work);
+    for (const connector of ["postgres", "jdbc"]) {
+      mvn(["dependency:copy", `-Dartifact=io.debezium:debezium-connector-${connector}:${DEBEZIUM_VERSION}:tar.gz:plugin`, `-DoutputDirectory=${join(work, "archives")}`], work);
+      execFileSync("tar", ["xzf", join(work, "archives", `debezium-connector-${connector}-${DEBEZIUM_VERSION}-plugin.tar.gz`), "-C", join(work, "plugins")]);
+    }
+    await rm(join(work, "archives"), { recursive: true });
+    await writeFile(join(work, "log4j2.properties"), LOG4J2);
+    const plugins = await readdir(join(work, "plugins"));
+    if (!plugins.includes("debezium-connector-postgres") || !plugins.includes("debezium-connector-jdbc")) {
+      throw new Error(`the Debezium plugin archives unpacked to ${plugins.join(", ")}, not debezium-connector-postgres and debezium-connector-jdbc`);
+    }
+    await writeFile(join(work, "complete"), new Date().toISOString());
+    await rename(work, home);
+  } catch (err) {
+    await rm(work, { recursive: true, force: true }); // a half-resolved folder is never used; the next run starts over
+    throw new Error(`resolving Kafka Connect and Debezium from Maven Central failed (Maven Central must be reachable): ${err.message}`, { cause: err });
   }
-  await rm(join(work, "archives"), { recursive: true });
-  await writeFile(join(work, "log4j2.properties"), LOG4J2);
-  const plugins = await readdir(join(work, "plugins"));
-  if (!plugins.includes("debezium-connector-postgres") || !plugins.includes("debezium-connector-jdbc")) {
-    throw new Error(`the Debezium plugin archives unpacked to ${plugins.join(", ")}, not debezium-connector-postgres and debezium-connector-jdbc`);
-  }
-  await writeFile(join(work, "complete"), new Date().toISOString());
-  await rename(work, home);
   return ready;
 }
 
