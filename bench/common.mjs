@@ -212,6 +212,16 @@ export async function warmUpTransactions(brokers) {
   }
 }
 
+/** Polls a condition every `intervalMs` until it returns true, or fails at the deadline. */
+export async function until(what, deadline, intervalMs, check) {
+  for (;;) {
+    if (await check()) return;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    // A sampling interval bounded by the deadline above, not a wait for a condition.
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;

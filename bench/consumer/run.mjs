@@ -42,6 +42,7 @@ import {
   runBench,
   sql,
   startBenchStack,
+  until,
 } from "../common.mjs";
 
 const env = process.env;
@@ -70,15 +71,6 @@ function writeConfig(name, config) {
   return file;
 }
 
-/** Polls a condition every `intervalMs` until it returns true, or fails at the deadline. */
-async function until(what, deadline, intervalMs, check) {
-  for (;;) {
-    if (await check()) return;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    // A sampling interval bounded by the deadline above, not a wait for a condition.
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 // --- the backlog in Kafka, and the same rows in a file ------------------------------------
 

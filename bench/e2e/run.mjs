@@ -29,7 +29,7 @@ import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 import { Instance, freePort, runRoot, startKafka, startPostgres } from "@zeroloss/devstack";
 import { createLogger, histogramBuckets, histogramQuantile, parseMetrics, sumOf } from "@zeroloss/observability";
-import { Processes, ProcessSampler, dropDatabase, fmt, freshDatabase, newSummary, rate, sql, versionOf, warmUpTransactions } from "../common.mjs";
+import { Processes, ProcessSampler, dropDatabase, fmt, freshDatabase, newSummary, rate, sql, until, versionOf, warmUpTransactions } from "../common.mjs";
 import { DEBEZIUM_VERSION, connectWorker, connectorStates, ensureDebezium, putConnector, sinkConfig, sourceConfig } from "./debezium.mjs";
 import { SCHEMA_SQL, TABLES, Workload, backlog, fixedRate, tableDigests, tableFingerprints } from "./workload.mjs";
 
@@ -54,6 +54,7 @@ const MAIN = (name) => resolve(import.meta.dirname, `../../services/${name}/dist
 for (const [name, v] of Object.entries({ CHANGES, TXN, RATE, SECONDS })) {
   if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
 }
+if (!(WARMUP_S >= 0 && WARMUP_S < SECONDS)) throw new Error(`WARMUP_S (${WARMUP_S}) must be at least 0 and below SECONDS (${SECONDS}): no row would be timed`);
 for (const p of PIPELINES) if (p !== "zeroloss" && p !== "debezium") throw new Error(`PIPELINES: ${p} is not zeroloss or debezium`);
 for (const p of PHASES) if (p !== "backlog" && p !== "rate") throw new Error(`PHASES: ${p} is not backlog or rate`);
 
@@ -81,16 +82,6 @@ async function startStack() {
   }
 }
 
-/** Polls `check` every `intervalMs` until true; fails at the deadline naming `what`, and at once when `check` throws. */
-async function until(what, timeoutMs, check, intervalMs = 250) {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    // The polling interval, bounded by the deadline above; not a wait for a condition.
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 /** A source database with the schema, a publication per reader and a pgoutput slot each. */
 async function prepareSource(url, readers) {
@@ -171,7 +162,7 @@ async function startDebezium(stack, sourceUrl, targetUrl, runtime) {
   const assertRunning = () => {
     if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`Kafka Connect exited (${r.child.exitCode ?? r.child.signalCode}):\n${r.output().slice(-3000)}`);
   };
-  await until("Kafka Connect's REST API", 120_000, async () => {
+  await until("Kafka Connect's REST API", performance.now() + 120_000, 250, async () => {
     assertRunning();
     try {
       return (await fetch(`http://127.0.0.1:${port}/connectors`, { signal: AbortSignal.timeout(2000) })).ok;
@@ -211,7 +202,7 @@ async function drained(pipeline, targetUrl, expected, timeoutMs) {
   await target.connect();
   try {
     const wanted = JSON.stringify(expected.fingerprints);
-    await until("the target to equal the source", timeoutMs, async () => {
+    await until("the target to equal the source", performance.now() + timeoutMs, 250, async () => {
       await pipeline.assertRunning();
       let now;
       try {
@@ -357,6 +348,7 @@ async function fixedRatePhase(stack, runtime, summary) {
         if (at === undefined) throw new Error(`${name}: row ${key} has no commit time in the target after the drain`);
         lat.push(at - ms);
       }
+      if (lat.length === 0) throw new Error(`${name}: no row committed after the ${WARMUP_S} s warm-up was found in the source: nothing to time`);
       lat.sort((a, b) => a - b);
       const r = {
         rate: RATE,
