@@ -90,10 +90,12 @@ export const configSchema = z.strictObject({
       /** The Kafka consumer group; every consumer process of one pipeline uses the same. */
       group: z.string().min(1).default("zeroloss"),
       http: httpSection(9402),
-      /** Bytes fetched per partition at most; a fetch of one partition is one target transaction. */
+      /** Bytes fetched per partition at most. */
       maxBatchBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
-      /** Partitions applied at the same time by one process, each on its own target connection. */
+      /** Partition batches one process holds at once; those that can share a target transaction do. */
       partitionsConcurrently: z.number().int().min(1).max(64).default(6),
+      /** Target transactions one process runs at once, each on its own connection. */
+      targetTransactions: z.number().int().min(1).max(64).default(2),
       /** Backoff for retriable failures (target or Kafka away, serialization failure, deadlock). */
       retryInitialMs: z.number().int().min(1).max(60_000).default(200),
       retryMaxMs: z.number().int().min(1).max(600_000).default(30_000),
@@ -107,6 +109,7 @@ export const configSchema = z.strictObject({
       http: { port: 9402, host: "0.0.0.0" },
       maxBatchBytes: 8 * 1024 * 1024,
       partitionsConcurrently: 6,
+      targetTransactions: 2,
       retryInitialMs: 200,
       retryMaxMs: 30_000,
       sessionTimeoutMs: 30_000,

@@ -1,5 +1,5 @@
-// One partition batch applied to the target in one database transaction (DESIGN.md,
-// "consumer"): stage the rows, let the target recompute every checksum from the values it
+// Partition batches applied to the target in one database transaction (DESIGN.md,
+// "consumer"; several partitions' batches share one when they can, see applyBatches): stage the rows, let the target recompute every checksum from the values it
 // stored, quarantine the mismatches, merge the rest guarded by LSN, and write the
 // bookkeeping (quarantine rows, applied position, outbox of tallies and DLQ records) in the
 // same transaction. Nothing here talks to Kafka.
@@ -9,7 +9,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import type { Failpoints } from "@zeroloss/failpoints";
 import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
 import { encodeJson, type Envelope, type Tally } from "@zeroloss/wire";
-import type { BatchPlan, StagedRow, Step } from "./batch.js";
+import { mergePlans, type BatchPlan, type StagedRow, type Step } from "./batch.js";
 import { copyField, copyIntArray } from "./copy-text.js";
 import { tableSql, truncateSql, type TableSql } from "./table-sql.js";
 import type { TargetTable } from "./target-schema.js";
@@ -18,12 +18,17 @@ export const APPLIED = 0;
 export const DUPLICATE = 1;
 export const QUARANTINED = 2;
 
-export interface BatchContext {
+/** One fetched partition batch, planned. */
+export interface PartitionBatch {
   readonly topic: string;
   readonly partition: number;
-  readonly group: string;
   /** The offset after the batch (its last offset + 1, control records included). */
   readonly nextOffset: bigint;
+  readonly plan: BatchPlan;
+}
+
+export interface BatchContext {
+  readonly group: string;
   readonly windowSize: number;
   readonly talliesTopic: string;
   readonly dlqTopic: string;
@@ -111,8 +116,17 @@ function envelopeText(value: Buffer | null): string | null {
   }
 }
 
-export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: BatchContext): Promise<BatchResult> {
+/**
+ * Applies the batches of one or more partitions in one target transaction and returns each
+ * batch's result, in order. Batches share a transaction only when mergePlans allows it
+ * (different partitions, no key in two of them, no truncate).
+ */
+export async function applyBatches(conn: TargetConnection, batches: readonly PartitionBatch[], ctx: BatchContext): Promise<BatchResult[]> {
   const db = conn.client;
+  const { plan, bases } = mergePlans(batches.map((b) => b.plan));
+  // The batch each merged record came from.
+  const owner = new Uint16Array(plan.records.length);
+  bases.forEach((base, k) => owner.fill(k, base, base + (batches[k] as PartitionBatch).plan.records.length));
   const outcomes = new Uint8Array(plan.records.length); // APPLIED unless found otherwise
   const quarantined: Quarantined[] = plan.malformed.map((m) => ({ ...m, expected: null, computed: null, differing: null, basis: null }));
   for (const m of plan.malformed) outcomes[m.index] = QUARANTINED;
@@ -126,19 +140,26 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
     }
     return lsn;
   };
+  const partitions = batches.map((b) => `${b.topic}[${b.partition}]`).join(", ");
 
+  await conn.prepare(plan);
   await query(db, "beginning the batch transaction", "BEGIN");
   conn.beginBatch();
   try {
-    // Serialises two consumers that briefly both hold the partition during a rebalance.
-    await query(db, "locking the partition", "SELECT pg_advisory_xact_lock(hashtext($1), $2)", [ctx.topic, ctx.partition]);
-    const pos = await query<{ next_offset: string }>(
+    // Serialises two consumers that briefly both hold a partition during a rebalance; in
+    // one order, so two transactions of several partitions cannot wait on each other.
+    const locks = [...batches].sort((x, y) => (x.topic < y.topic ? -1 : x.topic > y.topic ? 1 : x.partition - y.partition));
+    await query(db, `locking ${partitions}`, "SELECT pg_advisory_xact_lock(hashtext(l.topic), l.partition) FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS l(topic, partition, n) ORDER BY l.n", [
+      locks.map((b) => b.topic),
+      locks.map((b) => b.partition),
+    ]);
+    const pos = await query<{ topic: string; partition: string; next_offset: string }>(
       db,
-      "reading the applied position",
-      "SELECT next_offset FROM zeroloss.applied_positions WHERE topic = $1 AND partition = $2",
-      [ctx.topic, ctx.partition],
+      `reading the applied positions of ${partitions}`,
+      "SELECT p.topic, p.partition, p.next_offset FROM zeroloss.applied_positions p JOIN unnest($1::text[], $2::int[]) AS b(topic, partition) USING (topic, partition)",
+      [batches.map((b) => b.topic), batches.map((b) => b.partition)],
     );
-    const appliedBefore = BigInt(pos[0]?.next_offset ?? "0");
+    const appliedBefore = new Map(pos.map((r) => [`${r.topic}:${r.partition}`, BigInt(r.next_offset)]));
 
     for (const step of plan.steps) {
       if (step.kind === "truncate") {
@@ -160,14 +181,15 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
     for (const q of quarantined) {
       const rec = plan.records[q.index];
       const env = plan.envelopes[q.index] ?? null;
+      const from = batches[owner[q.index] ?? 0] as PartitionBatch;
       await query(
         db,
         "writing a quarantine row",
         `INSERT INTO zeroloss.quarantine (topic, partition, "offset", reason_code, reason, table_name, record_key, expected_checksum, computed_checksum, differing_columns, diff_basis, envelope, value)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
         [
-          ctx.topic,
-          ctx.partition,
+          from.topic,
+          from.partition,
           rec?.offset,
           q.code,
           noNul(q.reason),
@@ -185,8 +207,8 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
         v: 1,
         code: q.code,
         reason: q.reason,
-        topic: ctx.topic,
-        partition: ctx.partition,
+        topic: from.topic,
+        partition: from.partition,
         offset: Number(rec?.offset),
         table: q.table,
         expectedChecksum: q.expected ?? env?.checksum ?? null,
@@ -203,22 +225,37 @@ export async function applyBatch(conn: TargetConnection, plan: BatchPlan, ctx: B
       ]);
     }
 
-    const { tallies, replayed } = talliesOf(plan, outcomes, ctx, appliedBefore);
-    // The tallies (in order) and the applied position in one statement: one round trip less
-    // per batch, which at low rates is most of a batch's time.
+    const results = batches.map((b, k): BatchResult => {
+      const base = bases[k] as number;
+      const own = outcomes.slice(base, base + b.plan.records.length);
+      const { tallies, replayed } = talliesOf(b, own, ctx.windowSize, appliedBefore.get(`${b.topic}:${b.partition}`) ?? 0n);
+      const mine = quarantined.filter((q) => owner[q.index] === k).map((q) => ({ ...q, index: q.index - base }));
+      return { outcomes: own, quarantined: mine, tallies, replayed };
+    });
+    const tallies = results.flatMap((r) => r.tallies);
+    // The tallies (in order) and the applied positions in one statement: one round trip less
+    // per transaction, which at low rates is most of its time.
     await query(
       db,
-      "recording the applied position and the tallies",
+      "recording the applied positions and the tallies",
       `WITH tallies AS (
          INSERT INTO zeroloss.outbox (topic, key, value) SELECT $5, t.key, t.value FROM unnest($6::text[], $7::bytea[]) WITH ORDINALITY AS t(key, value, n) ORDER BY t.n)
-       INSERT INTO zeroloss.applied_positions (topic, partition, next_offset, consumer_group) VALUES ($1, $2, $3, $4)
+       INSERT INTO zeroloss.applied_positions (topic, partition, next_offset, consumer_group) SELECT p.topic, p.partition, p.next_offset, $4 FROM unnest($1::text[], $2::int[], $3::bigint[]) AS p(topic, partition, next_offset)
        ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(zeroloss.applied_positions.next_offset, excluded.next_offset),
          consumer_group = excluded.consumer_group, updated_at = now()`,
-      [ctx.topic, ctx.partition, ctx.nextOffset.toString(), ctx.group, ctx.talliesTopic, tallies.map((t) => `${t.topic}:${t.partition}`), tallies.map((t) => encodeJson(t))],
+      [
+        batches.map((b) => b.topic),
+        batches.map((b) => b.partition),
+        batches.map((b) => b.nextOffset.toString()),
+        ctx.group,
+        ctx.talliesTopic,
+        tallies.map((t) => `${t.topic}:${t.partition}`),
+        tallies.map((t) => encodeJson(t)),
+      ],
     );
     await ctx.failpoints.hit("consumer.before-target-commit");
     await query(db, "committing the batch transaction", "COMMIT");
-    return { outcomes, quarantined, tallies, replayed };
+    return results;
   } catch (err) {
     await db.query("ROLLBACK").catch(() => undefined); // a lost connection rolls back by itself; the error below says why
     throw err;
@@ -386,14 +423,15 @@ async function differingColumns(
   return out;
 }
 
-function talliesOf(plan: BatchPlan, outcomes: Uint8Array, ctx: BatchContext, appliedBefore: bigint): { tallies: Tally[]; replayed: number } {
+function talliesOf(batch: PartitionBatch, outcomes: Uint8Array, windowSize: number, appliedBefore: bigint): { tallies: Tally[]; replayed: number } {
+  const { plan } = batch;
   const windows = new Map<string, { start: number; replay: boolean; count: number; first: number; last: number; applied: number; duplicate: number; quarantined: number }>();
   let replayed = 0;
   plan.records.forEach((rec, i) => {
     const offset = Number(rec.offset);
     const replay = BigInt(rec.offset) < appliedBefore;
     if (replay) replayed++;
-    const start = Math.floor(offset / ctx.windowSize) * ctx.windowSize;
+    const start = Math.floor(offset / windowSize) * windowSize;
     const k = `${start}:${replay}`;
     let w = windows.get(k);
     if (w === undefined) {
@@ -411,10 +449,10 @@ function talliesOf(plan: BatchPlan, outcomes: Uint8Array, ctx: BatchContext, app
     (w): Tally => ({
       v: 1,
       stage: "written",
-      topic: ctx.topic,
-      partition: ctx.partition,
+      topic: batch.topic,
+      partition: batch.partition,
       windowStart: w.start,
-      windowSize: ctx.windowSize,
+      windowSize,
       count: w.count,
       firstOffset: w.first,
       lastOffset: w.last,

@@ -226,3 +226,66 @@ function columnsChanged(table: TargetTable, env: Envelope): ZerolossError {
     { retriable: false, details: { table: name, column } },
   );
 }
+
+/**
+ * Plans of several partitions as one: their records one after the other (a plan's record i
+ * is the merged record bases[k] + i), and one rows step per table. Only plans without
+ * truncates whose keys do not meet (see GroupKeys) may be merged: then the order between
+ * them does not matter, as Kafka guarantees none between partitions either.
+ */
+export function mergePlans(plans: readonly BatchPlan[]): { plan: BatchPlan; bases: number[] } {
+  const only = plans[0];
+  if (plans.length === 1 && only !== undefined) return { plan: only, bases: [0] };
+  const records: InputRecord[] = [];
+  const envelopes: (Envelope | null)[] = [];
+  const bad: Malformed[] = [];
+  const rowsOf = new Map<TargetTable, StagedRow[]>();
+  const bases: number[] = [];
+  for (const p of plans) {
+    const base = records.length;
+    bases.push(base);
+    for (const r of p.records) records.push(r);
+    for (const e of p.envelopes) envelopes.push(e);
+    for (const m of p.malformed) bad.push({ ...m, index: m.index + base });
+    for (const s of p.steps) {
+      if (s.kind === "truncate") throw new Error(`a plan with a truncate of ${s.table.quoted} cannot share a transaction`);
+      let rows = rowsOf.get(s.table);
+      if (rows === undefined) rowsOf.set(s.table, (rows = []));
+      for (const r of s.rows) rows.push({ ...r, index: r.index + base, filledFrom: r.filledFrom === null ? null : r.filledFrom + base });
+    }
+  }
+  const steps: Step[] = [...rowsOf].map(([table, rows]) => ({ kind: "rows", table, rows }));
+  return { plan: { records, envelopes, malformed: bad, steps }, bases };
+}
+
+/**
+ * The keys of the plans gathered for one transaction, per table. A plan joins only when
+ * none of its keys is there yet: one key in two partitions (the topic's partitions were
+ * added to) must be merged one partition after the other, never in one statement.
+ */
+export class GroupKeys {
+  private readonly keys = new Map<TargetTable, Set<string>>();
+  private plans = 0;
+  /** Set once a plan that must be alone (it truncates) joined. */
+  private closed = false;
+
+  /** Adds the plan's keys and returns true, or returns false and adds nothing. */
+  join(plan: BatchPlan): boolean {
+    if (this.closed) return false;
+    const truncates = plan.steps.some((s) => s.kind === "truncate");
+    if (truncates && this.plans > 0) return false;
+    for (const s of plan.steps) {
+      const seen = s.kind === "rows" ? this.keys.get(s.table) : undefined;
+      if (seen !== undefined && s.kind === "rows" && s.rows.some((r) => seen.has(r.key))) return false;
+    }
+    for (const s of plan.steps) {
+      if (s.kind !== "rows") continue;
+      let seen = this.keys.get(s.table);
+      if (seen === undefined) this.keys.set(s.table, (seen = new Set()));
+      for (const r of s.rows) seen.add(r.key);
+    }
+    this.plans++;
+    this.closed = truncates;
+    return true;
+  }
+}

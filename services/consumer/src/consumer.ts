@@ -18,7 +18,8 @@ import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg
 import { EnvelopeDecoder, topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
-import { APPLIED, applyBatch, DUPLICATE, TargetConnection, type BatchResult } from "./apply.js";
+import { APPLIED, DUPLICATE, TargetConnection, type BatchResult } from "./apply.js";
+import { Applier } from "./applier.js";
 import { planBatch, type BatchPlan, type InputRecord } from "./batch.js";
 import type { ConsumerMetrics } from "./metrics.js";
 import { OutboxPublisher } from "./outbox.js";
@@ -56,6 +57,7 @@ export class Consumer {
   private readonly free: TargetConnection[] = [];
   private readonly tables = new Map<string, Promise<TargetTable>>();
   private readonly decoder = new EnvelopeDecoder();
+  private readonly applier: Applier;
   /** Per "topic:partition": the offset after what this process applied and committed (or, stopped, the offset it stopped at). */
   private readonly positions = new Map<string, bigint>();
   private ddl: Client | null = null;
@@ -72,6 +74,23 @@ export class Consumer {
       talliesTopic: this.topics.tallies,
       log: o.log.child({ component: "outbox" }),
       onError: (err) => this.noteError(err, "publishing the outbox (tallies, DLQ); will retry after the next batch"),
+    });
+    this.applier = new Applier({
+      ctx: {
+        group: o.config.consumer.group,
+        windowSize: o.config.tallies.windowSize,
+        talliesTopic: this.topics.tallies,
+        dlqTopic: this.topics.dlq,
+        failpoints: this.failpoints,
+      },
+      transactions: o.config.consumer.targetTransactions,
+      acquire: () => this.acquire(),
+      release: (conn) => this.free.push(conn),
+      observe: (batches, seconds) => {
+        o.metrics.applySeconds.observe(seconds);
+        o.metrics.transactionBatches.observe(batches);
+      },
+      log: o.log.child({ component: "applier" }),
     });
   }
 
@@ -239,28 +258,14 @@ export class Consumer {
     let result: BatchResult;
     for (;;) {
       if (!isRunning() || isStale() || this.stopping) return; // not committed anywhere: the next owner reads it again
-      let conn: TargetConnection | null = null;
       try {
         plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.table(env) });
-        conn = await this.acquire();
-        await conn.prepare(plan);
-        const started = performance.now();
-        result = await applyBatch(conn, plan, {
-          topic,
-          partition,
-          group: this.o.config.consumer.group,
-          nextOffset,
-          windowSize: this.o.config.tallies.windowSize,
-          talliesTopic: this.topics.tallies,
-          dlqTopic: this.topics.dlq,
-          failpoints: this.failpoints,
-        });
+        const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live: () => isRunning() && !isStale() && !this.stopping });
+        if (applied === null) return;
+        result = applied;
         await this.failpoints.hit("consumer.after-target-commit");
-        this.o.metrics.applySeconds.observe((performance.now() - started) / 1000);
-        this.free.push(conn);
         break;
       } catch (err) {
-        if (conn !== null) await conn.client.end().catch(() => undefined); // its state is unknown after a failure: a fresh one next time
         const e = this.noteError(err, "applying a batch");
         if (!e.retriable) {
           this.stoppedPartitions.set(`${topic}:${partition}`, { topic, partition, code: e.code, message: e.message });

@@ -11,6 +11,7 @@ export class ConsumerMetrics {
   readonly latency: Histogram;
   readonly batchRecords: Histogram;
   readonly applySeconds: Histogram;
+  readonly transactionBatches: Histogram;
   readonly errors: Counter<"code">;
   readonly stoppedPartitions: Gauge;
 
@@ -32,8 +33,14 @@ export class ConsumerMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
       registers,
     });
-    this.batchRecords = new Histogram({ name: "zeroloss_consumer_batch_records", help: "Records per applied batch", buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000], registers });
-    this.applySeconds = new Histogram({ name: "zeroloss_consumer_apply_seconds", help: "Time to apply one batch in the target (one transaction)", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
+    this.batchRecords = new Histogram({ name: "zeroloss_consumer_batch_records", help: "Records per applied partition batch", buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000], registers });
+    this.applySeconds = new Histogram({ name: "zeroloss_consumer_apply_seconds", help: "Time of one target transaction (the batches of one or more partitions)", buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
+    this.transactionBatches = new Histogram({
+      name: "zeroloss_consumer_transaction_batches",
+      help: "Partition batches applied in one target transaction",
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
+      registers,
+    });
     this.errors = new Counter({ name: "zeroloss_consumer_errors_total", help: "Errors by stable code", labelNames: ["code"], registers });
     this.stoppedPartitions = new Gauge({ name: "zeroloss_consumer_stopped_partitions", help: "Partitions stopped by a non-retriable failure (see /healthz)", registers });
   }
