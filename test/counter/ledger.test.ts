@@ -4,10 +4,12 @@
 //     count, every transaction complete and applied, `zeroloss status` exit 0;
 //   - the counter killed (SIGKILL) and restarted again and again mid-stream: nothing is
 //     counted twice (the totals still equal the change count);
-//   - a replay after an offset reset: windows marked replayed, totals not doubled.
+//   - a replay after an offset reset: windows marked replayed, totals not doubled;
+//   - a ledger it cannot reach: the API says so with 503 and the ledger's address.
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
+import { freePort, pollUntil } from "@zeroloss/devstack";
 import { sourceClient, waitForEqual, type TableSpec } from "../consumer/harness.js";
 import type { RunningProducer } from "../producer/harness.js";
 import { CLI, counterFixture, metricReaches, waitForSummary, type CounterFixture, type RunningCounter, type SummaryBody } from "./harness.js";
@@ -133,5 +135,26 @@ describe("counter ledger", () => {
     expect(s.ok).toBe(true);
     const replayed = await counter.api<{ windows: { state: string; replayRecords: number; transferred: number }[] }>("/api/windows?state=replayed");
     for (const w of replayed?.windows ?? []) expect(w.replayRecords).toBe(w.transferred);
+  });
+
+  it("an unreachable ledger: the API answers 503 naming the ledger, not a bare 500", async () => {
+    const port = await freePort(); // nothing listens there
+    const blind = await f.startCounter({ ZEROLOSS_COUNTER_URL: `postgres://zeroloss@127.0.0.1:${port}/ledger` });
+    const res = await pollUntil(
+      async () => {
+        try {
+          return await fetch(`http://127.0.0.1:${blind.port}/api/summary`);
+        } catch {
+          return undefined; // not listening yet
+        }
+      },
+      { timeoutMs: 30_000, what: "the counter's API to answer" },
+    );
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { code: string; error: string };
+    expect(body.code).toBe("PG_UNREACHABLE");
+    expect(body.error).toMatch(/^the ledger \(counter\.url\) could not be read for the summary: /);
+    expect(body.error).toContain(`127.0.0.1:${port}`);
+    await blind.stop("SIGKILL");
   });
 });

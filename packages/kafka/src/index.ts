@@ -3,3 +3,4 @@ export * from "./topics.js";
 export * from "./read.js";
 export * from "./partition.js";
 export * from "./follow.js";
+export * from "./group-commit.js";

@@ -1,14 +1,9 @@
-// Group commit for the target: the partition batches kafkajs hands to the consumer at the
-// same time are applied together, in as few target transactions as they allow, at most
-// `targetTransactions` at once. One small transaction per partition batch was most of the
-// target's work at a steady rate (bench/README.md, "End to end"): a Kafka transaction of
-// the producer touches every partition, so each one became 18 target transactions of a few
-// rows each.
-//
-// A batch waits in `pending` until a transaction slot is free; the slot takes every waiting
-// batch that can join (GroupKeys: another partition, no shared key, no truncate). When a
-// transaction of several batches fails for a reason retrying cannot cure, each of its
-// batches is tried alone, so only the partition at fault stops and the others go on.
+// The consumer's target transactions: partition batches handed over together by kafkajs
+// share one (GroupCommit, packages/kafka) when they may: another partition, no key in
+// common, no truncate (GroupKeys). At most `transactions` run at once, each on its own
+// connection. A shared transaction that fails for a reason retrying cannot cure is tried
+// batch by batch, so only the partition at fault stops and the others go on.
+import { GroupCommit } from "@zeroloss/kafka";
 import { serviceError } from "@zeroloss/pg";
 import type { Logger } from "pino";
 import { applyBatches, type BatchContext, type BatchResult, type PartitionBatch, type TargetConnection } from "./apply.js";
@@ -20,7 +15,7 @@ export interface ApplierOptions {
   readonly transactions: number;
   readonly acquire: () => Promise<TargetConnection>;
   readonly release: (conn: TargetConnection) => void;
-  /** Called with the size of each committed transaction, in batches and seconds. */
+  /** Called for each committed transaction: its partition batches and seconds. */
   readonly observe: (batches: number, seconds: number) => void;
   readonly log: Logger;
 }
@@ -30,79 +25,38 @@ export interface Submitted extends PartitionBatch {
   readonly live: () => boolean;
 }
 
-/** null: not applied, as the partition is no longer this process's. */
-export type Applied = BatchResult | null;
-
-interface Waiting {
-  readonly batch: Submitted;
-  readonly resolve: (r: Applied) => void;
-  readonly reject: (err: unknown) => void;
-}
-
 export class Applier {
-  private pending: Waiting[] = [];
-  private running = 0;
-  private scheduled = false;
+  private readonly commits: GroupCommit<Submitted, BatchResult>;
 
-  constructor(private readonly o: ApplierOptions) {}
-
-  /** Applies the batch, with others where it can; rejects with the error of its transaction. */
-  apply(batch: Submitted): Promise<Applied> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ batch, resolve, reject });
-      this.schedule();
+  constructor(private readonly o: ApplierOptions) {
+    this.commits = new GroupCommit({
+      slots: o.transactions,
+      group: () => {
+        const keys = new GroupKeys();
+        const partitions = new Set<string>();
+        return {
+          join: (b: Submitted) => {
+            const p = `${b.topic}:${b.partition}`;
+            if (partitions.has(p) || !keys.join(b.plan)) return false;
+            partitions.add(p);
+            return true;
+          },
+        };
+      },
+      commit: (batches) => this.transaction(batches),
+      isolate: (err, batches) => {
+        const e = serviceError(err, "applying batches");
+        if (e.retriable) return false;
+        this.o.log.warn({ batches, code: e.code, err: e.message }, "a transaction of several partitions' batches failed; applying each alone to find the one at fault");
+        return true;
+      },
+      live: (b) => b.live(),
     });
   }
 
-  // After the current turn of the event loop: the batches kafkajs starts together arrive
-  // together, and join one transaction.
-  private schedule(): void {
-    if (this.scheduled || this.running >= this.o.transactions || this.pending.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      while (this.running < this.o.transactions && this.pending.length > 0) {
-        const group = this.take();
-        if (group.length === 0) continue;
-        this.running++;
-        void this.run(group).finally(() => {
-          this.running--;
-          this.schedule();
-        });
-      }
-    });
-  }
-
-  /** The waiting batches one transaction can take, in arrival order; the others keep waiting. */
-  private take(): Waiting[] {
-    const keys = new GroupKeys();
-    const partitions = new Set<string>();
-    const group: Waiting[] = [];
-    const rest: Waiting[] = [];
-    for (const w of this.pending) {
-      const p = `${w.batch.topic}:${w.batch.partition}`;
-      if (!w.batch.live()) w.resolve(null);
-      else if (!partitions.has(p) && keys.join(w.batch.plan)) {
-        partitions.add(p);
-        group.push(w);
-      } else rest.push(w);
-    }
-    this.pending = rest;
-    return group;
-  }
-
-  private async run(group: readonly Waiting[]): Promise<void> {
-    try {
-      const results = await this.transaction(group.map((w) => w.batch));
-      group.forEach((w, i) => w.resolve(results[i] ?? null));
-    } catch (err) {
-      if (group.length === 1 || serviceError(err, "applying batches").retriable) {
-        for (const w of group) w.reject(err);
-        return;
-      }
-      this.o.log.warn({ batches: group.length, err: serviceError(err, "applying batches").message }, "a transaction of several partitions' batches failed; applying each alone to find the one at fault");
-      for (const w of group) await this.run([w]);
-    }
+  /** The batch's result once applied (with others where it can be); null when its partition went elsewhere first. */
+  apply(batch: Submitted): Promise<BatchResult | null> {
+    return this.commits.write(batch);
   }
 
   private async transaction(batches: readonly Submitted[]): Promise<BatchResult[]> {

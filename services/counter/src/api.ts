@@ -3,7 +3,7 @@
 // dashboard at / (dashboard.ts). Every answer is read from the ledger when asked.
 import type { ServerResponse } from "node:http";
 import type { Route } from "@zeroloss/observability";
-import type { Client } from "@zeroloss/pg";
+import { serviceError, type Client } from "@zeroloss/pg";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import { TRANSACTION_STATES, WINDOW_STATES, type TransactionState, type WindowState } from "@zeroloss/wire";
 import { listTransactions, listWindows, summary } from "./states.js";
@@ -23,6 +23,18 @@ function badRequest(res: ServerResponse, message: string): true {
   return json(res, 400, { error: message });
 }
 
+/** Answers with what `read` finds in the ledger; 503 while the ledger cannot be reached, 500 for anything else, each with the error's code. */
+async function fromLedger(res: ServerResponse, what: string, read: () => Promise<unknown>): Promise<true> {
+  let body: unknown;
+  try {
+    body = await read();
+  } catch (err) {
+    const e = serviceError(err, "querying it");
+    return json(res, e.retriable ? 503 : 500, { error: `the ledger (counter.url) could not be read for ${what}: ${e.message}`, code: e.code });
+  }
+  return json(res, 200, body);
+}
+
 export function apiRoutes(o: ApiOptions): Route[] {
   return [
     async (req, res, url) => {
@@ -34,7 +46,7 @@ export function apiRoutes(o: ApiOptions): Route[] {
           res.end(DASHBOARD_HTML);
           return true;
         case "/api/summary":
-          return json(res, 200, await summary(await o.db(), o.graceSeconds));
+          return fromLedger(res, "the summary", async () => summary(await o.db(), o.graceSeconds));
         case "/api/windows": {
           const q = url.searchParams;
           const state = q.get("state") ?? undefined;
@@ -44,18 +56,19 @@ export function apiRoutes(o: ApiOptions): Route[] {
           const limit = q.get("limit");
           if (limit !== null && !/^\d+$/.test(limit)) return badRequest(res, "limit must be a non-negative integer");
           const topic = q.get("topic") ?? undefined;
-          const windows = await listWindows(await o.db(), o.graceSeconds, {
-            ...(topic === undefined || topic === "" ? {} : { topic }),
-            ...(partition === null ? {} : { partition: Number(partition) }),
-            ...(state === undefined ? {} : { state: state as WindowState }),
-            ...(limit === null ? {} : { limit: Number(limit) }),
-          });
-          return json(res, 200, { windows });
+          return fromLedger(res, "windows", async () => ({
+            windows: await listWindows(await o.db(), o.graceSeconds, {
+              ...(topic === undefined || topic === "" ? {} : { topic }),
+              ...(partition === null ? {} : { partition: Number(partition) }),
+              ...(state === undefined ? {} : { state: state as WindowState }),
+              ...(limit === null ? {} : { limit: Number(limit) }),
+            }),
+          }));
         }
         case "/api/transactions": {
           const state = url.searchParams.get("state");
           if (state !== null && !(TRANSACTION_STATES as readonly string[]).includes(state)) return badRequest(res, `state must be one of ${TRANSACTION_STATES.join(", ")}`);
-          return json(res, 200, { transactions: await listTransactions(await o.db(), o.graceSeconds, state as TransactionState | null) });
+          return fromLedger(res, "transactions", async () => ({ transactions: await listTransactions(await o.db(), o.graceSeconds, state as TransactionState | null) }));
         }
         default:
           return false;

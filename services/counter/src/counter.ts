@@ -1,7 +1,7 @@
 // The counter's life: a Kafka consumer group (read_committed) over the data topics of the
-// prefix, the tallies topic and the manifests topic. Each fetched partition batch becomes
-// one ledger transaction (deltas.ts → ledger.ts) together with the counter's position in
-// that partition; Kafka offsets are committed afterwards only as a hint. The ledger's
+// prefix, the tallies topic and the manifests topic. The partition batches of a fetch become
+// one ledger transaction (GroupCommit; deltas.ts → ledger.ts) together with the counter's
+// positions in those partitions; Kafka offsets are committed afterwards only as a hint. The ledger's
 // position is the truth: records below it are skipped, and a fetch that starts above it
 // (the group's offsets ahead of a restored ledger) seeks back, so nothing is counted twice
 // or missed.
@@ -9,14 +9,14 @@
 // A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
 import type { Config } from "@zeroloss/config";
 import { backoff, describeError, Sleeper, type ZerolossError } from "@zeroloss/errors";
-import { createKafka, followTopics, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
+import { createKafka, followTopics, GroupCommit, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, query, serviceError, type Client } from "@zeroloss/pg";
 import { topicNames, type TopicNames } from "@zeroloss/wire";
-import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { addDataRecords, addManifestRecords, addTallyRecords, emptyDeltas } from "./deltas.js";
-import { ensureLedger, storedPosition, writeBatch } from "./ledger.js";
+import { ensureLedger, storedPositions, writeBatch, type PositionWrite } from "./ledger.js";
 import type { CounterMetrics } from "./metrics.js";
 import type { Summary } from "@zeroloss/wire";
 import { settleTransactions, summary } from "./states.js";
@@ -29,8 +29,28 @@ export interface CounterOptions {
 
 type Phase = "starting" | "waiting-for-topics" | "counting" | "stopped" | "failed";
 
-/** Partitions counted at the same time, each on its own ledger connection. */
-const LANES = 3;
+/** Partition batches in hand at once; those of one fetch share a ledger transaction. */
+const LANES = 6;
+
+/** A fetched partition batch to count. */
+interface Counted {
+  readonly topic: string;
+  readonly partition: number;
+  readonly kind: "data" | "tallies" | "manifests";
+  readonly first: bigint;
+  /** The offset after the batch. */
+  readonly next: bigint;
+  readonly highWatermark: bigint | null;
+  readonly messages: readonly KafkaMessage[];
+  readonly live: () => boolean;
+}
+
+interface CountOutcome {
+  /** Set when the batch was not counted: the fetch started past the ledger, which is here. */
+  readonly seekTo: bigint | null;
+  readonly records: number;
+  readonly rejected: readonly { offset: string; reason: string }[];
+}
 
 export class Counter {
   private readonly log: Logger;
@@ -48,6 +68,16 @@ export class Counter {
   private reader: Client | null = null;
   private latest: Summary | null = null;
   private refreshFailedAt: number | null = null;
+  private readonly writes = new GroupCommit<Counted, CountOutcome>({
+    slots: 1, // one writer: concurrent ones waited on each other's row locks (bench/README.md, "End to end")
+    group: () => {
+      const partitions = new Set<string>();
+      return { join: (b) => !partitions.has(`${b.topic}:${b.partition}`) && partitions.add(`${b.topic}:${b.partition}`) !== undefined };
+    },
+    commit: (batches) => this.count(batches),
+    isolate: (err) => !serviceError(err, "counting").retriable,
+    live: (b) => b.live(),
+  });
 
   constructor(private readonly o: CounterOptions) {
     this.log = o.log;
@@ -209,59 +239,36 @@ export class Counter {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
-    const k = `${topic}:${partition}`;
     const kind = topic === this.topics.tallies ? "tallies" : topic === this.topics.manifests ? "manifests" : "data";
-    const windowSize = this.o.config.tallies.windowSize;
     const next = BigInt(batch.lastOffset()) + 1n;
+    const counted: Counted = {
+      topic,
+      partition,
+      kind,
+      first: BigInt(batch.firstOffset() ?? "0"),
+      next,
+      highWatermark: kind === "data" ? BigInt(batch.highWatermark) : null,
+      messages: batch.messages,
+      live: () => isRunning() && !isStale() && !this.stopping,
+    };
     const retry = backoff(200, 30_000);
     for (;;) {
-      if (!isRunning() || isStale() || this.stopping) return; // not counted: read again by whoever holds the partition
-      let db: Client | null = null;
+      if (!counted.live()) return; // not counted: read again by whoever holds the partition
       try {
-        db = await this.acquire();
-        await query(db, "beginning a ledger transaction", "BEGIN");
-        const stored = await storedPosition(db, topic, partition);
-        const first = BigInt(batch.firstOffset() ?? "0");
-        const from = stored ?? 0n;
-        if (first > from && this.sought.get(k) !== from) {
-          // The group's offset is ahead of the ledger (a restored or new ledger): go back to where the ledger is.
-          await query(db, "ending a ledger transaction", "ROLLBACK");
-          this.free.push(db);
-          this.sought.set(k, from);
-          this.log.info({ topic, partition, fetched: first.toString(), ledger: from.toString() }, "the fetch starts past the ledger's position; seeking back");
-          this.group?.seek({ topic, partition, offset: from.toString() });
+        const outcome = await this.writes.write(counted);
+        if (outcome === null) return;
+        if (outcome.seekTo !== null) {
+          this.log.info({ topic, partition, fetched: counted.first.toString(), ledger: outcome.seekTo.toString() }, "the fetch starts past the ledger's position; seeking back");
+          this.group?.seek({ topic, partition, offset: outcome.seekTo.toString() });
           return;
         }
-        if (first > from) {
-          this.log.warn({ topic, partition, from: from.toString(), first: first.toString() }, "records before the first fetched offset are no longer in Kafka (retention); counting from there");
-        }
-        const records = batch.messages.filter((m) => BigInt(m.offset) >= from);
-        const deltas = emptyDeltas();
-        if (kind === "tallies") addTallyRecords(deltas, records, windowSize);
-        else if (kind === "manifests") addManifestRecords(deltas, records);
-        else addDataRecords(deltas, topic, partition, records, windowSize);
-        const result = await writeBatch(db, {
-          topic,
-          partition,
-          nextOffset: next > from ? next : from,
-          highWatermark: kind === "data" ? BigInt(batch.highWatermark) : null,
-          windowSize,
-          deltas,
-        });
-        await query(db, "committing a ledger transaction", "COMMIT");
-        this.free.push(db);
-        this.o.metrics.read.inc({ kind }, records.length);
-        for (const r of deltas.rejected) {
+        this.o.metrics.read.inc({ kind }, outcome.records);
+        for (const r of outcome.rejected) {
           this.o.metrics.rejected.inc({ kind });
           this.log.warn({ topic, partition, offset: r.offset }, `record not used by the counter: ${r.reason}`);
         }
-        if (result.repeatedTallies > 0) this.log.debug({ repeated: result.repeatedTallies }, "tallies seen before (an outbox resend) were not counted again");
         break;
       } catch (err) {
-        if (db !== null) {
-          await db.query("ROLLBACK").catch(() => undefined); // the connection may be gone; it is closed below
-          await db.end().catch(() => undefined);
-        }
         const e = this.noteError(err, `counting ${topic}[${partition}] at ${batch.firstOffset()}`);
         if (!e.retriable) {
           this.log.error({ topic, partition, code: e.code }, `the counter stops: ${e.message}`);
@@ -280,6 +287,48 @@ export class Counter {
     } catch (err) {
       // Only a hint: the ledger holds the position, and a re-read batch is skipped there.
       this.log.debug({ err: describeError(err), topic, partition }, "committing the counter's Kafka offset failed");
+    }
+  }
+
+  /** One ledger transaction for the batches of several partitions (see the file's head). */
+  private async count(batches: readonly Counted[]): Promise<CountOutcome[]> {
+    const db = await this.acquire();
+    try {
+      await query(db, "beginning a ledger transaction", "BEGIN");
+      const stored = await storedPositions(db, batches);
+      const deltas = emptyDeltas();
+      const windowSize = this.o.config.tallies.windowSize;
+      const positions: PositionWrite[] = [];
+      const outcomes = batches.map((b): CountOutcome => {
+        const k = `${b.topic}:${b.partition}`;
+        const from = stored.get(k) ?? 0n;
+        if (b.first > from && this.sought.get(k) !== from) {
+          // The group's offset is ahead of the ledger (a restored or new ledger): go back to where the ledger is.
+          this.sought.set(k, from);
+          return { seekTo: from, records: 0, rejected: [] };
+        }
+        if (b.first > from) {
+          this.log.warn({ topic: b.topic, partition: b.partition, from: from.toString(), first: b.first.toString() }, "records before the first fetched offset are no longer in Kafka (retention); counting from there");
+        }
+        const records = b.messages.filter((m) => BigInt(m.offset) >= from);
+        const rejectedBefore = deltas.rejected.length;
+        if (b.kind === "tallies") addTallyRecords(deltas, records, windowSize);
+        else if (b.kind === "manifests") addManifestRecords(deltas, records);
+        else addDataRecords(deltas, b.topic, b.partition, records, windowSize);
+        positions.push({ topic: b.topic, partition: b.partition, nextOffset: b.next > from ? b.next : from, highWatermark: b.highWatermark });
+        return { seekTo: null, records: records.length, rejected: deltas.rejected.slice(rejectedBefore) };
+      });
+      if (positions.length > 0) {
+        const result = await writeBatch(db, { positions, windowSize, deltas });
+        if (result.repeatedTallies > 0) this.log.debug({ repeated: result.repeatedTallies }, "tallies seen before (an outbox resend) were not counted again");
+      }
+      await query(db, "committing a ledger transaction", "COMMIT");
+      this.free.push(db);
+      return outcomes;
+    } catch (err) {
+      await db.query("ROLLBACK").catch(() => undefined); // the connection may be gone; it is closed below
+      await db.end().catch(() => undefined);
+      throw err;
     }
   }
 

@@ -1,6 +1,6 @@
-// The counter's durable ledger (schema zeroloss_counter of counter.url) and the one
-// transaction per fetched batch that changes it: the batch's deltas and the counter's new
-// position in that partition commit together, so a restart re-reads from the stored
+// The counter's durable ledger (schema zeroloss_counter of counter.url) and the
+// transactions that change it: fetched batches' deltas and the counter's new positions in
+// their partitions commit together, so a restart re-reads from the stored
 // position and never counts a record twice.
 //
 // Window states are derived when read (states.ts); what is stored is counts, offset ranges
@@ -64,30 +64,40 @@ export async function ensureLedger(db: Client): Promise<void> {
   }
 }
 
-/** The offset the ledger has counted a partition up to (exclusive), or null when it never saw it. */
-export async function storedPosition(db: Client, topic: string, partition: number): Promise<bigint | null> {
-  const rows = await query<{ next_offset: string }>(
+/**
+ * The offsets the ledger has counted partitions up to (exclusive), by "topic:partition"
+ * (absent: never seen), locked for the caller's transaction in one order, so two counters
+ * cannot wait on each other.
+ */
+export async function storedPositions(db: Client, partitions: readonly { topic: string; partition: number }[]): Promise<Map<string, bigint>> {
+  const rows = await query<{ topic: string; partition: string; next_offset: string }>(
     db,
-    `reading the counter's position in ${topic}[${partition}]`,
-    `SELECT next_offset FROM ${SCHEMA}.positions WHERE topic = $1 AND partition = $2 FOR UPDATE`,
-    [topic, partition],
+    `reading the counter's positions in ${partitions.map((p) => `${p.topic}[${p.partition}]`).join(", ")}`,
+    `SELECT p.topic, p.partition, p.next_offset FROM ${SCHEMA}.positions p JOIN unnest($1::text[], $2::int[]) AS x(topic, partition) USING (topic, partition)
+     ORDER BY p.topic, p.partition FOR UPDATE OF p`,
+    [partitions.map((p) => p.topic), partitions.map((p) => p.partition)],
   );
-  const n = rows[0]?.next_offset;
-  return n === undefined ? null : BigInt(n);
+  return new Map(rows.map((r) => [`${r.topic}:${r.partition}`, BigInt(r.next_offset)]));
 }
 
-export interface LedgerWrite {
+export interface PositionWrite {
   readonly topic: string;
   readonly partition: number;
   /** The offset after the batch: where the counter goes on from. */
   readonly nextOffset: bigint;
   /** The partition's high watermark as the fetch saw it (data topics only). */
   readonly highWatermark: bigint | null;
+}
+
+export interface LedgerWrite {
+  /** One per partition batch in the transaction. */
+  readonly positions: readonly PositionWrite[];
   readonly windowSize: number;
+  /** The deltas of all of them. */
   readonly deltas: BatchDeltas;
 }
 
-/** Writes one batch's deltas and position; the caller holds the transaction (BEGIN, storedPosition, this, COMMIT). */
+/** Writes batches' deltas and positions; the caller holds the transaction (BEGIN, storedPositions, this, COMMIT). */
 export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTallies: number; repeatedTallies: number }> {
   const d = w.deltas;
   let newTallies = 0;
@@ -195,21 +205,22 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
     );
   }
 
-  if (w.highWatermark !== null) {
+  const marks = w.positions.filter((p) => p.highWatermark !== null);
+  if (marks.length > 0) {
     await query(
       db,
-      "recording the partition's high watermark",
-      `INSERT INTO ${SCHEMA}.partitions (topic, partition, high_watermark) VALUES ($1, $2, $3)
+      "recording the partitions' high watermarks",
+      `INSERT INTO ${SCHEMA}.partitions (topic, partition, high_watermark) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
        ON CONFLICT (topic, partition) DO UPDATE SET high_watermark = GREATEST(${SCHEMA}.partitions.high_watermark, excluded.high_watermark), updated_at = now()`,
-      [w.topic, w.partition, w.highWatermark.toString()],
+      [marks.map((p) => p.topic), marks.map((p) => p.partition), marks.map((p) => String(p.highWatermark))],
     );
   }
   await query(
     db,
-    "recording the counter's position",
-    `INSERT INTO ${SCHEMA}.positions (topic, partition, next_offset) VALUES ($1, $2, $3)
+    "recording the counter's positions",
+    `INSERT INTO ${SCHEMA}.positions (topic, partition, next_offset) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
      ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()`,
-    [w.topic, w.partition, w.nextOffset.toString()],
+    [w.positions.map((p) => p.topic), w.positions.map((p) => p.partition), w.positions.map((p) => p.nextOffset.toString())],
   );
   return { newTallies, repeatedTallies: d.tallies.length - newTallies };
 }
