@@ -131,7 +131,8 @@ async function startZeroloss(stack, sourceUrl, targetUrl) {
       return {
         kafkaTransactions: sumOf(p, "zeroloss_producer_kafka_transaction_seconds_count"),
         kafkaTransactionMeanMs: mean(p, "zeroloss_producer_kafka_transaction_seconds"),
-        consumerBatches: sumOf(c, "zeroloss_consumer_apply_seconds_count"),
+        consumerBatches: sumOf(c, "zeroloss_consumer_batch_records_count"),
+        targetTransactions: sumOf(c, "zeroloss_consumer_apply_seconds_count"),
         consumerRecordsPerBatch: Number((sumOf(c, "zeroloss_consumer_batch_records_sum") / Math.max(1, sumOf(c, "zeroloss_consumer_batch_records_count"))).toFixed(1)),
         applyMeanMs: mean(c, "zeroloss_consumer_apply_seconds"),
         applyP99Ms: q(c, "zeroloss_consumer_apply_seconds", 0.99),

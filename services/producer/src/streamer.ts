@@ -78,6 +78,8 @@ export class Streamer {
   /** The Kafka commit in flight and the slot acknowledgement after it. */
   private committing: Promise<void> | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
+  /** Set when records lingered long enough while a commit was in flight (committedOnLanding). */
+  private commitOnLanding = false;
   /** Records per table and op in the open Kafka transaction, for the events metric after commit. */
   private counted = new Map<string, Map<string, number>>();
   private sourceTxnsInKafkaTxn = 0;
@@ -288,16 +290,35 @@ export class Streamer {
     this.manifests.push(t.manifest.build());
     this.sourceTxnsInKafkaTxn++;
     this.lastCommitDate = t.commitDate;
-    if (this.options.writer.recordsInTransaction >= this.options.batchRecords || this.options.writer.age >= this.options.lingerMs) {
-      await this.commitKafka();
+    const writer = this.options.writer;
+    if (writer.recordsInTransaction >= this.options.batchRecords) {
+      await this.commitKafka(); // full: waits for a commit in flight (backpressure)
+    } else if (writer.age >= this.options.lingerMs) {
+      if (this.committing === null) await this.commitKafka();
+      else this.commitOnLanding = true;
     } else if (this.lingerTimer === null) {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = null;
         void this.serial(async () => {
-          if (this.txn === null && this.manifests.length > 0) await this.commitKafka();
+          if (this.txn !== null || this.manifests.length === 0) return;
+          if (this.committing === null) await this.commitKafka();
+          else this.commitOnLanding = true;
         });
-      }, Math.max(1, this.options.lingerMs - this.options.writer.age));
+      }, Math.max(1, this.options.lingerMs - writer.age));
     }
+  }
+
+  /**
+   * The transaction that lingered long enough while another commit was in flight commits
+   * the moment that one lands. Waiting for it instead, as before, stalled reading the
+   * stream for the whole commit; at a steady rate the linger then became linger + commit.
+   */
+  private committedOnLanding(): void {
+    if (!this.commitOnLanding) return;
+    this.commitOnLanding = false;
+    void this.serial(async () => {
+      if (this.txn === null && this.manifests.length > 0 && this.committing === null) await this.commitKafka();
+    });
   }
 
   /**
@@ -339,6 +360,7 @@ export class Streamer {
     landed.then(
       () => {
         if (this.committing === landed) this.committing = null;
+        this.committedOnLanding();
       },
       (err: unknown) => this.fail(err),
     );
