@@ -1,7 +1,8 @@
 // The consumer's target transactions: partition batches handed over together by kafkajs
 // share one (GroupCommit, packages/kafka) when they may: another partition, no key in
 // common, no truncate (GroupKeys). At most `transactions` run at once, each on its own
-// connection. A shared transaction that fails for a reason retrying cannot cure is tried
+// connection; the Kafka offsets of its batches are committed after it, in one request. A
+// shared transaction that fails for a reason retrying cannot cure is tried
 // batch by batch, so only the partition at fault stops and the others go on.
 import { GroupCommit } from "@zeroloss/kafka";
 import { serviceError } from "@zeroloss/pg";
@@ -17,6 +18,8 @@ export interface ApplierOptions {
   readonly release: (conn: TargetConnection) => void;
   /** Called for each committed transaction: its partition batches and seconds. */
   readonly observe: (batches: number, seconds: number) => void;
+  /** After the target commit: commits the batches' Kafka offsets in one request; false when that failed (and was logged). */
+  readonly commitOffsets: (batches: readonly PartitionBatch[]) => Promise<boolean>;
   readonly log: Logger;
 }
 
@@ -25,8 +28,14 @@ export interface Submitted extends PartitionBatch {
   readonly live: () => boolean;
 }
 
+export interface Applied {
+  readonly result: BatchResult;
+  /** false: applied in the target, but its Kafka offsets are not committed (a rebalance); the records will be read again and found applied. */
+  readonly offsetsCommitted: boolean;
+}
+
 export class Applier {
-  private readonly commits: GroupCommit<Submitted, BatchResult>;
+  private readonly commits: GroupCommit<Submitted, Applied>;
 
   constructor(private readonly o: ApplierOptions) {
     this.commits = new GroupCommit({
@@ -55,11 +64,11 @@ export class Applier {
   }
 
   /** The batch's result once applied (with others where it can be); null when its partition went elsewhere first. */
-  apply(batch: Submitted): Promise<BatchResult | null> {
+  apply(batch: Submitted): Promise<Applied | null> {
     return this.commits.write(batch);
   }
 
-  private async transaction(batches: readonly Submitted[]): Promise<BatchResult[]> {
+  private async transaction(batches: readonly Submitted[]): Promise<Applied[]> {
     const conn = await this.o.acquire();
     const started = performance.now();
     let results: BatchResult[];
@@ -71,6 +80,7 @@ export class Applier {
     }
     this.o.release(conn);
     this.o.observe(batches.length, (performance.now() - started) / 1000);
-    return results;
+    const offsetsCommitted = await this.o.commitOffsets(batches);
+    return results.map((result) => ({ result, offsetsCommitted }));
   }
 }

@@ -1,6 +1,7 @@
 // The consumer's life: a Kafka consumer group over the data topics of the prefix
-// (read_committed), each fetched partition batch applied to the target in one transaction
-// (apply.ts), and only then its offsets committed. kafkajs's auto-resolve and auto-commit
+// (read_committed), the fetched partition batches applied to the target in transactions
+// that several of them share where they may (applier.ts, apply.ts), and only then their
+// offsets committed. kafkajs's auto-resolve and auto-commit
 // are off: a batch that was not committed in the target is never committed in Kafka.
 //
 // Failures: a retriable one (target or Kafka away, serialization failure, deadlock) retries
@@ -18,7 +19,7 @@ import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg
 import { EnvelopeDecoder, topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
-import { APPLIED, DUPLICATE, TargetConnection, type BatchResult } from "./apply.js";
+import { APPLIED, DUPLICATE, TargetConnection, type BatchResult, type PartitionBatch } from "./apply.js";
 import { Applier } from "./applier.js";
 import { planBatch, type BatchPlan, type InputRecord } from "./batch.js";
 import type { ConsumerMetrics } from "./metrics.js";
@@ -90,6 +91,7 @@ export class Consumer {
         o.metrics.applySeconds.observe(seconds);
         o.metrics.transactionBatches.observe(batches);
       },
+      commitOffsets: (batches) => this.commitOffsets(batches),
       log: o.log.child({ component: "applier" }),
     });
   }
@@ -256,14 +258,15 @@ export class Consumer {
     const retry = this.backoff();
     let plan: BatchPlan;
     let result: BatchResult;
+    let committed: boolean;
     for (;;) {
       if (!isRunning() || isStale() || this.stopping) return; // not committed anywhere: the next owner reads it again
       try {
         plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.table(env) });
         const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live: () => isRunning() && !isStale() && !this.stopping });
         if (applied === null) return;
-        result = applied;
-        await this.failpoints.hit("consumer.after-target-commit");
+        result = applied.result;
+        committed = applied.offsetsCommitted;
         break;
       } catch (err) {
         const e = this.noteError(err, "applying a batch");
@@ -281,20 +284,28 @@ export class Consumer {
       }
     }
     this.observe(plan, result);
-    try {
-      if (this.group === null) return;
-      await this.group.commitOffsets([{ topic, partition, offset: nextOffset.toString() }]);
-    } catch (err) {
-      // Applied in the target but not committed in Kafka: a rebalance moved the partition.
-      // Its next owner re-reads these records and finds them applied.
-      log.warn({ err: describeError(err) }, "offset commit failed after the target commit; the records will be read again and recognised as applied");
-      return;
-    }
-    await this.failpoints.hit("consumer.after-offset-commit");
+    if (!committed) return;
     resolveOffset(batch.lastOffset());
     this.positions.set(`${topic}:${partition}`, nextOffset);
     this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - nextOffset)));
     void this.outbox.drain();
+  }
+
+  /** The offsets of batches just committed in the target, in one request (failpoints around it). */
+  private async commitOffsets(batches: readonly PartitionBatch[]): Promise<boolean> {
+    await this.failpoints.hit("consumer.after-target-commit");
+    const offsets = batches.map((b) => ({ topic: b.topic, partition: b.partition, offset: b.nextOffset.toString() }));
+    try {
+      if (this.group === null) return false;
+      await this.group.commitOffsets(offsets);
+    } catch (err) {
+      // Applied in the target but not committed in Kafka: a rebalance moved the partitions.
+      // Their next owner re-reads these records and finds them applied.
+      this.log.warn({ err: describeError(err), offsets }, "offset commit failed after the target commit; the records will be read again and recognised as applied");
+      return false;
+    }
+    await this.failpoints.hit("consumer.after-offset-commit");
+    return true;
   }
 
   private observe(plan: BatchPlan, result: BatchResult): void {
