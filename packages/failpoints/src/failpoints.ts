@@ -11,9 +11,9 @@ export const FAILPOINTS = {
   "producer.before-kafka-commit": "a Kafka transaction's records, manifests, tallies and checkpoint are sent; it is not committed",
   "producer.after-kafka-commit": "a Kafka transaction is committed; the slot is not yet acknowledged up to it",
   "producer.after-slot-ack": "the slot is acknowledged up to the last committed Kafka transaction",
-  "consumer.before-target-commit": "a batch is staged, validated and merged in its target transaction; it is not committed",
-  "consumer.after-target-commit": "a batch's target transaction is committed; its Kafka offsets are not",
-  "consumer.after-offset-commit": "a batch's Kafka offsets are committed; its written tallies wait in the outbox, unpublished",
+  "consumer.before-target-commit": "a target transaction (one or more partitions' batches) is staged, validated and merged; it is not committed",
+  "consumer.after-target-commit": "a target transaction (one or more partitions' batches) is committed; its Kafka offsets are not",
+  "consumer.after-offset-commit": "the Kafka offsets of a target transaction's batches are committed; their written tallies wait in the outbox, unpublished",
 } as const satisfies Record<string, string>;
 
 export type FailpointName = keyof typeof FAILPOINTS;
