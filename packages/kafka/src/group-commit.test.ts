@@ -96,4 +96,24 @@ describe("GroupCommit", () => {
     const results = [gc.write({ id: "a", partition: 0 }), gc.write({ id: "b", partition: 1 })].map((p) => p.then(String, (e: Error) => e.message));
     expect(await Promise.all(results)).toEqual(["a group commit returned 1 results for 2 batches", "a group commit returned 1 results for 2 batches"]);
   });
+
+  it("with lingerMs, batches written within it join one transaction though they came in separate turns", async () => {
+    const transactions: string[][] = [];
+    const gc = new GroupCommit<B, string>({
+      slots: 1,
+      lingerMs: 200,
+      group: () => ({ join: () => true }),
+      commit: async (batches) => {
+        transactions.push(batches.map((b) => b.id));
+        return batches.map((b) => b.id);
+      },
+      isolate: () => false,
+    });
+    const first = gc.write({ id: "a", partition: 0 });
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    const second = gc.write({ id: "b", partition: 1 });
+    expect(await Promise.all([first, second])).toEqual(["a", "b"]);
+    expect(transactions).toEqual([["a", "b"]]);
+  });
 });

@@ -12,6 +12,8 @@
 export interface GroupCommitOptions<B, R> {
   /** Transactions at once. */
   readonly slots: number;
+  /** How long the first waiting batch waits for others before a transaction takes them (0: the current turn of the event loop only). */
+  readonly lingerMs?: number;
   /** A fresh joiner per transaction: join(b) true takes b into it (it then counts b as in). */
   readonly group: () => { join(batch: B): boolean };
   /** Writes the batches in one transaction; one result per batch, in order. */
@@ -43,12 +45,14 @@ export class GroupCommit<B, R> {
     });
   }
 
-  // After the current turn of the event loop: the batches kafkajs starts together arrive
-  // together, and join one transaction.
+  // After the current turn of the event loop (the batches kafkajs starts together arrive
+  // together, and join one transaction), or after lingerMs.
   private schedule(): void {
     if (this.scheduled || this.running >= this.o.slots || this.pending.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const linger = this.o.lingerMs ?? 0;
+    const later = (fn: () => void) => (linger > 0 ? void setTimeout(fn, linger) : void setImmediate(fn));
+    later(() => {
       this.scheduled = false;
       while (this.running < this.o.slots && this.pending.length > 0) {
         const group = this.take();

@@ -68,19 +68,23 @@ export class Counter {
   private reader: Client | null = null;
   private latest: Summary | null = null;
   private refreshFailedAt: number | null = null;
-  private readonly writes = new GroupCommit<Counted, CountOutcome>({
-    slots: 1, // one writer: concurrent ones waited on each other's row locks (bench/README.md, "End to end")
-    group: () => {
-      const partitions = new Set<string>();
-      return { join: (b) => !partitions.has(`${b.topic}:${b.partition}`) && partitions.add(`${b.topic}:${b.partition}`) !== undefined };
-    },
-    commit: (batches) => this.count(batches),
-    isolate: (err) => !serviceError(err, "counting").retriable,
-    live: (b) => b.live(),
-  });
+  private readonly writes: GroupCommit<Counted, CountOutcome>;
 
   constructor(private readonly o: CounterOptions) {
     this.log = o.log;
+    this.writes = new GroupCommit<Counted, CountOutcome>({
+      slots: 1, // one writer: concurrent ones waited on each other's row locks (bench/README.md, "End to end")
+      // The counter is not on the data's path: gathering batches for a while costs only how
+      // fresh its counts are, and each ledger write rewrites whole windows' offset ranges.
+      lingerMs: o.config.counter.lingerMs,
+      group: () => {
+        const partitions = new Set<string>();
+        return { join: (b) => !partitions.has(`${b.topic}:${b.partition}`) && partitions.add(`${b.topic}:${b.partition}`) !== undefined };
+      },
+      commit: (batches) => this.count(batches),
+      isolate: (err) => !serviceError(err, "counting").retriable,
+      live: (b) => b.live(),
+    });
     this.topics = topicNames(o.config.kafka.topicPrefix);
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
   }
@@ -282,12 +286,6 @@ export class Counter {
       }
     }
     resolveOffset(batch.lastOffset());
-    try {
-      await this.group?.commitOffsets([{ topic, partition, offset: next.toString() }]);
-    } catch (err) {
-      // Only a hint: the ledger holds the position, and a re-read batch is skipped there.
-      this.log.debug({ err: describeError(err), topic, partition }, "committing the counter's Kafka offset failed");
-    }
   }
 
   /** One ledger transaction for the batches of several partitions (see the file's head). */
@@ -324,11 +322,22 @@ export class Counter {
       }
       await query(db, "committing a ledger transaction", "COMMIT");
       this.free.push(db);
+      await this.commitOffsets(positions);
       return outcomes;
     } catch (err) {
       await db.query("ROLLBACK").catch(() => undefined); // the connection may be gone; it is closed below
       await db.end().catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** Only a hint, in one request per ledger transaction: the ledger holds the positions, and a re-read batch is skipped there. */
+  private async commitOffsets(positions: readonly PositionWrite[]): Promise<void> {
+    if (positions.length === 0) return;
+    try {
+      await this.group?.commitOffsets(positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.nextOffset.toString() })));
+    } catch (err) {
+      this.log.debug({ err: describeError(err), partitions: positions.length }, "committing the counter's Kafka offsets failed");
     }
   }
 
