@@ -17,7 +17,7 @@ describe("zeroloss CLI usage", () => {
 
   it("documents every dev up flag", () => {
     const r = zeroloss(["dev", "up", "--help"]);
-    for (const flag of ["--brokers <n>", "--detach", "--json", "--config-out <file>"]) expect(r.stdout).toContain(flag);
+    for (const flag of ["--brokers <n>", "--detach", "--json", "--registry", "--config-out <file>"]) expect(r.stdout).toContain(flag);
   });
 
   it.each([

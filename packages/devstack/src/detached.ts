@@ -12,7 +12,7 @@ import { detachedStateFile, type Env } from "./paths.js";
 import type { DevStack } from "./stack.js";
 
 /** What `dev up --detach` records: the stack's description, derived from DevStack so the two cannot drift. */
-export type DetachedState = Pick<DevStack, "source" | "target" | "kafka" | "mode" | "brokers" | "kafkaVersion" | "instanceDir" | "pids" | "containers"> & {
+export type DetachedState = Pick<DevStack, "source" | "target" | "kafka" | "registry" | "mode" | "brokers" | "kafkaVersion" | "instanceDir" | "pids" | "containers"> & {
   readonly startedAt: string;
 };
 
@@ -37,6 +37,7 @@ export async function writeDetachedState(env: Env, stack: DevStack): Promise<Det
     source: stack.source,
     target: stack.target,
     kafka: stack.kafka,
+    ...(stack.registry === undefined ? {} : { registry: stack.registry }),
     mode: stack.mode,
     brokers: stack.brokers,
     kafkaVersion: stack.kafkaVersion,
@@ -61,6 +62,7 @@ export async function detachedStatus(env: Env): Promise<DetachedStatus | undefin
   if (state === undefined) return undefined;
   const addresses: Record<string, string> = { "postgres-source": state.source, "postgres-target": state.target };
   state.kafka.forEach((b, i) => (addresses[`kafka-${i + 1}`] = b));
+  if (state.registry !== undefined) addresses["registry"] = state.registry;
   const services = await Promise.all(
     Object.entries(addresses).map(async ([name, address]) => {
       const pid = state.pids[name] ?? null;

@@ -11,3 +11,4 @@ export { createTestDatabase, type TestDatabase } from "./test-database.js";
 export { Instance, type ManagedProcess } from "./processes.js";
 export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { startKafka, type KafkaHandle } from "./kafka.js";
+export { REGISTRY_VERSION, ensureRegistryRuntime, startRegistry, type RegistryHandle } from "./registry.js";

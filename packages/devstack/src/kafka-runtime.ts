@@ -1,9 +1,10 @@
 // Apache Kafka's official jars from Maven Central, resolved once with Maven into the cache
 // folder and reused by every later run. Kafka 4.x (KRaft only) runs on Java 17+.
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { fillOnce } from "./cache-fill.js";
 import { DevstackError } from "./errors.js";
 import { findMaven } from "./prereqs.js";
 import { runTool } from "./run-tool.js";
@@ -54,47 +55,31 @@ export function kafkaRuntimeCached(env: Env, version: string = KAFKA_VERSION): b
 export async function ensureKafkaRuntime(env: Env, log: Logger, version: string = KAFKA_VERSION): Promise<KafkaRuntime> {
   const home = join(cacheDir(env), `kafka-${version}`);
   const libs = join(home, "libs");
-  if (existsSync(join(libs, `kafka_${SCALA_VERSION}-${version}.jar`))) return { version, libs };
+  const jar = `kafka_${SCALA_VERSION}-${version}.jar`;
+  if (existsSync(join(libs, jar))) return { version, libs };
 
   log.info({ version, cache: home }, "resolving Apache Kafka jars from Maven Central (first run only)");
-  await mkdir(home, { recursive: true });
-  // Resolve into a private folder and rename it into place: two processes resolving at once
-  // (parallel test workers) never see a half-filled libs folder.
-  const work = join(home, `resolve-${process.pid}`);
-  await rm(work, { recursive: true, force: true });
-  await mkdir(work, { recursive: true });
-  try {
-    await writeFile(join(work, "pom.xml"), pom(version));
-    await runTool(
-      findMaven(),
-      [
-        "-B",
-        "-q",
-        `-Dmaven.repo.local=${join(cacheDir(env), "m2")}`,
-        "dependency:copy-dependencies",
-        "-DincludeScope=runtime",
-        `-DoutputDirectory=${join(work, "libs")}`,
-      ],
-      {
-        what: "resolving Apache Kafka jars with Maven (Maven Central must be reachable)",
-        cwd: work,
-        retriable: true,
-        summarize: (text) => text.split("\n").filter((l) => l.includes("[ERROR]")).slice(0, 10).join("\n") || text.slice(-2000),
-      },
-    );
-    const jars = await readdir(join(work, "libs"));
-    if (!jars.includes(`kafka_${SCALA_VERSION}-${version}.jar`)) {
-      throw new DevstackError("SERVICE_START_FAILED", `Maven finished but kafka_${SCALA_VERSION}-${version}.jar is not among the ${jars.length} resolved jars`);
-    }
+  await fillOnce(libs, jar, async (tmp) => {
+    const work = `${tmp}-pom`;
+    await mkdir(work, { recursive: true });
     try {
-      await rename(join(work, "libs"), libs);
-    } catch (err) {
-      // Another process won the race; its folder is complete, because rename is atomic.
-      if (!existsSync(join(libs, `kafka_${SCALA_VERSION}-${version}.jar`))) throw err;
+      await writeFile(join(work, "pom.xml"), pom(version));
+      await runTool(
+        findMaven(),
+        ["-B", "-q", `-Dmaven.repo.local=${join(cacheDir(env), "m2")}`, "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${tmp}`],
+        {
+          what: "resolving Apache Kafka jars with Maven (Maven Central must be reachable)",
+          cwd: work,
+          retriable: true,
+          summarize: (text) => text.split("\n").filter((l) => l.includes("[ERROR]")).slice(0, 10).join("\n") || text.slice(-2000),
+        },
+      );
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+    const jars = await readdir(tmp);
+    if (!jars.includes(jar)) throw new DevstackError("SERVICE_START_FAILED", `Maven finished but ${jar} is not among the ${jars.length} resolved jars`);
+  });
   log.info({ version, libs }, "Apache Kafka jars ready");
   return { version, libs };
 }

@@ -3,11 +3,13 @@
 //    nothing is started;
 //  - "docker": a Docker engine answers; testcontainers starts the services;
 //  - "local": the machine's PostgreSQL binaries and Kafka's jars run as child processes.
-// ZEROLOSS_DEVSTACK=local|docker forces a mode.
+// ZEROLOSS_DEVSTACK=local|docker forces a mode. With `registry`, a Confluent-compatible
+// schema registry joins it (registry.ts; ZEROLOSS_REGISTRY_URL names one in external mode).
 import type { Logger } from "pino";
 import { DevstackError } from "./errors.js";
 import { startKafka, waitForKafka, type BrokerCount, type KafkaHandle } from "./kafka.js";
 import { startPostgres } from "./postgres.js";
+import { startRegistry } from "./registry.js";
 import { checkLocalPrerequisites } from "./prereqs.js";
 import { kafkaRuntimeCached } from "./kafka-runtime.js";
 import { Instance } from "./processes.js";
@@ -21,6 +23,8 @@ export interface StackEndpoints {
   readonly source: string;
   readonly target: string;
   readonly kafka: readonly string[];
+  /** The schema registry's Confluent-compatible URL, when one was asked for. */
+  readonly registry?: string;
 }
 
 export interface DevStack extends StackEndpoints {
@@ -49,6 +53,8 @@ export interface StartStackOptions {
   /** Database names created in the two clusters. */
   readonly sourceDatabase?: string;
   readonly targetDatabase?: string;
+  /** Start a schema registry too (`zeroloss dev up --registry`). */
+  readonly registry?: boolean;
 }
 
 async function settledOrThrow<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
@@ -94,13 +100,24 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
   const mode = await chooseMode(env);
 
   if (mode === "external") {
-    const endpoints = externalEndpoints(env) as StackEndpoints;
+    const found = externalEndpoints(env) as StackEndpoints;
+    const registry = env["ZEROLOSS_REGISTRY_URL"] ?? "";
+    if (options.registry === true && registry === "") {
+      throw new DevstackError("STACK_CONFIG_INVALID", "a schema registry was asked for, but the stack is external: set ZEROLOSS_REGISTRY_URL to its Confluent-compatible URL");
+    }
+    const endpoints: StackEndpoints = options.registry === true ? { ...found, registry } : found;
     log.info({ source: endpoints.source.replace(/:[^:@/]*@/, ":***@"), kafka: endpoints.kafka }, "using the services named by ZEROLOSS_* variables");
     await waitForKafka(endpoints.kafka, brokers, { timeoutMs: 30_000 });
     return { ...endpoints, mode, brokers, kafkaVersion: null, instanceDir: null, pids: {}, containers: [], unexpectedExit: never, stop: async () => {} };
   }
 
   if (mode === "docker") {
+    if (options.registry === true) {
+      throw new DevstackError(
+        "STACK_CONFIG_INVALID",
+        "the schema registry runs as a local process (Apicurio Registry on Java), not in Docker yet: set ZEROLOSS_DEVSTACK=local, or start a registry and use ZEROLOSS_* variables for an external stack",
+      );
+    }
     return startDockerStack({ brokers, detached: options.detached ?? false, log, sourceDatabase: options.sourceDatabase ?? "source", targetDatabase: options.targetDatabase ?? "target" });
   }
 
@@ -109,18 +126,15 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
   try {
     // allSettled, not all: when one service fails, the others must finish spawning before
     // the instance is stopped, or a late starter would outlive the stop.
-    const [source, target, kafka] = await settledOrThrow([
+    const [source, target, kafka, registry] = await settledOrThrow([
       startPostgres(instance, { name: "source", database: options.sourceDatabase ?? "source", env, log }),
       startPostgres(instance, { name: "target", database: options.targetDatabase ?? "target", env, log }),
       startKafka(instance, { brokers, env, log }),
+      options.registry === true ? startRegistry(instance, { env, log }) : Promise.resolve(null),
     ] as const);
-    const pids: Record<string, number> = {
-      [source.process.name]: source.process.pid,
-      [target.process.name]: target.process.pid,
-    };
-    for (const node of kafka.nodes) pids[node.process.name] = node.process.pid;
+    const processes = [source.process, target.process, ...kafka.nodes.map((n) => n.process), ...(registry === null ? [] : [registry.process])];
+    const pids: Record<string, number> = Object.fromEntries(processes.map((p) => [p.name, p.pid]));
     let stopping = false;
-    const processes = [source.process, target.process, ...kafka.nodes.map((n) => n.process)];
     const unexpectedExit = Promise.race(
       processes.map((p) =>
         p.exited.then((how) => `${p.name} exited (${how.signal ?? `code ${String(how.code)}`}); last lines of ${p.logFile}:\n${p.logTail()}`),
@@ -130,6 +144,7 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
       source: source.url,
       target: target.url,
       kafka: kafka.brokers,
+      ...(registry === null ? {} : { registry: registry.url }),
       mode,
       brokers,
       kafkaVersion: kafka.version,

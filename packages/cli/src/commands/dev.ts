@@ -16,7 +16,7 @@ import type { Logger } from "@zeroloss/observability";
 
 /** The exact JSON of `dev up --json`: a public contract (README, docs/cli.md). */
 export function endpointsJson(stack: StackEndpoints): string {
-  return JSON.stringify({ source: stack.source, target: stack.target, kafka: [...stack.kafka] });
+  return JSON.stringify({ source: stack.source, target: stack.target, kafka: [...stack.kafka], ...(stack.registry === undefined ? {} : { registry: stack.registry }) });
 }
 
 /** The configuration of every service for a stack, as `dev up --config-out` writes it. */
@@ -54,6 +54,7 @@ function describe(stack: DevStack): string {
     `source  ${stack.source}`,
     `target  ${stack.target}`,
     `kafka   ${stack.kafka.join(",")}${stack.kafkaVersion ? `  (Apache Kafka ${stack.kafkaVersion}, ${stack.brokers} broker${stack.brokers > 1 ? "s" : ""})` : ""}`,
+    ...(stack.registry === undefined ? [] : [`registry ${stack.registry}  (Confluent-compatible API)`]),
     `mode    ${stack.mode}${stack.instanceDir ? `  (files and logs: ${stack.instanceDir})` : ""}`,
   ].join("\n");
 }
@@ -62,6 +63,7 @@ export interface DevUpOptions {
   readonly brokers: 1 | 3;
   readonly detach: boolean;
   readonly json: boolean;
+  readonly registry: boolean;
   readonly configOut?: string;
   readonly log: Logger;
 }
@@ -79,7 +81,7 @@ export async function devUp(options: DevUpOptions): Promise<number> {
     }
   }
   const started = Date.now();
-  const stack = await startDevStack({ brokers: options.brokers, detached: options.detach, log });
+  const stack = await startDevStack({ brokers: options.brokers, detached: options.detach, registry: options.registry, log });
   log.info({ seconds: Math.round((Date.now() - started) / 100) / 10 }, "stack ready");
   try {
     if (options.configOut !== undefined) {
@@ -132,6 +134,7 @@ export async function devStatus(options: { json: boolean; log: Logger }): Promis
         source: state.source,
         target: state.target,
         kafka: state.kafka,
+        ...(state.registry === undefined ? {} : { registry: state.registry }),
         brokers: state.brokers,
         kafkaVersion: state.kafkaVersion,
         startedAt: state.startedAt,
