@@ -3,24 +3,15 @@
 // "registry", the chosen client (@kafkajs/confluent-schema-registry) registers schemas under
 // BACKWARD compatibility and the registry refuses an incompatible one, and `dev down`
 // leaves nothing of it behind.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
 import { isAlive, pollUntil, sweepOrphans } from "@zeroloss/devstack";
 import { testLogger } from "../setup/logger.js";
+import { privateStackCli } from "../setup/private-stack.js";
 import { listenersOn, recordedPids } from "../setup/listeners.js";
 
-const runDir = mkdtempSync(join(tmpdir(), "zeroloss-registry-"));
-const env: NodeJS.ProcessEnv = { ...process.env, ZEROLOSS_RUN_DIR: runDir, ZEROLOSS_DEVSTACK: "local", ZEROLOSS_LOG_LEVEL: "warn" };
-for (const v of ["ZEROLOSS_SOURCE_URL", "ZEROLOSS_TARGET_URL", "ZEROLOSS_KAFKA_BROKERS"]) delete env[v];
-
-function zeroloss(args: string[]) {
-  const r = spawnSync(process.execPath, ["packages/cli/bin/zeroloss.js", ...args], { encoding: "utf8", env, timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const { runDir, zeroloss } = privateStackCli("registry", 240_000);
 
 afterAll(async () => {
   zeroloss(["dev", "down"]);

@@ -1,8 +1,7 @@
 // `zeroloss dev up/status/down` end to end, in a private run folder and in local mode, and
 // the promise that nothing outlives the stack: no process, no listening port.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import pg from "pg";
@@ -10,16 +9,10 @@ import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "@zeroloss/config";
 import { isAlive, isListening, pollUntil, sweepOrphans } from "@zeroloss/devstack";
 import { testLogger } from "../setup/logger.js";
+import { privateStackCli } from "../setup/private-stack.js";
 import { listenersOn, recordedPids } from "../setup/listeners.js";
 
-const runDir = mkdtempSync(join(tmpdir(), "zeroloss-lifecycle-"));
-const env: NodeJS.ProcessEnv = { ...process.env, ZEROLOSS_RUN_DIR: runDir, ZEROLOSS_DEVSTACK: "local", ZEROLOSS_LOG_LEVEL: "warn" };
-for (const v of ["ZEROLOSS_SOURCE_URL", "ZEROLOSS_TARGET_URL", "ZEROLOSS_KAFKA_BROKERS"]) delete env[v];
-
-function zeroloss(args: string[]) {
-  const r = spawnSync(process.execPath, ["packages/cli/bin/zeroloss.js", ...args], { encoding: "utf8", env, timeout: 180_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const { runDir, env, zeroloss } = privateStackCli("lifecycle");
 
 function portOf(address: string): number {
   const match = /:(\d+)(\/[^/]*)?$/.exec(address);
