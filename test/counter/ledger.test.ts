@@ -5,11 +5,13 @@
 //   - the counter killed (SIGKILL) and restarted again and again mid-stream: nothing is
 //     counted twice (the totals still equal the change count);
 //   - a replay after an offset reset: windows marked replayed, totals not doubled;
+//   - a ledger restored empty while the group's offsets are ahead: it seeks back, counts once;
 //   - a ledger it cannot reach: the API says so with 503 and the ledger's address.
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { freePort, pollUntil } from "@zeroloss/devstack";
+import { connect } from "@zeroloss/pg";
 import { sourceClient, waitForEqual, type TableSpec } from "../consumer/harness.js";
 import type { RunningProducer } from "../producer/harness.js";
 import { CLI, counterFixture, metricReaches, waitForSummary, type CounterFixture, type RunningCounter, type SummaryBody } from "./harness.js";
@@ -135,6 +137,18 @@ describe("counter ledger", () => {
     expect(s.ok).toBe(true);
     const replayed = await counter.api<{ windows: { state: string; replayRecords: number; transferred: number }[] }>("/api/windows?state=replayed");
     for (const w of replayed?.windows ?? []) expect(w.replayRecords).toBe(w.transferred);
+  });
+
+  it("a ledger restored empty while the group's offsets are ahead: the counter seeks back and counts everything once", async () => {
+    await counter.stop("SIGKILL");
+    const ledger = await connect(f.ledger.url, { applicationName: "test-ledger" });
+    await ledger.query("DROP SCHEMA zeroloss_counter CASCADE");
+    await ledger.end();
+    counter = await f.startCounter();
+    // The group's committed offsets are at the end of every topic and no record arrives: only
+    // reading from the (new) ledger's positions on joining the group counts them again.
+    const s = await waitForSummary(counter, `every record counted again after the ledger was emptied (${changes})`, (x) => x.totals.transferred === changes && x.totals.emitted === changes);
+    expect(s.totals).toMatchObject({ emitted: changes, transferred: changes, quarantined: 0 });
   });
 
   it("an unreachable ledger: the API answers 503 naming the ledger, not a bare 500", async () => {

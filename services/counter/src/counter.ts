@@ -1,14 +1,14 @@
 // The counter's life: a Kafka consumer group (read_committed) over the data topics of the
 // prefix, the tallies topic and the manifests topic. The partition batches of a fetch become
 // one ledger transaction (GroupCommit; deltas.ts → ledger.ts) together with the counter's
-// positions in those partitions; Kafka offsets are committed afterwards only as a hint. The ledger's
-// position is the truth: records below it are skipped, and a fetch that starts above it
-// (the group's offsets ahead of a restored ledger) seeks back, so nothing is counted twice
-// or missed.
+// positions in those partitions; Kafka offsets are committed afterwards only as a hint. The
+// ledger's position is the truth: on joining the group every assigned partition is read from
+// it, records below it are skipped, and a fetch that still starts above it seeks back unless
+// Kafka no longer holds what lies between (retention), so nothing is counted twice or missed.
 //
 // A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
 import type { Config } from "@zeroloss/config";
-import { backoff, describeError, Sleeper, type ZerolossError } from "@zeroloss/errors";
+import { backoff, describeError, Sleeper, ZerolossError } from "@zeroloss/errors";
 import { createKafka, followTopics, GroupCommit, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, query, serviceError, type Client } from "@zeroloss/pg";
@@ -62,8 +62,6 @@ export class Counter {
   private failure: ZerolossError | null = null;
   private lastError: ZerolossError | null = null;
   private readonly free: Client[] = [];
-  /** Per "topic:partition": the offset this process last sought to (a fetch may legitimately start above it: retention). */
-  private readonly sought = new Map<string, bigint>();
   private group: KafkaConsumer | null = null;
   private reader: Client | null = null;
   private latest: Summary | null = null;
@@ -208,6 +206,13 @@ export class Counter {
       maxWaitTimeInMs: 250,
     });
     this.group = group;
+    group.on(group.events.GROUP_JOIN, (e) => {
+      this.seekToLedger(e.payload.memberAssignment).catch((err: unknown) => {
+        // The fetches then start at the group's offsets; count() still seeks back where they are past the ledger.
+        this.noteError(err, "reading the ledger's positions after joining the group");
+        this.log.warn({ err: describeError(err) }, "could not read the ledger's positions after joining the group; relying on the per-batch check");
+      });
+    });
     group.on(group.events.CRASH, (e) => {
       const err = kafkaError(e.payload.error, "the counter's Kafka consumer crashed");
       this.noteError(err, e.payload.restart ? "the Kafka consumer restarts" : "the Kafka consumer gave up");
@@ -297,16 +302,21 @@ export class Counter {
       const deltas = emptyDeltas();
       const windowSize = this.o.config.tallies.windowSize;
       const positions: PositionWrite[] = [];
-      const outcomes = batches.map((b): CountOutcome => {
-        const k = `${b.topic}:${b.partition}`;
-        const from = stored.get(k) ?? 0n;
-        if (b.first > from && this.sought.get(k) !== from) {
-          // The group's offset is ahead of the ledger (a restored or new ledger): go back to where the ledger is.
-          this.sought.set(k, from);
-          return { seekTo: from, records: 0, rejected: [] };
-        }
+      const outcomes: CountOutcome[] = [];
+      for (const b of batches) {
+        const from = stored.get(`${b.topic}:${b.partition}`) ?? 0n;
         if (b.first > from) {
-          this.log.warn({ topic: b.topic, partition: b.partition, from: from.toString(), first: b.first.toString() }, "records before the first fetched offset are no longer in Kafka (retention); counting from there");
+          // The fetch starts past the ledger: the group's offset is ahead of it (a restored or
+          // new ledger), or retention removed what lies between. Kafka's log start tells which.
+          const low = await this.logStart(b.topic, b.partition);
+          const target = low > from ? low : from;
+          if (b.first > target) {
+            outcomes.push({ seekTo: target, records: 0, rejected: [] });
+            continue;
+          }
+          if (low > from) {
+            this.log.warn({ topic: b.topic, partition: b.partition, from: from.toString(), logStart: low.toString() }, "records before Kafka's log start are no longer in Kafka (retention); counting from there");
+          }
         }
         const records = b.messages.filter((m) => BigInt(m.offset) >= from);
         const rejectedBefore = deltas.rejected.length;
@@ -314,8 +324,8 @@ export class Counter {
         else if (b.kind === "manifests") addManifestRecords(deltas, records);
         else addDataRecords(deltas, b.topic, b.partition, records, windowSize);
         positions.push({ topic: b.topic, partition: b.partition, nextOffset: b.next > from ? b.next : from, highWatermark: b.highWatermark });
-        return { seekTo: null, records: records.length, rejected: deltas.rejected.slice(rejectedBefore) };
-      });
+        outcomes.push({ seekTo: null, records: records.length, rejected: deltas.rejected.slice(rejectedBefore) });
+      }
       if (positions.length > 0) {
         const result = await writeBatch(db, { positions, windowSize, deltas });
         if (result.repeatedTallies > 0) this.log.debug({ repeated: result.repeatedTallies }, "tallies seen before (an outbox resend) were not counted again");
@@ -329,6 +339,45 @@ export class Counter {
       await db.end().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The first offset Kafka still holds in a partition. */
+  private async logStart(topic: string, partition: number): Promise<bigint> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const p = offsets.find((o) => o.partition === partition);
+      if (p === undefined) throw new ZerolossError("KAFKA_PARTITION_MISSING", `${topic} has no partition ${partition}`, { retriable: true });
+      return BigInt(p.low);
+    } catch (err) {
+      throw kafkaError(err, `reading the log start of ${topic}[${partition}]`);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * On joining the group: every assigned partition is read from the ledger's position, not
+   * the group's offset (only a hint), so a ledger restored or emptied while the stream is
+   * idle is filled again without waiting for new records.
+   */
+  private async seekToLedger(assigned: Record<string, number[]>): Promise<void> {
+    const partitions = Object.entries(assigned).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
+    if (partitions.length === 0) return;
+    const db = await this.acquire();
+    let stored: Map<string, bigint>;
+    try {
+      stored = await storedPositions(db, partitions, false);
+    } catch (err) {
+      await db.end().catch(() => undefined); // its state is unknown after a failure
+      throw err;
+    }
+    this.free.push(db);
+    for (const { topic, partition } of partitions) {
+      this.group?.seek({ topic, partition, offset: (stored.get(`${topic}:${partition}`) ?? 0n).toString() });
+    }
+    this.log.info({ partitions: partitions.length }, "reading assigned partitions from the ledger's positions");
   }
 
   /** Only a hint, in one request per ledger transaction: the ledger holds the positions, and a re-read batch is skipped there. */

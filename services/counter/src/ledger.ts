@@ -66,15 +66,15 @@ export async function ensureLedger(db: Client): Promise<void> {
 
 /**
  * The offsets the ledger has counted partitions up to (exclusive), by "topic:partition"
- * (absent: never seen), locked for the caller's transaction in one order, so two counters
- * cannot wait on each other.
+ * (absent: never seen); with `lock`, locked for the caller's transaction in one order, so
+ * two counters cannot wait on each other.
  */
-export async function storedPositions(db: Client, partitions: readonly { topic: string; partition: number }[]): Promise<Map<string, bigint>> {
+export async function storedPositions(db: Client, partitions: readonly { topic: string; partition: number }[], lock = true): Promise<Map<string, bigint>> {
   const rows = await query<{ topic: string; partition: string; next_offset: string }>(
     db,
     `reading the counter's positions in ${partitions.map((p) => `${p.topic}[${p.partition}]`).join(", ")}`,
     `SELECT p.topic, p.partition, p.next_offset FROM ${SCHEMA}.positions p JOIN unnest($1::text[], $2::int[]) AS x(topic, partition) USING (topic, partition)
-     ORDER BY p.topic, p.partition FOR UPDATE OF p`,
+     ORDER BY p.topic, p.partition${lock ? " FOR UPDATE OF p" : ""}`,
     [partitions.map((p) => p.topic), partitions.map((p) => p.partition)],
   );
   return new Map(rows.map((r) => [`${r.topic}:${r.partition}`, BigInt(r.next_offset)]));
