@@ -14,6 +14,8 @@ export interface ApplierOptions {
   readonly ctx: BatchContext;
   /** Target transactions at once (each on its own connection). */
   readonly transactions: number;
+  /** A transaction takes more batches only while their records' bytes stay below this (its first always joins). */
+  readonly maxBytes: number;
   readonly acquire: () => Promise<TargetConnection>;
   readonly release: (conn: TargetConnection) => void;
   /** Called for each committed transaction: its partition batches and seconds. */
@@ -43,11 +45,16 @@ export class Applier {
       group: () => {
         const keys = new GroupKeys();
         const partitions = new Set<string>();
+        let bytes = 0;
         return {
           join: (b: Submitted) => {
             const p = `${b.topic}:${b.partition}`;
+            const size = b.plan.records.reduce((n, r) => n + (r.value?.length ?? 0), 0);
+            // Bounded, so that a catch-up's full fetches do not all meet in one transaction's memory.
+            if (partitions.size > 0 && bytes + size > o.maxBytes) return false;
             if (partitions.has(p) || !keys.join(b.plan)) return false;
             partitions.add(p);
+            bytes += size;
             return true;
           },
         };

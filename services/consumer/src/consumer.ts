@@ -85,6 +85,7 @@ export class Consumer {
         failpoints: this.failpoints,
       },
       transactions: o.config.consumer.targetTransactions,
+      maxBytes: o.config.consumer.maxBatchBytes,
       acquire: () => this.acquire(),
       release: (conn) => this.free.push(conn),
       observe: (batches, seconds) => {
