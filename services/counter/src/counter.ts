@@ -3,8 +3,9 @@
 // one ledger transaction (GroupCommit; deltas.ts → ledger.ts) together with the counter's
 // positions in those partitions; Kafka offsets are committed afterwards only as a hint. The
 // ledger's position is the truth: on joining the group every assigned partition is read from
-// it, records below it are skipped, and a fetch that still starts above it seeks back unless
-// Kafka no longer holds what lies between (retention), so nothing is counted twice or missed.
+// it, records below it are skipped, and a fetch that still starts above it seeks back once
+// (a fetch may rightly start above it: commit markers and retention take offsets too), so
+// nothing is counted twice or missed.
 //
 // A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
 import type { Config } from "@zeroloss/config";
@@ -66,6 +67,8 @@ export class Counter {
   private reader: Client | null = null;
   private latest: Summary | null = null;
   private refreshFailedAt: number | null = null;
+  /** Per "topic:partition": the offset this process last sought to after a fetch started past the ledger. */
+  private readonly sought = new Map<string, bigint>();
   private readonly writes: GroupCommit<Counted, CountOutcome>;
 
   constructor(private readonly o: CounterOptions) {
@@ -304,19 +307,19 @@ export class Counter {
       const positions: PositionWrite[] = [];
       const outcomes: CountOutcome[] = [];
       for (const b of batches) {
-        const from = stored.get(`${b.topic}:${b.partition}`) ?? 0n;
-        if (b.first > from) {
+        const k = `${b.topic}:${b.partition}`;
+        const from = stored.get(k) ?? 0n;
+        if (b.first > from && this.sought.get(k) !== from) {
           // The fetch starts past the ledger: the group's offset is ahead of it (a restored or
-          // new ledger), or retention removed what lies between. Kafka's log start tells which.
+          // new ledger). Go back to where the ledger is; noted as sought once this commits.
+          outcomes.push({ seekTo: from, records: 0, rejected: [] });
+          continue;
+        }
+        if (b.first > from) {
+          // Sought there already: what lies between is gone (retention) or was never data
+          // (commit markers, aborted records, which kafkajs does not hand over).
           const low = await this.logStart(b.topic, b.partition);
-          const target = low > from ? low : from;
-          if (b.first > target) {
-            outcomes.push({ seekTo: target, records: 0, rejected: [] });
-            continue;
-          }
-          if (low > from) {
-            this.log.warn({ topic: b.topic, partition: b.partition, from: from.toString(), logStart: low.toString() }, "records before Kafka's log start are no longer in Kafka (retention); counting from there");
-          }
+          if (low > from) this.log.warn({ topic: b.topic, partition: b.partition, from: from.toString(), logStart: low.toString() }, "records before Kafka's log start are no longer in Kafka (retention); counting from there");
         }
         const records = b.messages.filter((m) => BigInt(m.offset) >= from);
         const rejectedBefore = deltas.rejected.length;
@@ -332,6 +335,10 @@ export class Counter {
       }
       await query(db, "committing a ledger transaction", "COMMIT");
       this.free.push(db);
+      outcomes.forEach((o, i) => {
+        const b = batches[i] as Counted;
+        if (o.seekTo !== null) this.sought.set(`${b.topic}:${b.partition}`, o.seekTo);
+      });
       await this.commitOffsets(positions);
       return outcomes;
     } catch (err) {
