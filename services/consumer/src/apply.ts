@@ -1,6 +1,7 @@
 // Partition batches applied to the target in one database transaction (DESIGN.md,
-// "consumer"; several partitions' batches share one when they can, see applyBatches): stage the rows, let the target recompute every checksum from the values it
-// stored, quarantine the mismatches, merge the rest guarded by LSN, and write the
+// "consumer"; several partitions' batches share one when they may, see applyBatches): stage
+// the rows, let the target recompute every checksum from the values it stored, quarantine
+// the mismatches, merge the rest guarded by LSN, and write the
 // bookkeeping (quarantine rows, applied position, outbox of tallies and DLQ records) in the
 // same transaction. Nothing here talks to Kafka.
 import { pipeline } from "node:stream/promises";
