@@ -6,19 +6,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { pollUntil } from "@zeroloss/devstack";
 import { topicNames } from "@zeroloss/wire";
-import { pipelineFixture, sourceClient, tableDigest, waitForEqual, type PipelineFixture, type TableSpec } from "./harness.js";
+import { pipelineFixture, sourceClient, stoppedPartitions, tableDigest, waitForEqual, type PipelineFixture, type TableSpec } from "./harness.js";
 
 const PLAIN: TableSpec = { name: "public.plain", columns: ["id", "v"], key: ["id"] };
 const CHECKED: TableSpec = { name: "public.checked", columns: ["id", "v"], key: ["id"] };
 const ROWS = 60; // per table: every one of the 3 partitions gets rows
 const BAD_ID = 17;
-
-interface Stopped {
-  topic: string;
-  partition: number;
-  code: string;
-  message: string;
-}
 
 describe("consumer: several partitions in one target transaction", () => {
   let f: PipelineFixture;
@@ -58,8 +51,7 @@ describe("consumer: several partitions in one target transaction", () => {
     await waitForEqual(f, src, [PLAIN], [producer, consumer]);
     const stopped = await pollUntil(
       async () => {
-        const h = await consumer.health();
-        const s = (h?.body["details"] as { stoppedPartitions?: Stopped[] } | undefined)?.stoppedPartitions ?? [];
+        const { stopped: s } = await stoppedPartitions(consumer);
         return s.length > 0 ? s : undefined;
       },
       { timeoutMs: 60_000, what: "a stopped partition on /healthz" },

@@ -122,3 +122,18 @@ export async function waitForEqual(f: PipelineFixture, source: pg.Client, tables
 export function sourceClient(f: ProducerFixture): Promise<pg.Client> {
   return connect(f.db.url, { applicationName: "test-source" });
 }
+
+/** A partition the consumer stopped, as its /healthz lists it. */
+export interface StoppedPartition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The consumer's /healthz (null while it is not serving) and the partitions it lists as stopped. */
+export async function stoppedPartitions(consumer: RunningProducer): Promise<{ health: Awaited<ReturnType<RunningProducer["health"]>>; stopped: StoppedPartition[] }> {
+  const health = await consumer.health();
+  const stopped = (health?.body["details"] as { stoppedPartitions?: StoppedPartition[] } | undefined)?.stoppedPartitions ?? [];
+  return { health, stopped };
+}

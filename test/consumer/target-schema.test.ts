@@ -6,17 +6,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { pollUntil } from "@zeroloss/devstack";
 import { topicNames } from "@zeroloss/wire";
-import { pipelineFixture, sourceClient, waitForEqual, type PipelineFixture, type TableSpec } from "./harness.js";
+import { pipelineFixture, sourceClient, stoppedPartitions, waitForEqual, type PipelineFixture, type TableSpec } from "./harness.js";
 
 const OK: TableSpec = { name: "public.ok_t", columns: ["id", "b"], key: ["id"] };
 const ROWS = 30; // per table: enough to reach each of the 3 partitions
-
-interface Stopped {
-  topic: string;
-  partition: number;
-  code: string;
-  message: string;
-}
 
 describe("consumer: target tables that do not fit", () => {
   let f: PipelineFixture;
@@ -56,8 +49,7 @@ describe("consumer: target tables that do not fit", () => {
     for (const t of Object.keys(expected)) for (const r of await f.records(`public.${t}`)) partitionsWithRecords.add(`${topicOf(t)}:${r.partition}`);
     const health = await pollUntil(
       async () => {
-        const h = await consumer.health();
-        const stopped = (h?.body["details"] as { stoppedPartitions?: Stopped[] } | undefined)?.stoppedPartitions ?? [];
+        const { health: h, stopped } = await stoppedPartitions(consumer);
         return stopped.length === partitionsWithRecords.size ? { h, stopped } : undefined;
       },
       { timeoutMs: 60_000, what: `${partitionsWithRecords.size} stopped partitions on /healthz` },
