@@ -20,6 +20,7 @@ const MINUTES = Number(env["SOAK_MINUTES"] ?? 30);
 const FAULT_EVERY_MS = Number(env["SOAK_FAULT_EVERY_S"] ?? 60) * 1000;
 const OUTAGE_MS = Number(env["SOAK_OUTAGE_S"] ?? 15) * 1000;
 const SAMPLE_MS = 10_000;
+const MIN_FLOOR_SAMPLES = 10;
 const OUT = resolve(env["OUT"] ?? resolve(import.meta.dirname, "../results/soak.json"));
 const EVENTS = "zeroloss_producer_events_total";
 const APPLIED = "zeroloss_consumer_records_total";
@@ -117,21 +118,45 @@ const FAULTS: Record<string, Fault> = {
   },
 };
 
+/** Each part of a sample may take this long; a stalled one is noted, and the sampler keeps its pace. */
+const PART_MS = 5_000;
+
+/**
+ * One sample. Its parts run at once, each bounded by PART_MS: a run once lost two minutes of
+ * samples while one part hung during a broker outage, which left its last 5-minute block three
+ * samples thin. A part that fails or stalls is null in the sample, with a note naming it.
+ */
 async function sample(f: FaultFixture, s: Soak, load: Workload, t0: number): Promise<Sample> {
   const notes: string[] = [];
-  let summary: Summary | null = null;
-  try {
-    summary = await f.counter.api<Summary>("/api/summary"); // null while a restarted counter is not serving yet
-  } catch (err) {
-    notes.push(`counter: ${(err as Error).message}`); // e.g. while the target (its ledger) is down; the sample says so
-  }
-  let slotLagBytes: number | null = null;
-  try {
+  const part = async <T>(what: string, read: () => Promise<T>): Promise<T | null> => {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<"stalled">((resolve) => (timer = setTimeout(() => resolve("stalled"), PART_MS)));
+    try {
+      const r = await Promise.race([read(), stalled]);
+      if (r === "stalled") {
+        notes.push(`${what}: no answer within ${PART_MS} ms`);
+        return null;
+      }
+      return r;
+    } catch (err) {
+      notes.push(`${what}: ${(err as Error).message} (after ${Math.round(performance.now() - started)} ms)`); // e.g. the ledger or the source down; the sample says so
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const slotLag = async () => {
     const r = await f.src.query<{ lag: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1", [f.slot]);
-    slotLagBytes = Number(r.rows[0]?.lag ?? NaN);
-  } catch (err) {
-    notes.push(`source: ${(err as Error).message}`); // during a source crash; the sample says so
-  }
+    return Number(r.rows[0]?.lag ?? NaN);
+  };
+  const [summary, slotLagBytes, hp, hc, hk] = await Promise.all([
+    part("counter /api/summary", () => f.counter.api<Summary>("/api/summary")), // null while a restarted counter is not serving yet
+    part("source slot lag", slotLag),
+    part("producer /metrics", () => heapMiB(f.producer)),
+    part("consumer /metrics", () => heapMiB(s.consumer)),
+    part("counter /metrics", () => heapMiB(f.counter)),
+  ]);
   return {
     t: Math.round((performance.now() - t0) / 1000),
     committedTxns: load.committed(),
@@ -139,7 +164,7 @@ async function sample(f: FaultFixture, s: Soak, load: Workload, t0: number): Pro
     applied: summary?.totals.applied ?? null,
     slotLagBytes,
     memMiB: { producer: pssMiB(f.producer.proc.pid), consumer: pssMiB(s.consumer.proc.pid), counter: pssMiB(f.counter.proc.pid) },
-    heapMiB: { producer: await heapMiB(f.producer), consumer: await heapMiB(s.consumer), counter: await heapMiB(f.counter) },
+    heapMiB: { producer: hp, consumer: hc, counter: hk },
     pids: { producer: f.producer.proc.pid, consumer: s.consumer.proc.pid, counter: f.counter.proc.pid },
     ...(notes.length === 0 ? {} : { note: notes.join("; ") }),
   };
@@ -167,24 +192,29 @@ function wholeBlocks(samples: Sample[]): Sample[] {
  * samples of processes that had run at least a minute (a restarted one starts small). A
  * leak raises the floor; a burst (the catch-up after an outage) raises only the peaks.
  */
-function heapFloors(samples: Sample[]): Record<string, (number | null)[]> {
-  const out: Record<string, (number | null)[]> = {};
+function heapFloors(samples: Sample[]): { floors: Record<string, (number | null)[]>; counts: Record<string, number[]> } {
+  const floors: Record<string, (number | null)[]> = {};
+  const counts: Record<string, number[]> = {};
   for (const name of ["producer", "consumer", "counter"]) {
     const since = new Map<number, number>();
-    const floors: (number | null)[] = [];
+    const f: (number | null)[] = [];
+    const n: number[] = [];
     for (const x of samples) {
       const b = Math.floor(x.t / 300);
-      floors[b] ??= null;
+      f[b] ??= null;
+      n[b] ??= 0;
       const pid = x.pids[name];
       const v = x.heapMiB[name] ?? null;
       if (pid === undefined || v === null) continue;
       if (!since.has(pid)) since.set(pid, x.t);
       if (x.t - since.get(pid)! < 60) continue;
-      floors[b] = Math.min(floors[b] ?? Number.POSITIVE_INFINITY, v);
+      f[b] = Math.min(f[b] ?? Number.POSITIVE_INFINITY, v);
+      n[b] += 1;
     }
-    out[name] = floors;
+    floors[name] = f;
+    counts[name] = n;
   }
-  return out;
+  return { floors, counts };
 }
 
 /** Peak memory per service in each 5-minute block (a service restarted by a fault starts small again). */
@@ -242,6 +272,7 @@ it(`soak: ${MINUTES} minutes, a random fault every ${FAULT_EVERY_MS / 1000} s (s
       const last = s.samples.at(-1)!;
       // The last sample may have found a service down (the last fault's outage).
       const lastApplied = s.samples.findLast((x) => x.applied !== null);
+      const heap = heapFloors(wholeBlocks(s.samples));
       result = {
         minutes: MINUTES,
         seed,
@@ -252,7 +283,8 @@ it(`soak: ${MINUTES} minutes, a random fault every ${FAULT_EVERY_MS / 1000} s (s
         maxLagRecords: Math.max(...s.samples.map((x) => (x.emitted ?? 0) - (x.applied ?? 0))),
         maxSlotLagMiB: Number((Math.max(...s.samples.map((x) => x.slotLagBytes ?? 0)) / 2 ** 20).toFixed(1)),
         memoryPeakMiBPer5Min: memoryBlocks(wholeBlocks(s.samples)),
-        heapFloorMiBPer5Min: heapFloors(wholeBlocks(s.samples)),
+        heapFloorMiBPer5Min: heap.floors,
+        heapSamplesPer5Min: heap.counts,
         samples: s.samples,
       };
     },
@@ -268,10 +300,15 @@ it(`soak: ${MINUTES} minutes, a random fault every ${FAULT_EVERY_MS / 1000} s (s
   // Memory must not keep growing: each service's heap floor in the last 5 minutes stays
   // within 1.5x of its floor in the second 5 minutes (the first holds start-up and warm-up).
   // Peaks are recorded, not judged: V8 keeps the heap a burst grew (bench/README.md, "Soak").
+  // A floor needs samples to stand on: a block with fewer than MIN_FLOOR_SAMPLES of a
+  // service's heap (of 30) fails the run rather than pass it unjudged.
   const floors = result["heapFloorMiBPer5Min"] as Record<string, (number | null)[]>;
+  const counts = result["heapSamplesPer5Min"] as Record<string, number[]>;
   for (const [name, b] of Object.entries(floors)) {
     const early = b[1] ?? b[0];
     const late = b.at(-1);
+    const n = counts[name]?.at(-1) ?? 0;
+    if (b.length >= 3) expect(n, `${name}: ${n} heap samples in the last 5 minutes, too few to judge its floor`).toBeGreaterThanOrEqual(MIN_FLOOR_SAMPLES);
     if (early != null && late != null && b.length >= 3) expect(late, `${name}: heap floor ${late} MiB in the last 5 minutes against ${early} MiB early on`).toBeLessThanOrEqual(early * 1.5);
   }
 });
