@@ -57,8 +57,17 @@ export const configSchema = z.strictObject({
       replicationFactor: z.number().int().min(1).max(32).default(1),
       /** Defaults to 2 when replicationFactor >= 3, else 1. */
       minInsyncReplicas: z.number().int().min(1).max(32).optional(),
+      /** How the producer writes data record values: json (envelope v1) or avro (through kafka.registry). Readers take both. */
+      encoding: z.enum(["json", "avro"]).default("json"),
+      /** A Confluent-compatible schema registry; needed by encoding avro, and by readers of Avro records. */
+      registry: z
+        .strictObject({ url: z.string().regex(/^https?:\/\/\S+$/, { message: "must be an http:// or https:// URL" }) })
+        .optional(),
     })
     .superRefine((k, ctx) => {
+      if (k.encoding === "avro" && k.registry === undefined) {
+        ctx.addIssue({ code: "custom", path: ["registry", "url"], message: "is required when kafka.encoding is avro" });
+      }
       if (k.minInsyncReplicas !== undefined && k.minInsyncReplicas > k.replicationFactor) {
         ctx.addIssue({
           code: "custom",

@@ -180,8 +180,8 @@ function checkColumns(columns: unknown): void {
   }
 }
 
-/** Checks a parsed record value; `columnsChecked` when its column list was checked before. */
-function checkEnvelope(parsed: unknown, columnsChecked: boolean): Envelope {
+/** Checks a parsed record value (of either encoding); `columnsChecked` when its column list was checked before. */
+export function checkEnvelope(parsed: unknown, columnsChecked: boolean): Envelope {
   if (typeof parsed !== "object" || parsed === null) throw new WireError("WIRE_MALFORMED", "record value is not a JSON object");
   const e = parsed as Record<string, unknown>;
   if (e["v"] !== ENVELOPE_VERSION) throw new WireError("WIRE_VERSION", `unknown envelope version ${JSON.stringify(e["v"])}; this build reads version ${ENVELOPE_VERSION}`);
@@ -238,6 +238,13 @@ function deepFreeze<T>(columns: T[]): readonly T[] {
   return Object.freeze(columns);
 }
 
+/** What the consumer reads records with: EnvelopeDecoder (JSON), or @zeroloss/avro's EnvelopeReader (both encodings). */
+export interface EnvelopeReading {
+  decode(value: Buffer | string | null): Envelope;
+  /** JSON.stringify(env.columns), without serialising a shared column list again. */
+  columnsJson(env: Envelope): string;
+}
+
 /**
  * decodeEnvelope for a stream of records. The column list is the same for every change of a
  * relation and about half of a small row's envelope: each distinct text of it is parsed
@@ -245,7 +252,7 @@ function deepFreeze<T>(columns: T[]): readonly T[] {
  * record is parsed and checked as decodeEnvelope does; a record whose text differs in any
  * way (another encoder's spacing, a second "columns" member anywhere) is parsed whole.
  */
-export class EnvelopeDecoder {
+export class EnvelopeDecoder implements EnvelopeReading {
   private readonly known: { readonly text: string; readonly columns: readonly EnvelopeColumn[] }[] = [];
   private readonly texts = new WeakMap<readonly EnvelopeColumn[], string>();
 

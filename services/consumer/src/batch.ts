@@ -7,7 +7,8 @@
 // are quarantined and sent to the DLQ; they never stop the stream.
 import { UNCHANGED, type CellValue } from "@zeroloss/checksum";
 import { isZerolossError, ZerolossError } from "@zeroloss/errors";
-import { RowJson, type Envelope, type EnvelopeDecoder, type Row, type TopicNames } from "@zeroloss/wire";
+import type { EnvelopeReader } from "@zeroloss/avro";
+import { RowJson, type Envelope, type Row, type TopicNames } from "@zeroloss/wire";
 import type { TargetTable } from "./target-schema.js";
 
 export interface InputRecord {
@@ -133,13 +134,14 @@ function malformed(index: number, code: string, reason: string, env: Envelope | 
 
 export interface PlanContext {
   readonly topics: TopicNames;
-  /** One per consumer: it keeps the column lists it has parsed. */
-  readonly decoder: EnvelopeDecoder;
+  /** One per consumer: it keeps the column lists (and Avro schemas) it has read. */
+  readonly decoder: EnvelopeReader;
   readonly resolve: ResolveTable;
 }
 
 export async function planBatch(topic: string, partition: number, records: readonly InputRecord[], ctx: PlanContext): Promise<BatchPlan> {
   const { topics, decoder, resolve } = ctx;
+  await decoder.load(records.map((r) => r.value));
   const envelopes: (Envelope | null)[] = [];
   const bad: Malformed[] = [];
   const steps: Step[] = [];

@@ -16,7 +16,8 @@ import { Failpoints } from "@zeroloss/failpoints";
 import { createKafka, followTopics, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg";
-import { EnvelopeDecoder, topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
+import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
+import { topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { APPLIED, DUPLICATE, TargetConnection, type BatchResult, type PartitionBatch } from "./apply.js";
@@ -57,7 +58,7 @@ export class Consumer {
   private readonly stoppedPartitions = new Map<string, StoppedPartition>();
   private readonly free: TargetConnection[] = [];
   private readonly tables = new Map<string, Promise<TargetTable>>();
-  private readonly decoder = new EnvelopeDecoder();
+  private readonly decoder: EnvelopeReader;
   private readonly applier: Applier;
   /** Per "topic:partition": the offset after what this process applied and committed (or, stopped, the offset it stopped at). */
   private readonly positions = new Map<string, bigint>();
@@ -68,6 +69,8 @@ export class Consumer {
     this.log = o.log;
     this.failpoints = o.failpoints ?? Failpoints.none;
     this.topics = topicNames(o.config.kafka.topicPrefix);
+    const registry = o.config.kafka.registry;
+    this.decoder = new EnvelopeReader(registry === undefined ? null : new AvroRegistry(registry.url));
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-consumer`, log: o.log });
     this.outbox = new OutboxPublisher({
       url: o.config.target.url,

@@ -8,6 +8,7 @@
 // nothing is counted twice or missed.
 //
 // A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
+import { AvroRegistry } from "@zeroloss/avro";
 import type { Config } from "@zeroloss/config";
 import { backoff, describeError, Sleeper, ZerolossError } from "@zeroloss/errors";
 import { createKafka, followTopics, GroupCommit, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
@@ -70,6 +71,8 @@ export class Counter {
   /** Per "topic:partition": the offset this process last sought to after a fetch started past the ledger. */
   private readonly sought = new Map<string, bigint>();
   private readonly writes: GroupCommit<Counted, CountOutcome>;
+  /** kafka.registry: to read the source block of Avro records; null when none is configured. */
+  private readonly avro: AvroRegistry | null;
 
   constructor(private readonly o: CounterOptions) {
     this.log = o.log;
@@ -87,6 +90,7 @@ export class Counter {
       live: (b) => b.live(),
     });
     this.topics = topicNames(o.config.kafka.topicPrefix);
+    this.avro = o.config.kafka.registry === undefined ? null : new AvroRegistry(o.config.kafka.registry.url);
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
   }
 
@@ -298,6 +302,10 @@ export class Counter {
 
   /** One ledger transaction for the batches of several partitions (see the file's head). */
   private async count(batches: readonly Counted[]): Promise<CountOutcome[]> {
+    // Avro records' schemas are fetched before the ledger transaction, not inside it.
+    const avro = this.avro;
+    if (avro !== null) for (const b of batches) if (b.kind === "data") await avro.load(b.messages.map((m) => m.value));
+    const source = avro === null ? null : (value: Buffer) => avro.decode(value).source;
     const db = await this.acquire();
     try {
       await query(db, "beginning a ledger transaction", "BEGIN");
@@ -325,7 +333,7 @@ export class Counter {
         const rejectedBefore = deltas.rejected.length;
         if (b.kind === "tallies") addTallyRecords(deltas, records, windowSize);
         else if (b.kind === "manifests") addManifestRecords(deltas, records);
-        else addDataRecords(deltas, b.topic, b.partition, records, windowSize);
+        else addDataRecords(deltas, b.topic, b.partition, records, windowSize, source);
         positions.push({ topic: b.topic, partition: b.partition, nextOffset: b.next > from ? b.next : from, highWatermark: b.highWatermark });
         outcomes.push({ seekTo: null, records: records.length, rejected: deltas.rejected.slice(rejectedBefore) });
       }

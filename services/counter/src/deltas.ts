@@ -7,6 +7,8 @@
 //     a tally twice);
 //   - the manifests topic: what each source transaction (or snapshot chunk) holds.
 // ledger.ts writes a batch's deltas in one database transaction with the new position.
+import { schemaIdOf } from "@zeroloss/avro";
+import { isZerolossError } from "@zeroloss/errors";
 import { decodeManifest, decodeTally, type Manifest, type Tally } from "@zeroloss/wire";
 
 export interface WindowDelta {
@@ -101,7 +103,7 @@ export interface InputRecord {
 }
 
 /** The source block of an envelope, read without trusting the rest of it (the consumer validates envelopes; the counter counts). */
-interface SourceBlock {
+export interface SourceBlock {
   db: string;
   schema: string;
   table: string;
@@ -110,8 +112,21 @@ interface SourceBlock {
   xid: number | null;
 }
 
-function sourceOf(value: Buffer | null): SourceBlock | string {
+/** Reads the source block of an Avro value (its schema loaded); null: no registry is configured. */
+export type AvroSource = ((value: Buffer) => SourceBlock) | null;
+
+function sourceOf(value: Buffer | null, avro: AvroSource): SourceBlock | string {
   if (value === null) return "a record without a value";
+  const id = schemaIdOf(value);
+  if (id !== null) {
+    if (avro === null) return `an Avro record (schema id ${id}), and kafka.registry.url is not set`;
+    try {
+      return avro(value);
+    } catch (err) {
+      if (!isZerolossError(err) || err.retriable) throw err;
+      return `an Avro record that does not decode: ${err.message}`;
+    }
+  }
   let env: unknown;
   try {
     env = JSON.parse(value.toString("utf8"));
@@ -128,7 +143,7 @@ function sourceOf(value: Buffer | null): SourceBlock | string {
 }
 
 /** Adds a data topic's records (offset order) to `d`. */
-export function addDataRecords(d: BatchDeltas, topic: string, partition: number, records: readonly InputRecord[], windowSize: number): void {
+export function addDataRecords(d: BatchDeltas, topic: string, partition: number, records: readonly InputRecord[], windowSize: number, avro: AvroSource = null): void {
   let w: WindowDelta | null = null;
   for (const r of records) {
     const offset = Number(r.offset);
@@ -138,7 +153,7 @@ export function addDataRecords(d: BatchDeltas, topic: string, partition: number,
     const last = w.transferredRanges[w.transferredRanges.length - 1];
     if (last !== undefined && last[1] === offset) last[1] = offset + 1;
     else w.transferredRanges.push([offset, offset + 1]);
-    const src = sourceOf(r.value);
+    const src = sourceOf(r.value, avro);
     if (typeof src === "string") {
       d.rejected.push({ offset: r.offset, reason: src });
       continue;

@@ -5,6 +5,7 @@
 import { rowChecksum, RowChecksummer, UNCHANGED, type CellValue } from "@zeroloss/checksum";
 import { ZerolossError } from "@zeroloss/errors";
 import type { RelationMessage, TableInfo, Tuple, TypeNames } from "@zeroloss/pg";
+import type { AvroRegistry, AvroWriter } from "@zeroloss/avro";
 import type { Envelope, EnvelopeColumn, EnvelopeSource, Op, Row, TopicNames } from "@zeroloss/wire";
 import { encodeEnvelope, RowJson } from "@zeroloss/wire";
 import type { DataRecord } from "./kafka-writer.js";
@@ -27,6 +28,20 @@ export interface RelationSchema {
   readonly rowJson: RowJson;
   /** `"schema":…,"table":…`, for rowRecord's envelope text. */
   readonly schemaTableJson: string;
+  /** With kafka.encoding avro: this column list's registered schema version; null writes JSON. */
+  readonly avro: AvroWriter | null;
+}
+
+/** kafka.encoding: how a relation's record values are written. */
+export interface ValueEncoding {
+  /** The relation, ready to encode: with avro, its schema registered (a new version when its columns changed). */
+  prepare(rel: RelationSchema): Promise<RelationSchema>;
+}
+
+export const JSON_ENCODING: ValueEncoding = { prepare: async (rel) => rel };
+
+export function avroEncoding(registry: AvroRegistry): ValueEncoding {
+  return { prepare: async (rel) => ({ ...rel, avro: await registry.writer(rel.topic, rel.schema, rel.table, rel.columns) }) };
 }
 
 export function relationSchema(
@@ -55,6 +70,7 @@ export function relationSchema(
     checksummer: new RowChecksummer(columns.map((c) => c.name)),
     rowJson: new RowJson(columns.map((c) => c.name)),
     schemaTableJson: `"schema":${JSON.stringify(schema)},"table":${JSON.stringify(table)}`,
+    avro: null,
   };
 }
 
@@ -122,6 +138,16 @@ export function rowRecord(op: "c" | "u" | "r", rel: RelationSchema, values: Tupl
   let unchanged: string[] | undefined;
   for (let i = 0; i < values.length; i++) if (values[i] === UNCHANGED) (unchanged ??= []).push(rel.names[i] as string);
   const checksum = rel.checksummer.checksum(values);
+  const key = keyOf(rel, values);
+  if (rel.avro !== null) {
+    const after: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v !== UNCHANGED && v !== undefined) after[rel.names[i] as string] = v;
+    }
+    const env: Envelope = { v: 1, op, source, columns: rel.columns, after, ...(unchanged === undefined ? {} : { unchanged }), before: null, checksum };
+    return { record: { topic: rel.topic, key, value: rel.avro.encode(env) }, op, checksum };
+  }
   const s = source;
   let text =
     `{"v":1,"op":"${op}","source":{"db":${JSON.stringify(s.db)},${rel.schemaTableJson},"lsn":${JSON.stringify(s.lsn)},` +
@@ -129,7 +155,7 @@ export function rowRecord(op: "c" | "u" | "r", rel: RelationSchema, values: Tupl
     `"columns":${rel.columnsJson},"after":${rel.rowJson.of(values)}`;
   if (unchanged !== undefined) text += `,"unchanged":${JSON.stringify(unchanged)}`;
   text += `,"before":null,"checksum":"${checksum}"}`;
-  return { record: { topic: rel.topic, key: keyOf(rel, values), value: Buffer.from(text, "utf8") }, op, checksum };
+  return { record: { topic: rel.topic, key, value: Buffer.from(text, "utf8") }, op, checksum };
 }
 
 /** A d record: `before` holds the old key (or the old row under REPLICA IDENTITY FULL). */
@@ -149,7 +175,8 @@ export function deleteRecord(rel: RelationSchema, oldKind: "K" | "O", old: Tuple
   }
   const checksum = rowChecksum(names, values);
   const env: Envelope = { v: 1, op: "d", source, columns: rel.columns, after: null, before, checksum };
-  return { record: { topic: rel.topic, key: keyOf(rel, old), value: encodeEnvelope(env, rel.columnsJson) }, op: "d", checksum };
+  const value = rel.avro === null ? encodeEnvelope(env, rel.columnsJson) : rel.avro.encode(env);
+  return { record: { topic: rel.topic, key: keyOf(rel, old), value }, op: "d", checksum };
 }
 
 /** Did an update change the row's key? Then it travels as d (old key) + c (new key), each in its own key's partition. */
@@ -183,7 +210,7 @@ export function completeMovedRow(rel: RelationSchema, next: Tuple, old: Tuple | 
 /** One t record for one partition of the table's topic. */
 export function truncateRecord(rel: RelationSchema, partition: number, source: EnvelopeSource): BuiltRecord {
   const env: Envelope = { v: 1, op: "t", source, columns: [], after: null, before: null, partition, checksum: null };
-  return { record: { topic: rel.topic, key: null, value: encodeEnvelope(env), partition }, op: "t", checksum: null };
+  return { record: { topic: rel.topic, key: null, value: rel.avro === null ? encodeEnvelope(env) : rel.avro.encode(env), partition }, op: "t", checksum: null };
 }
 
 export type { Row };

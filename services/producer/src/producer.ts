@@ -27,6 +27,7 @@ import {
   type Lsn,
   type TableInfo,
 } from "@zeroloss/pg";
+import { AvroRegistry } from "@zeroloss/avro";
 import { topicNames, type TopicNames } from "@zeroloss/wire";
 import type { Kafka } from "kafkajs";
 import type pg from "pg";
@@ -34,6 +35,7 @@ import type { Logger } from "pino";
 import { readCheckpoint } from "./checkpoint.js";
 import { KafkaWriter } from "./kafka-writer.js";
 import type { ProducerMetrics } from "./metrics.js";
+import { avroEncoding, JSON_ENCODING, type ValueEncoding } from "./envelopes.js";
 import { initialProgress, runSnapshot } from "./snapshot.js";
 import { HEARTBEAT_PREFIX, Streamer } from "./streamer.js";
 
@@ -52,6 +54,7 @@ type Phase = "starting" | "snapshotting" | "streaming" | "waiting" | "stopped" |
 export class Producer {
   private readonly log: Logger;
   private readonly topics: TopicNames;
+  private readonly encoding: ValueEncoding;
   private readonly kafka: Kafka;
   private stopped = false;
   private phase: Phase = "starting";
@@ -65,6 +68,8 @@ export class Producer {
   constructor(private readonly o: ProducerOptions) {
     this.log = o.log;
     this.topics = topicNames(o.config.kafka.topicPrefix);
+    const registry = o.config.kafka.registry;
+    this.encoding = o.config.kafka.encoding === "avro" && registry !== undefined ? avroEncoding(new AvroRegistry(registry.url)) : JSON_ENCODING;
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-producer`, log: o.log });
     this.resnapshot = o.resnapshot === true;
   }
@@ -247,6 +252,7 @@ export class Producer {
         db,
         chunkSize: src.snapshot.chunkSize,
         topics: this.topics,
+        encoding: this.encoding,
         writer,
         log: this.log,
         metrics: this.o.metrics,
@@ -303,6 +309,7 @@ export class Producer {
         publication: config.source.publication,
         db,
         topics: this.topics,
+        encoding: this.encoding,
         writer,
         types,
         primaryKey: (oid, what) => readKeyColumns(control, oid, false, what),

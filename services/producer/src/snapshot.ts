@@ -14,7 +14,7 @@ import { formatLsn, qualifiedName, query, quoteIdent, quoteTable, type Lsn, type
 import type { Checkpoint, SnapshotTableProgress, TopicNames } from "@zeroloss/wire";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { rowRecord, schemaFromTable } from "./envelopes.js";
+import { rowRecord, schemaFromTable, type ValueEncoding } from "./envelopes.js";
 import type { KafkaWriter } from "./kafka-writer.js";
 import { ManifestBuilder } from "./manifest.js";
 import type { ProducerMetrics } from "./metrics.js";
@@ -29,6 +29,7 @@ export interface SnapshotOptions {
   readonly db: string;
   readonly chunkSize: number;
   readonly topics: TopicNames;
+  readonly encoding: ValueEncoding;
   readonly writer: KafkaWriter;
   readonly log: Logger;
   readonly metrics: ProducerMetrics;
@@ -53,7 +54,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
       });
     }
     if (state.done) continue;
-    const rel = schemaFromTable(o.topics, info);
+    const rel = await o.encoding.prepare(schemaFromTable(o.topics, info));
     const keyIdx = info.keyColumns.map((k) => info.columns.findIndex((c) => c.name === k));
     const keyTypes = keyIdx.map((i) => info.columns[i]?.sqlType ?? "text");
     const cols = info.columns.map((c) => quoteIdent(c.name)).join(", ");

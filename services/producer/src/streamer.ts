@@ -28,7 +28,7 @@ import {
 import type { Failpoints } from "@zeroloss/failpoints";
 import type { Checkpoint, EnvelopeSource, TopicNames } from "@zeroloss/wire";
 import type { Logger } from "pino";
-import { completeMovedRow, deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema } from "./envelopes.js";
+import { completeMovedRow, deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema, type ValueEncoding } from "./envelopes.js";
 import type { KafkaWriter } from "./kafka-writer.js";
 import { ManifestBuilder } from "./manifest.js";
 import type { ProducerMetrics } from "./metrics.js";
@@ -41,6 +41,8 @@ export interface StreamerOptions {
   readonly publication: string;
   readonly db: string;
   readonly topics: TopicNames;
+  /** kafka.encoding: a relation's record values as JSON, or Avro with its schema registered. */
+  readonly encoding: ValueEncoding;
   readonly writer: KafkaWriter;
   readonly types: TypeNames;
   readonly primaryKey: (relationOid: number, what: string) => Promise<readonly string[]>;
@@ -192,7 +194,9 @@ export class Streamer {
       case "relation":
         this.relations.set(
           msg.relationOid,
-          await schemaFromRelation(this.options.topics, msg, this.options.types, (oid) => this.options.primaryKey(oid, `${msg.schema}.${msg.name}`)),
+          await this.options.encoding.prepare(
+            await schemaFromRelation(this.options.topics, msg, this.options.types, (oid) => this.options.primaryKey(oid, `${msg.schema}.${msg.name}`)),
+          ),
         );
         return;
       case "type":

@@ -1,0 +1,229 @@
+// The Avro encoding of envelopes through a Confluent-compatible schema registry
+// (@kafkajs/confluent-schema-registry): one subject per data topic (`<topic>-value`), each
+// version registered under BACKWARD compatibility, records framed as Confluent's wire
+// format (magic byte 0, the schema id as 4 bytes big-endian, the Avro body).
+//
+// Registering and fetching schemas are asynchronous; encoding and decoding are not, so the
+// producer's and consumer's hot paths stay synchronous: a writer is made once per relation
+// version, and a reader loads the schemas of a batch's records before decoding them.
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
+import avsc from "avsc";
+import { ZerolossError } from "@zeroloss/errors";
+import { checkEnvelope, WireError, type Envelope, type EnvelopeColumn, type EnvelopeSource, type Op, type Row } from "@zeroloss/wire";
+import { envelopeSchema, schemaColumns, type SchemaColumn } from "./schema.js";
+import { fromAvro, toAvro } from "./values.js";
+
+/** Confluent's framing: magic byte 0, then the schema id. A JSON envelope starts with `{`. */
+const MAGIC = 0;
+const HEADER = 5;
+
+/** The schema id of a Confluent-framed value, or null when the value is not one. */
+export function schemaIdOf(value: Buffer): number | null {
+  return value.length >= HEADER && value[0] === MAGIC ? value.readUInt32BE(1) : null;
+}
+
+/** Avro long as BigInt: int8 values beyond 2^53 would lose digits as JS numbers. */
+const LongAsBigInt = avsc.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
+  toBuffer: (n: bigint) => {
+    const buf = Buffer.alloc(8);
+    buf.writeBigInt64LE(n);
+    return buf;
+  },
+  fromJSON: (x: unknown) => BigInt(x as string | number),
+  toJSON: (n: bigint) => Number(n),
+  isValid: (n: unknown) => typeof n === "bigint",
+  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+});
+
+interface AvroType {
+  toBuffer(payload: object): Buffer;
+  fromBuffer(buffer: Buffer): unknown;
+}
+
+/** The Avro body of an envelope (field names of schema.ts). */
+interface Payload {
+  v: number;
+  op: Op;
+  source: Omit<EnvelopeSource, "xid"> & { xid: bigint | null };
+  after: Record<string, unknown> | null;
+  unchanged: string[];
+  before: Record<string, unknown> | null;
+  beforeColumns: string[];
+  partition: number | null;
+  checksum: string | null;
+}
+
+/** A failure talking to the registry: retriable unless the registry answered with a verdict (4xx). */
+function registryError(err: unknown, url: string, doing: string, details: Record<string, unknown> = {}): ZerolossError {
+  if (err instanceof ZerolossError) return err;
+  const status = (err as { status?: unknown })?.status;
+  const message = (err as Error)?.message ?? String(err);
+  if (status === 409) {
+    return new ZerolossError("SCHEMA_INCOMPATIBLE", `the schema registry (${url}) refused ${doing}: not BACKWARD compatible with the subject's versions (${message})`, {
+      details,
+      cause: err,
+    });
+  }
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return new ZerolossError("REGISTRY_REFUSED", `the schema registry (${url}) refused ${doing}: HTTP ${status}: ${message}`, { details, cause: err });
+  }
+  return new ZerolossError("REGISTRY_UNREACHABLE", `the schema registry (kafka.registry.url ${url}) could not be reached for ${doing}: ${message}`, {
+    retriable: true,
+    details,
+    cause: err,
+  });
+}
+
+/** Encodes one table's envelopes with one registered schema version. */
+export class AvroWriter {
+  constructor(
+    readonly id: number,
+    readonly subject: string,
+    private readonly type: AvroType,
+    private readonly table: string,
+    private readonly columns: readonly SchemaColumn[],
+  ) {}
+
+  private row(row: Row, present: (name: string) => boolean): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const c of this.columns) {
+      const name = c.column.name;
+      out[c.field] = present(name) ? toAvro(c.kind, row[name] ?? null, { table: this.table, column: name }) : null;
+    }
+    return out;
+  }
+
+  encode(env: Envelope): Buffer {
+    const after = env.after;
+    const before = env.before;
+    const payload: Payload = {
+      v: env.v,
+      op: env.op,
+      source: { ...env.source, xid: env.source.xid === null ? null : BigInt(env.source.xid) },
+      after: after === null ? null : this.row(after, (n) => Object.hasOwn(after, n)),
+      unchanged: [...(env.unchanged ?? [])],
+      before: before === null ? null : this.row(before, (n) => Object.hasOwn(before, n)),
+      beforeColumns: before === null ? [] : this.columns.flatMap((c) => (Object.hasOwn(before, c.column.name) ? [c.column.name] : [])),
+      partition: env.partition ?? null,
+      checksum: env.checksum,
+    };
+    const body = this.type.toBuffer(payload);
+    const out = Buffer.allocUnsafe(HEADER + body.length);
+    out[0] = MAGIC;
+    out.writeUInt32BE(this.id, 1);
+    body.copy(out, HEADER);
+    return out;
+  }
+}
+
+interface Reader {
+  readonly type: AvroType;
+  readonly columns: readonly SchemaColumn[];
+  readonly envelopeColumns: readonly EnvelopeColumn[];
+  readonly columnsJson: string;
+}
+
+/** The registry, as zeroloss uses it: writers for the producer, decoding for the consumer and the counter. */
+export class AvroRegistry {
+  private readonly client: SchemaRegistry;
+  private readonly readers = new Map<number, Reader>();
+  private readonly knownColumnsJson = new WeakMap<readonly EnvelopeColumn[], string>();
+
+  constructor(readonly url: string) {
+    this.client = new SchemaRegistry({ host: url }, { [SchemaType.AVRO]: { registry: { long: LongAsBigInt } } });
+  }
+
+  /** Registers (or finds) a table's schema for these columns under `<topic>-value`, BACKWARD compatible with its earlier versions. */
+  async writer(topic: string, schema: string, table: string, columns: readonly EnvelopeColumn[]): Promise<AvroWriter> {
+    const subject = `${topic}-value`;
+    const raw = envelopeSchema(schema, table, columns);
+    const details = { subject, table: `${schema}.${table}` };
+    let id: number;
+    try {
+      ({ id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(raw) }, { subject, compatibility: COMPATIBILITY.BACKWARD }));
+    } catch (err) {
+      throw registryError(err, this.url, `the schema of ${schema}.${table} under subject ${subject}`, details);
+    }
+    const type = (await this.client.getSchema(id)) as unknown as AvroType;
+    return new AvroWriter(id, subject, type, `${schema}.${table}`, schemaColumns(raw));
+  }
+
+  /** Fetches the writer schemas of these values not seen yet; decode() needs them. */
+  async load(values: readonly (Buffer | null)[]): Promise<void> {
+    for (const v of values) {
+      const id = v === null ? null : schemaIdOf(v);
+      if (id === null || this.readers.has(id)) continue;
+      this.readers.set(id, await this.fetchReader(id));
+    }
+  }
+
+  private async fetchReader(id: number): Promise<Reader> {
+    let type: AvroType;
+    let text: string;
+    try {
+      type = (await this.client.getSchema(id)) as unknown as AvroType;
+      // The client's parsed schema drops the fields' pg.* attributes; the column list is read
+      // from the schema's own text (the registry's standard GET /schemas/ids/{id}).
+      const res = await fetch(`${this.url.replace(/\/$/, "")}/schemas/ids/${id}`);
+      if (!res.ok) throw Object.assign(new Error(await res.text()), { status: res.status });
+      text = ((await res.json()) as { schema: string }).schema;
+    } catch (err) {
+      throw registryError(err, this.url, `schema id ${id}`, { schemaId: id });
+    }
+    const columns = schemaColumns(JSON.parse(text));
+    const envelopeColumns = Object.freeze(columns.map((c) => Object.freeze({ ...c.column })));
+    const columnsJson = JSON.stringify(envelopeColumns);
+    this.knownColumnsJson.set(envelopeColumns, columnsJson);
+    return { type, columns, envelopeColumns, columnsJson };
+  }
+
+  private reader(value: Buffer): Reader {
+    const id = schemaIdOf(value);
+    if (id === null) throw new WireError("WIRE_NOT_AVRO", "record value is not in the schema registry's framing (magic byte 0, schema id)");
+    const r = this.readers.get(id);
+    if (r === undefined) throw new ZerolossError("AVRO_SCHEMA_NOT_LOADED", `schema id ${id} was not loaded before decoding (a bug: call load() first)`);
+    return r;
+  }
+
+  private body(value: Buffer, r: Reader): Payload {
+    try {
+      return r.type.fromBuffer(value.subarray(HEADER)) as Payload;
+    } catch (err) {
+      throw new WireError("WIRE_MALFORMED", `record value does not decode with its schema (id ${schemaIdOf(value)}): ${(err as Error).message}`);
+    }
+  }
+
+  /** The envelope of a loaded Avro value, as the JSON encoding would have given it. */
+  decode(value: Buffer): Envelope {
+    const r = this.reader(value);
+    const p = this.body(value, r);
+    const table = `${p.source.schema}.${p.source.table}`;
+    const unchanged = new Set(p.unchanged);
+    const rowOf = (obj: Record<string, unknown>, present: (name: string) => boolean): Row => {
+      const row: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
+      for (const c of r.columns) {
+        const name = c.column.name;
+        if (present(name)) row[name] = fromAvro(c.kind, obj[c.field], { table, column: name });
+      }
+      return row;
+    };
+    const beforeColumns = new Set(p.beforeColumns);
+    return checkEnvelope({
+      v: 1,
+      op: p.op,
+      source: { ...p.source, xid: p.source.xid === null ? null : Number(p.source.xid) },
+      columns: p.op === "t" ? [] : r.envelopeColumns,
+      after: p.after === null ? null : rowOf(p.after, (n) => !unchanged.has(n)),
+      ...(p.unchanged.length > 0 ? { unchanged: p.unchanged } : {}),
+      before: p.before === null ? null : rowOf(p.before, (n) => beforeColumns.has(n)),
+      ...(p.partition === null ? {} : { partition: p.partition }),
+      checksum: p.checksum,
+    }, true);
+  }
+
+  /** JSON.stringify(env.columns) for an envelope this registry decoded (computed once per schema), else undefined. */
+  columnsJsonOf(env: Envelope): string | undefined {
+    return this.knownColumnsJson.get(env.columns);
+  }
+}

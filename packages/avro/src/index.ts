@@ -1,0 +1,4 @@
+export * from "./values.js";
+export * from "./schema.js";
+export * from "./codec.js";
+export * from "./reader.js";
