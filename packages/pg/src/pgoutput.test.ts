@@ -56,6 +56,13 @@ describe("parsePgoutput", () => {
     expect(update).toEqual({ tag: "update", relationOid: 16384, oldKind: "K", oldTuple: ["1", null], newTuple: ["2", UNCHANGED] });
   });
 
+  it("keeps a leading byte order mark (U+FEFF) of a text value, and of every name", () => {
+    const bom = "\uFEFFbom and \u200Bzero width";
+    expect(parsePgoutput(Buffer.concat([u8(0x49), i32(1), u8(0x4e), i16(1), text(bom)]))).toEqual({ tag: "insert", relationOid: 1, newTuple: [bom] });
+    const rel = parsePgoutput(Buffer.concat([u8(0x52), i32(1), cstr("\uFEFFs"), cstr("\uFEFFt"), u8(0x64), i16(1), u8(1), cstr("\uFEFFc"), i32(25), i32(-1)]));
+    expect(rel).toMatchObject({ schema: "\uFEFFs", name: "\uFEFFt", columns: [{ name: "\uFEFFc" }] });
+  });
+
   it("reads deletes, truncates and logical messages", () => {
     expect(parsePgoutput(Buffer.concat([u8(0x44), i32(7), u8(0x4b), i16(1), text("9")]))).toEqual({ tag: "delete", relationOid: 7, oldKind: "K", oldTuple: ["9"] });
     expect(parsePgoutput(Buffer.concat([u8(0x54), i32(2), u8(3), i32(7), i32(8)]))).toEqual({ tag: "truncate", cascade: true, restartIdentity: true, relationOids: [7, 8] });
