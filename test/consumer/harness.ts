@@ -91,6 +91,23 @@ export interface TableSpec {
   readonly key: readonly string[];
 }
 
+/** For rows whose checksums differ: the columns whose text differs, source against target, so a failure names them. */
+async function columnDiffs(f: PipelineFixture, source: pg.Client, t: TableSpec, keys: readonly string[]): Promise<string[]> {
+  const keyText = `json_build_array(${t.key.map((k) => `t.${quoteIdent(k)}::text`).join(", ")})::text`;
+  const cols = t.columns.map((c) => `${textOutputSql(`t.${quoteIdent(c)}`)} AS ${quoteIdent(c)}`).join(", ");
+  const q = `SELECT ${keyText} AS zl_key, ${cols} FROM ${t.name} t WHERE ${keyText} = ANY($1)`;
+  const [a, b] = [await source.query<Record<string, string | null>>(q, [keys]), await f.target.query<Record<string, string | null>>(q, [keys])];
+  const out: string[] = [];
+  for (const ra of a.rows) {
+    const rb = b.rows.find((r) => r["zl_key"] === ra["zl_key"]);
+    if (rb === undefined) continue;
+    for (const c of t.columns) {
+      if (ra[c] !== rb[c]) out.push(`${ra["zl_key"]} ${c}: source ${JSON.stringify(ra[c])?.slice(0, 120)} target ${JSON.stringify(rb[c])?.slice(0, 120)}`);
+    }
+  }
+  return out;
+}
+
 /** Polls until the target holds exactly the source's rows of every table, checksum for checksum. */
 export async function waitForEqual(f: PipelineFixture, source: pg.Client, tables: readonly TableSpec[], running: RunningProducer[] = [], timeoutMs = 60_000): Promise<void> {
   let last: string[] = [];
@@ -100,7 +117,11 @@ export async function waitForEqual(f: PipelineFixture, source: pg.Client, tables
       for (const t of tables) {
         const [a, b] = [await tableDigest(source, t.name, t.columns, t.key), await tableDigest(f.target, t.name, t.columns, t.key)];
         const d = digestDiff(a, b);
-        if (d.length > 0) last.push(`${t.name} (${a.size} source rows, ${b.size} target rows): ${d.join("; ")}`);
+        if (d.length > 0) {
+          const differing = [...a].filter(([k, v]) => b.has(k) && b.get(k) !== v).map(([k]) => k).slice(0, 3);
+          const cols = differing.length === 0 ? [] : await columnDiffs(f, source, t, differing);
+          last.push(`${t.name} (${a.size} source rows, ${b.size} target rows): ${d.join("; ")}${cols.length === 0 ? "" : `; differing columns: ${cols.join("; ")}`}`);
+        }
       }
       return last.length === 0 ? true : undefined;
     },

@@ -54,25 +54,35 @@ interface Payload {
   checksum: string | null;
 }
 
-/** A failure talking to the registry: retriable unless the registry answered with a verdict (4xx). */
+const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|fetch failed/i;
+
+/**
+ * A failure talking to the registry. Retriable when the registry could not be reached or
+ * failed (5xx); not when it answered with a verdict (409 incompatible, other 4xx) or the
+ * schema itself failed. The client reports a refused connection as a status 400 whose
+ * message names the socket error, so the message is checked first.
+ */
 function registryError(err: unknown, url: string, doing: string, details: Record<string, unknown> = {}): ZerolossError {
   if (err instanceof ZerolossError) return err;
   const status = (err as { status?: unknown })?.status;
   const message = (err as Error)?.message ?? String(err);
+  if (NETWORK.test(message) || (typeof status === "number" && status >= 500)) {
+    return new ZerolossError("REGISTRY_UNREACHABLE", `the schema registry (kafka.registry.url ${url}) could not be reached for ${doing}: ${message}`, {
+      retriable: true,
+      details,
+      cause: err,
+    });
+  }
   if (status === 409) {
     return new ZerolossError("SCHEMA_INCOMPATIBLE", `the schema registry (${url}) refused ${doing}: not BACKWARD compatible with the subject's versions (${message})`, {
       details,
       cause: err,
     });
   }
-  if (typeof status === "number" && status >= 400 && status < 500) {
+  if (typeof status === "number") {
     return new ZerolossError("REGISTRY_REFUSED", `the schema registry (${url}) refused ${doing}: HTTP ${status}: ${message}`, { details, cause: err });
   }
-  return new ZerolossError("REGISTRY_UNREACHABLE", `the schema registry (kafka.registry.url ${url}) could not be reached for ${doing}: ${message}`, {
-    retriable: true,
-    details,
-    cause: err,
-  });
+  return new ZerolossError("REGISTRY_FAILED", `${doing} failed against the schema registry (${url}): ${message}`, { details, cause: err });
 }
 
 /** Encodes one table's envelopes with one registered schema version. */
@@ -131,7 +141,15 @@ export class AvroRegistry {
   private readonly knownColumnsJson = new WeakMap<readonly EnvelopeColumn[], string>();
 
   constructor(readonly url: string) {
-    this.client = new SchemaRegistry({ host: url }, { [SchemaType.AVRO]: { registry: { long: LongAsBigInt } } });
+    // avsc adds every named type it parses to `registry`, and the client passes the same
+    // options to each parse: a shared object would refuse the second schema of a subject
+    // ("duplicate type name"). A getter hands each parse a fresh one.
+    const avro = {
+      get registry() {
+        return { long: LongAsBigInt };
+      },
+    };
+    this.client = new SchemaRegistry({ host: url }, { [SchemaType.AVRO]: avro });
   }
 
   /** Registers (or finds) a table's schema for these columns under `<topic>-value`, BACKWARD compatible with its earlier versions. */

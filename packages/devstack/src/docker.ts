@@ -10,11 +10,14 @@ import { waitForKafka } from "./kafka.js";
 import { KAFKA_VERSION } from "./kafka-runtime.js";
 import { freePorts } from "./ports.js";
 import { DEV_PG_PASSWORD, DEV_PG_USER, postgresUrl } from "./postgres.js";
+import { CONFLUENT_API_PATH, REGISTRY_VERSION } from "./registry.js";
 import type { DevStack, KafkaCluster } from "./stack.js";
 import type { Env } from "./paths.js";
 
 export const POSTGRES_IMAGE = "postgres:17";
 export const KAFKA_IMAGE = `apache/kafka:${KAFKA_VERSION}`;
+/** The same registry the local mode runs from Maven Central (registry.ts), as its published image. */
+export const REGISTRY_IMAGE = `apicurio/apicurio-registry:${REGISTRY_VERSION}`;
 
 function socketPath(env: Env): string | undefined {
   const host = env["DOCKER_HOST"];
@@ -106,6 +109,8 @@ export interface StartDockerOptions {
   readonly log: Logger;
   readonly sourceDatabase: string;
   readonly targetDatabase: string;
+  /** Start the schema registry too. */
+  readonly registry: boolean;
 }
 
 export async function startDockerStack(options: StartDockerOptions): Promise<DevStack> {
@@ -127,17 +132,26 @@ export async function startDockerStack(options: StartDockerOptions): Promise<Dev
       .start();
 
   log.info({ postgres: POSTGRES_IMAGE, kafka: KAFKA_IMAGE, brokers: options.brokers }, "starting containers");
-  const [source, target, kafka] = await Promise.all([
+  const [source, target, kafka, registry] = await Promise.all([
     postgres("source", options.sourceDatabase),
     postgres("target", options.targetDatabase),
     kafkaContainers(tc, network, options.brokers),
+    options.registry
+      ? new tc.GenericContainer(REGISTRY_IMAGE)
+          .withNetwork(network)
+          .withExposedPorts(8080)
+          .withWaitStrategy(tc.Wait.forHttp(`${CONFLUENT_API_PATH}/subjects`, 8080).forStatusCode(200))
+          .withStartupTimeout(180_000)
+          .start()
+      : Promise.resolve(null),
   ]);
   const brokers = kafka.brokers;
-  const containers = [source, target, ...kafka.containers];
+  const containers = [source, target, ...kafka.containers, ...(registry === null ? [] : [registry])];
   return {
     source: postgresUrl(source.getMappedPort(5432), options.sourceDatabase, source.getHost()),
     target: postgresUrl(target.getMappedPort(5432), options.targetDatabase, target.getHost()),
     kafka: brokers,
+    ...(registry === null ? {} : { registry: `http://${registry.getHost()}:${registry.getMappedPort(8080)}${CONFLUENT_API_PATH}` }),
     mode: "docker",
     brokers: options.brokers,
     kafkaVersion: KAFKA_VERSION,

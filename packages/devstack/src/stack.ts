@@ -112,13 +112,14 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
   }
 
   if (mode === "docker") {
-    if (options.registry === true) {
-      throw new DevstackError(
-        "STACK_CONFIG_INVALID",
-        "the schema registry runs as a local process (Apicurio Registry on Java), not in Docker yet: set ZEROLOSS_DEVSTACK=local, or start a registry and use ZEROLOSS_* variables for an external stack",
-      );
-    }
-    return startDockerStack({ brokers, detached: options.detached ?? false, log, sourceDatabase: options.sourceDatabase ?? "source", targetDatabase: options.targetDatabase ?? "target" });
+    return startDockerStack({
+      brokers,
+      detached: options.detached ?? false,
+      log,
+      sourceDatabase: options.sourceDatabase ?? "source",
+      targetDatabase: options.targetDatabase ?? "target",
+      registry: options.registry === true,
+    });
   }
 
   checkLocalPrerequisites(env, !kafkaRuntimeCached(env));
