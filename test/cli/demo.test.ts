@@ -160,4 +160,26 @@ describe("zeroloss demo", () => {
     await pollUntil(async () => (pids.every((p) => !isAlive(p)) ? true : undefined), { timeoutMs: 30_000, what: `pids ${pids.join(",")} to exit` });
     expect(readdirSync(runDir).filter((e) => e !== "detached.json")).toEqual([]);
   });
+
+  it("--encoding avro runs the whole demo through a schema registry it starts, and proves it", { timeout: 300_000 }, async () => {
+    const dir = join(demoDir, "avro");
+    const run = spawn(process.execPath, ["--disable-warning=TimeoutNegativeWarning", CLI, "demo", "--encoding", "avro", "--duration", "4", "--json", "--dir", dir], { env, stdio: ["ignore", "pipe", "pipe"] });
+    demo = run;
+    let stdout = "";
+    let stderr = "";
+    run.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    run.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => run.once("exit", (c) => resolve(c)));
+    expect(code, `${stderr}\n${stdout}`).toBe(0);
+    expect(stderr).toContain("a schema registry (Avro)");
+    const proof = JSON.parse(stdout) as { proven: boolean; claims: { claim: string; ok: boolean }[]; encoding: { kind: string; registry: string; subjects: Record<string, number[]> } };
+    expect(proof.proven).toBe(true);
+    expect(proof.encoding.kind).toBe("avro");
+    expect(proof.encoding.registry).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7$/);
+    expect(Object.keys(proof.encoding.subjects).sort()).toEqual(TABLES.map((t) => `zeroloss.${t}-value`).sort());
+    expect(proof.claims.find((c) => c.claim.includes("schema registry"))?.ok).toBe(true);
+    const config = await loadConfig({ file: join(dir, "zeroloss.yaml"), env: {} });
+    expect(config.kafka.encoding).toBe("avro");
+    expect(readdirSync(runDir).filter((e) => e !== "detached.json")).toEqual([]); // the stack, registry included, is gone
+  });
 });

@@ -1,6 +1,6 @@
 // The `zeroloss` command: parses arguments and hands each command to its module.
 // Exit codes: 0 success, 1 the command failed, 2 usage or configuration error.
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { isZerolossError, describeError } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
@@ -79,8 +79,9 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .option("--keep", "leave the stack and the services running after the proof, for exploration, until Ctrl-C", false)
     .option("--json", "print the proof as JSON on stdout", false)
     .option("--dir <folder>", "where the demo's zeroloss.yaml, service logs and proof.json go", ".zeroloss/demo")
+    .addOption(new Option("--encoding <encoding>", "how record values travel: json, or avro through a schema registry the demo starts too").choices(["json", "avro"]).default("json"))
     .exitOverride()
-    .action(async (opts: { duration: number; rate: number; sustain: number; keep: boolean; json: boolean; dir: string }) => {
+    .action(async (opts: { duration: number; rate: number; sustain: number; keep: boolean; json: boolean; dir: string; encoding: "json" | "avro" }) => {
       setExit(await demoCommand({ ...opts, log: log() }));
     });
 

@@ -20,7 +20,8 @@ export function endpointsJson(stack: StackEndpoints): string {
 }
 
 /** The configuration of every service for a stack, as `dev up --config-out` writes it. */
-export function stackConfig(stack: StackEndpoints, brokers: number): ConfigInput {
+/** `encoding` avro needs the stack's registry; a stack with one writes Avro unless told json. */
+export function stackConfig(stack: StackEndpoints, brokers: number, encoding: "json" | "avro" = stack.registry === undefined ? "json" : "avro"): ConfigInput {
   return {
     source: { url: stack.source, tables: ["public.*"], slot: "zeroloss", publication: "zeroloss" },
     target: { url: stack.target },
@@ -30,6 +31,8 @@ export function stackConfig(stack: StackEndpoints, brokers: number): ConfigInput
       partitions: 6,
       replicationFactor: brokers >= 3 ? 3 : 1,
       minInsyncReplicas: brokers >= 3 ? 2 : 1,
+      encoding,
+      ...(stack.registry === undefined ? {} : { registry: { url: stack.registry } }),
     },
     producer: { http: { port: 9401 } },
     consumer: { group: "zeroloss", http: { port: 9402 } },

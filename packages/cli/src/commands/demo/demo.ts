@@ -8,10 +8,10 @@ import pg from "pg";
 import { chooseMode, pollUntil, startDevStack, type DevStack } from "@zeroloss/devstack";
 import { isZerolossError, ZerolossError } from "@zeroloss/errors";
 import { histogramBuckets, sumOf, type Bucket, type Logger } from "@zeroloss/observability";
-import type { Summary, VerifyReport } from "@zeroloss/wire";
+import { topicNames, type Summary, type VerifyReport } from "@zeroloss/wire";
 import type { ConfigInput } from "@zeroloss/config";
 import { configText, stackConfig } from "../dev.js";
-import { buildProof, formatProof, LATENCY_METRIC, type Proof } from "./proof.js";
+import { buildProof, formatProof, LATENCY_METRIC, type Encoding, type Proof } from "./proof.js";
 import { BACKLOG_DEFAULT, DEMO_TABLES, createSchema, loadBacklog } from "./schema.js";
 import { choosePorts, Pipeline, runVerifier, type PipelineService } from "./services.js";
 import { runWorkload, type WorkloadStats } from "./workload.js";
@@ -27,6 +27,8 @@ export interface DemoOptions {
   readonly json: boolean;
   /** Where the config, the service logs and proof.json are written. */
   readonly dir: string;
+  /** kafka.encoding: avro also starts the schema registry. */
+  readonly encoding: "json" | "avro";
   readonly log: Logger;
 }
 
@@ -47,8 +49,8 @@ class Progress {
 
 const n = (v: number) => v.toLocaleString("en-US");
 
-function demoConfig(stack: DevStack, ports: Record<PipelineService, number>): ConfigInput {
-  const base = stackConfig(stack, 1);
+function demoConfig(stack: DevStack, ports: Record<PipelineService, number>, encoding: DemoOptions["encoding"]): ConfigInput {
+  const base = stackConfig(stack, 1, encoding);
   const http = (port: number) => ({ port, host: "127.0.0.1" });
   return {
     ...base,
@@ -94,6 +96,20 @@ function flowLine(f: Flow): string {
   return `emitted ${n(f.producerEvents)} · in Kafka ${n(t.transferred)} · applied ${n(t.applied + t.duplicate)} · quarantined ${n(t.quarantined)}`;
 }
 
+/** The registry's subjects and versions after the run, and the subject each demo table's records belong under. */
+async function encodingOf(kind: DemoOptions["encoding"], registry: string | null): Promise<Encoding> {
+  const expected = Object.fromEntries(DEMO_TABLES.map((t) => [t, `${topicNames("zeroloss").data(...(t.split(".") as [string, string]))}-value`]));
+  if (kind === "json" || registry === null) return { kind, registry, subjects: {}, expected };
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${registry}${path}`);
+    if (!res.ok) throw new ZerolossError("DEMO_REGISTRY", `the schema registry answered ${res.status} to GET ${path}: ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const subjects: Record<string, number[]> = {};
+  for (const s of await get<string[]>("/subjects")) subjects[s] = await get<number[]>(`/subjects/${encodeURIComponent(s)}/versions`);
+  return { kind, registry, subjects, expected };
+}
+
 export async function demoCommand(o: DemoOptions): Promise<number> {
   if ((await chooseMode(process.env)) === "external") {
     throw new ZerolossError(
@@ -129,8 +145,9 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   };
   try {
     progress.line(`zeroloss demo: a payments database streamed PostgreSQL → Kafka → PostgreSQL, then proven (workload ${o.duration} s at ${o.rate} transactions/s)`);
-    progress.line("starting the local stack: source and target PostgreSQL, Apache Kafka (1 broker)");
-    stack = await startDevStack({ brokers: 1, detached: false, log: o.log.child({ part: "stack" }, { level: "warn" }) });
+    const avro = o.encoding === "avro";
+    progress.line(`starting the local stack: source and target PostgreSQL, Apache Kafka (1 broker)${avro ? ", a schema registry (Avro)" : ""}`);
+    stack = await startDevStack({ brokers: 1, detached: false, registry: avro, log: o.log.child({ part: "stack" }, { level: "warn" }) });
     void stack.unexpectedExit.then((report) => (stackFailure = report));
     progress.line(`stack ready (${stack.mode}${stack.instanceDir === null ? "" : `, files in ${stack.instanceDir}`})`);
     abortIf();
@@ -150,7 +167,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
 
       const ports = await choosePorts();
       const configFile = join(dir, "zeroloss.yaml");
-      await writeFile(configFile, configText(demoConfig(stack, ports), "`zeroloss demo`"));
+      await writeFile(configFile, configText(demoConfig(stack, ports, o.encoding), "`zeroloss demo`"));
       abortIf();
       pipeline = await Pipeline.start({ configFile, dir, ports, log: o.log.child({ part: "services" }, { level: "warn" }) });
       const p = pipeline;
@@ -241,6 +258,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
         backlog: { ...backlog, seconds: backlogSeconds, rowsPerSecond: backlogRows / backlogSeconds },
         workload: { ...stats, changes, changesPerSecond: changes / stats.seconds, drainSeconds },
         durationSeconds: progress.elapsed(),
+        encoding: await encodingOf(o.encoding, stack.registry ?? null),
         dashboard: p.url("counter"),
         files: dir,
       });

@@ -62,6 +62,7 @@ function inputs(over: Partial<ProofInputs> = {}): ProofInputs {
     durationSeconds: 40,
     dashboard: "http://127.0.0.1:9400/",
     files: "/tmp/demo",
+    encoding: { kind: "json", registry: null, subjects: {}, expected: {} },
     ...over,
   };
 }
@@ -84,12 +85,24 @@ describe("the demo's proof", () => {
     expect(text).toMatch(/public\.a\s+10\s+10\s+120\s+120\s+0\s+equal/);
   });
 
+  it("with Avro, claims every table's subject in the registry", () => {
+    const p = buildProof(inputs({ encoding: { kind: "avro", registry: "http://r", subjects: { "zeroloss.public.a-value": [1], "zeroloss.public.b-value": [1, 2] }, expected: { "public.a": "zeroloss.public.a-value", "public.b": "zeroloss.public.b-value" } } }));
+    expect(p.proven).toBe(true);
+    expect(p.claims.at(-1)).toMatchObject({ ok: true, claim: "every table's records went through the schema registry (Avro)" });
+    expect(formatProof(p)).toContain("encoding:   avro, schemas in http://r");
+  });
+
   it.each([
     ["drift found by the verifier", { verify: { code: 1, report: { ...equal, result: "drift" as const, tables: [{ ...equal.tables[0]!, result: "drift" as const, driftRows: 3 }, equal.tables[1]!] } } }, "source and target are equal by content"],
     ["a checksum the target recomputed differently", { consumer: metrics([...consumerLines, 'zeroloss_consumer_checksum_mismatches_total{table="public.b"} 1']) }, "every row's checksum was recomputed by the target database and matched"],
     ["records the consumer did not validate", { consumer: metrics(['zeroloss_consumer_records_total{table="public.a",result="applied"} 120', 'zeroloss_consumer_records_total{table="public.b",result="applied"} 49']) }, "every row's checksum was recomputed by the target database and matched"],
     ["a window in mismatch", { summary: { ...summary, ok: false, windows: { ...summary.windows, mismatch: 1 } } }, "every offset window and source transaction balances"],
     ["records emitted but not in Kafka", { summary: { ...summary, totals: { ...summary.totals, transferred: 169 } } }, "every change reached Kafka and the target"],
+    [
+      "a table whose records have no subject in the registry (Avro)",
+      { encoding: { kind: "avro", registry: "http://r", subjects: { "zeroloss.public.a-value": [1] }, expected: { "public.a": "zeroloss.public.a-value", "public.b": "zeroloss.public.b-value" } } },
+      "every table's records went through the schema registry (Avro)",
+    ],
     ["a pipeline that never drained", { drained: { ok: false, detail: "not drained after 120 s" }, verify: null }, "every change reached Kafka and the target"],
   ])("is not proven with %s", (_what, over, failing) => {
     const p = buildProof(inputs(over as Partial<ProofInputs>));

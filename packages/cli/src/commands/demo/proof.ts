@@ -40,6 +40,17 @@ export interface Proof {
   readonly durationSeconds: number;
   readonly dashboard: string;
   readonly files: string;
+  /** How record values travelled: json, or avro with the registry's subjects and their versions. */
+  readonly encoding: Encoding;
+}
+
+export interface Encoding {
+  readonly kind: "json" | "avro";
+  readonly registry: string | null;
+  /** Subject → versions, read from the registry after the run (avro). */
+  readonly subjects: Readonly<Record<string, readonly number[]>>;
+  /** The subject each demo table's records must be under (avro). */
+  readonly expected: Readonly<Record<string, string>>;
 }
 
 export interface ProofInputs {
@@ -57,6 +68,7 @@ export interface ProofInputs {
   readonly durationSeconds: number;
   readonly dashboard: string;
   readonly files: string;
+  readonly encoding: Encoding;
 }
 
 export const LATENCY_METRIC = "zeroloss_consumer_end_to_end_seconds";
@@ -122,6 +134,18 @@ export function buildProof(i: ProofInputs): Proof {
               `, ${tables.reduce((a, x) => a + x.driftRows, 0)} row(s) differing`,
     },
   ];
+  if (i.encoding.kind === "avro") {
+    const e = i.encoding;
+    const missing = Object.entries(e.expected).filter(([, subject]) => (e.subjects[subject] ?? []).length === 0);
+    claims.push({
+      claim: "every table's records went through the schema registry (Avro)",
+      ok: missing.length === 0,
+      detail:
+        Object.entries(e.expected)
+          .map(([t, subject]) => `${t}: subject ${subject}, version(s) ${(e.subjects[subject] ?? []).join(", ") || "none"}`)
+          .join("; ") + ` (${e.registry ?? "no registry"})`,
+    });
+  }
   const report = i.verify?.report ?? null;
   return {
     proven: claims.every((c) => c.ok),
@@ -144,6 +168,7 @@ export function buildProof(i: ProofInputs): Proof {
     durationSeconds: i.durationSeconds,
     dashboard: i.dashboard,
     files: i.files,
+    encoding: i.encoding,
   };
 }
 
@@ -181,6 +206,7 @@ export function formatProof(p: Proof): string {
       `${n(p.workload.changes)} row changes (${n(Math.round(p.workload.changesPerSecond))}/s); all applied ${p.workload.drainSeconds.toFixed(1)} s after the workload stopped`,
     `  latency:    source commit → target commit p50 ${lat(p.latency.p50Ms)}, p99 ${lat(p.latency.p99Ms)} over ${n(p.latency.changes)} changes (from the consumer's histogram buckets)`,
     `  verifier:   ${p.verifier === null ? "not run" : `${p.verifier.result}, ${p.verifier.passes} pass(es) in ${(p.verifier.durationMs / 1000).toFixed(1)} s, exit ${p.verifier.exitCode}`}`,
+    `  encoding:   ${p.encoding.kind}${p.encoding.registry === null ? "" : `, schemas in ${p.encoding.registry}`}`,
     `  total time: ${p.durationSeconds.toFixed(1)} s`,
     `  files:      ${p.files} (zeroloss.yaml, service logs, proof.json)`,
   ];
