@@ -188,11 +188,12 @@ function wholeBlocks(samples: Sample[]): Sample[] {
 }
 
 /**
- * The floor of each service's heap in each 5-minute block: the least heap in use, over the
- * samples of processes that had run at least a minute (a restarted one starts small). A
- * leak raises the floor; a burst (the catch-up after an outage) raises only the peaks.
+ * The floor of each service's heap (or PSS) in each 5-minute block: the least value, over
+ * the samples of processes that had run at least a minute (a restarted one starts small). A
+ * leak raises the heap's floor; a burst (the catch-up after an outage) raises only its peaks.
+ * The PSS floor is recorded, not judged: memory the allocators keep after a burst shows there.
  */
-function heapFloors(samples: Sample[]): { floors: Record<string, (number | null)[]>; counts: Record<string, number[]> } {
+function floorsOf(samples: Sample[], pick: (x: Sample) => Record<string, number | null>): { floors: Record<string, (number | null)[]>; counts: Record<string, number[]> } {
   const floors: Record<string, (number | null)[]> = {};
   const counts: Record<string, number[]> = {};
   for (const name of ["producer", "consumer", "counter"]) {
@@ -204,7 +205,7 @@ function heapFloors(samples: Sample[]): { floors: Record<string, (number | null)
       f[b] ??= null;
       n[b] ??= 0;
       const pid = x.pids[name];
-      const v = x.heapMiB[name] ?? null;
+      const v = pick(x)[name] ?? null;
       if (pid === undefined || v === null) continue;
       if (!since.has(pid)) since.set(pid, x.t);
       if (x.t - since.get(pid)! < 60) continue;
@@ -272,7 +273,8 @@ it(`soak: ${MINUTES} minutes, a random fault every ${FAULT_EVERY_MS / 1000} s (s
       const last = s.samples.at(-1)!;
       // The last sample may have found a service down (the last fault's outage).
       const lastApplied = s.samples.findLast((x) => x.applied !== null);
-      const heap = heapFloors(wholeBlocks(s.samples));
+      const heap = floorsOf(wholeBlocks(s.samples), (x) => x.heapMiB);
+      const pss = floorsOf(wholeBlocks(s.samples), (x) => x.memMiB);
       result = {
         minutes: MINUTES,
         seed,
@@ -285,6 +287,7 @@ it(`soak: ${MINUTES} minutes, a random fault every ${FAULT_EVERY_MS / 1000} s (s
         memoryPeakMiBPer5Min: memoryBlocks(wholeBlocks(s.samples)),
         heapFloorMiBPer5Min: heap.floors,
         heapSamplesPer5Min: heap.counts,
+        pssFloorMiBPer5Min: pss.floors,
         samples: s.samples,
       };
     },
