@@ -159,12 +159,28 @@ export class AvroRegistry {
     const details = { subject, table: `${schema}.${table}` };
     let id: number;
     try {
-      ({ id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(raw) }, { subject, compatibility: COMPATIBILITY.BACKWARD }));
+      const compatibility = await this.compatibilityOf(subject);
+      ({ id } = await this.client.register({ type: SchemaType.AVRO, schema: JSON.stringify(raw) }, { subject, compatibility }));
     } catch (err) {
       throw registryError(err, this.url, `the schema of ${schema}.${table} under subject ${subject}`, details);
     }
     const type = (await this.client.getSchema(id)) as unknown as AvroType;
     return new AvroWriter(id, subject, type, `${schema}.${table}`, schemaColumns(raw));
+  }
+
+  /**
+   * The subject's own compatibility setting, or BACKWARD for a new subject (set on its first
+   * registration). The client refuses to register when the level it is given differs from
+   * the subject's: an operator who relaxed a subject (to let a narrowing change through)
+   * must not be overruled.
+   */
+  private async compatibilityOf(subject: string): Promise<COMPATIBILITY> {
+    const res = await fetch(`${this.url.replace(/\/$/, "")}/config/${encodeURIComponent(subject)}`);
+    if (res.status === 404) return COMPATIBILITY.BACKWARD;
+    if (!res.ok) throw Object.assign(new Error(`GET /config/${subject}: ${await res.text()}`), { status: res.status });
+    const level = ((await res.json()) as { compatibilityLevel?: string }).compatibilityLevel?.toUpperCase();
+    const known = Object.values(COMPATIBILITY) as string[];
+    return level !== undefined && known.includes(level) ? (level as COMPATIBILITY) : COMPATIBILITY.BACKWARD;
   }
 
   /** Fetches the writer schemas of these values not seen yet; decode() needs them. */

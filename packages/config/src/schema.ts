@@ -44,6 +44,8 @@ export const configSchema = z.strictObject({
   }),
   target: z.strictObject({
     url: postgresUrl,
+    /** A source column list that differs from the target table: apply (add columns, widen types; stop on anything else) or stop. */
+    schemaChanges: z.enum(["apply", "stop"]).default("apply"),
   }),
   kafka: z
     .strictObject({

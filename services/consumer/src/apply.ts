@@ -72,26 +72,31 @@ export class TargetConnection {
 
   /** True when `table`'s staging table already holds rows of this batch transaction, and must be emptied first. */
   staged(table: TargetTable): boolean {
-    if (this.stagedInBatch.has(table.quoted)) return true;
-    this.stagedInBatch.add(table.quoted);
+    if (this.stagedInBatch.has(shapeOf(table))) return true;
+    this.stagedInBatch.add(shapeOf(table));
     return false;
   }
 
   /** Creates the staging tables a plan needs, outside the batch transaction (a rollback would drop them). */
   async prepare(plan: BatchPlan): Promise<void> {
     for (const step of plan.steps) {
-      if (step.kind !== "rows" || this.staging.has(step.table.quoted)) continue;
+      if (step.kind !== "rows" || this.staging.has(shapeOf(step.table))) continue;
       const sql = tableSql(step.table, `zl_stage_${this.staging.size}`);
       await query(this.client, `creating the staging table for ${step.table.quoted}`, sql.createStaging);
-      this.staging.set(step.table.quoted, sql);
+      this.staging.set(shapeOf(step.table), sql);
     }
   }
 
   sqlFor(table: TargetTable): TableSql {
-    const sql = this.staging.get(table.quoted);
+    const sql = this.staging.get(shapeOf(table));
     if (sql === undefined) throw new Error(`no staging table prepared for ${table.quoted}`);
     return sql;
   }
+}
+
+/** A staging table per target table and column list: after the source's DDL, the same table is staged in its new shape. */
+function shapeOf(table: TargetTable): string {
+  return `${table.quoted}${table.columnsJson}`;
 }
 
 /** Columns whose sent text (when sent) differs from `texts.c<i>`, the target's text of column i. */

@@ -6,7 +6,7 @@
 // fields missing, or a key that disagrees with the key columns of its value. Such records
 // are quarantined and sent to the DLQ; they never stop the stream.
 import { UNCHANGED, type CellValue } from "@zeroloss/checksum";
-import { isZerolossError, ZerolossError } from "@zeroloss/errors";
+import { isZerolossError } from "@zeroloss/errors";
 import type { EnvelopeReader } from "@zeroloss/avro";
 import { RowJson, type Envelope, type Row, type TopicNames } from "@zeroloss/wire";
 import type { TargetTable } from "./target-schema.js";
@@ -171,16 +171,16 @@ export async function planBatch(topic: string, partition: number, records: reado
     if (last === null || last.schema !== schema || last.name !== name) {
       const expectedTopic = topics.data(schema, name);
       last = { schema, name, topic: expectedTopic, table: expectedTopic === topic ? await resolve(env) : null };
+    } else if (env.op !== "t" && last.table !== null && decoder.columnsJson(env) !== last.table.columnsJson) {
+      // The source's columns changed (DDL): the rows before the change are applied first,
+      // then the target table is fitted to the new list (target.schemaChanges) for the rest.
+      close();
+      last = { schema, name, topic: last.topic, table: await resolve(env) };
     }
     const table = last.table;
     if (table === null) {
       bad.push(malformed(index, "WIRE_WRONG_TOPIC", `a record of table ${schema}.${name} belongs in topic ${last.topic}, not ${topic}`, env));
       continue;
-    }
-    if (env.op !== "t" && decoder.columnsJson(env) !== table.columnsJson) {
-      // A column list that differs from the one the target table was prepared from: the
-      // source's schema changed. Schema evolution comes later (issue 8); until then, stop.
-      throw columnsChanged(table, env);
     }
     if (env.op === "t") {
       if (rec.key !== null) {
@@ -211,22 +211,6 @@ export async function planBatch(topic: string, partition: number, records: reado
   }
   close();
   return { records, envelopes, malformed: bad, steps };
-}
-
-function columnsChanged(table: TargetTable, env: Envelope): ZerolossError {
-  const was = JSON.parse(table.columnsJson) as Envelope["columns"];
-  const now = env.columns;
-  const gone = was.find((c) => !now.some((n) => n.name === c.name));
-  const added = now.find((c) => !was.some((w) => w.name === c.name));
-  const changed = now.find((c) => was.some((w) => w.name === c.name && (w.type !== c.type || w.key !== c.key)));
-  const column = (changed ?? added ?? gone)?.name ?? "(order)";
-  const name = `${env.source.schema}.${env.source.table}`;
-  return new ZerolossError(
-    "TARGET_COLUMNS_CHANGED",
-    `table ${name}: the source's columns changed (column ${column}) since the target table was prepared; the record at LSN ${env.source.lsn} ` +
-      `has a different column list. Schema changes are not applied yet: alter the target table to match, then restart the consumer`,
-    { retriable: false, details: { table: name, column } },
-  );
 }
 
 /**
@@ -266,7 +250,8 @@ export function mergePlans(plans: readonly BatchPlan[]): { plan: BatchPlan; base
  * added to) must be merged one partition after the other, never in one statement.
  */
 export class GroupKeys {
-  private readonly keys = new Map<TargetTable, Set<string>>();
+  /** Per target table (by name: a table may appear in two column lists around a DDL), the keys joined. */
+  private readonly keys = new Map<string, Set<string>>();
   private plans = 0;
   /** Set once a plan that must be alone (it truncates) joined. */
   private closed = false;
@@ -277,13 +262,13 @@ export class GroupKeys {
     const truncates = plan.steps.some((s) => s.kind === "truncate");
     if (truncates && this.plans > 0) return false;
     for (const s of plan.steps) {
-      const seen = s.kind === "rows" ? this.keys.get(s.table) : undefined;
+      const seen = s.kind === "rows" ? this.keys.get(s.table.quoted) : undefined;
       if (seen !== undefined && s.kind === "rows" && s.rows.some((r) => seen.has(r.key))) return false;
     }
     for (const s of plan.steps) {
       if (s.kind !== "rows") continue;
-      let seen = this.keys.get(s.table);
-      if (seen === undefined) this.keys.set(s.table, (seen = new Set()));
+      let seen = this.keys.get(s.table.quoted);
+      if (seen === undefined) this.keys.set(s.table.quoted, (seen = new Set()));
       for (const r of s.rows) seen.add(r.key);
     }
     this.plans++;

@@ -57,7 +57,10 @@ export class Consumer {
   private lastError: ZerolossError | null = null;
   private readonly stoppedPartitions = new Map<string, StoppedPartition>();
   private readonly free: TargetConnection[] = [];
+  /** Per table and column list (JSON): the target table prepared for it. */
   private readonly tables = new Map<string, Promise<TargetTable>>();
+  /** Per table: the last column list prepared, for truncate markers (which carry none). */
+  private readonly latestTable = new Map<string, Promise<TargetTable>>();
   private readonly decoder: EnvelopeReader;
   private readonly applier: Applier;
   /** Per "topic:partition": the offset after what this process applied and committed (or, stopped, the offset it stopped at). */
@@ -347,18 +350,36 @@ export class Consumer {
     }
   }
 
+  /**
+   * The target table for an envelope's column list, prepared once per list: a new list (the
+   * source's DDL) fits the target table to it first (target.schemaChanges). A truncate marker
+   * carries no columns: it takes the table's latest prepared list.
+   */
   private table(env: Envelope): Promise<TargetTable> {
     const name: TableName = { schema: env.source.schema, name: env.source.table };
-    const k = JSON.stringify([name.schema, name.name]);
+    const byName = JSON.stringify([name.schema, name.name]);
+    if (env.op === "t") {
+      const latest = this.latestTable.get(byName);
+      if (latest !== undefined) return latest;
+    }
+    const k = `${byName}${this.decoder.columnsJson(env)}`;
     let t = this.tables.get(k);
     if (t === undefined) {
       t = (async () => {
         this.ddl ??= await connect(this.o.config.target.url, { applicationName: "zeroloss-consumer" });
-        return prepareTable(this.ddl, name, env.columns);
+        const changes: string[] = [];
+        const prepared = await prepareTable(this.ddl, name, env.columns, this.o.config.target.schemaChanges, changes, env.source.lsn);
+        if (changes.length > 0) {
+          this.o.metrics.schemaChanges.inc({ table: `${name.schema}.${name.name}` }, changes.length);
+          this.log.info({ table: `${name.schema}.${name.name}`, lsn: env.source.lsn, changes }, "target table altered to the source's new columns");
+        }
+        return prepared;
       })();
       this.tables.set(k, t);
+      this.latestTable.set(byName, t);
       t.catch(() => {
         this.tables.delete(k); // the next batch tries again (a retriable failure) or stops with it
+        if (this.latestTable.get(byName) === t) this.latestTable.delete(byName);
         if (this.ddl !== null) {
           void this.ddl.end().catch(() => undefined); // its state is unknown after a failure
           this.ddl = null;

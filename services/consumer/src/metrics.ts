@@ -7,6 +7,7 @@ export class ConsumerMetrics {
   readonly consumed: Counter<"table">;
   readonly malformed: Counter<"code">;
   readonly checksumMismatches: Counter<"table">;
+  readonly schemaChanges: Counter<"table">;
   readonly lag: Gauge<"topic" | "partition">;
   readonly latency: Histogram;
   readonly batchRecords: Histogram;
@@ -26,6 +27,12 @@ export class ConsumerMetrics {
     });
     this.malformed = new Counter({ name: "zeroloss_consumer_malformed_records_total", help: "Records that are no valid envelope (sent to the DLQ), by reason code", labelNames: ["code"], registers });
     this.checksumMismatches = new Counter({ name: "zeroloss_consumer_checksum_mismatches_total", help: "Rows whose checksum, recomputed by the target database, differs from the producer's", labelNames: ["table"], registers });
+    this.schemaChanges = new Counter({
+      name: "zeroloss_consumer_schema_changes_total",
+      help: "Changes made to target tables to fit the source's new columns (target.schemaChanges apply), by table",
+      labelNames: ["table"],
+      registers,
+    });
     this.lag = new Gauge({ name: "zeroloss_consumer_lag_offsets", help: "High watermark minus committed offset, per data topic partition", labelNames: ["topic", "partition"], registers });
     this.latency = new Histogram({
       name: "zeroloss_consumer_end_to_end_seconds",

@@ -41,6 +41,11 @@ const BOOKKEEPING = [
      reason_code text NOT NULL, reason text NOT NULL, table_name text, record_key text,
      expected_checksum text, computed_checksum text, differing_columns text[], diff_basis text,
      envelope text, value bytea)`,
+  // Per target table, the LSN of the newest source column list it was fitted to: a record of
+  // an older list (another partition still behind the DDL) must not undo a newer change.
+  `CREATE TABLE IF NOT EXISTS zeroloss.target_shapes (
+     table_name text COLLATE "C" PRIMARY KEY, lsn pg_lsn NOT NULL, columns jsonb NOT NULL,
+     fitted_at timestamptz NOT NULL DEFAULT now())`,
   `CREATE INDEX IF NOT EXISTS quarantine_position ON zeroloss.quarantine (topic, partition, "offset")`,
   // Tallies and DLQ records written in the batch's own transaction, published to Kafka after
   // the offset commit: a crash between the two can delay them, never lose them.
@@ -93,16 +98,18 @@ async function inDdlTransaction<T>(client: Client, fn: () => Promise<T>): Promis
 interface CatalogColumn {
   name: string;
   type: string;
+  /** NOT NULL without a default: a row that does not name it cannot be inserted. */
+  required: boolean;
 }
 
 async function readTable(client: Client, table: TableName): Promise<{ columns: CatalogColumn[]; key: string[] } | null> {
   const rel = await query<{ oid: string | null }>(client, `looking up target table ${quoteTable(table)}`, "SELECT to_regclass($1)::oid AS oid", [quoteTable(table)]);
   const oid = rel[0]?.oid ?? null;
   if (oid === null) return null;
-  const columns = await query<{ name: string; type: string }>(
+  const columns = await query<{ name: string; type: string; required: boolean }>(
     client,
     `reading the columns of target table ${quoteTable(table)}`,
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AND NOT atthasdef AS required FROM pg_attribute
       WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
     [oid],
   );
@@ -147,12 +154,53 @@ async function resolveTypes(client: Client, table: TableName, columns: readonly 
   });
 }
 
+/** target.schemaChanges: apply additive changes and widenings to the target, or stop on any difference. */
+export type SchemaChanges = "apply" | "stop";
+
+const INTEGERS = ["smallint", "integer", "bigint"];
+
+/**
+ * Can every value of a `have` column become a `want` value, the cast never failing? The
+ * source's rows went through the same cast when its table was altered, so source and target
+ * stay equal: integer widenings, varchar(n) → varchar(m ≥ n) or text, numeric(p,s) → numeric
+ * with room for as many integer and fraction digits (or unconstrained), real → double precision.
+ */
+export function widens(have: string, want: string): boolean {
+  if (INTEGERS.includes(have) && INTEGERS.includes(want)) return INTEGERS.indexOf(want) > INTEGERS.indexOf(have);
+  const vc = /^character varying(?:\((\d+)\))?$/;
+  const h = vc.exec(have);
+  if (h !== null) {
+    if (want === "text") return true;
+    const w = vc.exec(want);
+    return w !== null && (w[1] === undefined || (h[1] !== undefined && Number(w[1]) >= Number(h[1])));
+  }
+  const num = /^numeric\((\d+),(\d+)\)$/;
+  const hn = num.exec(have);
+  if (hn !== null) {
+    if (want === "numeric") return true;
+    const wn = num.exec(want);
+    if (wn === null) return false;
+    const [hp, hs, wp, ws] = [Number(hn[1]), Number(hn[2]), Number(wn[1]), Number(wn[2])];
+    return ws >= hs && wp - ws >= hp - hs;
+  }
+  return have === "real" && want === "double precision";
+}
+
 /**
  * Creates the table when it is missing (same columns, types and primary key, plus the
- * hidden LSN column), or checks an existing one. Extra target columns are allowed when they
- * can be left to their default; a missing or different column is an error.
+ * hidden LSN column), or fits an existing one to the column list. With schemaChanges
+ * `apply`: a missing column is added, a widening is applied, a column no longer sent loses
+ * NOT NULL; anything else (a narrowing, another key) stops with an error naming table and
+ * column. With `stop`, any difference stops. `changes` collects what was altered, for the log.
  */
-export async function prepareTable(client: Client, table: TableName, columns: readonly EnvelopeColumn[]): Promise<TargetTable> {
+export async function prepareTable(
+  client: Client,
+  table: TableName,
+  columns: readonly EnvelopeColumn[],
+  schemaChanges: SchemaChanges = "apply",
+  changes: string[] = [],
+  lsn: string | null = null,
+): Promise<TargetTable> {
   const name = describe(table);
   for (const c of columns) {
     if (c.name === LSN_COLUMN || c.name.startsWith(STAGING_PREFIX)) {
@@ -177,24 +225,64 @@ export async function prepareTable(client: Client, table: TableName, columns: re
         `creating target table ${name}`,
         `CREATE TABLE ${quoteTable(table)} (${defs.join(", ")}, ${quoteIdent(LSN_COLUMN)} pg_lsn, PRIMARY KEY (${keyNames.map(quoteIdent).join(", ")}))`,
       );
-      existing = { columns: [...columns.map((c, i) => ({ name: c.name, type: types[i] as string })), { name: LSN_COLUMN, type: "pg_lsn" }], key: keyNames };
+      existing = { columns: [...columns.map((c, i) => ({ name: c.name, type: types[i] as string, required: false })), { name: LSN_COLUMN, type: "pg_lsn", required: false }], key: keyNames };
     }
-    const byName = new Map(existing.columns.map((c) => [c.name, c.type]));
-    for (const c of columns) {
-      const have = byName.get(c.name);
+    const byName = new Map(existing.columns.map((c) => [c.name, c]));
+    const apply = schemaChanges === "apply";
+    // A column list older than the one the table was last fitted to: its values fit the
+    // table as it is (the source's table went through the same changes), so types are not
+    // compared, and nothing the newer list did is undone.
+    const older =
+      apply &&
+      lsn !== null &&
+      (
+        await query<{ older: boolean }>(client, `reading the fitted column list of ${name}`, `SELECT $2::pg_lsn < lsn AS older FROM zeroloss.target_shapes WHERE table_name = $1`, [
+          quoteTable(table),
+          lsn,
+        ])
+      )[0]?.older === true;
+    const hint = apply ? "" : " (target.schemaChanges is stop: zeroloss changes no existing target table)";
+    for (const [i, c] of columns.entries()) {
+      const want = types[i] as string;
+      const have = byName.get(c.name)?.type;
       if (have === undefined) {
-        throw new TargetSchemaError("TARGET_COLUMN_MISSING", `target table ${name} has no column ${c.name} (source type ${c.type}): add it, or let zeroloss create the table`, {
-          table: name,
-          column: c.name,
-        });
+        if (!apply) {
+          throw new TargetSchemaError("TARGET_COLUMN_MISSING", `target table ${name} has no column ${c.name} (source type ${c.type}): add it, or let zeroloss create the table${hint}`, {
+            table: name,
+            column: c.name,
+          });
+        }
+        // A column added at the source: rows already in the target hold NULL in it, as the
+        // source's rows do (a constant default would have to be applied here too; see docs/consumer.md).
+        await query(client, `adding column ${c.name} to target table ${name}`, `ALTER TABLE ${quoteTable(table)} ADD COLUMN ${quoteIdent(c.name)} ${want}`);
+        changes.push(`added ${c.name} ${want}`);
+        continue;
       }
-      if (have !== c.type) {
-        throw new TargetSchemaError("TARGET_COLUMN_TYPE", `target table ${name}: column ${c.name} is ${have} in the target but ${c.type} in the source`, {
-          table: name,
-          column: c.name,
-          targetType: have,
-          sourceType: c.type,
-        });
+      if (have !== c.type && !older) {
+        if (!apply || !widens(have, want)) {
+          throw new TargetSchemaError(
+            "TARGET_COLUMN_TYPE",
+            `target table ${name}: column ${c.name} is ${have} in the target but ${c.type} in the source` +
+              (apply ? `; changing it could lose or alter data (only widenings such as integer → bigint or varchar(n) → text are applied): change the target by hand, then restart the consumer` : hint),
+            { table: name, column: c.name, targetType: have, sourceType: c.type },
+          );
+        }
+        await query(
+          client,
+          `widening column ${c.name} of target table ${name} to ${want}`,
+          `ALTER TABLE ${quoteTable(table)} ALTER COLUMN ${quoteIdent(c.name)} TYPE ${want} USING ${quoteIdent(c.name)}::${want}`,
+        );
+        changes.push(`widened ${c.name} ${have} → ${want}`);
+      }
+    }
+    if (apply && !older) {
+      // A column the source no longer sends (dropped, or renamed away) stays in the target with
+      // its values; new rows leave it NULL, so it may not be NOT NULL any more.
+      const sent = new Set(columns.map((c) => c.name));
+      for (const c of existing.columns) {
+        if (sent.has(c.name) || c.name === LSN_COLUMN || !c.required || existing.key.includes(c.name)) continue;
+        await query(client, `letting column ${c.name} of target table ${name} be NULL`, `ALTER TABLE ${quoteTable(table)} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`);
+        changes.push(`${c.name} no longer sent: NOT NULL dropped`);
       }
     }
     const sameKey = existing.key.length === keyNames.length && keyNames.every((k) => existing.key.includes(k));
@@ -206,7 +294,16 @@ export async function prepareTable(client: Client, table: TableName, columns: re
         { table: name, column, targetKey: existing.key, sourceKey: keyNames },
       );
     }
-    const lsnType = byName.get(LSN_COLUMN);
+    if (lsn !== null && !older) {
+      await query(
+        client,
+        `recording the column list ${name} is fitted to`,
+        `INSERT INTO zeroloss.target_shapes (table_name, lsn, columns) VALUES ($1, $2::pg_lsn, $3::jsonb)
+         ON CONFLICT (table_name) DO UPDATE SET lsn = excluded.lsn, columns = excluded.columns, fitted_at = now() WHERE zeroloss.target_shapes.lsn <= excluded.lsn`,
+        [quoteTable(table), lsn, JSON.stringify(columns)],
+      );
+    }
+    const lsnType = byName.get(LSN_COLUMN)?.type;
     if (lsnType === undefined) {
       await query(client, `adding ${LSN_COLUMN} to target table ${name}`, `ALTER TABLE ${quoteTable(table)} ADD COLUMN ${quoteIdent(LSN_COLUMN)} pg_lsn`);
     } else if (lsnType !== "pg_lsn") {

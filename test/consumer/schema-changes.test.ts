@@ -1,0 +1,155 @@
+// The source's DDL mid-stream, under load, in both encodings: ADD COLUMN, ALTER COLUMN TYPE
+// widenings (integer → bigint, varchar(n) → text) and DROP COLUMN are applied to the target
+// without a restart (target.schemaChanges: apply), and source and target stay equal by
+// content on the source's current columns, no window out of balance. A narrowing type change
+// stops safely, naming table and column, with nothing applied past it, and resumes once
+// the operator has fixed it. With Avro each change is a new schema version under BACKWARD
+// compatibility; the registry refuses the narrowing one, so there the producer stops first.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type pg from "pg";
+import { pollUntil } from "@zeroloss/devstack";
+import { topicNames } from "@zeroloss/wire";
+import { counterFixture, waitForSummary, type CounterFixture, type RunningCounter } from "../counter/harness.js";
+import { sourceClient, stoppedPartitions, waitForEqual, type TableSpec } from "./harness.js";
+import type { RunningProducer } from "../producer/harness.js";
+
+const stack = inject("stack");
+
+/** The source's current columns of evo, for the comparison. */
+async function evoSpec(src: pg.Client): Promise<TableSpec> {
+  const r = await src.query<{ name: string }>(`SELECT attname AS name FROM pg_attribute WHERE attrelid = 'evo'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
+  return { name: "public.evo", columns: r.rows.map((x) => x.name), key: ["id"] };
+}
+const OTHER: TableSpec = { name: "public.other", columns: ["id", "v"], key: ["id"] };
+
+/** Inserts and updates on both tables until stopped; its statements stay valid across every DDL of the test. */
+function workload(src: pg.Client): { stop: () => Promise<number> } {
+  let running = true;
+  let n = 0;
+  const done = (async () => {
+    while (running) {
+      n++;
+      await src.query(`INSERT INTO other VALUES ($1, $2)`, [n, `v${n}`]);
+      await src.query(`INSERT INTO evo (id, a) VALUES ($1::int, $1::int)`, [10_000 + n]);
+      await src.query(`UPDATE evo SET a = a + 1 WHERE id = $1`, [1 + (n % 50)]);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return n;
+    },
+  };
+}
+
+describe.each(["json", "avro"] as const)("schema changes mid-stream through the %s encoding", (encoding) => {
+  let f: CounterFixture;
+  let counter: RunningCounter;
+  let src: pg.Client;
+  let load: pg.Client;
+  let producer: RunningProducer;
+  let consumer: RunningProducer;
+
+  beforeAll(async () => {
+    f = await counterFixture(stack, `ddl_${encoding}`, { kafka: { encoding, registry: { url: stack.registry } }, counter: { graceSeconds: 5 } });
+    src = await sourceClient(f);
+    load = await sourceClient(f);
+    await src.query(`CREATE TABLE evo (id int PRIMARY KEY, a int4 NOT NULL, b varchar(10), c text NOT NULL DEFAULT 'c')`);
+    await src.query(`CREATE TABLE other (id int PRIMARY KEY, v text)`);
+    await src.query(`INSERT INTO evo SELECT i, i, 'b' || i, 'c' || i FROM generate_series(1, 50) i`);
+    await src.query(`INSERT INTO other SELECT -i, 'v' FROM generate_series(1, 10) i`);
+  });
+
+  afterAll(async () => {
+    await load?.end();
+    await src?.end();
+    await f?.close();
+  });
+
+  it("applies ADD COLUMN, widenings and DROP COLUMN to the target while streaming", async () => {
+    producer = await f.start();
+    consumer = await f.startConsumer();
+    counter = await f.startCounter();
+    await waitForEqual(f, src, [await evoSpec(src), OTHER], [producer, consumer]);
+    const w = workload(load);
+    const steps = [
+      `ALTER TABLE evo ADD COLUMN d text`,
+      `ALTER TABLE evo ALTER COLUMN a TYPE int8`,
+      `ALTER TABLE evo ALTER COLUMN b TYPE text`,
+      `ALTER TABLE evo DROP COLUMN c`,
+    ];
+    for (const [i, ddl] of steps.entries()) {
+      await src.query(ddl);
+      // Rows in the new shape: a value only the new shape can hold, where it has one.
+      await src.query(`UPDATE evo SET ${i === 0 ? `d = 'd' || id` : i === 1 ? `a = a + 5000000000` : i === 2 ? `b = repeat('b', 40)` : `a = a + 1`} WHERE id <= ${10 * (i + 1)}`);
+    }
+    const changes = await w.stop();
+    expect(changes).toBeGreaterThan(0);
+    await waitForEqual(f, src, [await evoSpec(src), OTHER], [producer, consumer], 120_000);
+
+    const target = await f.target.query<{ name: string; type: string; notnull: string }>(
+      `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS notnull FROM pg_attribute WHERE attrelid = 'evo'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    );
+    expect(target.rows.map((r) => [r.name, r.type])).toEqual([
+      ["id", "integer"],
+      ["a", "bigint"],
+      ["b", "text"],
+      ["c", "text"], // dropped at the source: kept in the target with its values, now nullable
+      ["_zeroloss_lsn", "pg_lsn"],
+      ["d", "text"],
+    ]);
+    expect(target.rows.find((r) => r.name === "c")?.notnull).toBe("f"); // the test's target connection returns text
+    expect((await f.target.query(`SELECT count(*) AS n FROM zeroloss.quarantine`)).rows[0]).toEqual({ n: "0" });
+    // added d, widened a and b, c's NOT NULL dropped
+    expect(await consumer.metric("zeroloss_consumer_schema_changes_total", { table: "public.evo" })).toBe(4);
+
+    if (encoding === "avro") {
+      const subject = `${topicNames(f.prefix).data("public", "evo")}-value`;
+      const versions = (await (await fetch(`${stack.registry}/subjects/${encodeURIComponent(subject)}/versions`)).json()) as number[];
+      expect(versions).toEqual([1, 2, 3, 4, 5]); // the first column list, then one per change
+    }
+
+    // The counter counts across the versions: every record emitted is in Kafka and applied, no window out of balance.
+    const summary = await waitForSummary(counter, "every record counted as applied, no window pending", (x) => {
+      const t = x.totals;
+      return t.emitted > 0 && t.transferred === t.emitted && t.applied + t.duplicate === t.emitted && x.windows.pending === 0 && x.ok;
+    });
+    expect(summary.windows.mismatch).toBe(0);
+    expect(summary.totals.quarantined).toBe(0);
+  });
+
+  it("stops at a narrowing type change, naming table and column, and resumes once the operator fixed it", async () => {
+    await src.query(`ALTER TABLE evo ALTER COLUMN a TYPE int4 USING (a % 1000000)::int4`);
+    await src.query(`UPDATE evo SET a = 7 WHERE id = 1`);
+    if (encoding === "avro") {
+      // long → int is not BACKWARD compatible: the registry refuses the new version, the producer stops.
+      expect(await producer.exitWithin(60_000)).toBe(1);
+      expect(producer.output()).toMatch(/SCHEMA_INCOMPATIBLE/);
+      expect(producer.output()).toMatch(/public\.evo/);
+      // The operator accepts the change for this subject, and starts the producer again.
+      const subject = `${topicNames(f.prefix).data("public", "evo")}-value`;
+      const put = await fetch(`${stack.registry}/config/${encodeURIComponent(subject)}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ compatibility: "NONE" }) });
+      expect(put.status).toBe(200);
+      producer = await f.start();
+    }
+    const stopped = await pollUntil(
+      async () => {
+        const s = (await stoppedPartitions(consumer)).stopped;
+        return s.length > 0 ? s : undefined;
+      },
+      { timeoutMs: 60_000, what: "the consumer to stop the partition of the narrowed table" },
+    );
+    expect(stopped[0]?.code).toBe("TARGET_COLUMN_TYPE");
+    expect(stopped[0]?.message).toMatch(/target table public\.evo: column a is bigint in the target but integer in the source; changing it could lose or alter data/);
+    expect((await f.target.query(`SELECT a FROM evo WHERE id = 1`)).rows[0]).not.toEqual({ a: "7" }); // nothing applied past it
+
+    // The operator narrows the target too, and restarts the consumer: it resumes where it stopped.
+    await f.target.query(`ALTER TABLE evo ALTER COLUMN a TYPE int4 USING (a % 1000000)::int4`);
+    await consumer.stop();
+    consumer = await f.startConsumer();
+    await waitForEqual(f, src, [await evoSpec(src), OTHER], [producer, consumer]);
+    await producer.stop();
+    expect(await consumer.stop()).toBe(0);
+  });
+});
