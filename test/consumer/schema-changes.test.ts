@@ -1,4 +1,5 @@
-// The source's DDL mid-stream, under load, in both encodings: ADD COLUMN, ALTER COLUMN TYPE
+// The source's DDL mid-stream, under load, in both encodings: ADD COLUMN (with and without a
+// default), ALTER COLUMN TYPE
 // widenings (integer → bigint, varchar(n) → text) and DROP COLUMN are applied to the target
 // without a restart (target.schemaChanges: apply), and source and target stay equal by
 // content on the source's current columns, no window out of balance. A narrowing type change
@@ -67,22 +68,36 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
     await f?.close();
   });
 
-  it("applies ADD COLUMN, widenings and DROP COLUMN to the target while streaming", async () => {
+  it("applies ADD COLUMN, widenings and DROP COLUMN to the target while streaming", { timeout: 600_000 }, async () => {
     producer = await f.start();
     consumer = await f.startConsumer();
     counter = await f.startCounter();
     await waitForEqual(f, src, [await evoSpec(src), OTHER], [producer, consumer]);
     const w = workload(load);
-    const steps = [
-      `ALTER TABLE evo ADD COLUMN d text`,
-      `ALTER TABLE evo ALTER COLUMN a TYPE int8`,
-      `ALTER TABLE evo ALTER COLUMN b TYPE text`,
-      `ALTER TABLE evo DROP COLUMN c`,
+    // Each change, then rows in the new shape: a value only the new shape can hold, where it has one.
+    // [DDL, an update in the new shape, the target column (name, type, NOT NULL) once it is applied]
+    const steps: [string, string, string][] = [
+      [`ALTER TABLE evo ADD COLUMN d text`, `d = 'd' || id`, "d text f"],
+      [`ALTER TABLE evo ADD COLUMN e int DEFAULT 7`, `e = e + id`, "e integer f"], // rows older than e hold 7 without a change being streamed
+      [`ALTER TABLE evo ALTER COLUMN a TYPE int8`, `a = a + 5000000000`, "a bigint f"],
+      [`ALTER TABLE evo ALTER COLUMN b TYPE text`, `b = repeat('b', 40)`, "b text f"],
+      [`ALTER TABLE evo DROP COLUMN c`, `a = a + 1`, "c text f"], // kept in the target (nullable, as zeroloss created it)
     ];
-    for (const [i, ddl] of steps.entries()) {
+    for (const [i, [ddl, update, applied]] of steps.entries()) {
       await src.query(ddl);
-      // Rows in the new shape: a value only the new shape can hold, where it has one.
-      await src.query(`UPDATE evo SET ${i === 0 ? `d = 'd' || id` : i === 1 ? `a = a + 5000000000` : i === 2 ? `b = repeat('b', 40)` : `a = a + 1`} WHERE id <= ${10 * (i + 1)}`);
+      await src.query(`UPDATE evo SET ${update} WHERE id <= ${10 * (i + 1)}`);
+      // The next change waits until this one reached the target: the producer reads a new
+      // column's default from the catalog when the change arrives, and a later rewrite of the
+      // table (ALTER TYPE) would have cleared it (docs/consumer.md, "Schema changes").
+      await pollUntil(
+        async () => {
+          const r = await f.target.query<{ c: string }>(
+            `SELECT attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull AS c FROM pg_attribute WHERE attrelid = 'evo'::regclass AND attnum > 0 AND NOT attisdropped`,
+          );
+          return r.rows.some((x) => x.c === applied.replace(/ f$/, " false")) ? true : undefined;
+        },
+        { timeoutMs: 60_000, what: `the target to show ${applied} after ${ddl}` },
+      );
     }
     const changes = await w.stop();
     expect(changes).toBeGreaterThan(0);
@@ -98,16 +113,21 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
       ["c", "text"], // dropped at the source: kept in the target with its values, now nullable
       ["_zeroloss_lsn", "pg_lsn"],
       ["d", "text"],
+      ["e", "integer"],
     ]);
+    const unchanged = await f.target.query(`SELECT count(*) AS n FROM evo WHERE id BETWEEN 21 AND 50 AND e = 7`);
+    expect(unchanged.rows[0]).toEqual({ n: "30" }); // older rows no change touched since: the default's value, as at the source
     expect(target.rows.find((r) => r.name === "c")?.notnull).toBe("f"); // the test's target connection returns text
     expect((await f.target.query(`SELECT count(*) AS n FROM zeroloss.quarantine`)).rows[0]).toEqual({ n: "0" });
-    // added d, widened a and b, c's NOT NULL dropped
-    expect(await consumer.metric("zeroloss_consumer_schema_changes_total", { table: "public.evo" })).toBe(4);
+    // at least: added d and e, widened a and b
+    expect(await consumer.metric("zeroloss_consumer_schema_changes_total", { table: "public.evo" })).toBeGreaterThanOrEqual(4);
 
     if (encoding === "avro") {
       const subject = `${topicNames(f.prefix).data("public", "evo")}-value`;
       const versions = (await (await fetch(`${stack.registry}/subjects/${encodeURIComponent(subject)}/versions`)).json()) as number[];
-      expect(versions).toEqual([1, 2, 3, 4, 5]); // the first column list, then one per change
+      // The first column list, then one per change (the rewrite by ALTER TYPE also ends e's
+      // pg.missing: the rows now hold the value themselves).
+      expect(versions).toEqual([1, 2, 3, 4, 5, 6]);
     }
 
     // The counter counts across the versions: every record emitted is in Kafka and applied, no window out of balance.
@@ -119,7 +139,7 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
     expect(summary.totals.quarantined).toBe(0);
   });
 
-  it("stops at a narrowing type change, naming table and column, and resumes once the operator fixed it", async () => {
+  it("stops at a narrowing type change, naming table and column, and resumes once the operator fixed it", { timeout: 300_000 }, async () => {
     await src.query(`ALTER TABLE evo ALTER COLUMN a TYPE int4 USING (a % 1000000)::int4`);
     await src.query(`UPDATE evo SET a = 7 WHERE id = 1`);
     if (encoding === "avro") {

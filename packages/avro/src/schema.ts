@@ -2,7 +2,7 @@
 // relation's columns, and the columns read back from a writer schema. The envelope's
 // metadata fields are those of the JSON envelope; the column list becomes the `Row`
 // record's fields, each carrying its PostgreSQL name, type, OID, typmod and key flag as
-// attributes ("pg.*"), so a reader with only the schema id rebuilds the same column list.
+// attributes ("pg.*"; pg.missing for a column added with a constant default), so a reader with only the schema id rebuilds the same column list.
 import { ZerolossError } from "@zeroloss/errors";
 import type { EnvelopeColumn } from "@zeroloss/wire";
 import { avroFieldType, valueKind, type ValueKind } from "./values.js";
@@ -57,6 +57,7 @@ export function envelopeSchema(schema: string, table: string, columns: readonly 
       "pg.oid": c.typeOid,
       "pg.typmod": c.typmod,
       ...(c.key === true ? { "pg.key": true } : {}),
+      ...(c.missing === undefined ? {} : { "pg.missing": c.missing }),
     })),
   };
   const names0 = (items: string) => ({ type: "array", items });
@@ -137,7 +138,15 @@ export function schemaColumns(schema: unknown): SchemaColumn[] {
     if (typeof f["name"] !== "string" || typeof name !== "string" || typeof type !== "string" || typeof typeOid !== "number" || typeof typmod !== "number") {
       throw bad(`Row field ${JSON.stringify(f["name"])} lacks pg.name, pg.type, pg.oid or pg.typmod`);
     }
-    const column: EnvelopeColumn = { name, type, typeOid, typmod, ...(f["pg.key"] === true ? { key: true as const } : {}) };
+    const missing = f["pg.missing"];
+    const column: EnvelopeColumn = {
+      name,
+      type,
+      typeOid,
+      typmod,
+      ...(f["pg.key"] === true ? { key: true as const } : {}),
+      ...(typeof missing === "string" ? { missing } : {}),
+    };
     return { column, field: f["name"], kind: kindOfField(f["name"], f["type"]) };
   });
 }

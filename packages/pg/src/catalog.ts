@@ -16,6 +16,8 @@ export interface ColumnInfo {
   readonly typeMod: number;
   /** format_type(): `numeric(18,4)`, `character varying(40)`, `timestamp with time zone`. */
   readonly sqlType: string;
+  /** The value rows older than the column hold (ADD COLUMN with a constant default), as text; absent when none. */
+  readonly missing?: string;
 }
 
 export interface TableInfo extends TableName {
@@ -98,14 +100,38 @@ export async function describeTable(client: pg.Client, table: TableName): Promis
     [oid],
   );
   const key = await readKeyColumns(client, oid, r.relreplident === "i", qualifiedName(table));
+  const missing = await readMissingValues(client, oid, qualifiedName(table));
   const reltuples = Number(r.reltuples);
   return {
     ...table,
     oid,
-    columns: columns.map((c) => ({ name: c.name, typeOid: Number(c.typeoid), typeMod: Number(c.typmod), sqlType: c.sqltype })),
+    columns: columns.map((c) => {
+      const m = missing.get(c.name);
+      return { name: c.name, typeOid: Number(c.typeoid), typeMod: Number(c.typmod), sqlType: c.sqltype, ...(m === undefined ? {} : { missing: m }) };
+    }),
     keyColumns: r.relreplident === "n" ? [] : key,
     estimatedRows: reltuples >= 0 ? reltuples : null,
   };
+}
+
+/**
+ * Per column added with a constant default (ALTER TABLE … ADD COLUMN … DEFAULT 7), the value
+ * the rows that existed before it hold without having been rewritten: PostgreSQL's
+ * attmissingval, as the column type's text output. No change is streamed for those rows, so
+ * the target needs the value to fill them alike. (A volatile default rewrites the table
+ * instead, and its values are not in the stream: see docs/consumer.md.) Array-typed columns
+ * are left out: their one-element attmissingval does not read back as text exactly.
+ */
+export async function readMissingValues(client: pg.Client, relationOid: number, what: string): Promise<Map<string, string>> {
+  const rows = await query<{ name: string; missing: string | null }>(
+    client,
+    `reading the added columns' defaults of ${what}`,
+    `SELECT a.attname AS name, (a.attmissingval::text::text[])[1] AS missing
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.atthasmissing AND t.typcategory <> 'A'`,
+    [relationOid],
+  );
+  return new Map(rows.flatMap((r) => (r.missing === null ? [] : [[r.name, r.missing] as const])));
 }
 
 /**

@@ -21,6 +21,8 @@ export interface EnvelopeColumn {
   readonly typmod: number;
   /** Part of the replica identity (the Kafka key). */
   readonly key?: true;
+  /** Added with a constant default: the value (text) the rows older than the column hold. */
+  readonly missing?: string;
 }
 
 export interface EnvelopeSource {

@@ -252,10 +252,21 @@ export async function prepareTable(
             column: c.name,
           });
         }
-        // A column added at the source: rows already in the target hold NULL in it, as the
-        // source's rows do (a constant default would have to be applied here too; see docs/consumer.md).
-        await query(client, `adding column ${c.name} to target table ${name}`, `ALTER TABLE ${quoteTable(table)} ADD COLUMN ${quoteIdent(c.name)} ${want}`);
-        changes.push(`added ${c.name} ${want}`);
+        // A column added at the source. Rows older than it hold NULL there, or the value of a
+        // constant default (c.missing): the target's get the same, as its default. Kept as
+        // the column's default, it also fills rows a partition still behind the change inserts.
+        if (c.missing === undefined) {
+          await query(client, `adding column ${c.name} to target table ${name}`, `ALTER TABLE ${quoteTable(table)} ADD COLUMN ${quoteIdent(c.name)} ${want}`);
+        } else {
+          const ddl = await query<{ sql: string }>(client, `writing the DDL adding column ${c.name} to ${name}`, `SELECT format('ALTER TABLE %s ADD COLUMN %I %s DEFAULT %L::%s', $1::text, $2::text, $3::text, $4::text, $3::text) AS sql`, [
+            quoteTable(table),
+            c.name,
+            want,
+            c.missing,
+          ]);
+          await query(client, `adding column ${c.name} to target table ${name}`, ddl[0]?.sql as string);
+        }
+        changes.push(`added ${c.name} ${want}${c.missing === undefined ? "" : ` default ${c.missing}`}`);
         continue;
       }
       if (have !== c.type && !older) {

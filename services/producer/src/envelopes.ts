@@ -82,7 +82,14 @@ export function schemaFromTable(topics: TopicNames, info: TableInfo): RelationSc
     info.oid,
     info.schema,
     info.name,
-    info.columns.map((c) => ({ name: c.name, type: c.sqlType, typeOid: c.typeOid, typmod: c.typeMod, ...(key.has(c.name) ? { key: true as const } : {}) })),
+    info.columns.map((c) => ({
+      name: c.name,
+      type: c.sqlType,
+      typeOid: c.typeOid,
+      typmod: c.typeMod,
+      ...(key.has(c.name) ? { key: true as const } : {}),
+      ...(c.missing === undefined ? {} : { missing: c.missing }),
+    })),
   );
 }
 
@@ -92,13 +99,23 @@ export async function schemaFromRelation(
   msg: RelationMessage,
   types: TypeNames,
   primaryKey: (relationOid: number) => Promise<readonly string[]>,
+  missingValues: (relationOid: number) => Promise<ReadonlyMap<string, string>> = async () => new Map(),
 ): Promise<RelationSchema> {
   // Under REPLICA IDENTITY FULL every column is flagged; the row's key is its primary key.
   const fullKey = msg.replicaIdentity === "full" ? new Set(await primaryKey(msg.relationOid)) : null;
+  const missing = await missingValues(msg.relationOid);
   const columns: EnvelopeColumn[] = [];
   for (const c of msg.columns) {
     const key = fullKey === null ? c.key : fullKey.has(c.name);
-    columns.push({ name: c.name, type: await types.resolve(c.typeOid, c.typeMod), typeOid: c.typeOid, typmod: c.typeMod, ...(key ? { key: true as const } : {}) });
+    const m = missing.get(c.name);
+    columns.push({
+      name: c.name,
+      type: await types.resolve(c.typeOid, c.typeMod),
+      typeOid: c.typeOid,
+      typmod: c.typeMod,
+      ...(key ? { key: true as const } : {}),
+      ...(m === undefined ? {} : { missing: m }),
+    });
   }
   return relationSchema(topics, msg.relationOid, msg.schema, msg.name, columns);
 }

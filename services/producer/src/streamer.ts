@@ -46,6 +46,8 @@ export interface StreamerOptions {
   readonly writer: KafkaWriter;
   readonly types: TypeNames;
   readonly primaryKey: (relationOid: number, what: string) => Promise<readonly string[]>;
+  /** Columns added with a constant default: the value older rows hold (read from the catalog when a Relation message arrives). */
+  readonly missingValues: (relationOid: number, what: string) => Promise<ReadonlyMap<string, string>>;
   readonly batchRecords: number;
   readonly lingerMs: number;
   readonly log: Logger;
@@ -195,7 +197,13 @@ export class Streamer {
         this.relations.set(
           msg.relationOid,
           await this.options.encoding.prepare(
-            await schemaFromRelation(this.options.topics, msg, this.options.types, (oid) => this.options.primaryKey(oid, `${msg.schema}.${msg.name}`)),
+            await schemaFromRelation(
+              this.options.topics,
+              msg,
+              this.options.types,
+              (oid) => this.options.primaryKey(oid, `${msg.schema}.${msg.name}`),
+              (oid) => this.options.missingValues(oid, `${msg.schema}.${msg.name}`),
+            ),
           ),
         );
         return;
