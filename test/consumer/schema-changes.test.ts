@@ -13,6 +13,7 @@ import { topicNames } from "@zeroloss/wire";
 import { counterFixture, waitForSummary, type CounterFixture, type RunningCounter } from "../counter/harness.js";
 import { sourceClient, stoppedPartitions, waitForEqual, type TableSpec } from "./harness.js";
 import type { RunningProducer } from "../producer/harness.js";
+import { runVerify } from "../verifier/harness.js";
 
 const stack = inject("stack");
 
@@ -137,6 +138,15 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
     });
     expect(summary.windows.mismatch).toBe(0);
     expect(summary.totals.quarantined).toBe(0);
+
+    // The verifier compares by content on the source's current columns, across the changes.
+    const verify = await runVerify(f.configFile, ["--json"]);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.report?.result).toBe("equal");
+    expect(verify.report?.tables.map((t) => [t.table, t.result, t.sourceRows === t.targetRows])).toEqual([
+      ["public.evo", "equal", true],
+      ["public.other", "equal", true],
+    ]);
   });
 
   it("stops at a narrowing type change, naming table and column, and resumes once the operator fixed it", { timeout: 300_000 }, async () => {
