@@ -57,6 +57,7 @@ export function envelopeSchema(schema: string, table: string, columns: readonly 
       "pg.oid": c.typeOid,
       "pg.typmod": c.typmod,
       ...(c.key === true ? { "pg.key": true } : {}),
+      ...(c.attnum === undefined ? {} : { "pg.attnum": c.attnum }),
       ...(c.missing === undefined ? {} : { "pg.missing": c.missing }),
     })),
   };
@@ -139,12 +140,14 @@ export function schemaColumns(schema: unknown): SchemaColumn[] {
       throw bad(`Row field ${JSON.stringify(f["name"])} lacks pg.name, pg.type, pg.oid or pg.typmod`);
     }
     const missing = f["pg.missing"];
+    const attnum = f["pg.attnum"];
     const column: EnvelopeColumn = {
       name,
       type,
       typeOid,
       typmod,
       ...(f["pg.key"] === true ? { key: true as const } : {}),
+      ...(typeof attnum === "number" ? { attnum } : {}),
       ...(typeof missing === "string" ? { missing } : {}),
     };
     return { column, field: f["name"], kind: kindOfField(f["name"], f["type"]) };

@@ -16,6 +16,8 @@ export interface ColumnInfo {
   readonly typeMod: number;
   /** format_type(): `numeric(18,4)`, `character varying(40)`, `timestamp with time zone`. */
   readonly sqlType: string;
+  /** pg_attribute.attnum: stable while the column lives, through renames. */
+  readonly attnum: number;
   /** The value rows older than the column hold (ADD COLUMN with a constant default), as text; absent when none. */
   readonly missing?: string;
 }
@@ -91,47 +93,57 @@ export async function describeTable(client: pg.Client, table: TableName): Promis
     });
   }
   const oid = Number(r.oid);
-  const columns = await query<{ name: string; typeoid: string; typmod: string; sqltype: string }>(
+  const columns = await query<{ name: string; typeoid: string; typmod: string; sqltype: string; attnum: string }>(
     client,
     `reading the columns of ${qualifiedName(table)}`,
-    `SELECT a.attname AS name, a.atttypid AS typeoid, a.atttypmod AS typmod, format_type(a.atttypid, a.atttypmod) AS sqltype
+    `SELECT a.attname AS name, a.atttypid AS typeoid, a.atttypmod AS typmod, format_type(a.atttypid, a.atttypmod) AS sqltype, a.attnum
        FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
       ORDER BY a.attnum`,
     [oid],
   );
   const key = await readKeyColumns(client, oid, r.relreplident === "i", qualifiedName(table));
-  const missing = await readMissingValues(client, oid, qualifiedName(table));
+  const facts = await readColumnFacts(client, oid, qualifiedName(table));
   const reltuples = Number(r.reltuples);
   return {
     ...table,
     oid,
     columns: columns.map((c) => {
-      const m = missing.get(c.name);
-      return { name: c.name, typeOid: Number(c.typeoid), typeMod: Number(c.typmod), sqlType: c.sqltype, ...(m === undefined ? {} : { missing: m }) };
+      const m = facts.get(c.name)?.missing;
+      return { name: c.name, typeOid: Number(c.typeoid), typeMod: Number(c.typmod), sqlType: c.sqltype, attnum: Number(c.attnum), ...(m === undefined ? {} : { missing: m }) };
     }),
     keyColumns: r.relreplident === "n" ? [] : key,
     estimatedRows: reltuples >= 0 ? reltuples : null,
   };
 }
 
+/** What the catalog says of a column beyond its type: its attnum, and the value older rows hold. */
+export interface ColumnFacts {
+  readonly attnum: number;
+  readonly missing?: string;
+}
+
 /**
- * Per column added with a constant default (ALTER TABLE … ADD COLUMN … DEFAULT 7), the value
- * the rows that existed before it hold without having been rewritten: PostgreSQL's
- * attmissingval, as the column type's text output. No change is streamed for those rows, so
- * the target needs the value to fill them alike. (A volatile default rewrites the table
- * instead, and its values are not in the stream: see docs/consumer.md.) Array-typed columns
- * are left out: their one-element attmissingval does not read back as text exactly.
+ * Per column name: its attnum (stable through renames, so the consumer can tell a renamed
+ * column from a dropped one and a new one) and, for a column added with a constant default
+ * (ALTER TABLE … ADD COLUMN … DEFAULT 7), the value the rows that existed before it hold
+ * without having been rewritten: PostgreSQL's attmissingval, as the type's text output. No
+ * change is streamed for those rows, so the target needs the value to fill them alike. (A
+ * volatile default rewrites the table instead, and its values are not in the stream: see
+ * docs/consumer.md.) Array-typed columns get no value: their one-element attmissingval does
+ * not read back as text exactly. Read when a Relation message arrives: the catalog of now,
+ * which a later DDL may have moved on from (docs/consumer.md, "Schema changes").
  */
-export async function readMissingValues(client: pg.Client, relationOid: number, what: string): Promise<Map<string, string>> {
-  const rows = await query<{ name: string; missing: string | null }>(
+export async function readColumnFacts(client: pg.Client, relationOid: number, what: string): Promise<Map<string, ColumnFacts>> {
+  const rows = await query<{ name: string; attnum: number; missing: string | null }>(
     client,
-    `reading the added columns' defaults of ${what}`,
-    `SELECT a.attname AS name, (a.attmissingval::text::text[])[1] AS missing
+    `reading the column numbers and added columns' defaults of ${what}`,
+    `SELECT a.attname AS name, a.attnum::int AS attnum,
+            CASE WHEN a.atthasmissing AND t.typcategory <> 'A' THEN (a.attmissingval::text::text[])[1] END AS missing
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.atthasmissing AND t.typcategory <> 'A'`,
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`,
     [relationOid],
   );
-  return new Map(rows.flatMap((r) => (r.missing === null ? [] : [[r.name, r.missing] as const])));
+  return new Map(rows.map((r) => [r.name, { attnum: Number(r.attnum), ...(r.missing === null ? {} : { missing: r.missing }) }]));
 }
 
 /**

@@ -21,6 +21,8 @@ export interface EnvelopeColumn {
   readonly typmod: number;
   /** Part of the replica identity (the Kafka key). */
   readonly key?: true;
+  /** pg_attribute.attnum, when the producer read it: the same through a RENAME COLUMN. */
+  readonly attnum?: number;
   /** Added with a constant default: the value (text) the rows older than the column hold. */
   readonly missing?: string;
 }

@@ -6,7 +6,7 @@ import { GroupKeys, mergePlans, type BatchPlan, type StagedRow } from "./batch.j
 import type { TargetTable } from "./target-schema.js";
 
 function table(name: string): TargetTable {
-  return { schema: "public", name, quoted: `"public"."${name}"`, columns: [{ name: "id", type: "integer" }] as TargetTable["columns"], keyIndexes: [0], columnsJson: "[]" };
+  return { schema: "public", name, quoted: `"public"."${name}"`, columns: [{ name: "id", column: "id", type: "integer" }], keyIndexes: [0], columnsJson: "[]" };
 }
 
 const A = table("a");

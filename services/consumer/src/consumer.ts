@@ -44,6 +44,9 @@ interface StoppedPartition {
 
 type Phase = "starting" | "waiting-for-topics" | "consuming" | "stopped" | "failed";
 
+/** undefined_column, datatype_mismatch: what a batch planned before a concurrent target DDL meets. */
+const SCHEMA_RACE = new Set(["42703", "42804"]);
+
 export class Consumer {
   private readonly log: Logger;
   private readonly failpoints: Failpoints;
@@ -59,6 +62,8 @@ export class Consumer {
   private readonly free: TargetConnection[] = [];
   /** Per table and column list (JSON): the target table prepared for it. */
   private readonly tables = new Map<string, Promise<TargetTable>>();
+  /** Bumped whenever a target table was altered: a batch planned before may name a column no longer there. */
+  private schemaGeneration = 0;
   /** Per table: the last column list prepared, for truncate markers (which carry none). */
   private readonly latestTable = new Map<string, Promise<TargetTable>>();
   private readonly decoder: EnvelopeReader;
@@ -268,6 +273,7 @@ export class Consumer {
     let committed: boolean;
     for (;;) {
       if (!isRunning() || isStale() || this.stopping) return; // not committed anywhere: the next owner reads it again
+      const generation = this.schemaGeneration;
       try {
         plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.table(env) });
         const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live: () => isRunning() && !isStale() && !this.stopping });
@@ -277,7 +283,10 @@ export class Consumer {
         break;
       } catch (err) {
         const e = this.noteError(err, "applying a batch");
-        if (!e.retriable) {
+        // A column renamed or retyped by another partition's batch after this one was planned
+        // (target.schemaChanges): planned again, it takes the table as it is now.
+        const raced = this.schemaGeneration !== generation && SCHEMA_RACE.has(String(e.details["sqlstate"]));
+        if (!e.retriable && !raced) {
           this.stoppedPartitions.set(`${topic}:${partition}`, { topic, partition, code: e.code, message: e.message });
           if (!this.positions.has(`${topic}:${partition}`)) this.positions.set(`${topic}:${partition}`, BigInt(batch.firstOffset() ?? "0"));
           this.o.metrics.stoppedPartitions.set(this.stoppedPartitions.size);
@@ -370,6 +379,9 @@ export class Consumer {
         const changes: string[] = [];
         const prepared = await prepareTable(this.ddl, name, env.columns, this.o.config.target.schemaChanges, changes, env.source.lsn);
         if (changes.length > 0) {
+          // Other column lists of this table were prepared against the table as it was.
+          this.schemaGeneration++;
+          for (const key of this.tables.keys()) if (key !== k && key.startsWith(byName)) this.tables.delete(key);
           this.o.metrics.schemaChanges.inc({ table: `${name.schema}.${name.name}` }, changes.length);
           this.log.info({ table: `${name.schema}.${name.name}`, lsn: env.source.lsn, changes }, "target table altered to the source's new columns");
         }

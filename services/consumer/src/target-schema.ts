@@ -61,7 +61,10 @@ export class TargetSchemaError extends ZerolossError {
 }
 
 export interface TargetColumn {
+  /** The envelope's name of the column (and the staging table's). */
   readonly name: string;
+  /** The target table's name of it: the same, except for a record older than a RENAME COLUMN the target went through. */
+  readonly column: string;
   /** format_type() as the target prints it; equal to the envelope's type. */
   readonly type: string;
 }
@@ -106,7 +109,7 @@ async function readTable(client: Client, table: TableName): Promise<{ columns: C
   const rel = await query<{ oid: string | null }>(client, `looking up target table ${quoteTable(table)}`, "SELECT to_regclass($1)::oid AS oid", [quoteTable(table)]);
   const oid = rel[0]?.oid ?? null;
   if (oid === null) return null;
-  const columns = await query<{ name: string; type: string; required: boolean }>(
+  const columns = await query<{ name: string; type: string; required: boolean | string }>(
     client,
     `reading the columns of target table ${quoteTable(table)}`,
     `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AND NOT atthasdef AS required FROM pg_attribute
@@ -121,7 +124,12 @@ async function readTable(client: Client, table: TableName): Promise<{ columns: C
       WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord`,
     [oid],
   );
-  return { columns, key: key.map((k) => k.name) };
+  return { columns: columns.map((c) => ({ ...c, required: isTrue(c.required) })), key: key.map((k) => k.name) };
+}
+
+/** A boolean column as the pinned connections return it: PostgreSQL's text, `t` or `f`. */
+function isTrue(v: unknown): boolean {
+  return v === true || v === "t";
 }
 
 function describe(t: TableName): string {
@@ -229,21 +237,57 @@ export async function prepareTable(
     }
     const byName = new Map(existing.columns.map((c) => [c.name, c]));
     const apply = schemaChanges === "apply";
-    // A column list older than the one the table was last fitted to: its values fit the
-    // table as it is (the source's table went through the same changes), so types are not
-    // compared, and nothing the newer list did is undone.
-    const older =
-      apply &&
-      lsn !== null &&
-      (
-        await query<{ older: boolean }>(client, `reading the fitted column list of ${name}`, `SELECT $2::pg_lsn < lsn AS older FROM zeroloss.target_shapes WHERE table_name = $1`, [
-          quoteTable(table),
-          lsn,
-        ])
-      )[0]?.older === true;
     const hint = apply ? "" : " (target.schemaChanges is stop: zeroloss changes no existing target table)";
+    // The column list the table was last fitted to, and its LSN. A list older than that (a
+    // partition still behind the DDL) fits the table as it is: its values fit (the source's
+    // table went through the same changes), so types are not compared, and nothing the newer
+    // list did is undone.
+    const fitted = (
+      await query<{ older: boolean | string; columns: unknown }>(
+        client,
+        `reading the fitted column list of ${name}`,
+        `SELECT $2::pg_lsn < lsn AS older, columns FROM zeroloss.target_shapes WHERE table_name = $1`,
+        [quoteTable(table), lsn ?? "0/0"],
+      )
+    )[0];
+    const older = apply && lsn !== null && isTrue(fitted?.older);
+    if (apply && !older && fitted !== undefined) {
+      // A RENAME COLUMN: a column whose attnum the fitted list knew under another name, which
+      // the target still has and the new list no longer sends. Renamed, its values stay.
+      const was = (typeof fitted.columns === "string" ? JSON.parse(fitted.columns) : fitted.columns) as EnvelopeColumn[];
+      for (const c of columns) {
+        if (c.attnum === undefined || byName.has(c.name)) continue;
+        const old = was.find((w) => w.attnum === c.attnum && w.name !== c.name);
+        const have = old === undefined ? undefined : byName.get(old.name);
+        if (old === undefined || have === undefined || columns.some((x) => x.name === old.name)) continue;
+        await query(client, `renaming column ${old.name} of target table ${name} to ${c.name}`, `ALTER TABLE ${quoteTable(table)} RENAME COLUMN ${quoteIdent(old.name)} TO ${quoteIdent(c.name)}`);
+        byName.delete(old.name);
+        byName.set(c.name, { ...have, name: c.name });
+        changes.push(`renamed ${old.name} → ${c.name}`);
+      }
+    }
+    // For a list older than the fitted one: a column the target knows under a later name.
+    const renamedTo = new Map<string, string>();
+    if (older && fitted !== undefined) {
+      const now = (typeof fitted.columns === "string" ? JSON.parse(fitted.columns) : fitted.columns) as EnvelopeColumn[];
+      // A producer that re-read this older list after the rename (a restart replays it) found
+      // no attnum for the old name in the catalog: then one column the target lacks and one
+      // later column of the same type that this list lacks can only be the same column.
+      const lacking = (c: EnvelopeColumn) => !byName.has(c.name);
+      const laterOnly = (t: string) => now.filter((w) => w.type === t && byName.has(w.name) && !columns.some((x) => x.name === w.name));
+      for (const c of columns) {
+        if (!lacking(c)) continue;
+        let later = c.attnum === undefined ? undefined : now.find((w) => w.attnum === c.attnum && w.name !== c.name);
+        if (later === undefined && c.attnum === undefined) {
+          const candidates = laterOnly(c.type);
+          if (candidates.length === 1 && columns.filter((x) => lacking(x) && x.type === c.type).length === 1) later = candidates[0];
+        }
+        if (later !== undefined && byName.has(later.name)) renamedTo.set(c.name, later.name);
+      }
+    }
     for (const [i, c] of columns.entries()) {
       const want = types[i] as string;
+      if (renamedTo.has(c.name)) continue;
       const have = byName.get(c.name)?.type;
       if (have === undefined) {
         if (!apply) {
@@ -290,7 +334,7 @@ export async function prepareTable(
       // A column the source no longer sends (dropped, or renamed away) stays in the target with
       // its values; new rows leave it NULL, so it may not be NOT NULL any more.
       const sent = new Set(columns.map((c) => c.name));
-      for (const c of existing.columns) {
+      for (const c of byName.values()) {
         if (sent.has(c.name) || c.name === LSN_COLUMN || !c.required || existing.key.includes(c.name)) continue;
         await query(client, `letting column ${c.name} of target table ${name} be NULL`, `ALTER TABLE ${quoteTable(table)} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`);
         changes.push(`${c.name} no longer sent: NOT NULL dropped`);
@@ -327,7 +371,7 @@ export async function prepareTable(
       schema: table.schema,
       name: table.name,
       quoted: quoteTable(table),
-      columns: columns.map((c, i) => ({ name: c.name, type: types[i] as string })),
+      columns: columns.map((c, i) => ({ name: c.name, column: renamedTo.get(c.name) ?? c.name, type: types[i] as string })),
       keyIndexes: columns.flatMap((c, i) => (c.key === true ? [i] : [])),
       columnsJson: JSON.stringify(columns),
     };

@@ -4,7 +4,7 @@
 // dropped mid-stream shows in the very next event.
 import { rowChecksum, RowChecksummer, UNCHANGED, type CellValue } from "@zeroloss/checksum";
 import { ZerolossError } from "@zeroloss/errors";
-import type { RelationMessage, TableInfo, Tuple, TypeNames } from "@zeroloss/pg";
+import type { ColumnFacts, RelationMessage, TableInfo, Tuple, TypeNames } from "@zeroloss/pg";
 import type { AvroRegistry, AvroWriter } from "@zeroloss/avro";
 import type { Envelope, EnvelopeColumn, EnvelopeSource, Op, Row, TopicNames } from "@zeroloss/wire";
 import { encodeEnvelope, RowJson } from "@zeroloss/wire";
@@ -88,6 +88,7 @@ export function schemaFromTable(topics: TopicNames, info: TableInfo): RelationSc
       typeOid: c.typeOid,
       typmod: c.typeMod,
       ...(key.has(c.name) ? { key: true as const } : {}),
+      attnum: c.attnum,
       ...(c.missing === undefined ? {} : { missing: c.missing }),
     })),
   );
@@ -99,22 +100,23 @@ export async function schemaFromRelation(
   msg: RelationMessage,
   types: TypeNames,
   primaryKey: (relationOid: number) => Promise<readonly string[]>,
-  missingValues: (relationOid: number) => Promise<ReadonlyMap<string, string>> = async () => new Map(),
+  columnFacts: (relationOid: number) => Promise<ReadonlyMap<string, ColumnFacts>> = async () => new Map(),
 ): Promise<RelationSchema> {
   // Under REPLICA IDENTITY FULL every column is flagged; the row's key is its primary key.
   const fullKey = msg.replicaIdentity === "full" ? new Set(await primaryKey(msg.relationOid)) : null;
-  const missing = await missingValues(msg.relationOid);
+  const facts = await columnFacts(msg.relationOid);
   const columns: EnvelopeColumn[] = [];
   for (const c of msg.columns) {
     const key = fullKey === null ? c.key : fullKey.has(c.name);
-    const m = missing.get(c.name);
+    const f = facts.get(c.name); // absent when the column was renamed or dropped again since
     columns.push({
       name: c.name,
       type: await types.resolve(c.typeOid, c.typeMod),
       typeOid: c.typeOid,
       typmod: c.typeMod,
       ...(key ? { key: true as const } : {}),
-      ...(m === undefined ? {} : { missing: m }),
+      ...(f === undefined ? {} : { attnum: f.attnum }),
+      ...(f?.missing === undefined ? {} : { missing: f.missing }),
     });
   }
   return relationSchema(topics, msg.relationOid, msg.schema, msg.name, columns);

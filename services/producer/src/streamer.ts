@@ -21,6 +21,7 @@ import {
   formatLsn,
   formatPgTimestamp,
   ReplicationStream,
+  type ColumnFacts,
   type Lsn,
   type PgoutputMessage,
   type TypeNames,
@@ -46,8 +47,8 @@ export interface StreamerOptions {
   readonly writer: KafkaWriter;
   readonly types: TypeNames;
   readonly primaryKey: (relationOid: number, what: string) => Promise<readonly string[]>;
-  /** Columns added with a constant default: the value older rows hold (read from the catalog when a Relation message arrives). */
-  readonly missingValues: (relationOid: number, what: string) => Promise<ReadonlyMap<string, string>>;
+  /** Each column's attnum, and the value older rows hold of one added with a constant default (read from the catalog when a Relation message arrives). */
+  readonly columnFacts: (relationOid: number, what: string) => Promise<ReadonlyMap<string, ColumnFacts>>;
   readonly batchRecords: number;
   readonly lingerMs: number;
   readonly log: Logger;
@@ -202,7 +203,7 @@ export class Streamer {
               msg,
               this.options.types,
               (oid) => this.options.primaryKey(oid, `${msg.schema}.${msg.name}`),
-              (oid) => this.options.missingValues(oid, `${msg.schema}.${msg.name}`),
+              (oid) => this.options.columnFacts(oid, `${msg.schema}.${msg.name}`),
             ),
           ),
         );
