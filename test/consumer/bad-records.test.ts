@@ -1,6 +1,7 @@
 // Records that must never reach a target table: a valid envelope whose value was altered
 // after the producer checksummed it (the target database's recomputed checksum differs),
-// bytes that are no envelope at all, and an envelope under another row's key. Each is
+// bytes that are no envelope at all, an Avro-framed value whose schema id the registry does
+// not know, and an envelope under another row's key. Each is
 // quarantined with its reason, sent to the DLQ and counted, and consumption goes on.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
@@ -16,7 +17,7 @@ describe("consumer: tampered, poison and mismatched records", () => {
   let src: pg.Client;
 
   beforeAll(async () => {
-    f = await pipelineFixture(inject("stack"), "bad");
+    f = await pipelineFixture(inject("stack"), "bad", { kafka: { registry: { url: inject("stack").registry } } });
     src = await sourceClient(f);
     await src.query(`CREATE TABLE accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(18,4))`);
     await src.query(`INSERT INTO accounts SELECT i, 'owner ' || i, i * 10 FROM generate_series(1, 100) i`);
@@ -47,6 +48,7 @@ describe("consumer: tampered, poison and mismatched records", () => {
       messages: [
         { key, value: JSON.stringify(tampered), partition },
         { key: "garbage", value: Buffer.from([0x6e, 0x6f, 0x74, 0x00, 0xff, 0x7b]), partition: 0 },
+        { key: "avro", value: Buffer.from([0x00, 0x7f, 0xff, 0xff, 0xf0, 0x02, 0x02]), partition: 0 }, // schema id 2147483632: unknown
         { key: otherKey?.key ?? null, value: JSON.stringify(envelope), partition: otherKey?.partition ?? 0 },
       ],
     });
@@ -61,15 +63,16 @@ describe("consumer: tampered, poison and mismatched records", () => {
         const r = await f.target.query<{ reason_code: string; reason: string; table_name: string | null; differing_columns: string | null; expected_checksum: string | null; computed_checksum: string | null; partition: string }>(
           `SELECT reason_code, reason, table_name, differing_columns::text, expected_checksum, computed_checksum, partition FROM zeroloss.quarantine ORDER BY reason_code`,
         );
-        return r.rows.length >= 3 ? r.rows : undefined;
+        return r.rows.length >= 4 ? r.rows : undefined;
       },
-      { timeoutMs: 30_000, what: "3 quarantine rows" },
+      { timeoutMs: 30_000, what: "4 quarantine rows" },
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}; consumer output:\n${consumer.output().slice(-3000)}`);
     }
     );
-    expect(rows.map((r) => r.reason_code)).toEqual(["CHECKSUM_MISMATCH", "WIRE_KEY_MISMATCH", "WIRE_NOT_JSON"]);
-    const [mismatch, keyMismatch, notJson] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+    expect(rows.map((r) => r.reason_code)).toEqual(["CHECKSUM_MISMATCH", "WIRE_AVRO_SCHEMA", "WIRE_KEY_MISMATCH", "WIRE_NOT_JSON"]);
+    const [mismatch, avro, keyMismatch, notJson] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+    expect(avro.reason).toMatch(/schema \(id 2147483632\) cannot be read/);
     expect(mismatch.differing_columns).toBe("{balance}");
     expect(mismatch.table_name).toBe("public.accounts");
     expect(mismatch.expected_checksum).toBe(envelope.checksum);
@@ -88,15 +91,15 @@ describe("consumer: tampered, poison and mismatched records", () => {
       async () => {
         const out: Array<{ code: string; offset: number }> = [];
         await readToEnd(f.kafka, topics.dlq, (r) => out.push(JSON.parse(r.value?.toString() ?? "{}") as { code: string; offset: number }));
-        return out.length >= 3 ? out : undefined;
+        return out.length >= 4 ? out : undefined;
       },
-      { timeoutMs: 30_000, what: "3 DLQ records" },
+      { timeoutMs: 30_000, what: "4 DLQ records" },
     );
-    expect(dlq.map((d) => d.code).sort()).toEqual(["CHECKSUM_MISMATCH", "WIRE_KEY_MISMATCH", "WIRE_NOT_JSON"]);
+    expect(dlq.map((d) => d.code).sort()).toEqual(["CHECKSUM_MISMATCH", "WIRE_AVRO_SCHEMA", "WIRE_KEY_MISMATCH", "WIRE_NOT_JSON"]);
 
     // Counted: metrics and the written tallies.
     expect(await consumer.metric("zeroloss_consumer_checksum_mismatches_total")).toBe(1);
-    expect(await consumer.metric("zeroloss_consumer_malformed_records_total")).toBe(2);
+    expect(await consumer.metric("zeroloss_consumer_malformed_records_total")).toBe(3);
     const quarantinedInTallies = await pollUntil(
       async () => {
         let n = 0;
@@ -104,11 +107,11 @@ describe("consumer: tampered, poison and mismatched records", () => {
           const t = decodeTally(r.value);
           if (t.stage === "written") n += t.detail?.["quarantined"] ?? 0;
         });
-        return n >= 3 ? n : undefined;
+        return n >= 4 ? n : undefined;
       },
-      { timeoutMs: 30_000, what: "written tallies counting 3 quarantined records" },
+      { timeoutMs: 30_000, what: "written tallies counting 4 quarantined records" },
     );
-    expect(quarantinedInTallies).toBe(3);
+    expect(quarantinedInTallies).toBe(4);
     expect((await consumer.health())?.status).toBe(200);
   });
 });

@@ -194,4 +194,23 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
     await producer.stop();
     expect(await consumer.stop()).toBe(0);
   });
+
+  it("stops when a column is dropped and added again under the same name (the target's holds the old values)", { timeout: 300_000 }, async () => {
+    producer = await f.start();
+    consumer = await f.startConsumer();
+    await src.query(`ALTER TABLE evo DROP COLUMN e`);
+    await src.query(`ALTER TABLE evo ADD COLUMN e int`);
+    await src.query(`UPDATE evo SET e = 1 WHERE id = 2`);
+    const stopped = await pollUntil(
+      async () => {
+        const s = (await stoppedPartitions(consumer)).stopped;
+        return s.length > 0 ? s : undefined;
+      },
+      { timeoutMs: 60_000, what: "the consumer to stop the partition of the table whose column was replaced" },
+    );
+    expect(stopped[0]?.code).toBe("TARGET_COLUMN_REPLACED");
+    expect(stopped[0]?.message).toMatch(/target table public\.evo: column e was dropped and added again at the source/);
+    await producer.stop();
+    await consumer.stop();
+  });
 });

@@ -66,7 +66,7 @@ function registryError(err: unknown, url: string, doing: string, details: Record
   if (err instanceof ZerolossError) return err;
   const status = (err as { status?: unknown })?.status;
   const message = (err as Error)?.message ?? String(err);
-  if (NETWORK.test(message) || (typeof status === "number" && status >= 500)) {
+  if (NETWORK.test(message) || (typeof status === "number" && (status >= 500 || status === 408 || status === 429))) {
     return new ZerolossError("REGISTRY_UNREACHABLE", `the schema registry (kafka.registry.url ${url}) could not be reached for ${doing}: ${message}`, {
       retriable: true,
       details,
@@ -96,6 +96,9 @@ export class AvroWriter {
   ) {}
 
   private row(row: Row, present: (name: string) => boolean): Record<string, unknown> {
+    for (const name of Object.keys(row)) {
+      if (!this.columns.some((c) => c.column.name === name)) throw new WireError("WIRE_MALFORMED", `table ${this.table}: row member ${JSON.stringify(name)} is not in the column list`);
+    }
     const out: Record<string, unknown> = {};
     for (const c of this.columns) {
       const name = c.column.name;
@@ -138,6 +141,8 @@ interface Reader {
 export class AvroRegistry {
   private readonly client: SchemaRegistry;
   private readonly readers = new Map<number, Reader>();
+  /** Schema ids whose schema cannot be read, and why (their records are malformed). */
+  private readonly unreadable = new Map<number, string>();
   private readonly knownColumnsJson = new WeakMap<readonly EnvelopeColumn[], string>();
 
   constructor(readonly url: string) {
@@ -183,12 +188,22 @@ export class AvroRegistry {
     return level !== undefined && known.includes(level) ? (level as COMPATIBILITY) : COMPATIBILITY.BACKWARD;
   }
 
-  /** Fetches the writer schemas of these values not seen yet; decode() needs them. */
+  /**
+   * Fetches the writer schemas of these values not seen yet; decode() needs them. A schema
+   * the registry cannot give (unknown id) or that is no zeroloss envelope schema makes each
+   * of its records malformed (decode() says why), not the whole batch; a registry out of
+   * reach throws, to be retried.
+   */
   async load(values: readonly (Buffer | null)[]): Promise<void> {
     for (const v of values) {
       const id = v === null ? null : schemaIdOf(v);
-      if (id === null || this.readers.has(id)) continue;
-      this.readers.set(id, await this.fetchReader(id));
+      if (id === null || this.readers.has(id) || this.unreadable.has(id)) continue;
+      try {
+        this.readers.set(id, await this.fetchReader(id));
+      } catch (err) {
+        if (!(err instanceof ZerolossError) || err.retriable) throw err;
+        this.unreadable.set(id, err.message);
+      }
     }
   }
 
@@ -205,7 +220,13 @@ export class AvroRegistry {
     } catch (err) {
       throw registryError(err, this.url, `schema id ${id}`, { schemaId: id });
     }
-    const columns = schemaColumns(JSON.parse(text));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ZerolossError("AVRO_SCHEMA_UNKNOWN", `schema id ${id} is not JSON: ${(err as Error).message}`);
+    }
+    const columns = schemaColumns(parsed);
     const envelopeColumns = Object.freeze(columns.map((c) => Object.freeze({ ...c.column })));
     const columnsJson = JSON.stringify(envelopeColumns);
     this.knownColumnsJson.set(envelopeColumns, columnsJson);
@@ -216,6 +237,8 @@ export class AvroRegistry {
     const id = schemaIdOf(value);
     if (id === null) throw new WireError("WIRE_NOT_AVRO", "record value is not in the schema registry's framing (magic byte 0, schema id)");
     const r = this.readers.get(id);
+    const why = this.unreadable.get(id);
+    if (why !== undefined) throw new WireError("WIRE_AVRO_SCHEMA", `record value's schema (id ${id}) cannot be read: ${why}`);
     if (r === undefined) throw new ZerolossError("AVRO_SCHEMA_NOT_LOADED", `schema id ${id} was not loaded before decoding (a bug: call load() first)`);
     return r;
   }
@@ -244,7 +267,7 @@ export class AvroRegistry {
     };
     const beforeColumns = new Set(p.beforeColumns);
     return checkEnvelope({
-      v: 1,
+      v: p.v as 1, // checkEnvelope refuses any other version
       op: p.op,
       source: { ...p.source, xid: p.source.xid === null ? null : Number(p.source.xid) },
       columns: p.op === "t" ? [] : r.envelopeColumns,

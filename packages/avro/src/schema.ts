@@ -61,7 +61,7 @@ export function envelopeSchema(schema: string, table: string, columns: readonly 
       ...(c.missing === undefined ? {} : { "pg.missing": c.missing }),
     })),
   };
-  const names0 = (items: string) => ({ type: "array", items });
+  const arrayOf = (items: string) => ({ type: "array", items });
   return {
     type: "record",
     name: "Envelope",
@@ -89,10 +89,10 @@ export function envelopeSchema(schema: string, table: string, columns: readonly 
       },
       { name: "after", type: ["null", row], default: null },
       // PostgreSQL names of `after`'s columns whose TOAST value is unchanged (their field is null).
-      { name: "unchanged", type: names0("string"), default: [] },
+      { name: "unchanged", type: arrayOf("string"), default: [] },
       { name: "before", type: ["null", "Row"], default: null },
       // PostgreSQL names of the columns `before` holds (the old key, or all under REPLICA IDENTITY FULL).
-      { name: "beforeColumns", type: names0("string"), default: [] },
+      { name: "beforeColumns", type: arrayOf("string"), default: [] },
       { name: "partition", type: ["null", "int"], default: null },
       { name: "checksum", type: ["null", "string"], default: null },
     ],

@@ -180,7 +180,7 @@ export function toAvro(k: ValueKind, text: string | null, ctx: ValueContext): Av
       return Buffer.from(text.slice(2), "hex");
     case "decimal": {
       const u = decimalUnscaled(text, k.scale);
-      return u === null ? text : bigintToBytes(u);
+      return u === null || decimalText(u, k.scale) !== text ? text : bigintToBytes(u);
     }
     case "double": {
       const x = Number(text);

@@ -94,9 +94,13 @@ export class TargetConnection {
   }
 }
 
-/** A staging table per target table and column list: after the source's DDL, the same table is staged in its new shape. */
+/**
+ * A staging table (and its SQL) per target table, column list and target column names: after
+ * the source's DDL the same table is staged in its new shape, and an older list prepared
+ * again after a rename writes to the new names.
+ */
 function shapeOf(table: TargetTable): string {
-  return `${table.quoted}${table.columnsJson}`;
+  return `${table.quoted}${table.columnsJson}${JSON.stringify(table.columns.map((c) => c.column))}`;
 }
 
 /** Columns whose sent text (when sent) differs from `texts.c<i>`, the target's text of column i. */

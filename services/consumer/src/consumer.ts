@@ -25,7 +25,7 @@ import { Applier } from "./applier.js";
 import { planBatch, type BatchPlan, type InputRecord } from "./batch.js";
 import type { ConsumerMetrics } from "./metrics.js";
 import { OutboxPublisher } from "./outbox.js";
-import { ensureBookkeeping, prepareTable, type TargetTable } from "./target-schema.js";
+import { bareTable, ensureBookkeeping, prepareTable, type TargetTable } from "./target-schema.js";
 
 export interface ConsumerOptions {
   readonly config: Config;
@@ -62,8 +62,8 @@ export class Consumer {
   private readonly free: TargetConnection[] = [];
   /** Per table and column list (JSON): the target table prepared for it. */
   private readonly tables = new Map<string, Promise<TargetTable>>();
-  /** Bumped whenever a target table was altered: a batch planned before may name a column no longer there. */
-  private schemaGeneration = 0;
+  /** Table preparations run one after another on the DDL connection. */
+  private ddlQueue: Promise<void> = Promise.resolve();
   /** Per table: the last column list prepared, for truncate markers (which carry none). */
   private readonly latestTable = new Map<string, Promise<TargetTable>>();
   private readonly decoder: EnvelopeReader;
@@ -271,9 +271,9 @@ export class Consumer {
     let plan: BatchPlan;
     let result: BatchResult;
     let committed: boolean;
+    let racedOnce = false;
     for (;;) {
       if (!isRunning() || isStale() || this.stopping) return; // not committed anywhere: the next owner reads it again
-      const generation = this.schemaGeneration;
       try {
         plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.table(env) });
         const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live: () => isRunning() && !isStale() && !this.stopping });
@@ -283,9 +283,15 @@ export class Consumer {
         break;
       } catch (err) {
         const e = this.noteError(err, "applying a batch");
-        // A column renamed or retyped by another partition's batch after this one was planned
-        // (target.schemaChanges): planned again, it takes the table as it is now.
-        const raced = this.schemaGeneration !== generation && SCHEMA_RACE.has(String(e.details["sqlstate"]));
+        // A column renamed or retyped after this batch was planned, by another partition or
+        // another consumer process (target.schemaChanges apply): planned again, once, against
+        // the table as it is now. A second such failure stops the partition as any other.
+        const raced = !racedOnce && this.o.config.target.schemaChanges === "apply" && SCHEMA_RACE.has(String(e.details["sqlstate"]));
+        if (raced) {
+          racedOnce = true;
+          this.tables.clear();
+          this.latestTable.clear();
+        }
         if (!e.retriable && !raced) {
           this.stoppedPartitions.set(`${topic}:${partition}`, { topic, partition, code: e.code, message: e.message });
           if (!this.positions.has(`${topic}:${partition}`)) this.positions.set(`${topic}:${partition}`, BigInt(batch.firstOffset() ?? "0"));
@@ -368,25 +374,30 @@ export class Consumer {
     const name: TableName = { schema: env.source.schema, name: env.source.table };
     const byName = JSON.stringify([name.schema, name.name]);
     if (env.op === "t") {
-      const latest = this.latestTable.get(byName);
-      if (latest !== undefined) return latest;
+      // Without a prepared list (a restart's first record of the table is its truncate) the
+      // table is taken as it is: a truncate names no column.
+      return this.latestTable.get(byName) ?? Promise.resolve(bareTable(name));
     }
     const k = `${byName}${this.decoder.columnsJson(env)}`;
     let t = this.tables.get(k);
     if (t === undefined) {
-      t = (async () => {
+      // One DDL connection, one preparation at a time: two on one session would interleave their transactions.
+      t = this.ddlQueue.then(async () => {
         this.ddl ??= await connect(this.o.config.target.url, { applicationName: "zeroloss-consumer" });
         const changes: string[] = [];
         const prepared = await prepareTable(this.ddl, name, env.columns, this.o.config.target.schemaChanges, changes, env.source.lsn);
         if (changes.length > 0) {
           // Other column lists of this table were prepared against the table as it was.
-          this.schemaGeneration++;
           for (const key of this.tables.keys()) if (key !== k && key.startsWith(byName)) this.tables.delete(key);
           this.o.metrics.schemaChanges.inc({ table: `${name.schema}.${name.name}` }, changes.length);
           this.log.info({ table: `${name.schema}.${name.name}`, lsn: env.source.lsn, changes }, "target table altered to the source's new columns");
         }
         return prepared;
-      })();
+      });
+      this.ddlQueue = t.then(
+        () => undefined,
+        () => undefined, // the failure is the caller's (below); the queue goes on
+      );
       this.tables.set(k, t);
       this.latestTable.set(byName, t);
       t.catch(() => {

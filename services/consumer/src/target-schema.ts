@@ -162,6 +162,11 @@ async function resolveTypes(client: Client, table: TableName, columns: readonly 
   });
 }
 
+/** A table as its name alone says, for a truncate marker (which names no column). */
+export function bareTable(table: TableName): TargetTable {
+  return { schema: table.schema, name: table.name, quoted: quoteTable(table), columns: [], keyIndexes: [], columnsJson: "[]" };
+}
+
 /** target.schemaChanges: apply additive changes and widenings to the target, or stop on any difference. */
 export type SchemaChanges = "apply" | "stop";
 
@@ -263,7 +268,20 @@ export async function prepareTable(
         await query(client, `renaming column ${old.name} of target table ${name} to ${c.name}`, `ALTER TABLE ${quoteTable(table)} RENAME COLUMN ${quoteIdent(old.name)} TO ${quoteIdent(c.name)}`);
         byName.delete(old.name);
         byName.set(c.name, { ...have, name: c.name });
+        existing = { ...existing, key: existing.key.map((k) => (k === old.name ? c.name : k)) };
         changes.push(`renamed ${old.name} → ${c.name}`);
+      }
+      // The same name under another attnum: dropped (or renamed away) and added again. The
+      // target's column holds the old column's values, which rows no change touches would keep.
+      for (const c of columns) {
+        const old = was.find((w) => w.name === c.name && w.attnum !== undefined && c.attnum !== undefined && w.attnum !== c.attnum);
+        if (old === undefined || !byName.has(c.name)) continue;
+        throw new TargetSchemaError(
+          "TARGET_COLUMN_REPLACED",
+          `target table ${name}: column ${c.name} was dropped and added again at the source (attnum ${String(old.attnum)} → ${String(c.attnum)}); ` +
+            `the target's ${c.name} still holds the old column's values. Rename or drop it in the target, then restart the consumer`,
+          { table: name, column: c.name },
+        );
       }
     }
     // For a list older than the fitted one: a column the target knows under a later name.
@@ -350,12 +368,18 @@ export async function prepareTable(
       );
     }
     if (lsn !== null && !older) {
+      // The list, plus the columns the source no longer sends that the target keeps (by their
+      // attnum): a column dropped and later added again under its name is then recognised.
+      const sent = new Set(columns.map((c) => c.name));
+      const attnums = new Set(columns.flatMap((c) => (c.attnum === undefined ? [] : [c.attnum])));
+      const previous = fitted === undefined ? [] : ((typeof fitted.columns === "string" ? JSON.parse(fitted.columns) : fitted.columns) as EnvelopeColumn[]);
+      const kept = previous.filter((w) => !sent.has(w.name) && (w.attnum === undefined || !attnums.has(w.attnum)) && byName.has(w.name));
       await query(
         client,
         `recording the column list ${name} is fitted to`,
         `INSERT INTO zeroloss.target_shapes (table_name, lsn, columns) VALUES ($1, $2::pg_lsn, $3::jsonb)
          ON CONFLICT (table_name) DO UPDATE SET lsn = excluded.lsn, columns = excluded.columns, fitted_at = now() WHERE zeroloss.target_shapes.lsn <= excluded.lsn`,
-        [quoteTable(table), lsn, JSON.stringify(columns)],
+        [quoteTable(table), lsn, JSON.stringify([...columns, ...kept])],
       );
     }
     const lsnType = byName.get(LSN_COLUMN)?.type;
