@@ -256,10 +256,11 @@ export async function prepareTable(
       )
     )[0];
     const older = apply && lsn !== null && isTrue(fitted?.older);
+    const fittedColumns: EnvelopeColumn[] = fitted === undefined ? [] : ((typeof fitted.columns === "string" ? JSON.parse(fitted.columns) : fitted.columns) as EnvelopeColumn[]);
     if (apply && !older && fitted !== undefined) {
       // A RENAME COLUMN: a column whose attnum the fitted list knew under another name, which
       // the target still has and the new list no longer sends. Renamed, its values stay.
-      const was = (typeof fitted.columns === "string" ? JSON.parse(fitted.columns) : fitted.columns) as EnvelopeColumn[];
+      const was = fittedColumns;
       for (const c of columns) {
         if (c.attnum === undefined || byName.has(c.name)) continue;
         const old = was.find((w) => w.attnum === c.attnum && w.name !== c.name);
@@ -287,7 +288,7 @@ export async function prepareTable(
     // For a list older than the fitted one: a column the target knows under a later name.
     const renamedTo = new Map<string, string>();
     if (older && fitted !== undefined) {
-      const now = (typeof fitted.columns === "string" ? JSON.parse(fitted.columns) : fitted.columns) as EnvelopeColumn[];
+      const now = fittedColumns;
       // A producer that re-read this older list after the rename (a restart replays it) found
       // no attnum for the old name in the catalog: then one column the target lacks and one
       // later column of the same type that this list lacks can only be the same column.
@@ -372,8 +373,7 @@ export async function prepareTable(
       // attnum): a column dropped and later added again under its name is then recognised.
       const sent = new Set(columns.map((c) => c.name));
       const attnums = new Set(columns.flatMap((c) => (c.attnum === undefined ? [] : [c.attnum])));
-      const previous = fitted === undefined ? [] : ((typeof fitted.columns === "string" ? JSON.parse(fitted.columns) : fitted.columns) as EnvelopeColumn[]);
-      const kept = previous.filter((w) => !sent.has(w.name) && (w.attnum === undefined || !attnums.has(w.attnum)) && byName.has(w.name));
+      const kept = fittedColumns.filter((w) => !sent.has(w.name) && (w.attnum === undefined || !attnums.has(w.attnum)) && byName.has(w.name));
       await query(
         client,
         `recording the column list ${name} is fitted to`,
