@@ -171,4 +171,31 @@ describe("counter ledger", () => {
     expect(body.error).toContain(`127.0.0.1:${port}`);
     await blind.stop("SIGKILL");
   });
+
+  it("a refresh held up by a lock in the ledger: the API still answers, from its own connection", async () => {
+    // The 2 s refresh settles transactions with an UPDATE; a writer's row locks (here a
+    // table lock) hold it up. The soak saw /api/summary wait minutes behind such refreshes.
+    const holder = await connect(f.ledger.url, { applicationName: "test-lock-holder" });
+    try {
+      await holder.query("BEGIN");
+      await holder.query("LOCK TABLE zeroloss_counter.transactions IN EXCLUSIVE MODE");
+      await pollUntil(
+        async () => {
+          const r = await holder.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'zeroloss-counter-refresh' AND wait_event_type = 'Lock'`,
+          );
+          return r.rows[0]?.n === "1" ? true : undefined;
+        },
+        { timeoutMs: 30_000, what: "the counter's refresh to wait for the lock" },
+      );
+      const res = await fetch(`http://127.0.0.1:${counter.port}/api/summary`, { signal: AbortSignal.timeout(20_000) });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as SummaryBody).totals.emitted).toBe(changes);
+    } finally {
+      await holder.query("ROLLBACK");
+      await holder.end();
+    }
+    // Released, the refreshes go on.
+    await waitForSummary(counter, "a refresh after the lock", (x) => x.totals.emitted === changes);
+  });
 });

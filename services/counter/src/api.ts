@@ -11,6 +11,8 @@ import { listTransactions, listWindows, summary } from "./states.js";
 export interface ApiOptions {
   readonly graceSeconds: number;
   readonly db: () => Promise<Client>;
+  /** Called after a failed read: the connection is dropped, the next read reconnects. */
+  readonly readFailed: () => void;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): true {
@@ -24,11 +26,12 @@ function badRequest(res: ServerResponse, message: string): true {
 }
 
 /** Answers with what `read` finds in the ledger; 503 while the ledger cannot be reached, 500 for anything else, each with the error's code. */
-async function fromLedger(res: ServerResponse, what: string, read: () => Promise<unknown>): Promise<true> {
+async function fromLedger(res: ServerResponse, what: string, read: () => Promise<unknown>, readFailed: () => void): Promise<true> {
   let body: unknown;
   try {
     body = await read();
   } catch (err) {
+    readFailed();
     const e = serviceError(err, "querying it");
     return json(res, e.retriable ? 503 : 500, { error: `the ledger (counter.url) could not be read for ${what}: ${e.message}`, code: e.code });
   }
@@ -36,6 +39,7 @@ async function fromLedger(res: ServerResponse, what: string, read: () => Promise
 }
 
 export function apiRoutes(o: ApiOptions): Route[] {
+  const ledger = (res: ServerResponse, what: string, read: () => Promise<unknown>) => fromLedger(res, what, read, o.readFailed);
   return [
     async (req, res, url) => {
       if (req.method !== "GET") return false;
@@ -46,7 +50,7 @@ export function apiRoutes(o: ApiOptions): Route[] {
           res.end(DASHBOARD_HTML);
           return true;
         case "/api/summary":
-          return fromLedger(res, "the summary", async () => summary(await o.db(), o.graceSeconds));
+          return ledger(res, "the summary", async () => summary(await o.db(), o.graceSeconds));
         case "/api/windows": {
           const q = url.searchParams;
           const state = q.get("state") ?? undefined;
@@ -56,7 +60,7 @@ export function apiRoutes(o: ApiOptions): Route[] {
           const limit = q.get("limit");
           if (limit !== null && !/^\d+$/.test(limit)) return badRequest(res, "limit must be a non-negative integer");
           const topic = q.get("topic") ?? undefined;
-          return fromLedger(res, "windows", async () => ({
+          return ledger(res, "windows", async () => ({
             windows: await listWindows(await o.db(), o.graceSeconds, {
               ...(topic === undefined || topic === "" ? {} : { topic }),
               ...(partition === null ? {} : { partition: Number(partition) }),
@@ -68,7 +72,7 @@ export function apiRoutes(o: ApiOptions): Route[] {
         case "/api/transactions": {
           const state = url.searchParams.get("state");
           if (state !== null && !(TRANSACTION_STATES as readonly string[]).includes(state)) return badRequest(res, `state must be one of ${TRANSACTION_STATES.join(", ")}`);
-          return fromLedger(res, "transactions", async () => ({ transactions: await listTransactions(await o.db(), o.graceSeconds, state as TransactionState | null) }));
+          return ledger(res, "transactions", async () => ({ transactions: await listTransactions(await o.db(), o.graceSeconds, state as TransactionState | null) }));
         }
         default:
           return false;

@@ -66,6 +66,8 @@ export class Counter {
   private readonly free: Client[] = [];
   private group: KafkaConsumer | null = null;
   private reader: Client | null = null;
+  private refresher: Client | null = null;
+  private refreshing: Promise<Summary | null> | null = null;
   private latest: Summary | null = null;
   private refreshFailedAt: number | null = null;
   /** Per "topic:partition": the offset this process last sought to after a fetch started past the ledger. */
@@ -105,6 +107,13 @@ export class Counter {
         ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
       },
     };
+  }
+
+  /** After a failed API read: the connection's state is unknown, the next read reconnects. */
+  readFailed(): void {
+    const r = this.reader;
+    this.reader = null;
+    void r?.end().catch(() => undefined); // closing a connection that failed: its error was reported by the read
   }
 
   /** A connection for the HTTP API's reads (one, queries queue on it). */
@@ -161,6 +170,8 @@ export class Counter {
       await this.stopGroup();
       for (const db of this.free.splice(0)) await db.end().catch(() => undefined); // closing at exit: nothing to report
       await this.reader?.end().catch(() => undefined);
+      await this.refreshing;
+      await this.refresher?.end().catch(() => undefined);
     }
   }
 
@@ -170,9 +181,27 @@ export class Counter {
   }
 
   /** Settles transactions and refreshes the metrics from the ledger; a failure shows on /healthz until the next success. */
-  async refresh(): Promise<Summary | null> {
+  /**
+   * Settles transactions and refreshes metrics from the ledger, on a connection of its own:
+   * its UPDATE may wait for the writer's row locks, and the API's reads must not queue behind
+   * it. A refresh still running when the next is due is not doubled: they used to pile up on
+   * one connection during catch-ups, and /api/summary waited minutes behind them (the soak).
+   */
+  refresh(): Promise<Summary | null> {
+    this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<Summary | null> {
     try {
-      const db = await this.readConnection();
+      this.refresher ??= await connect(this.o.config.counter.url, {
+        applicationName: "zeroloss-counter-refresh",
+        onIdleError: (err) => {
+          this.log.debug({ err: err.message }, "the refresh's ledger connection failed; the next refresh reconnects");
+          this.refresher = null;
+        },
+      });
+      const db = this.refresher;
       await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds);
       const s = await summary(db, this.o.config.counter.graceSeconds);
       this.o.metrics.set(s);
@@ -182,8 +211,8 @@ export class Counter {
     } catch (err) {
       this.noteError(err, "refreshing from the ledger");
       this.refreshFailedAt ??= Date.now();
-      const r = this.reader;
-      this.reader = null;
+      const r = this.refresher;
+      this.refresher = null;
       await r?.end().catch(() => undefined); // its state is unknown after a failure
       return null;
     }
