@@ -158,3 +158,14 @@ export async function stoppedPartitions(consumer: RunningProducer): Promise<{ he
   const stopped = (health?.body["details"] as { stoppedPartitions?: StoppedPartition[] } | undefined)?.stoppedPartitions ?? [];
   return { health, stopped };
 }
+
+/** Polls /healthz until the consumer lists at least one stopped partition; returns them. */
+export function waitForStopped(consumer: RunningProducer, what: string, timeoutMs = 60_000): Promise<StoppedPartition[]> {
+  return pollUntil(
+    async () => {
+      const s = (await stoppedPartitions(consumer)).stopped;
+      return s.length > 0 ? s : undefined;
+    },
+    { timeoutMs, what },
+  );
+}

@@ -11,7 +11,7 @@ import type pg from "pg";
 import { pollUntil } from "@zeroloss/devstack";
 import { topicNames } from "@zeroloss/wire";
 import { counterFixture, waitForSummary, type CounterFixture, type RunningCounter } from "../counter/harness.js";
-import { sourceClient, stoppedPartitions, waitForEqual, type TableSpec } from "./harness.js";
+import { sourceClient, waitForEqual, waitForStopped, type TableSpec } from "./harness.js";
 import type { RunningProducer } from "../producer/harness.js";
 import { runVerify } from "../verifier/harness.js";
 
@@ -22,6 +22,8 @@ async function evoSpec(src: pg.Client): Promise<TableSpec> {
   const r = await src.query<{ name: string }>(`SELECT attname AS name FROM pg_attribute WHERE attrelid = 'evo'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
   return { name: "public.evo", columns: r.rows.map((x) => x.name), key: ["id"] };
 }
+/** The registry subject of evo's topic. */
+const evoSubject = (prefix: string) => `${topicNames(prefix).data("public", "evo")}-value`;
 const OTHER: TableSpec = { name: "public.other", columns: ["id", "v"], key: ["id"] };
 
 /** Inserts and updates on both tables until stopped; its statements stay valid across every DDL of the test. */
@@ -126,7 +128,7 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
     expect(await consumer.metric("zeroloss_consumer_schema_changes_total", { table: "public.evo" })).toBeGreaterThanOrEqual(5);
 
     if (encoding === "avro") {
-      const subject = `${topicNames(f.prefix).data("public", "evo")}-value`;
+      const subject = evoSubject(f.prefix);
       const versions = (await (await fetch(`${stack.registry}/subjects/${encodeURIComponent(subject)}/versions`)).json()) as number[];
       // The first column list, then at least one version per change (a producer that restarts
       // re-reads an older list's catalog facts: another version of it, as BACKWARD compatible).
@@ -170,18 +172,12 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
       expect(producer.output()).toMatch(/SCHEMA_INCOMPATIBLE/);
       expect(producer.output()).toMatch(/public\.evo/);
       // The operator accepts the change for this subject, and starts the producer again.
-      const subject = `${topicNames(f.prefix).data("public", "evo")}-value`;
+      const subject = evoSubject(f.prefix);
       const put = await fetch(`${stack.registry}/config/${encodeURIComponent(subject)}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ compatibility: "NONE" }) });
       expect(put.status).toBe(200);
       producer = await f.start();
     }
-    const stopped = await pollUntil(
-      async () => {
-        const s = (await stoppedPartitions(consumer)).stopped;
-        return s.length > 0 ? s : undefined;
-      },
-      { timeoutMs: 60_000, what: "the consumer to stop the partition of the narrowed table" },
-    );
+    const stopped = await waitForStopped(consumer, "the consumer to stop the partition of the narrowed table");
     expect(stopped[0]?.code).toBe("TARGET_COLUMN_TYPE");
     expect(stopped[0]?.message).toMatch(/target table public\.evo: column a is bigint in the target but integer in the source; changing it could lose or alter data/);
     expect((await f.target.query(`SELECT a FROM evo WHERE id = 1`)).rows[0]).not.toEqual({ a: "7" }); // nothing applied past it
@@ -201,13 +197,7 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
     await src.query(`ALTER TABLE evo DROP COLUMN e`);
     await src.query(`ALTER TABLE evo ADD COLUMN e int`);
     await src.query(`UPDATE evo SET e = 1 WHERE id = 2`);
-    const stopped = await pollUntil(
-      async () => {
-        const s = (await stoppedPartitions(consumer)).stopped;
-        return s.length > 0 ? s : undefined;
-      },
-      { timeoutMs: 60_000, what: "the consumer to stop the partition of the table whose column was replaced" },
-    );
+    const stopped = await waitForStopped(consumer, "the consumer to stop the partition of the table whose column was replaced");
     expect(stopped[0]?.code).toBe("TARGET_COLUMN_REPLACED");
     expect(stopped[0]?.message).toMatch(/target table public\.evo: column e was dropped and added again at the source/);
     await producer.stop();

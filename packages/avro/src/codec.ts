@@ -145,7 +145,11 @@ export class AvroRegistry {
   private readonly unreadable = new Map<number, string>();
   private readonly knownColumnsJson = new WeakMap<readonly EnvelopeColumn[], string>();
 
+  /** The URL without a trailing slash, for the registry's REST paths. */
+  private readonly base: string;
+
   constructor(readonly url: string) {
+    this.base = url.replace(/\/$/, "");
     // avsc adds every named type it parses to `registry`, and the client passes the same
     // options to each parse: a shared object would refuse the second schema of a subject
     // ("duplicate type name"). A getter hands each parse a fresh one.
@@ -180,7 +184,7 @@ export class AvroRegistry {
    * must not be overruled.
    */
   private async compatibilityOf(subject: string): Promise<COMPATIBILITY> {
-    const res = await fetch(`${this.url.replace(/\/$/, "")}/config/${encodeURIComponent(subject)}`);
+    const res = await fetch(`${this.base}/config/${encodeURIComponent(subject)}`);
     if (res.status === 404) return COMPATIBILITY.BACKWARD;
     if (!res.ok) throw Object.assign(new Error(`GET /config/${subject}: ${await res.text()}`), { status: res.status });
     const level = ((await res.json()) as { compatibilityLevel?: string }).compatibilityLevel?.toUpperCase();
@@ -214,7 +218,7 @@ export class AvroRegistry {
       type = (await this.client.getSchema(id)) as unknown as AvroType;
       // The client's parsed schema drops the fields' pg.* attributes; the column list is read
       // from the schema's own text (the registry's standard GET /schemas/ids/{id}).
-      const res = await fetch(`${this.url.replace(/\/$/, "")}/schemas/ids/${id}`);
+      const res = await fetch(`${this.base}/schemas/ids/${id}`);
       if (!res.ok) throw Object.assign(new Error(await res.text()), { status: res.status });
       text = ((await res.json()) as { schema: string }).schema;
     } catch (err) {
