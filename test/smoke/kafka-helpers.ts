@@ -27,7 +27,12 @@ export async function createTopic(admin: Admin, topic: string, partitions: numbe
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
       const partitions = metadata.topics[0]?.partitions ?? [];
       const ready = partitions.length === partitions.filter((p) => p.leader >= 0 && p.isr.length === replicationFactor).length;
-      return partitions.length > 0 && ready ? true : undefined;
+      if (partitions.length === 0 || !ready) return undefined;
+      // The metadata can name a leader a moment before that broker acts as one (a produce
+      // then fails with NOT_LEADER_OR_FOLLOWER, which the patched send does not retry once a
+      // request went out). ListOffsets is answered only by the acting leader.
+      await admin.fetchTopicOffsets(topic);
+      return true;
     },
     { timeoutMs: 30_000, what: `topic ${topic} to have a leader and ${replicationFactor} in-sync replicas per partition` },
   );

@@ -54,7 +54,11 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
         const metadata = await admin.fetchTopicMetadata({ topics: [s.topic] });
         const parts = metadata.topics[0]?.partitions ?? [];
         const ready = parts.length > 0 && parts.every((p) => p.leader >= 0 && p.isr.length >= needed(p.replicas.length));
-        return ready ? parts.length : undefined;
+        if (!ready) return undefined;
+        // A leader named in the metadata can answer NOT_LEADER_OR_FOLLOWER for a moment
+        // after a topic is created; ListOffsets is answered only by the acting leader.
+        await admin.fetchTopicOffsets(s.topic);
+        return parts.length;
       },
       { timeoutMs: 60_000, what: `topic ${s.topic} to have a leader and ${created ? "all its replicas" : `${minIsr} in-sync replica(s)`} on every partition` },
     ).catch((err: unknown) => {
