@@ -29,13 +29,19 @@ describe("producer: snapshot, then stream", () => {
     await f?.close();
   });
 
-  it("snapshots every pre-existing row once, as op r at the slot's consistent LSN, in key chunks", async () => {
+  it("snapshots every pre-existing row once, as op r at the slot's restart LSN (commit LSN: its consistent point), in key chunks", async () => {
     const recs = await waitForRecords(f, "public.accounts", 50, producer);
     expect(recs.map((r) => r.envelope.op)).toEqual(Array(50).fill("r"));
     const ids = recs.map((r) => Number(r.envelope.after?.["id"])).sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     const lsns = new Set(recs.map((r) => r.envelope.source.lsn));
+    const commitLsns = new Set(recs.map((r) => r.envelope.source.commitLsn));
     expect(lsns.size).toBe(1);
+    expect(commitLsns.size).toBe(1);
+    const snapshotCheckpoint = (await f.checkpoints()).find((c) => c.phase === "snapshot" && c.snapshot?.floorLsn !== undefined);
+    expect([...lsns]).toEqual([snapshotCheckpoint?.snapshot?.floorLsn]);
+    expect([...commitLsns]).toEqual([snapshotCheckpoint?.snapshot?.consistentLsn]);
+    expect(parseLsn([...lsns][0] ?? "")).toBeLessThan(parseLsn([...commitLsns][0] ?? ""));
     for (const r of recs) {
       expect(r.envelope.checksum).toBe(computeChecksum(r.envelope));
       expect(r.key).toBe(JSON.stringify({ id: r.envelope.after?.["id"] }));

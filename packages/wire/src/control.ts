@@ -59,6 +59,12 @@ export interface Checkpoint {
   readonly phase: "snapshot" | "streaming";
   readonly snapshot?: {
     readonly consistentLsn: string;
+    /**
+     * The slot's restart LSN when it was created: below every change of a transaction the
+     * snapshot could not see, so its `r` rows carry it as their LSN (absent before 2026-11:
+     * the slot's restart LSN, unchanged during the snapshot, is read instead).
+     */
+    readonly floorLsn?: string;
     readonly tables: readonly SnapshotTableProgress[];
   };
   readonly at: string;

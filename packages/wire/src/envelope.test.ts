@@ -59,7 +59,7 @@ const del: Envelope = {
 const snapshotRead: Envelope = {
   v: 1,
   op: "r",
-  source: { ...source, lsn: "0/19F0A40", commitLsn: "0/19F0A40", xid: null, commitTime: "2026-03-14T09:00:00.123000Z", seq: 3 },
+  source: { ...source, lsn: "0/19EF6D8", commitLsn: "0/19F0A40", xid: null, commitTime: "2026-03-14T09:00:00.123000Z", seq: 3 },
   columns,
   after: { id: "7", owner: "Grace Hopper", balance: "-0.0100", note: 'ledger "A", line 2\nsecond line', nickname: null, opened: "1999-12-31 23:59:59.999999+00" },
   before: null,
@@ -154,10 +154,11 @@ describe("envelope v1: what the fixtures pin", () => {
     expect(e.checksum).toBe(rowChecksum(["id"], ["42"]));
   });
 
-  it("gives a snapshot read no xid and the consistent point as both LSNs", () => {
+  it("gives a snapshot read no xid, the consistent point as commit LSN and a lower floor as LSN", () => {
     const e = decodeEnvelope(fixture("snapshot-read"));
     expect(e.source.xid).toBeNull();
-    expect(e.source.lsn).toBe(e.source.commitLsn);
+    expect(e.source.commitLsn).toBe("0/19F0A40");
+    expect(e.source.lsn).toBe("0/19EF6D8");
   });
 
   it("gives a truncate no columns, no values, no checksum, and its partition", () => {

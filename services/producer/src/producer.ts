@@ -217,6 +217,7 @@ export class Producer {
       const snap = checkpoint.snapshot;
       if (snap === undefined) throw new ZerolossError("CHECKPOINT_INVALID", "a snapshot checkpoint without snapshot progress");
       let consistent = parseLsn(snap.consistentLsn);
+      let floor = snap.floorLsn === undefined ? null : parseLsn(snap.floorLsn);
       let snapshotClient: pg.Client;
       if (consistent === 0n) {
         // The slot is (re)created here, exporting the snapshot the chunks are read in.
@@ -233,10 +234,13 @@ export class Producer {
         } finally {
           await repl.end();
         }
-        this.log.info({ slot: src.slot, consistentLsn: formatLsn(consistent) }, "created replication slot with an exported snapshot");
+        floor = await this.restartLsn(control, src.slot);
+        this.log.info({ slot: src.slot, consistentLsn: formatLsn(consistent), restartLsn: formatLsn(floor) }, "created replication slot with an exported snapshot");
       } else {
         const status = await slotStatus(control, src.slot);
         if (!status.exists) throw this.slotMissing(src.slot, "the snapshot in progress");
+        // Nothing acknowledges the slot before the snapshot ends, so its restart LSN is still the one it was created with.
+        floor ??= await this.restartLsn(control, src.slot);
         snapshotClient = await this.snapshotConnection(src.url, null);
         this.log.info({ consistentLsn: formatLsn(consistent) }, "resuming the snapshot after a restart, in a new snapshot");
       }
@@ -249,6 +253,7 @@ export class Producer {
         tables,
         progress: snap.tables,
         consistentLsn: consistent,
+        floorLsn: floor,
         slot: src.slot,
         db,
         chunkSize: src.snapshot.chunkSize,
@@ -369,6 +374,12 @@ export class Producer {
       }, Math.min(5_000, Math.max(500, source.heartbeatSeconds * 500))),
     );
     return timers;
+  }
+
+  private async restartLsn(control: pg.Client, slot: string): Promise<Lsn> {
+    const status = await slotStatus(control, slot);
+    if (status.restartLsn === null) throw this.slotMissing(slot, "the snapshot in progress");
+    return parseLsn(status.restartLsn);
   }
 
   private slotMissing(slot: string, what: string): ZerolossError {

@@ -1,5 +1,5 @@
 // The initial snapshot: each table read in primary-key chunks inside one REPEATABLE READ
-// transaction, as op `r` records carrying the slot's consistent LSN. Each chunk is one
+// transaction, as op `r` records. Each chunk is one
 // Kafka transaction together with the checkpoint of the snapshot's progress, so a crash
 // resumes after the last committed chunk: no chunk is read twice, none is missed.
 //
@@ -9,6 +9,15 @@
 // may then be read in their newer state; those changes are also streamed afterwards
 // (the slot still starts at the consistent point), so the target converges to the same
 // rows (docs/producer.md, "Snapshot").
+//
+// An `r` record's LSN is the slot's restart LSN at creation, not its consistent point: a
+// transaction still open at the consistent point is invisible to the snapshot, yet its
+// changes were written before that point and are streamed with their own, lower LSNs. The
+// target keeps a row's newest LSN and takes only newer changes, so a snapshot row stamped
+// with the consistent point would win over them and the open transaction's changes would
+// be dropped as stale. Every streamed change lies after the restart LSN (the slot decodes
+// whole only transactions that began after it), so stamped with it a snapshot row yields
+// to all of them. `commitLsn` stays the consistent point.
 import { ZerolossError } from "@zeroloss/errors";
 import { formatLsn, qualifiedName, query, quoteIdent, quoteTable, type Lsn, type TableInfo } from "@zeroloss/pg";
 import type { Checkpoint, SnapshotTableProgress, TopicNames } from "@zeroloss/wire";
@@ -25,6 +34,8 @@ export interface SnapshotOptions {
   readonly tables: readonly TableInfo[];
   readonly progress: readonly SnapshotTableProgress[];
   readonly consistentLsn: Lsn;
+  /** The `lsn` of every `r` record: below every change the snapshot did not see (see runSnapshot). */
+  readonly floorLsn: Lsn;
   readonly slot: string;
   readonly db: string;
   readonly chunkSize: number;
@@ -45,6 +56,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
   const log = o.log.child({ component: "snapshot" });
   const progress = new Map(o.progress.map((p) => [p.table, { ...p }]));
   const consistent = formatLsn(o.consistentLsn);
+  const floor = formatLsn(o.floorLsn);
   for (const info of o.tables) {
     const name = qualifiedName(info);
     const state = progress.get(name);
@@ -96,7 +108,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
           db: o.db,
           schema: info.schema,
           table: info.name,
-          lsn: consistent,
+          lsn: floor,
           commitLsn: consistent,
           xid: null,
           commitTime: readAt,
@@ -119,7 +131,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
         db: o.db,
         lsn: consistent,
         phase: "snapshot",
-        snapshot: { consistentLsn: consistent, tables: [...progress.values()].map((p) => (p.table === name ? updated : p)) },
+        snapshot: { consistentLsn: consistent, floorLsn: floor, tables: [...progress.values()].map((p) => (p.table === name ? updated : p)) },
         at: new Date().toISOString(),
       };
       await o.writer.commit(rows.length > 0 ? [manifest.build()] : [], checkpoint);
