@@ -8,7 +8,8 @@ import { stringify } from "yaml";
 import pg from "pg";
 import { createTestDatabase, freePort, pollUntil, type TestDatabase } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
-import { decodeCheckpoint, decodeEnvelope, decodeManifest, decodeTally, topicNames, type Checkpoint, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
+import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
+import { decodeCheckpoint, decodeManifest, decodeTally, topicNames, type Checkpoint, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
 import { parseMetrics, silentLogger, sumOf } from "@zeroloss/observability";
 import { dropSlot, slotStatus } from "@zeroloss/pg";
 import type { Kafka } from "kafkajs";
@@ -69,7 +70,11 @@ export async function producerFixture(stack: Stack, name: string, config: Record
     producer: { http: { port: 0, host: "127.0.0.1" } },
     log: { level: process.env["ZEROLOSS_TEST_LOG_LEVEL"] ?? "warn" },
   };
-  writeFileSync(configFile, stringify(merge(base, config)));
+  const merged = merge(base, config);
+  writeFileSync(configFile, stringify(merged));
+  // Records in either encoding: Avro ones through the configured registry.
+  const registryUrl = (merged["kafka"] as { registry?: { url?: string } }).registry?.url;
+  const envelopes = new EnvelopeReader(registryUrl === undefined ? null : new AvroRegistry(registryUrl));
   const kafka = createKafka({ brokers: stack.kafka, clientId: `test-${name}`, log: silentLogger() });
   const topics = topicNames(prefix);
   const read = async (topic: string) => {
@@ -93,7 +98,8 @@ export async function producerFixture(stack: Stack, name: string, config: Record
     async records(table) {
       const [schema, t] = table.split(".") as [string, string];
       const raw = await read(topics.data(schema, t));
-      return raw.map((r) => ({ envelope: decodeEnvelope(r.value), key: r.key?.toString() ?? null, partition: r.partition, offset: r.offset }));
+      await envelopes.load(raw.map((r) => r.value));
+      return raw.map((r) => ({ envelope: envelopes.decode(r.value), key: r.key?.toString() ?? null, partition: r.partition, offset: r.offset }));
     },
     async manifests() {
       return (await read(topics.manifests)).map((r) => decodeManifest(r.value));

@@ -37,8 +37,10 @@ export const configSchema = z.strictObject({
         mode: z.enum(["initial", "never", "initial_only"]).default("initial"),
         /** Rows per primary-key chunk; each chunk is one Kafka transaction with its checkpoint. */
         chunkSize: z.number().int().min(1).max(1_000_000).default(10_000),
+        /** Seconds between looks for tables that began to match source.tables; each is snapshotted while streaming (0: only at start). */
+        newTablesSeconds: z.number().min(0).max(3600).default(10),
       })
-      .default({ mode: "initial", chunkSize: 10_000 }),
+      .default({ mode: "initial", chunkSize: 10_000, newTablesSeconds: 10 }),
     /** Seconds of idle stream after which a heartbeat message moves the slot on (0: off). */
     heartbeatSeconds: z.number().min(0).max(3600).default(10),
   }),

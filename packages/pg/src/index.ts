@@ -6,3 +6,4 @@ export * from "./pgoutput.js";
 export * from "./catalog.js";
 export * from "./replication.js";
 export * from "./stream.js";
+export * from "./xid.js";

@@ -35,21 +35,17 @@ export async function checkServer(client: pg.Client): Promise<{ version: number 
 
 /**
  * Creates the publication for exactly these tables when it is missing. An existing one
- * must publish the same tables: adding a table to a running stream needs a snapshot of
- * it, and quietly dropping one would stop its changes, so a difference stops here.
+ * must publish the same tables: quietly dropping one would stop its changes, and adding
+ * one to a running stream needs a snapshot of it, so a difference stops here, except
+ * tables not yet published when `missingOk` (the live snapshot adds them).
  */
 export async function ensurePublication(
   client: pg.Client,
   publication: string,
   tables: readonly TableName[],
-  options: { readonly alter: boolean },
+  options: { readonly alter: boolean; readonly missingOk?: boolean },
 ): Promise<"created" | "exists" | "altered"> {
-  const existing = await query<{ schema: string; name: string }>(
-    client,
-    `reading publication ${publication}`,
-    `SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1`,
-    [publication],
-  );
+  const existing = await publishedTables(client, publication);
   const exists = await query(client, `reading publication ${publication}`, "SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
   if (exists.length === 0) {
     const list = tables.map(quoteTable).join(", ");
@@ -58,7 +54,7 @@ export async function ensurePublication(
   }
   const want = new Set(tables.map(qualifiedName));
   const have = new Set(existing.map(qualifiedName));
-  const missing = [...want].filter((t) => !have.has(t));
+  const missing = options.missingOk === true && !options.alter ? [] : [...want].filter((t) => !have.has(t));
   const extra = [...have].filter((t) => !want.has(t));
   if ((missing.length > 0 || extra.length > 0) && options.alter) {
     // Nothing has been streamed from it yet (a fresh start): make it match.
@@ -71,12 +67,33 @@ export async function ensurePublication(
       `publication ${publication} does not publish the tables source.tables chooses` +
         (missing.length > 0 ? `; not published: ${missing.join(", ")}` : "") +
         (extra.length > 0 ? `; published but not chosen: ${extra.join(", ")}` : "") +
-        `. A table joining a running stream needs its own snapshot: change source.tables back, or start over with ` +
-        `zeroloss producer --resnapshot (drops the slot and the publication, then snapshots every chosen table)`,
+        (extra.length > 0
+          ? `. To stop streaming a table, drop it from the publication (ALTER PUBLICATION ${quoteIdent(publication)} DROP TABLE …; its target table stays as it is); ` +
+            `or change source.tables back`
+          : `. A table joining the stream during a snapshot is added once the snapshot is done; or start over with ` +
+            `zeroloss producer --resnapshot (drops the slot and the publication, then snapshots every chosen table)`),
       { details: { publication, missing, extra } },
     );
   }
   return "exists";
+}
+
+/** The tables a publication lists. */
+export async function publishedTables(client: pg.Client, publication: string): Promise<TableName[]> {
+  return query<{ schema: string; name: string }>(
+    client,
+    `reading publication ${publication}`,
+    `SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1`,
+    [publication],
+  );
+}
+
+/** Adds a table to the publication unless it is there: its changes are streamed from the commit on. */
+export async function addToPublication(client: pg.Client, publication: string, table: TableName): Promise<boolean> {
+  const have = await publishedTables(client, publication);
+  if (have.some((t) => t.schema === table.schema && t.name === table.name)) return false;
+  await query(client, `adding ${qualifiedName(table)} to publication ${publication}`, `ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${quoteTable(table)}`);
+  return true;
 }
 
 export async function dropPublication(client: pg.Client, publication: string): Promise<void> {

@@ -67,6 +67,12 @@ export interface Checkpoint {
     readonly floorLsn?: string;
     readonly tables: readonly SnapshotTableProgress[];
   };
+  /**
+   * While streaming: tables being snapshotted alongside the stream (a table that began to
+   * match source.tables later), with their progress. Every other published table is whole
+   * in Kafka.
+   */
+  readonly live?: readonly SnapshotTableProgress[];
   readonly at: string;
 }
 

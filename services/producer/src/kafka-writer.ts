@@ -90,6 +90,7 @@ export class KafkaWriter {
   private lane: Lane;
   private txnStarted = 0;
   private pending: Pending = new Map();
+  private readonly partitions: Map<string, number>;
   private pendingBytes = 0;
   /** The send in flight, if any; it rejects with the send's failure, which the next await surfaces. */
   private inFlight: Promise<void> | null = null;
@@ -104,6 +105,7 @@ export class KafkaWriter {
     const lane = (transactionalId: string): Lane => ({ producer: this.createProducer(kafka, transactionalId), transactionalId, txn: null, sent: false, finishing: null, tallies: new Map() });
     this.lanes = [lane(options.transactionalId), lane(`${options.transactionalId}-1`)];
     this.lane = this.lanes[0];
+    this.partitions = new Map(options.partitions);
   }
 
   private createProducer(kafka: Kafka, transactionalId: string): Producer {
@@ -153,8 +155,13 @@ export class KafkaWriter {
     return this.recordsInTransaction > 0 ? Date.now() - this.txnStarted : 0;
   }
 
+  /** Topics created after the start (a table added while streaming), with their partition counts. */
+  addTopics(partitions: ReadonlyMap<string, number>): void {
+    for (const [topic, n] of partitions) this.partitions.set(topic, n);
+  }
+
   partitionCount(topic: string): number {
-    const n = this.options.partitions.get(topic);
+    const n = this.partitions.get(topic);
     if (n === undefined) throw new ZerolossError("TOPIC_UNKNOWN", `no partition count known for topic ${topic}`);
     return n;
   }

@@ -7,6 +7,7 @@ export class ProducerMetrics {
   readonly sourceTransactions: Counter;
   readonly snapshotRows: Gauge<"table">;
   readonly snapshotRowsEstimated: Gauge<"table">;
+  readonly liveChunkRetries: Counter<"table">;
   readonly lagBytes: Gauge;
   readonly lagSeconds: Gauge;
   readonly retainedWalBytes: Gauge;
@@ -22,6 +23,12 @@ export class ProducerMetrics {
     this.sourceTransactions = new Counter({ name: "zeroloss_producer_source_transactions_total", help: "Source transactions committed to Kafka", registers });
     this.snapshotRows = new Gauge({ name: "zeroloss_producer_snapshot_rows", help: "Snapshot rows committed to Kafka, by table", labelNames: ["table"], registers });
     this.snapshotRowsEstimated = new Gauge({ name: "zeroloss_producer_snapshot_rows_estimated", help: "Estimated rows to snapshot, by table", labelNames: ["table"], registers });
+    this.liveChunkRetries = new Counter({
+      name: "zeroloss_producer_live_snapshot_chunk_retries_total",
+      help: "Chunks of a table snapshotted while streaming that were read again (a truncate or an unseen TOAST-keeping update came first)",
+      labelNames: ["table"],
+      registers,
+    });
     this.lagBytes = new Gauge({ name: "zeroloss_producer_replication_lag_bytes", help: "Current WAL LSN minus the slot's confirmed flush LSN", registers });
     this.lagSeconds = new Gauge({ name: "zeroloss_producer_replication_lag_seconds", help: "Now minus the commit time of the last source transaction made durable in Kafka", registers });
     this.retainedWalBytes = new Gauge({ name: "zeroloss_producer_slot_retained_wal_bytes", help: "WAL the slot keeps on the source (current WAL LSN minus restart LSN)", registers });

@@ -18,6 +18,7 @@ import {
   ensurePublication,
   formatLsn,
   parseLsn,
+  qualifiedName,
   query,
   readColumnFacts,
   readKeyColumns,
@@ -29,8 +30,8 @@ import {
   type TableInfo,
 } from "@zeroloss/pg";
 import { AvroRegistry } from "@zeroloss/avro";
-import { topicNames, type TopicNames } from "@zeroloss/wire";
-import type { Kafka } from "kafkajs";
+import { topicNames, type SnapshotTableProgress, type TopicNames } from "@zeroloss/wire";
+import type { Admin, Kafka } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { readCheckpoint } from "./checkpoint.js";
@@ -39,6 +40,7 @@ import type { ProducerMetrics } from "./metrics.js";
 import { avroEncoding, JSON_ENCODING, type ValueEncoding } from "./envelopes.js";
 import { initialProgress, runSnapshot } from "./snapshot.js";
 import { HEARTBEAT_PREFIX, Streamer } from "./streamer.js";
+import { LiveSnapshots } from "./live-snapshot.js";
 
 export interface ProducerOptions {
   readonly config: Config;
@@ -172,7 +174,7 @@ export class Producer {
     } catch (err) {
       throw kafkaError(err, "connecting to Kafka");
     }
-    const partitions = await ensureTopics(admin, this.topicSpecs(tables), this.log);
+    const partitions = await ensureTopics(admin, this.topicSpecs(tables.filter((t) => t.keyColumns.length > 0)), this.log);
     const writer = new KafkaWriter(this.kafka, {
       transactionalId: `${config.kafka.clientId}-producer-${db}-${src.slot}`,
       transactionTimeoutMs: config.producer.transactionTimeoutMs,
@@ -204,13 +206,24 @@ export class Producer {
 
     // Fresh start (or --resnapshot): record the intent first, so a crash between here
     // and the first chunk never resumes streaming from an older checkpoint.
-    if (checkpoint === null && mode !== "never") {
+    let snapshotTables = tables;
+    if (checkpoint === null) {
+      requireKeys(tables);
       await ensurePublication(control, src.publication, tables, { alter: true });
-      checkpoint = { v: 1, slot: src.slot, db, lsn: "0/0", phase: "snapshot", snapshot: { consistentLsn: "0/0", tables: initialProgress(tables) }, at: new Date().toISOString() };
-      await writer.commit([], checkpoint);
-      this.resnapshot = false;
+      if (mode !== "never") {
+        checkpoint = { v: 1, slot: src.slot, db, lsn: "0/0", phase: "snapshot", snapshot: { consistentLsn: "0/0", tables: initialProgress(tables) }, at: new Date().toISOString() };
+        await writer.commit([], checkpoint);
+        this.resnapshot = false;
+      }
+    } else if (checkpoint.phase === "snapshot") {
+      // A table that began to match during the initial snapshot waits for the stream (LiveSnapshots).
+      const inProgress = new Set(checkpoint.snapshot?.tables.map((p) => p.table));
+      snapshotTables = tables.filter((t) => inProgress.has(qualifiedName(t)));
+      requireKeys(snapshotTables);
+      await ensurePublication(control, src.publication, snapshotTables, { alter: false });
     } else {
-      await ensurePublication(control, src.publication, tables, { alter: checkpoint === null });
+      // Tables not yet published are added, each with its snapshot, once streaming (LiveSnapshots).
+      await ensurePublication(control, src.publication, tables, { alter: false, missingOk: true });
     }
 
     if (checkpoint?.phase === "snapshot") {
@@ -250,7 +263,7 @@ export class Producer {
       this.setPhase("snapshotting");
       const progress = await runSnapshot({
         client: snapshotClient,
-        tables,
+        tables: snapshotTables,
         progress: snap.tables,
         consistentLsn: consistent,
         floorLsn: floor,
@@ -302,10 +315,10 @@ export class Producer {
       if (!status.exists) throw this.slotMissing(src.slot, `checkpoint ${checkpoint.lsn}`);
       start = parseLsn(checkpoint.lsn);
     }
-    return this.stream(control, writer, db, start);
+    return this.stream(control, admin, writer, db, start, checkpoint?.live ?? []);
   }
 
-  private async stream(control: pg.Client, writer: KafkaWriter, db: string, start: Lsn): Promise<boolean> {
+  private async stream(control: pg.Client, admin: Admin, writer: KafkaWriter, db: string, start: Lsn, live: readonly SnapshotTableProgress[]): Promise<boolean> {
     const { config } = this.o;
     const types = new TypeNames(control);
     const streamer = new Streamer(
@@ -330,6 +343,7 @@ export class Producer {
           this.o.metrics.durableLsn.set(Number(lsn));
           this.o.metrics.lagSeconds.set(commitDate === null ? 0 : Math.max(0, (Date.now() - commitDate.getTime()) / 1000));
         },
+        live,
       },
       start,
     );
@@ -339,8 +353,40 @@ export class Producer {
     const timers = this.backgroundTasks(control, streamer);
     this.cleanups.push(async () => timers.forEach((t) => clearInterval(t)));
     this.setPhase("streaming");
-    await streamer.run();
+    const running = streamer.run();
+    await this.liveSnapshots(admin, writer, streamer);
+    await running;
     return false;
+  }
+
+  /** Starts snapshotting tables that begin to match source.tables while streaming (live-snapshot.ts). */
+  private async liveSnapshots(admin: Admin, writer: KafkaWriter, streamer: Streamer): Promise<void> {
+    const src = this.o.config.source;
+    const client = await connect(src.url, {
+      applicationName: "zeroloss-producer-live-snapshot",
+      onIdleError: (err) => this.log.warn({ err: err.message }, "live snapshot connection lost; the next query restarts the pipeline"),
+    });
+    this.cleanups.push(() => client.end());
+    const live = new LiveSnapshots({
+      client,
+      tables: src.tables,
+      exclude: src.exclude,
+      publication: src.publication,
+      withSnapshot: src.snapshot.mode !== "never",
+      chunkSize: src.snapshot.chunkSize,
+      checkEveryMs: src.snapshot.newTablesSeconds * 1000,
+      topics: this.topics,
+      encoding: this.encoding,
+      streamer,
+      addTopic: async (info) => writer.addTopics(await ensureTopics(admin, this.topicSpecs([info]).slice(0, 1), this.log)),
+      log: this.log,
+      metrics: this.o.metrics,
+    });
+    this.cleanups.push(async () => live.stop());
+    live.runLoop().catch((err: unknown) => {
+      if (live.isStopped) this.log.debug({ err: describeError(err) }, "the live snapshot ended with the stream");
+      else streamer.abort(err);
+    });
   }
 
   /** Slot lag metrics every 5 s, and a heartbeat when the published tables are idle. */
@@ -410,7 +456,6 @@ export class Producer {
     }
     const infos: TableInfo[] = [];
     for (const n of names) infos.push(await describeTable(control, n));
-    requireKeys(infos);
     return infos;
   }
 

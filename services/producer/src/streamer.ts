@@ -18,16 +18,20 @@
 // memory stays flat. The Kafka transaction timeout bounds how long one may take.
 import { ZerolossError } from "@zeroloss/errors";
 import {
+  committedVisibleIn,
   formatLsn,
   formatPgTimestamp,
+  parseLsn,
   ReplicationStream,
   type ColumnFacts,
   type Lsn,
   type PgoutputMessage,
+  type TxSnapshot,
   type TypeNames,
 } from "@zeroloss/pg";
+import { UNCHANGED } from "@zeroloss/checksum";
 import type { Failpoints } from "@zeroloss/failpoints";
-import type { Checkpoint, EnvelopeSource, TopicNames } from "@zeroloss/wire";
+import type { Checkpoint, EnvelopeSource, SnapshotTableProgress, TopicNames } from "@zeroloss/wire";
 import type { Logger } from "pino";
 import { completeMovedRow, deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema, type ValueEncoding } from "./envelopes.js";
 import type { KafkaWriter } from "./kafka-writer.js";
@@ -35,6 +39,37 @@ import { ManifestBuilder } from "./manifest.js";
 import type { ProducerMetrics } from "./metrics.js";
 
 export const HEARTBEAT_PREFIX = "zeroloss.heartbeat";
+/** The logical message that commits with a live snapshot chunk's read: where its rows join the stream. */
+export const WATERMARK_PREFIX = "zeroloss.watermark";
+
+/** A chunk of a table's live snapshot, read and waiting for its watermark to come through the stream. */
+export interface LiveChunk {
+  /** The watermark message's content. */
+  readonly id: string;
+  /** `schema.table` */
+  readonly table: string;
+  /** null: the table was dropped, and this empty chunk ends its snapshot. */
+  readonly rel: RelationSchema | null;
+  readonly rows: readonly (readonly (string | null)[])[];
+  /** Below every change the chunk's read did not see: the rows' LSN. */
+  readonly floor: Lsn;
+  /** The read's transaction snapshot. */
+  readonly snapshot: TxSnapshot;
+  /** The table's progress once these rows are in Kafka. */
+  readonly progress: SnapshotTableProgress;
+}
+
+/** What became of a chunk: its rows joined the stream, or it must be read again (why). */
+export type ChunkOutcome = { readonly emitted: number } | { readonly retry: string };
+
+/** A change to a table being snapshotted while streaming, kept until a chunk's floor passes it. */
+interface RecentChange {
+  readonly key: string;
+  readonly xid: number;
+  readonly lsn: Lsn;
+  /** An update that left a TOAST value unchanged (the target needs the row to apply it). */
+  readonly keepsToast: boolean;
+}
 
 export interface StreamerOptions {
   readonly url: string;
@@ -57,6 +92,8 @@ export interface StreamerOptions {
   readonly failpoints: Failpoints;
   /** Called whenever `durable` advances. */
   readonly onDurable: (lsn: Lsn, commitTime: Date | null) => void;
+  /** Tables being snapshotted alongside the stream, from the checkpoint (Checkpoint.live). */
+  readonly live: readonly SnapshotTableProgress[];
 }
 
 interface OpenTransaction {
@@ -91,6 +128,17 @@ export class Streamer {
   private readonly log: Logger;
   private failure: ((err: ZerolossError) => void) | null = null;
   private finish: (() => void) | null = null;
+  /** Live snapshots in progress, by table: written into every checkpoint. */
+  private readonly live = new Map<string, SnapshotTableProgress>();
+  /** Chunks read and registered, by watermark id. */
+  private readonly chunks = new Map<string, { chunk: LiveChunk; settle: (o: ChunkOutcome) => void; fail: (e: unknown) => void }>();
+  /** Per table, the LSN of the last truncate streamed (a chunk read before it is read again). */
+  private readonly truncatedAt = new Map<string, Lsn>();
+  /** Per table being snapshotted while streaming: its changes newer than its last chunk's floor. */
+  private readonly recent = new Map<string, RecentChange[]>();
+  /** Callers of checkpoint(), answered when the next Kafka commit lands. */
+  private checkpointWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  private checkpointWanted = false;
   lastMessageAt = Date.now();
 
   constructor(private readonly options: StreamerOptions, start: Lsn) {
@@ -98,6 +146,52 @@ export class Streamer {
     this.received = start;
     this.skipBefore = start;
     this.log = options.log.child({ component: "streamer" });
+    for (const p of options.live) this.live.set(p.table, p);
+  }
+
+  /** Tables being snapshotted alongside the stream, and their progress as last emitted. */
+  get liveTables(): ReadonlyMap<string, SnapshotTableProgress> {
+    return this.live;
+  }
+
+  /** A table starts its live snapshot: it joins the checkpoints from the next Kafka commit on. */
+  beginLive(table: string): void {
+    if (!this.live.has(table)) this.live.set(table, { table, done: false, lastKey: null, rows: 0 });
+  }
+
+  /** Resolves once a Kafka transaction with a checkpoint written after this call has committed. */
+  checkpoint(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.checkpointWaiters.push({ resolve, reject });
+      void this.serial(async () => {
+        if (this.txn === null) await this.commitKafka();
+        else this.checkpointWanted = true; // at the end of the source transaction being read
+      });
+    });
+  }
+
+  /**
+   * Registers a chunk read by the live snapshot; it joins the stream when its watermark
+   * message arrives. Resolves with what became of it; rejects when the stream fails first.
+   */
+  expectChunk(chunk: LiveChunk): Promise<ChunkOutcome> {
+    return new Promise<ChunkOutcome>((settle, fail) => {
+      if (this.failure === null) {
+        fail(new ZerolossError("STREAM_STOPPED", `the stream ended before chunk ${chunk.id} of ${chunk.table} could join it`, { retriable: true }));
+        return;
+      }
+      this.chunks.set(chunk.id, { chunk, settle, fail });
+    });
+  }
+
+  /** A registered chunk whose read failed: its watermark will not come. */
+  forgetChunk(id: string): void {
+    this.chunks.delete(id);
+  }
+
+  /** Fails the stream from outside (the live snapshot failed): the producer restarts or stops. */
+  abort(err: unknown): void {
+    this.fail(err);
   }
 
   get durableLsn(): Lsn {
@@ -141,6 +235,7 @@ export class Streamer {
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
     this.failure = null;
+    this.dropWaiters(new ZerolossError("STREAM_STOPPED", "the stream was stopped", { retriable: true }));
     await this.stream?.stop();
     this.stream = null;
     this.finish?.();
@@ -160,7 +255,14 @@ export class Streamer {
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
     void this.stream?.stop();
+    this.dropWaiters(e);
     f?.(e);
+  }
+
+  private dropWaiters(e: ZerolossError): void {
+    for (const { fail } of this.chunks.values()) fail(e);
+    this.chunks.clear();
+    for (const w of this.checkpointWaiters.splice(0)) w.reject(e);
   }
 
   /** Runs `fn` after everything queued before it; a failure fails the stream. */
@@ -212,8 +314,10 @@ export class Streamer {
       case "origin":
         return;
       case "message":
-        // Heartbeats (and any other logical message) carry no row; their transaction's
-        // commit moves the position on like any other.
+        // A live snapshot's watermark: the chunk's rows join the stream here. Heartbeats
+        // (and any other logical message) carry no row; their transaction's commit moves the
+        // position on like any other.
+        if (msg.prefix === WATERMARK_PREFIX && msg.transactional && !this.skipping) await this.watermark(msg.content.toString("utf8"));
         return;
       case "insert":
       case "update":
@@ -224,9 +328,63 @@ export class Streamer {
         return;
       case "commit":
         await this.commit(msg.endLsn);
+        if (this.checkpointWanted && this.txn === null) {
+          this.checkpointWanted = false;
+          await this.commitKafka();
+        }
         return;
     }
   }
+
+  /**
+   * A chunk's rows join the stream where its read committed. They carry the chunk's floor
+   * as LSN, below every change the read did not see, so the target takes the changes that
+   * come after them over them (live-snapshot.ts explains the floor). A row that a
+   * transaction the read did not see changed before the watermark is left out: that change
+   * is already in the stream, newer than the row. Two cases need the chunk read again
+   * instead: a truncate after the floor (the target would drop the rows as older than it),
+   * and such a change being an update that left a TOAST value unchanged (the target could
+   * not apply it without the row, so the row must come with the change in it).
+   */
+  private async watermark(id: string): Promise<void> {
+    const waiting = this.chunks.get(id);
+    if (waiting === undefined) return; // an earlier run's chunk: read again after the restart
+    this.chunks.delete(id);
+    const { chunk } = waiting;
+    const truncated = this.truncatedAt.get(chunk.table);
+    if (truncated !== undefined && truncated > chunk.floor) {
+      waiting.settle({ retry: `a truncate at ${formatLsn(truncated)} came after the read` });
+      return;
+    }
+    const t = this.txn as OpenTransaction;
+    const rel = chunk.rel;
+    const built =
+      rel === null
+        ? []
+        : chunk.rows.map((row) =>
+            rowRecord("r", rel, row, { db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(chunk.floor), commitLsn: t.commitLsn, xid: null, commitTime: t.commitTime, seq: t.seq++ }),
+          );
+    const recent = (this.recent.get(chunk.table) ?? []).filter((c) => c.lsn > chunk.floor);
+    const unseen = new Map(recent.filter((c) => !committedVisibleIn(chunk.snapshot, c.xid)).map((c) => [c.key, c]));
+    const kept = built.find((b) => unseen.get(b.record.key ?? "")?.keepsToast === true);
+    if (kept !== undefined) {
+      const c = unseen.get(kept.record.key ?? "") as RecentChange;
+      waiting.settle({ retry: `row ${c.key} was updated at ${formatLsn(c.lsn)}, leaving a TOAST value unchanged, by a transaction the read did not see` });
+      return;
+    }
+    this.recent.set(chunk.table, recent);
+    const fresh = built.filter((b) => !unseen.has(b.record.key ?? ""));
+    if (rel !== null) for (const b of fresh) await this.emit(rel, b);
+    if (chunk.progress.done) {
+      this.live.delete(chunk.table);
+      this.recent.delete(chunk.table);
+      this.truncatedAt.delete(chunk.table);
+    } else {
+      this.live.set(chunk.table, chunk.progress);
+    }
+    waiting.settle({ emitted: fresh.length });
+  }
+
 
   private source(rel: RelationSchema, lsn: string): EnvelopeSource {
     const t = this.txn;
@@ -249,32 +407,43 @@ export class Streamer {
     await this.options.writer.add(built.record);
   }
 
+  /** A row change: noted for the chunks of a table being snapshotted while streaming (watermark()), then emitted. */
+  private async emitChange(rel: RelationSchema, built: BuiltRecord, lsn: string, keepsToast = false): Promise<void> {
+    if (this.live.has(rel.qualified)) {
+      const recent = this.recent.get(rel.qualified) ?? [];
+      recent.push({ key: built.record.key ?? "", xid: (this.txn as OpenTransaction).xid, lsn: parseLsn(lsn), keepsToast });
+      this.recent.set(rel.qualified, recent);
+    }
+    await this.emit(rel, built);
+  }
+
   private async change(lsn: string, msg: Extract<PgoutputMessage, { tag: "insert" | "update" | "delete" | "truncate" }>): Promise<void> {
     switch (msg.tag) {
       case "insert": {
         const rel = this.relation(msg.relationOid);
-        await this.emit(rel, rowRecord("c", rel, msg.newTuple, this.source(rel, lsn)));
+        await this.emitChange(rel, rowRecord("c", rel, msg.newTuple, this.source(rel, lsn)), lsn);
         return;
       }
       case "update": {
         const rel = this.relation(msg.relationOid);
         if (msg.oldTuple !== null && keyChanged(rel, msg.oldTuple, msg.newTuple)) {
           const moved = completeMovedRow(rel, msg.newTuple, msg.oldTuple, msg.oldKind, lsn);
-          await this.emit(rel, deleteRecord(rel, "K", msg.oldTuple, this.source(rel, lsn)));
-          await this.emit(rel, rowRecord("c", rel, moved, this.source(rel, lsn)));
+          await this.emitChange(rel, deleteRecord(rel, "K", msg.oldTuple, this.source(rel, lsn)), lsn);
+          await this.emitChange(rel, rowRecord("c", rel, moved, this.source(rel, lsn)), lsn);
           return;
         }
-        await this.emit(rel, rowRecord("u", rel, msg.newTuple, this.source(rel, lsn)));
+        await this.emitChange(rel, rowRecord("u", rel, msg.newTuple, this.source(rel, lsn)), lsn, msg.newTuple.includes(UNCHANGED));
         return;
       }
       case "delete": {
         const rel = this.relation(msg.relationOid);
-        await this.emit(rel, deleteRecord(rel, msg.oldKind, msg.oldTuple, this.source(rel, lsn)));
+        await this.emitChange(rel, deleteRecord(rel, msg.oldKind, msg.oldTuple, this.source(rel, lsn)), lsn);
         return;
       }
       case "truncate": {
         for (const oid of msg.relationOids) {
           const rel = this.relation(oid);
+          if (this.live.has(rel.qualified)) this.truncatedAt.set(rel.qualified, parseLsn(lsn));
           const partitions = this.options.writer.partitionCount(rel.topic);
           const source = this.source(rel, lsn);
           for (let p = 0; p < partitions; p++) await this.emit(rel, truncateRecord(rel, p, { ...source, seq: p === 0 ? source.seq : (this.txn as OpenTransaction).seq++ }));
@@ -352,8 +521,10 @@ export class Streamer {
       db: this.options.db,
       lsn: formatLsn(upTo),
       phase: "streaming",
+      ...(this.live.size === 0 ? {} : { live: [...this.live.values()] }),
       at: new Date().toISOString(),
     };
+    const waiters = this.checkpointWaiters.splice(0);
     const manifests = this.manifests;
     const counted = this.counted;
     const sourceTxns = this.sourceTxnsInKafkaTxn;
@@ -373,9 +544,13 @@ export class Streamer {
     landed.then(
       () => {
         if (this.committing === landed) this.committing = null;
+        for (const w of waiters) w.resolve();
         this.committedOnLanding();
       },
-      (err: unknown) => this.fail(err),
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+        this.fail(err);
+      },
     );
   }
 

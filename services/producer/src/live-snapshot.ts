@@ -1,0 +1,286 @@
+// Tables that begin to match source.tables while the producer streams (created later, or
+// matched by a changed pattern): added to the publication and snapshotted in primary-key
+// chunks while the stream goes on, the watermark method of DESIGN.md (Netflix's DBLog).
+// One table at a time; the other tables' changes flow meanwhile.
+//
+// Adding a table: its topic is created, the streamer records it as live in a committed
+// checkpoint, and only then is it added to the publication, so a crash at any point either
+// finds it live (and goes on with its snapshot) or not yet published (and adds it again).
+// Its changes are streamed from the publication change on.
+//
+// Each chunk:
+//   1. The floor: the WAL insert position is read, then a transaction id is taken, and the
+//      chunk waits until every transaction up to that id has ended. A transaction that wrote
+//      before the floor was running by then, so it has ended and the read sees it. A change
+//      the read does not see was therefore written after the floor. The rows carry the floor
+//      minus one as their LSN, and the target takes every such change over them, before or
+//      after them in Kafka (its merge keeps a row's newest LSN).
+//   2. The read, in one REPEATABLE READ transaction that first locks the table against DDL:
+//      the column list, the rows after the last key, the transaction snapshot, and a
+//      transactional logical message (the watermark) that commits with it.
+//   3. The streamer emits the rows where the watermark arrives in the stream, or asks for
+//      the chunk to be read again when a truncate or an unseen TOAST-keeping update came
+//      first (Streamer.watermark). The next checkpoint records the progress with the rows.
+import { describeError, ZerolossError } from "@zeroloss/errors";
+import {
+  addToPublication,
+  describeTable,
+  parseLsn,
+  parseTxSnapshot,
+  publishedTables,
+  qualifiedName,
+  query,
+  quoteIdent,
+  quoteTable,
+  resolveTables,
+  widenXid,
+  type Lsn,
+  type TableInfo,
+  type TableName,
+} from "@zeroloss/pg";
+import type { SnapshotTableProgress, TopicNames } from "@zeroloss/wire";
+import { randomBytes } from "node:crypto";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { schemaFromTable, type RelationSchema, type ValueEncoding } from "./envelopes.js";
+import type { ProducerMetrics } from "./metrics.js";
+import { WATERMARK_PREFIX, type ChunkOutcome, type LiveChunk, type Streamer } from "./streamer.js";
+
+export interface LiveSnapshotOptions {
+  /** A connection of its own (it holds the chunk's transaction). */
+  readonly client: pg.Client;
+  readonly tables: readonly string[];
+  readonly exclude: readonly string[];
+  readonly publication: string;
+  /** source.snapshot.mode never: a new table is added to the publication without a snapshot. */
+  readonly withSnapshot: boolean;
+  readonly chunkSize: number;
+  /** How often to look for new tables; 0: only when the stream starts. */
+  readonly checkEveryMs: number;
+  readonly topics: TopicNames;
+  readonly encoding: ValueEncoding;
+  readonly streamer: Streamer;
+  /** Creates the table's topic (when missing) and tells the Kafka writer its partitions. */
+  readonly addTopic: (table: TableInfo) => Promise<void>;
+  readonly log: Logger;
+  readonly metrics: ProducerMetrics;
+}
+
+export class LiveSnapshots {
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private readonly log: Logger;
+  /** Chunk ids name this run, so a watermark replayed from an earlier run matches nothing. */
+  private readonly run = randomBytes(6).toString("hex");
+  private chunkSeq = 0;
+  /** Tables already reported as lacking a key (reported again once they have one and lose it). */
+  private readonly keyless = new Set<string>();
+
+  constructor(private readonly o: LiveSnapshotOptions) {
+    this.log = o.log.child({ component: "live-snapshot" });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Runs until stop(); a failure (thrown) ends the stream, and the producer restarts or stops. */
+  async runLoop(): Promise<void> {
+    for (const p of [...this.o.streamer.liveTables.values()]) {
+      if (this.stopped) return;
+      this.log.info({ table: p.table, rowsDone: p.rows, resumeAfterKey: p.lastKey }, "resuming the snapshot of a table added while streaming");
+      await this.snapshotTable(p);
+    }
+    while (!this.stopped) {
+      const fresh = await this.newTables();
+      for (const t of fresh) {
+        if (this.stopped) return;
+        await this.addTable(t);
+      }
+      if (fresh.length > 0) continue;
+      if (this.o.checkEveryMs === 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.o.checkEveryMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  /** Tables matching source.tables that are neither published nor being snapshotted. */
+  private async newTables(): Promise<TableName[]> {
+    const c = this.o.client;
+    const [matching, published] = [await resolveTables(c, this.o.tables, this.o.exclude), await publishedTables(c, this.o.publication)];
+    const known = new Set([...published.map(qualifiedName), ...this.o.streamer.liveTables.keys()]);
+    return matching.filter((t) => !known.has(qualifiedName(t)));
+  }
+
+  private async addTable(name: TableName): Promise<void> {
+    const table = qualifiedName(name);
+    let info: TableInfo;
+    try {
+      info = await describeTable(this.o.client, name);
+    } catch (err) {
+      if (err instanceof ZerolossError && err.code === "TABLE_NOT_FOUND") return; // dropped again since
+      throw err;
+    }
+    if (info.keyColumns.length === 0) {
+      if (!this.keyless.has(table)) {
+        this.keyless.add(table);
+        this.o.metrics.errors.inc({ code: "TABLE_WITHOUT_KEY" });
+        this.log.error(
+          { table, code: "TABLE_WITHOUT_KEY" },
+          `new table ${table} matches source.tables but has no primary key or replica identity index; it is not streamed until it has one (checked every ${this.o.checkEveryMs / 1000} s)`,
+        );
+      }
+      return;
+    }
+    this.keyless.delete(table);
+    await this.o.addTopic(info);
+    if (!this.o.withSnapshot) {
+      await addToPublication(this.o.client, this.o.publication, name);
+      this.log.info({ table }, "new table added to the publication; streaming its changes without a snapshot (source.snapshot.mode never)");
+      return;
+    }
+    this.o.streamer.beginLive(table);
+    await this.o.streamer.checkpoint(); // live in Kafka before its first change can be
+    this.log.info({ table, estimatedRows: info.estimatedRows }, "new table: snapshotting it while streaming");
+    await this.snapshotTable({ table, done: false, lastKey: null, rows: 0 });
+  }
+
+  private async snapshotTable(start: SnapshotTableProgress): Promise<void> {
+    const [schema, ...rest] = start.table.split(".");
+    const name: TableName = { schema: schema as string, name: rest.join(".") };
+    if (await addToPublication(this.o.client, this.o.publication, name)) this.log.info({ table: start.table }, "added to the publication");
+    let progress = start;
+    let lastLog = Date.now();
+    this.o.metrics.snapshotRows.set({ table: start.table }, progress.rows);
+    while (!this.stopped && !progress.done) {
+      const floor = await this.floor(start.table);
+      if (this.stopped) return;
+      const { outcome, next } = await this.readChunk(name, progress, floor);
+      if ("retry" in outcome) {
+        this.o.metrics.liveChunkRetries.inc({ table: start.table });
+        this.log.info({ table: start.table, afterKey: progress.lastKey, why: outcome.retry }, "reading a chunk again");
+        continue;
+      }
+      progress = next;
+      this.o.metrics.snapshotRows.set({ table: start.table }, progress.rows);
+      this.o.metrics.events.inc({ table: start.table, op: "r" }, outcome.emitted);
+      if (Date.now() - lastLog > 5_000 || progress.done) {
+        lastLog = Date.now();
+        this.log.info({ table: start.table, rowsDone: progress.rows, done: progress.done }, progress.done ? "table snapshot complete (taken while streaming)" : "snapshot progress");
+      }
+    }
+  }
+
+  /**
+   * The LSN below every change the next read will not see (step 1 above). Waits for the
+   * transactions that were running when it was taken, and says which ones while it waits.
+   */
+  private async floor(table: string): Promise<Lsn> {
+    const c = this.o.client;
+    const at = (await query<{ lsn: string }>(c, "reading the WAL insert position", "SELECT pg_current_wal_insert_lsn()::text AS lsn"))[0]?.lsn ?? "0/0";
+    const xid = BigInt((await query<{ xid: string }>(c, "taking a transaction id", "SELECT pg_current_xact_id()::text AS xid"))[0]?.xid ?? "0");
+    const started = Date.now();
+    let reported = started;
+    for (;;) {
+      const xmin = BigInt((await query<{ xmin: string }>(c, "reading the oldest running transaction", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin"))[0]?.xmin ?? "0");
+      if (xmin > xid || this.stopped) break;
+      if (Date.now() - reported >= 10_000) {
+        reported = Date.now();
+        const blockers = await query<{ pid: number; xid: string; state: string | null; since: string | null; query: string | null }>(
+          c,
+          "naming the transactions a live snapshot waits for",
+          `SELECT pid, backend_xid::text AS xid, state, xact_start::text AS since, left(query, 120) AS query FROM pg_stat_activity
+            WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY xact_start`,
+        );
+        const older = blockers.filter((b) => widenXid(Number(b.xid), xid) < xid);
+        this.log.warn(
+          { table, waitedSeconds: Math.round((Date.now() - started) / 1000), transactions: older.slice(0, 10) },
+          "the next snapshot chunk waits for transactions that began before it to end (a long-running or prepared transaction holds it up)",
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return parseLsn(at) - 1n;
+  }
+
+  /** Step 2: one chunk read in its own transaction, handed to the streamer, and the watermark committed with it. */
+  private async readChunk(name: TableName, progress: SnapshotTableProgress, floor: Lsn): Promise<{ outcome: ChunkOutcome; next: SnapshotTableProgress }> {
+    const c = this.o.client;
+    const table = qualifiedName(name);
+    const id = `${this.run}:${++this.chunkSeq}`;
+    let registered: Promise<ChunkOutcome> | null = null;
+    let next: SnapshotTableProgress;
+    await query(c, `beginning a snapshot chunk of ${table}`, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    try {
+      let rel: RelationSchema | null = null;
+      let rows: (string | null)[][] = [];
+      let dropped = false;
+      try {
+        // Before the first statement that takes the snapshot: DDL on the table waits for this chunk.
+        await query(c, `locking ${table} for a snapshot chunk`, `LOCK TABLE ${quoteTable(name)} IN ACCESS SHARE MODE`);
+      } catch (err) {
+        if (!(err instanceof ZerolossError && err.details["sqlstate"] === "42P01")) throw err;
+        // Dropped: an empty last chunk ends its snapshot (the publication forgot it with the table).
+        dropped = true;
+        await query(c, "ending a snapshot chunk", "ROLLBACK");
+        await query(c, `beginning the last snapshot chunk of ${table}`, "BEGIN");
+        this.log.warn({ table }, "table dropped before its snapshot finished; its snapshot ends here");
+      }
+      if (!dropped) {
+        const info = await describeTable(c, name);
+        rel = await this.o.encoding.prepare(schemaFromTable(this.o.topics, info));
+        rows = await this.rows(info, progress.lastKey);
+      }
+      const snapshot = parseTxSnapshot((await query<{ s: string }>(c, "reading the chunk's transaction snapshot", "SELECT pg_current_snapshot()::text AS s"))[0]?.s ?? "");
+      const done = rel === null || rows.length < this.o.chunkSize;
+      const last = rows[rows.length - 1];
+      next = {
+        table,
+        done,
+        lastKey: last === undefined || rel === null ? progress.lastKey : rel.keyIndexes.map((i) => last[i] ?? null),
+        rows: progress.rows + rows.length,
+      };
+      const chunk: LiveChunk = { id, table, rel, rows, floor, snapshot, progress: next };
+      registered = this.o.streamer.expectChunk(chunk);
+      await query(c, "writing the chunk's watermark", "SELECT pg_logical_emit_message(true, $1, $2)", [WATERMARK_PREFIX, id]);
+      await query(c, "committing the snapshot chunk", "COMMIT");
+    } catch (err) {
+      if (registered !== null) this.o.streamer.forgetChunk(id);
+      await c.query("ROLLBACK").catch((e: unknown) => this.log.debug({ err: describeError(e) }, "rolling back a failed chunk"));
+      throw err;
+    }
+    return { outcome: await registered, next };
+  }
+
+  private async rows(info: TableInfo, lastKey: readonly (string | null)[] | null): Promise<(string | null)[][]> {
+    const cols = info.columns.map((col) => quoteIdent(col.name)).join(", ");
+    const keyList = info.keyColumns.map(quoteIdent).join(", ");
+    const keyTypes = info.keyColumns.map((k) => info.columns.find((col) => col.name === k)?.sqlType ?? "text");
+    const where = lastKey === null ? "" : ` WHERE ROW(${keyList}) > ROW(${keyTypes.map((t, i) => `$${i + 1}::${t}`).join(", ")})`;
+    try {
+      const res = await this.o.client.query<(string | null)[]>({
+        text: `SELECT ${cols} FROM ${quoteTable(info)}${where} ORDER BY ${keyList} LIMIT ${this.o.chunkSize}`,
+        values: lastKey === null ? [] : [...lastKey],
+        rowMode: "array",
+      });
+      return res.rows;
+    } catch (err) {
+      throw new ZerolossError("SNAPSHOT_READ_FAILED", `reading a snapshot chunk of ${qualifiedName(info)}: ${(err as Error).message}`, {
+        retriable: true,
+        cause: err,
+        details: { table: qualifiedName(info), afterKey: lastKey },
+      });
+    }
+  }
+}
