@@ -144,6 +144,10 @@ export class AvroRegistry {
   /** Schema ids whose schema cannot be read, and why (their records are malformed). */
   private readonly unreadable = new Map<number, string>();
   private readonly knownColumnsJson = new WeakMap<readonly EnvelopeColumn[], string>();
+  /** Writers by subject and schema text: a table's snapshot chunks register the same column list again and again. */
+  private readonly writers = new Map<string, AvroWriter>();
+  /** The registration under way per subject. */
+  private readonly registering = new Map<string, Promise<AvroWriter>>();
 
   /** The URL without a trailing slash, for the registry's REST paths. */
   private readonly base: string;
@@ -164,7 +168,27 @@ export class AvroRegistry {
   /** Registers (or finds) a table's schema for these columns under `<topic>-value`, BACKWARD compatible with its earlier versions. */
   async writer(topic: string, schema: string, table: string, columns: readonly EnvelopeColumn[]): Promise<AvroWriter> {
     const subject = `${topic}-value`;
+    // One registration per subject at a time: the first one of a new subject also sets its
+    // compatibility, and a second one racing it would be refused (a table's live snapshot
+    // and its streamed changes register the same subject).
+    const before = this.registering.get(subject) ?? Promise.resolve();
+    const mine = before.then(
+      () => this.register(subject, schema, table, columns),
+      () => this.register(subject, schema, table, columns),
+    );
+    this.registering.set(subject, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.registering.get(subject) === mine) this.registering.delete(subject);
+    }
+  }
+
+  private async register(subject: string, schema: string, table: string, columns: readonly EnvelopeColumn[]): Promise<AvroWriter> {
     const raw = envelopeSchema(schema, table, columns);
+    const cacheKey = `${subject}\n${JSON.stringify(raw)}`;
+    const known = this.writers.get(cacheKey);
+    if (known !== undefined) return known;
     const details = { subject, table: `${schema}.${table}` };
     let id: number;
     try {
@@ -174,7 +198,9 @@ export class AvroRegistry {
       throw registryError(err, this.url, `the schema of ${schema}.${table} under subject ${subject}`, details);
     }
     const type = (await this.client.getSchema(id)) as unknown as AvroType;
-    return new AvroWriter(id, subject, type, `${schema}.${table}`, schemaColumns(raw));
+    const writer = new AvroWriter(id, subject, type, `${schema}.${table}`, schemaColumns(raw));
+    this.writers.set(cacheKey, writer);
+    return writer;
   }
 
   /**

@@ -166,6 +166,75 @@ export async function readKeyColumns(client: pg.Client, relationOid: number, usi
   return rows.map((r) => r.name);
 }
 
+/** A key column as a snapshot's keyset pagination orders it. */
+export interface KeyColumn {
+  readonly name: string;
+  /** format_type(), for a cast. */
+  readonly type: string;
+  /** Its collation, quoted, or null for a type without one. */
+  readonly collation: string | null;
+  /** How JavaScript can compare it the way PostgreSQL does; "sql" where only the server can. */
+  readonly order: "integer" | "bytes" | "sql";
+}
+
+/** The key columns of a table (primary key or replica identity index), in key order, with how to compare them. */
+export async function readKeyOrder(client: pg.Client, relationOid: number, what: string): Promise<KeyColumn[]> {
+  const rows = await query<{ name: string; type: string; coll: string | null; bytewise: string | boolean }>(
+    client,
+    `reading the key of ${what}`,
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN a.attcollation <> 0 THEN quote_ident(n.nspname) || '.' || quote_ident(co.collname) END AS coll,
+            (co.collname IN ('C', 'POSIX') OR (co.collname = 'default' AND (SELECT datcollate IN ('C', 'POSIX') FROM pg_database WHERE datname = current_database()))) AS bytewise
+       FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END
+       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace n ON n.oid = co.collnamespace
+      WHERE c.oid = $1 ORDER BY k.ord`,
+    [relationOid],
+  );
+  return rows.map((r) => {
+    const bytewise = r.bytewise === true || r.bytewise === "t";
+    const order = /^(smallint|integer|bigint)$/.test(r.type) ? "integer" : r.type === "uuid" || (bytewise && /^(text|character varying(\(\d+\))?)$/.test(r.type)) ? "bytes" : "sql";
+    return { name: r.name, type: r.type, collation: r.coll, order };
+  });
+}
+
+/**
+ * Whether a row's key sorts after `after` (values in key order) the way the table's key
+ * columns order it: integers, uuids and text under the C collation in JavaScript, anything
+ * else by asking the server. `key` maps each key column to its value.
+ */
+export async function keyIsAfter(
+  client: pg.Client,
+  cols: readonly KeyColumn[],
+  key: ReadonlyMap<string, string | null>,
+  after: readonly (string | null)[],
+  what: string,
+): Promise<boolean> {
+  if (cols.length === 0 || cols.length !== after.length || cols.some((c) => !key.has(c.name))) {
+    throw new ZerolossError("KEY_CHANGED", `the key of ${what} is no longer the one its snapshot pages by (${cols.map((c) => c.name).join(", ")})`, { details: { table: what } });
+  }
+  const values = cols.map((c) => key.get(c.name) ?? null);
+  if (cols.every((c) => c.order !== "sql") && values.every((v) => v !== null) && after.every((v) => v !== null)) {
+    for (let i = 0; i < cols.length; i++) {
+      const [a, b] = [values[i] as string, after[i] as string];
+      const cmp = cols[i]?.order === "integer" ? (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0) : Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+      if (cmp !== 0) return cmp > 0;
+    }
+    return false;
+  }
+  const cast = (c: KeyColumn, p: number) => `$${p}::${c.type}${c.collation === null ? "" : ` COLLATE ${c.collation}`}`;
+  const n = cols.length;
+  const rows = await query<{ after: string | boolean }>(
+    client,
+    `comparing a key of ${what} with its snapshot's progress`,
+    `SELECT ROW(${cols.map((c, i) => cast(c, i + 1)).join(", ")}) > ROW(${cols.map((c, i) => cast(c, n + i + 1)).join(", ")}) AS after`,
+    [...values, ...after],
+  );
+  const v = rows[0]?.after;
+  return v === true || v === "t";
+}
+
 function missingKeyMessage(info: TableInfo): string {
   const name = qualifiedName(info);
   return (

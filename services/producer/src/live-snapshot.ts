@@ -224,6 +224,7 @@ export class LiveSnapshots {
     await query(c, `beginning a snapshot chunk of ${table}`, "BEGIN ISOLATION LEVEL REPEATABLE READ");
     try {
       let rel: RelationSchema | null = null;
+      let keyIndexes: number[] = [];
       let rows: (string | null)[][] = [];
       let dropped = false;
       try {
@@ -240,6 +241,7 @@ export class LiveSnapshots {
       if (!dropped) {
         const info = await describeTable(c, name);
         rel = await this.o.encoding.prepare(schemaFromTable(this.o.topics, info));
+        keyIndexes = info.keyColumns.map((k) => info.columns.findIndex((col) => col.name === k)); // the key's own order, as the pages are read
         rows = await this.rows(info, progress.lastKey);
       }
       const snapshot = parseTxSnapshot((await query<{ s: string }>(c, "reading the chunk's transaction snapshot", "SELECT pg_current_snapshot()::text AS s"))[0]?.s ?? "");
@@ -248,7 +250,7 @@ export class LiveSnapshots {
       next = {
         table,
         done,
-        lastKey: last === undefined || rel === null ? progress.lastKey : rel.keyIndexes.map((i) => last[i] ?? null),
+        lastKey: last === undefined ? progress.lastKey : keyIndexes.map((i) => last[i] ?? null),
         rows: progress.rows + rows.length,
       };
       const chunk: LiveChunk = { id, table, rel, rows, floor, snapshot, progress: next };

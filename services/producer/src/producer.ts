@@ -17,7 +17,9 @@ import {
   dropSlot,
   ensurePublication,
   formatLsn,
+  keyIsAfter,
   parseLsn,
+  readKeyOrder,
   qualifiedName,
   query,
   readColumnFacts,
@@ -26,6 +28,7 @@ import {
   resolveTables,
   slotStatus,
   TypeNames,
+  type KeyColumn,
   type Lsn,
   type TableInfo,
 } from "@zeroloss/pg";
@@ -37,7 +40,7 @@ import type { Logger } from "pino";
 import { readCheckpoint } from "./checkpoint.js";
 import { KafkaWriter } from "./kafka-writer.js";
 import type { ProducerMetrics } from "./metrics.js";
-import { avroEncoding, JSON_ENCODING, type ValueEncoding } from "./envelopes.js";
+import { avroEncoding, JSON_ENCODING, type RelationSchema, type ValueEncoding } from "./envelopes.js";
 import { initialProgress, runSnapshot } from "./snapshot.js";
 import { HEARTBEAT_PREFIX, Streamer } from "./streamer.js";
 import { LiveSnapshots } from "./live-snapshot.js";
@@ -321,6 +324,7 @@ export class Producer {
   private async stream(control: pg.Client, admin: Admin, writer: KafkaWriter, db: string, start: Lsn, live: readonly SnapshotTableProgress[]): Promise<boolean> {
     const { config } = this.o;
     const types = new TypeNames(control);
+    const keyOrders = new WeakMap<RelationSchema, Promise<KeyColumn[]>>(); // per column list (a Relation message)
     const streamer = new Streamer(
       {
         url: config.source.url,
@@ -344,6 +348,11 @@ export class Producer {
           this.o.metrics.lagSeconds.set(commitDate === null ? 0 : Math.max(0, (Date.now() - commitDate.getTime()) / 1000));
         },
         live,
+        keyAfter: async (rel, key, after) => {
+          let order = keyOrders.get(rel);
+          if (order === undefined) keyOrders.set(rel, (order = readKeyOrder(control, rel.oid, rel.qualified)));
+          return keyIsAfter(control, await order, key, after, rel.qualified);
+        },
       },
       start,
     );

@@ -94,6 +94,8 @@ export interface StreamerOptions {
   readonly onDurable: (lsn: Lsn, commitTime: Date | null) => void;
   /** Tables being snapshotted alongside the stream, from the checkpoint (Checkpoint.live). */
   readonly live: readonly SnapshotTableProgress[];
+  /** Whether a row's key sorts after a live snapshot's last key read, as the table orders its key (catalog.ts keyIsAfter). */
+  readonly keyAfter: (rel: RelationSchema, key: ReadonlyMap<string, string | null>, after: readonly (string | null)[]) => Promise<boolean>;
 }
 
 interface OpenTransaction {
@@ -409,12 +411,24 @@ export class Streamer {
 
   /** A row change: noted for the chunks of a table being snapshotted while streaming (watermark()), then emitted. */
   private async emitChange(rel: RelationSchema, built: BuiltRecord, lsn: string, keepsToast = false): Promise<void> {
-    if (this.live.has(rel.qualified)) {
-      const recent = this.recent.get(rel.qualified) ?? [];
-      recent.push({ key: built.record.key ?? "", xid: (this.txn as OpenTransaction).xid, lsn: parseLsn(lsn), keepsToast });
-      this.recent.set(rel.qualified, recent);
-    }
+    this.note(rel, built, lsn, keepsToast);
     await this.emit(rel, built);
+  }
+
+  private note(rel: RelationSchema, built: BuiltRecord, lsn: string, keepsToast: boolean): void {
+    if (!this.live.has(rel.qualified)) return;
+    const recent = this.recent.get(rel.qualified) ?? [];
+    recent.push({ key: built.record.key ?? "", xid: (this.txn as OpenTransaction).xid, lsn: parseLsn(lsn), keepsToast });
+    this.recent.set(rel.qualified, recent);
+  }
+
+  /** Whether a row of a table being snapshotted while streaming is past the rows its chunks have brought so far. */
+  private async notYetRead(rel: RelationSchema, tuple: readonly unknown[]): Promise<boolean> {
+    const progress = this.live.get(rel.qualified);
+    if (progress === undefined) return false;
+    if (progress.lastKey === null) return true;
+    const key = new Map(rel.keyIndexes.map((i) => [rel.names[i] as string, tuple[i] as string | null]));
+    return this.options.keyAfter(rel, key, progress.lastKey);
   }
 
   private async change(lsn: string, msg: Extract<PgoutputMessage, { tag: "insert" | "update" | "delete" | "truncate" }>): Promise<void> {
@@ -432,7 +446,15 @@ export class Streamer {
           await this.emitChange(rel, rowRecord("c", rel, moved, this.source(rel, lsn)), lsn);
           return;
         }
-        await this.emitChange(rel, rowRecord("u", rel, msg.newTuple, this.source(rel, lsn)), lsn, msg.newTuple.includes(UNCHANGED));
+        const built = rowRecord("u", rel, msg.newTuple, this.source(rel, lsn));
+        const keepsToast = msg.newTuple.includes(UNCHANGED);
+        if (keepsToast && (await this.notYetRead(rel, msg.newTuple))) {
+          // The target has no row to keep the TOAST value from; the chunk that reads the row
+          // brings this change with it (or is read again if it cannot: watermark()).
+          this.note(rel, built, lsn, true);
+          return;
+        }
+        await this.emitChange(rel, built, lsn, keepsToast);
         return;
       }
       case "delete": {

@@ -51,8 +51,12 @@ export async function planTable(source: pg.Client, target: pg.Client, table: Tab
     .filter((c) => tcols.has(c) && tcols.get(c) !== typeOf.get(c))
     .map((c) => `column "${c}": source ${typeOf.get(c)!}, target ${tcols.get(c)!}`);
   const tkey = await readKeyColumns(target, found.oid, false, `the target's ${name}`);
-  if (tkey.join(",") !== info.keyColumns.join(",")) {
+  if ([...tkey].sort().join(",") !== [...info.keyColumns].sort().join(",")) {
     problems.push(`the target's primary key of ${name} is (${tkey.join(", ") || "none"}), the source's key is (${info.keyColumns.join(", ")})`);
+  } else if (tkey.join(",") !== info.keyColumns.join(",")) {
+    // The same key in another column order (the consumer creates it in column order: the
+    // envelope flags key columns without their order). Both sides are read in the source's.
+    notes.push(`the target's primary key of ${name} lists its columns as (${tkey.join(", ")}), the source's as (${info.keyColumns.join(", ")}): the target is read in the source's order, without the help of its index`);
   }
   if (problems.length > 0) return { ...base, target: null, problems, notes };
   return { ...base, target: { ...sourceSide, keyTypes: info.keyColumns.map((k) => tcols.get(k)!) }, problems: [], notes };
