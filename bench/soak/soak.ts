@@ -34,7 +34,8 @@ function pssMiB(pid: number | undefined): number | null {
     const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
     return m === null ? null : Number((Number(m[1]) / 1024).toFixed(1));
   } catch (err) {
-    if ((err as { code?: string }).code === "ENOENT") return null; // killed by a fault a moment ago
+    const code = (err as { code?: string }).code;
+    if (code === "ENOENT" || code === "ESRCH") return null; // killed by a fault a moment ago (ESRCH: still exiting)
     throw err;
   }
 }
