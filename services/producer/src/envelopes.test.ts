@@ -3,7 +3,8 @@
 import { UNCHANGED } from "@zeroloss/checksum";
 import { computeChecksum, decodeEnvelope, encodeEnvelope, encodeKey, topicNames, type Envelope } from "@zeroloss/wire";
 import { describe, expect, it } from "vitest";
-import { deleteRecord, relationSchema, rowRecord } from "./envelopes.js";
+import type { RelationMessage, TypeNames } from "@zeroloss/pg";
+import { deleteRecord, relationSchema, rowRecord, schemaFromRelation } from "./envelopes.js";
 
 const source = { db: "bank", schema: "public", table: "odd", lsn: "0/16B3748", commitLsn: "0/16B3800", xid: 731, commitTime: "2026-11-21T10:00:00.000001Z", seq: 0 };
 
@@ -77,5 +78,37 @@ describe("producer envelopes", () => {
     const env = decodeEnvelope(deleted.record.value);
     expect(env.before).toEqual({ tenant: "acme", '"quoted" \\ key': "42" });
     expect(deleted.checksum).toBe(computeChecksum(env));
+  });
+});
+
+describe("schemaFromRelation", () => {
+  // PostgreSQL sends a Relation message again whenever its cache entry is invalidated, also
+  // for an older column list decoded after a later RENAME: the catalog no longer knows the name.
+  it("keeps a column's attnum from the previous list when the catalog no longer has its name", async () => {
+    const types = { resolve: async () => "text" } as unknown as TypeNames;
+    const msg: RelationMessage = {
+      tag: "relation",
+      relationOid: 7,
+      schema: "public",
+      name: "evo",
+      replicaIdentity: "default",
+      columns: [
+        { name: "id", key: true, typeOid: 23, typeMod: -1 },
+        { name: "d", key: false, typeOid: 25, typeMod: -1 },
+      ],
+    };
+    const facts = async () => new Map([["id", { attnum: 1 }], ["d2", { attnum: 5 }]]); // d was renamed to d2 since
+    const previous = [
+      { name: "id", type: "integer", typeOid: 23, typmod: -1, key: true as const, attnum: 1 },
+      { name: "d", type: "text", typeOid: 25, typmod: -1, attnum: 5, missing: "x" },
+    ];
+    const rel = await schemaFromRelation(topicNames("zl"), msg, types, async () => ["id"], facts, previous);
+    expect(rel.columns.map((c) => [c.name, c.attnum, c.missing])).toEqual([
+      ["id", 1, undefined],
+      ["d", 5, "x"],
+    ]);
+    // Without a previous list, nothing is made up.
+    const fresh = await schemaFromRelation(topicNames("zl"), msg, types, async () => ["id"], facts);
+    expect(fresh.columns.map((c) => c.attnum)).toEqual([1, undefined]);
   });
 });

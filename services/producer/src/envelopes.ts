@@ -101,6 +101,8 @@ export async function schemaFromRelation(
   types: TypeNames,
   primaryKey: (relationOid: number) => Promise<readonly string[]>,
   columnFacts: (relationOid: number) => Promise<ReadonlyMap<string, ColumnFacts>> = async () => new Map(),
+  /** The relation's column list before this message: PostgreSQL sends a Relation message again whenever its cache entry is invalidated. */
+  previous: readonly EnvelopeColumn[] = [],
 ): Promise<RelationSchema> {
   // Under REPLICA IDENTITY FULL every column is flagged; the row's key is its primary key.
   const fullKey = msg.replicaIdentity === "full" ? new Set(await primaryKey(msg.relationOid)) : null;
@@ -108,7 +110,10 @@ export async function schemaFromRelation(
   const columns: EnvelopeColumn[] = [];
   for (const c of msg.columns) {
     const key = fullKey === null ? c.key : fullKey.has(c.name);
-    const f = facts.get(c.name); // absent when the column was renamed or dropped again since
+    // Absent when the column was renamed or dropped since: then what the last list said of
+    // a column of that name and type (a Relation message sent again for an older list).
+    const prior = previous.find((p) => p.name === c.name && p.typeOid === c.typeOid && p.typmod === c.typeMod);
+    const f: ColumnFacts | undefined = facts.get(c.name) ?? (prior?.attnum === undefined ? undefined : { attnum: prior.attnum, ...(prior.missing === undefined ? {} : { missing: prior.missing }) });
     columns.push({
       name: c.name,
       type: await types.resolve(c.typeOid, c.typeMod),

@@ -308,6 +308,7 @@ export class Streamer {
               this.options.types,
               (oid) => this.options.primaryKey(oid, `${msg.schema}.${msg.name}`),
               (oid) => this.options.columnFacts(oid, `${msg.schema}.${msg.name}`),
+              this.relations.get(msg.relationOid)?.columns,
             ),
           ),
         );
