@@ -184,7 +184,9 @@ export async function readKeyOrder(client: pg.Client, relationOid: number, what:
     `reading the key of ${what}`,
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
             CASE WHEN a.attcollation <> 0 THEN quote_ident(n.nspname) || '.' || quote_ident(co.collname) END AS coll,
-            (co.collname IN ('C', 'POSIX') OR (co.collname = 'default' AND (SELECT datcollate IN ('C', 'POSIX') FROM pg_database WHERE datname = current_database()))) AS bytewise
+            ((co.collprovider = 'c' AND co.collname IN ('C', 'POSIX'))
+              OR (co.collname = 'default' AND (SELECT coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' AND d.datcollate IN ('C', 'POSIX')
+                                                 FROM pg_database d WHERE d.datname = current_database()))) AS bytewise
        FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END
        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum

@@ -107,12 +107,14 @@ export async function schemaFromRelation(
   // Under REPLICA IDENTITY FULL every column is flagged; the row's key is its primary key.
   const fullKey = msg.replicaIdentity === "full" ? new Set(await primaryKey(msg.relationOid)) : null;
   const facts = await columnFacts(msg.relationOid);
+  const liveAttnums = new Set([...facts.values()].map((f) => f.attnum));
   const columns: EnvelopeColumn[] = [];
   for (const c of msg.columns) {
     const key = fullKey === null ? c.key : fullKey.has(c.name);
     // Absent when the column was renamed or dropped since: then what the last list said of
     // a column of that name and type (a Relation message sent again for an older list).
-    const prior = previous.find((p) => p.name === c.name && p.typeOid === c.typeOid && p.typmod === c.typeMod);
+    // Only an attnum the catalog still has (under its new name): a column dropped since is not the one listed.
+    const prior = previous.find((p) => p.name === c.name && p.typeOid === c.typeOid && p.typmod === c.typeMod && p.attnum !== undefined && liveAttnums.has(p.attnum));
     const f: ColumnFacts | undefined = facts.get(c.name) ?? (prior?.attnum === undefined ? undefined : { attnum: prior.attnum, ...(prior.missing === undefined ? {} : { missing: prior.missing }) });
     columns.push({
       name: c.name,
@@ -135,7 +137,7 @@ export interface BuiltRecord {
 }
 
 /** The canonical key (encodeKey in packages/wire: key columns in order, as a JSON object of text values). */
-function keyOf(rel: RelationSchema, values: Tuple): string {
+export function keyOf(rel: RelationSchema, values: Tuple): string {
   for (const i of rel.keyIndexes) {
     const v = values[i];
     if (v === UNCHANGED || v === undefined) {

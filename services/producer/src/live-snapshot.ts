@@ -157,8 +157,7 @@ export class LiveSnapshots {
   }
 
   private async snapshotTable(start: SnapshotTableProgress): Promise<void> {
-    const [schema, ...rest] = start.table.split(".");
-    const name: TableName = { schema: schema as string, name: rest.join(".") };
+    const name = await this.tableName(start.table);
     if (await addToPublication(this.o.client, this.o.publication, name)) this.log.info({ table: start.table }, "added to the publication");
     let progress = start;
     let lastLog = Date.now();
@@ -174,12 +173,21 @@ export class LiveSnapshots {
       }
       progress = next;
       this.o.metrics.snapshotRows.set({ table: start.table }, progress.rows);
-      this.o.metrics.events.inc({ table: start.table, op: "r" }, outcome.emitted);
       if (Date.now() - lastLog > 5_000 || progress.done) {
         lastLog = Date.now();
         this.log.info({ table: start.table, rowsDone: progress.rows, done: progress.done }, progress.done ? "table snapshot complete (taken while streaming)" : "snapshot progress");
       }
     }
+  }
+
+  /** The schema and name of `schema.table` (either may hold a dot): as the catalog knows it, else split at the first dot. */
+  private async tableName(qualified: string): Promise<TableName> {
+    const c = this.o.client;
+    const known = [...(await publishedTables(c, this.o.publication)), ...(await resolveTables(c, this.o.tables, this.o.exclude))];
+    const found = known.find((t) => qualifiedName(t) === qualified);
+    if (found !== undefined) return found;
+    const dot = qualified.indexOf(".");
+    return { schema: qualified.slice(0, dot), name: qualified.slice(dot + 1) };
   }
 
   /**
@@ -255,6 +263,9 @@ export class LiveSnapshots {
       };
       const chunk: LiveChunk = { id, table, rel, rows, floor, snapshot, progress: next };
       registered = this.o.streamer.expectChunk(chunk);
+      // Observed here so a stream that fails before the COMMIT below is never an unhandled
+      // rejection; the await at the end rethrows it.
+      registered.catch(() => undefined);
       await query(c, "writing the chunk's watermark", "SELECT pg_logical_emit_message(true, $1, $2)", [WATERMARK_PREFIX, id]);
       await query(c, "committing the snapshot chunk", "COMMIT");
     } catch (err) {

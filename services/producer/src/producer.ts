@@ -361,15 +361,20 @@ export class Producer {
     this.lastProgress = Date.now();
     const timers = this.backgroundTasks(control, streamer);
     this.cleanups.push(async () => timers.forEach((t) => clearInterval(t)));
+    const liveSnapshots = await this.liveSnapshots(admin, writer, streamer);
     this.setPhase("streaming");
     const running = streamer.run();
-    await this.liveSnapshots(admin, writer, streamer);
+    // After run(): the stream takes chunks from here on. A failure of the live snapshot ends the stream.
+    liveSnapshots.runLoop().catch((err: unknown) => {
+      if (liveSnapshots.isStopped) this.log.debug({ err: describeError(err) }, "the live snapshot ended with the stream");
+      else streamer.abort(err);
+    });
     await running;
     return false;
   }
 
-  /** Starts snapshotting tables that begin to match source.tables while streaming (live-snapshot.ts). */
-  private async liveSnapshots(admin: Admin, writer: KafkaWriter, streamer: Streamer): Promise<void> {
+  /** Snapshots tables that begin to match source.tables while streaming (live-snapshot.ts), once started. */
+  private async liveSnapshots(admin: Admin, writer: KafkaWriter, streamer: Streamer): Promise<LiveSnapshots> {
     const src = this.o.config.source;
     const client = await connect(src.url, {
       applicationName: "zeroloss-producer-live-snapshot",
@@ -392,10 +397,7 @@ export class Producer {
       metrics: this.o.metrics,
     });
     this.cleanups.push(async () => live.stop());
-    live.runLoop().catch((err: unknown) => {
-      if (live.isStopped) this.log.debug({ err: describeError(err) }, "the live snapshot ended with the stream");
-      else streamer.abort(err);
-    });
+    return live;
   }
 
   /** Slot lag metrics every 5 s, and a heartbeat when the published tables are idle. */

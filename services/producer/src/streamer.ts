@@ -33,7 +33,7 @@ import { UNCHANGED } from "@zeroloss/checksum";
 import type { Failpoints } from "@zeroloss/failpoints";
 import type { Checkpoint, EnvelopeSource, SnapshotTableProgress, TopicNames } from "@zeroloss/wire";
 import type { Logger } from "pino";
-import { completeMovedRow, deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema, type ValueEncoding } from "./envelopes.js";
+import { completeMovedRow, deleteRecord, keyChanged, keyOf, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema, type ValueEncoding } from "./envelopes.js";
 import type { KafkaWriter } from "./kafka-writer.js";
 import { ManifestBuilder } from "./manifest.js";
 import type { ProducerMetrics } from "./metrics.js";
@@ -69,6 +69,8 @@ interface RecentChange {
   readonly lsn: Lsn;
   /** An update that left a TOAST value unchanged (the target needs the row to apply it). */
   readonly keepsToast: boolean;
+  /** Such an update not sent, its row not read yet: its key values, to find the chunk that must bring it. */
+  readonly held?: { readonly rel: RelationSchema; readonly key: ReadonlyMap<string, string | null> };
 }
 
 export interface StreamerOptions {
@@ -164,6 +166,10 @@ export class Streamer {
   /** Resolves once a Kafka transaction with a checkpoint written after this call has committed. */
   checkpoint(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (this.failure === null) {
+        reject(new ZerolossError("STREAM_STOPPED", "the stream ended before a checkpoint could be written", { retriable: true }));
+        return;
+      }
       this.checkpointWaiters.push({ resolve, reject });
       void this.serial(async () => {
         if (this.txn === null) await this.commitKafka();
@@ -340,14 +346,16 @@ export class Streamer {
   }
 
   /**
-   * A chunk's rows join the stream where its read committed. They carry the chunk's floor
-   * as LSN, below every change the read did not see, so the target takes the changes that
-   * come after them over them (live-snapshot.ts explains the floor). A row that a
-   * transaction the read did not see changed before the watermark is left out: that change
-   * is already in the stream, newer than the row. Two cases need the chunk read again
-   * instead: a truncate after the floor (the target would drop the rows as older than it),
-   * and such a change being an update that left a TOAST value unchanged (the target could
-   * not apply it without the row, so the row must come with the change in it).
+   * A chunk's rows join the stream where its read committed. A row carries as LSN the
+   * chunk's floor, below every change the read did not see, or the LSN of the newest change
+   * to it the read saw, if later: the target takes every change the read did not see over
+   * the row, and the row over every change it contains (live-snapshot.ts explains the
+   * floor). A row that a transaction the read did not see changed before the watermark is
+   * left out: that change is already in the stream, newer than the row. Two cases need the
+   * chunk read again instead: a truncate after the floor (the target would drop the rows as
+   * older than it), and an update that left a TOAST value unchanged, not seen by the read,
+   * of a row in the chunk's key range (it was either held back as not read yet, or the
+   * target could not apply it without the row: the row must come with the change in it).
    */
   private async watermark(id: string): Promise<void> {
     const waiting = this.chunks.get(id);
@@ -359,24 +367,44 @@ export class Streamer {
       waiting.settle({ retry: `a truncate at ${formatLsn(truncated)} came after the read` });
       return;
     }
-    const t = this.txn as OpenTransaction;
-    const rel = chunk.rel;
-    const built =
-      rel === null
-        ? []
-        : chunk.rows.map((row) =>
-            rowRecord("r", rel, row, { db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(chunk.floor), commitLsn: t.commitLsn, xid: null, commitTime: t.commitTime, seq: t.seq++ }),
-          );
     const recent = (this.recent.get(chunk.table) ?? []).filter((c) => c.lsn > chunk.floor);
-    const unseen = new Map(recent.filter((c) => !committedVisibleIn(chunk.snapshot, c.xid)).map((c) => [c.key, c]));
-    const kept = built.find((b) => unseen.get(b.record.key ?? "")?.keepsToast === true);
-    if (kept !== undefined) {
-      const c = unseen.get(kept.record.key ?? "") as RecentChange;
-      waiting.settle({ retry: `row ${c.key} was updated at ${formatLsn(c.lsn)}, leaving a TOAST value unchanged, by a transaction the read did not see` });
-      return;
+    const unseen = new Map<string, RecentChange>();
+    const seenAt = new Map<string, Lsn>(); // per key, the newest change the read saw
+    for (const c of recent) {
+      if (!committedVisibleIn(chunk.snapshot, c.xid)) unseen.set(c.key, c);
+      else if ((seenAt.get(c.key) ?? 0n) < c.lsn) seenAt.set(c.key, c.lsn);
     }
+    const rel = chunk.rel;
+    const keys = new Set(rel === null ? [] : chunk.rows.map((row) => keyOf(rel, row)));
+    for (const c of unseen.values()) {
+      if (!c.keepsToast) continue;
+      // Sent (its row was read before): only a row of this chunk could bring an older state.
+      // Held: up to the chunk's last key (or anywhere, for the last chunk) no later chunk reads the row.
+      const inRange =
+        c.held === undefined
+          ? keys.has(c.key)
+          : chunk.progress.done || chunk.progress.lastKey === null || !(await this.keyAfterOrUnknown(c.held.rel, c.held.key, chunk.progress.lastKey));
+      if (inRange) {
+        waiting.settle({ retry: `row ${c.key} was updated at ${formatLsn(c.lsn)}, leaving a TOAST value unchanged, by a transaction the read did not see` });
+        return;
+      }
+    }
+    const t = this.txn as OpenTransaction;
+    const fresh: BuiltRecord[] = [];
+    if (rel !== null) {
+      for (const row of chunk.rows) {
+        const source = { db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(chunk.floor), commitLsn: t.commitLsn, xid: null, commitTime: t.commitTime, seq: t.seq };
+        let built = rowRecord("r", rel, row, source);
+        const key = built.record.key ?? "";
+        if (unseen.has(key)) continue;
+        const seen = seenAt.get(key);
+        if (seen !== undefined && seen > chunk.floor) built = rowRecord("r", rel, row, { ...source, lsn: formatLsn(seen) });
+        t.seq++;
+        fresh.push(built);
+      }
+    }
+    // Changes at or below the next chunk's floor are seen by its read: only newer ones are kept.
     this.recent.set(chunk.table, recent);
-    const fresh = built.filter((b) => !unseen.has(b.record.key ?? ""));
     if (rel !== null) for (const b of fresh) await this.emit(rel, b);
     if (chunk.progress.done) {
       this.live.delete(chunk.table);
@@ -416,20 +444,33 @@ export class Streamer {
     await this.emit(rel, built);
   }
 
-  private note(rel: RelationSchema, built: BuiltRecord, lsn: string, keepsToast: boolean): void {
+  private note(rel: RelationSchema, built: BuiltRecord, lsn: string, keepsToast: boolean, held?: RecentChange["held"]): void {
     if (!this.live.has(rel.qualified)) return;
     const recent = this.recent.get(rel.qualified) ?? [];
-    recent.push({ key: built.record.key ?? "", xid: (this.txn as OpenTransaction).xid, lsn: parseLsn(lsn), keepsToast });
+    recent.push({ key: built.record.key ?? "", xid: (this.txn as OpenTransaction).xid, lsn: parseLsn(lsn), keepsToast, ...(held === undefined ? {} : { held }) });
     this.recent.set(rel.qualified, recent);
   }
 
-  /** Whether a row of a table being snapshotted while streaming is past the rows its chunks have brought so far. */
-  private async notYetRead(rel: RelationSchema, tuple: readonly unknown[]): Promise<boolean> {
+  /** For a table being snapshotted while streaming: the row's key, and whether it is past the rows its chunks have brought so far. */
+  private notYetRead(rel: RelationSchema, tuple: readonly unknown[]): { values: ReadonlyMap<string, string | null>; past: Promise<boolean> } | null {
     const progress = this.live.get(rel.qualified);
-    if (progress === undefined) return false;
-    if (progress.lastKey === null) return true;
-    const key = new Map(rel.keyIndexes.map((i) => [rel.names[i] as string, tuple[i] as string | null]));
-    return this.options.keyAfter(rel, key, progress.lastKey);
+    if (progress === undefined) return null;
+    const values = new Map(rel.keyIndexes.map((i) => [rel.names[i] as string, tuple[i] as string | null]));
+    return { values, past: progress.lastKey === null ? Promise.resolve(true) : this.keyAfterOrUnknown(rel, values, progress.lastKey, false) };
+  }
+
+  /**
+   * keyAfter, or `unknown` when the table's key is no longer the one its snapshot pages by
+   * (dropped, or its key changed): the caller then takes the side that cannot lose the change.
+   */
+  private async keyAfterOrUnknown(rel: RelationSchema, key: ReadonlyMap<string, string | null>, after: readonly (string | null)[], unknown = false): Promise<boolean> {
+    try {
+      return await this.options.keyAfter(rel, key, after);
+    } catch (err) {
+      if (!(err instanceof ZerolossError && err.code === "KEY_CHANGED")) throw err;
+      this.log.warn({ table: rel.qualified, err: err.message }, "cannot place a row against its table's snapshot progress");
+      return unknown;
+    }
   }
 
   private async change(lsn: string, msg: Extract<PgoutputMessage, { tag: "insert" | "update" | "delete" | "truncate" }>): Promise<void> {
@@ -449,10 +490,11 @@ export class Streamer {
         }
         const built = rowRecord("u", rel, msg.newTuple, this.source(rel, lsn));
         const keepsToast = msg.newTuple.includes(UNCHANGED);
-        if (keepsToast && (await this.notYetRead(rel, msg.newTuple))) {
+        const key = keepsToast ? this.notYetRead(rel, msg.newTuple) : null;
+        if (key !== null && (await key.past)) {
           // The target has no row to keep the TOAST value from; the chunk that reads the row
           // brings this change with it (or is read again if it cannot: watermark()).
-          this.note(rel, built, lsn, true);
+          this.note(rel, built, lsn, true, { rel, key: key.values });
           return;
         }
         await this.emitChange(rel, built, lsn, keepsToast);
