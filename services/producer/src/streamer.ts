@@ -222,6 +222,12 @@ export class Streamer {
       this.failure = reject;
       this.finish = resolve;
     });
+    // Observed at once: the stream can fail (or be aborted by the live snapshot) while it is
+    // still starting, before `done` is returned; the caller gets the failure either way.
+    let failedFirst: unknown = null;
+    done.catch((err: unknown) => {
+      failedFirst = err;
+    });
     this.stream = new ReplicationStream(
       { url: this.options.url, slot: this.options.slot, publication: this.options.publication, applicationName: "zeroloss-producer" },
       {
@@ -234,7 +240,14 @@ export class Streamer {
         onEnd: (err) => this.fail(err),
       },
     );
-    await this.stream.start(this.durable);
+    try {
+      await this.stream.start(this.durable);
+    } catch (err) {
+      // The failure that ended the stream first (an abort) names the cause better than the start's.
+      if (failedFirst !== null) throw failedFirst;
+      this.failure = null;
+      throw err;
+    }
     this.log.info({ from: formatLsn(this.durable), slot: this.options.slot }, "streaming changes");
     return done;
   }
@@ -361,10 +374,18 @@ export class Streamer {
     const waiting = this.chunks.get(id);
     if (waiting === undefined) return; // an earlier run's chunk: read again after the restart
     this.chunks.delete(id);
-    const { chunk } = waiting;
+    try {
+      await this.joinChunk(waiting.chunk, waiting.settle);
+    } catch (err) {
+      waiting.fail(err); // the live snapshot learns it too; the stream fails with it
+      throw err;
+    }
+  }
+
+  private async joinChunk(chunk: LiveChunk, settle: (o: ChunkOutcome) => void): Promise<void> {
     const truncated = this.truncatedAt.get(chunk.table);
     if (truncated !== undefined && truncated > chunk.floor) {
-      waiting.settle({ retry: `a truncate at ${formatLsn(truncated)} came after the read` });
+      settle({ retry: `a truncate at ${formatLsn(truncated)} came after the read` });
       return;
     }
     const recent = (this.recent.get(chunk.table) ?? []).filter((c) => c.lsn > chunk.floor);
@@ -385,7 +406,7 @@ export class Streamer {
           ? keys.has(c.key)
           : chunk.progress.done || chunk.progress.lastKey === null || !(await this.keyAfterOrUnknown(c.held.rel, c.held.key, chunk.progress.lastKey));
       if (inRange) {
-        waiting.settle({ retry: `row ${c.key} was updated at ${formatLsn(c.lsn)}, leaving a TOAST value unchanged, by a transaction the read did not see` });
+        settle({ retry: `row ${c.key} was updated at ${formatLsn(c.lsn)}, leaving a TOAST value unchanged, by a transaction the read did not see` });
         return;
       }
     }
@@ -413,7 +434,7 @@ export class Streamer {
     } else {
       this.live.set(chunk.table, chunk.progress);
     }
-    waiting.settle({ emitted: fresh.length });
+    settle({ emitted: fresh.length });
   }
 
 
