@@ -315,4 +315,14 @@ it(`soak: ${MINUTES} minutes, a random fault every ${FAULT_EVERY_MS / 1000} s (s
     if (b.length >= 3) expect(n, `${name}: ${n} heap samples in the last 5 minutes, too few to judge its floor`).toBeGreaterThanOrEqual(MIN_FLOOR_SAMPLES);
     if (early != null && late != null && b.length >= 3) expect(late, `${name}: heap floor ${late} MiB in the last 5 minutes against ${early} MiB early on`).toBeLessThanOrEqual(early * 1.5);
   }
+  // And the process as a whole (PSS: heap, buffers, what the allocators keep after a burst):
+  // its peak in the last 5 minutes stays within 1.5x of the highest peak of the run's first
+  // half, so memory grown in a burst is reused, not added to.
+  const peaks = result["memoryPeakMiBPer5Min"] as Record<string, (number | null)[]>;
+  for (const [name, b] of Object.entries(peaks)) {
+    if (b.length < 4) continue;
+    const firstHalf = Math.max(...b.slice(0, Math.floor(b.length / 2)).map((x) => x ?? 0));
+    const late = b.at(-1);
+    if (late != null && firstHalf > 0) expect(late, `${name}: PSS peak ${late} MiB in the last 5 minutes against at most ${firstHalf} MiB in the first half`).toBeLessThanOrEqual(firstHalf * 1.5);
+  }
 });
