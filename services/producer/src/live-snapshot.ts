@@ -30,7 +30,6 @@ import {
   publishedTables,
   qualifiedName,
   query,
-  quoteIdent,
   quoteTable,
   resolveTables,
   widenXid,
@@ -43,6 +42,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { schemaFromTable, type RelationSchema, type ValueEncoding } from "./envelopes.js";
+import { keyPages } from "./snapshot.js";
 import type { ProducerMetrics } from "./metrics.js";
 import { WATERMARK_PREFIX, type ChunkOutcome, type LiveChunk, type Streamer } from "./streamer.js";
 
@@ -232,7 +232,7 @@ export class LiveSnapshots {
     await query(c, `beginning a snapshot chunk of ${table}`, "BEGIN ISOLATION LEVEL REPEATABLE READ");
     try {
       let rel: RelationSchema | null = null;
-      let keyIndexes: number[] = [];
+      let keyIndexes: readonly number[] = [];
       let rows: (string | null)[][] = [];
       let dropped = false;
       try {
@@ -249,8 +249,9 @@ export class LiveSnapshots {
       if (!dropped) {
         const info = await describeTable(c, name);
         rel = await this.o.encoding.prepare(schemaFromTable(this.o.topics, info));
-        keyIndexes = info.keyColumns.map((k) => info.columns.findIndex((col) => col.name === k)); // the key's own order, as the pages are read
-        rows = await this.rows(info, progress.lastKey);
+        const pages = keyPages(info, this.o.chunkSize);
+        keyIndexes = pages.keyIndexes;
+        rows = await pages.read(c, progress.lastKey);
       }
       const snapshot = parseTxSnapshot((await query<{ s: string }>(c, "reading the chunk's transaction snapshot", "SELECT pg_current_snapshot()::text AS s"))[0]?.s ?? "");
       const done = rel === null || rows.length < this.o.chunkSize;
@@ -274,26 +275,5 @@ export class LiveSnapshots {
       throw err;
     }
     return { outcome: await registered, next };
-  }
-
-  private async rows(info: TableInfo, lastKey: readonly (string | null)[] | null): Promise<(string | null)[][]> {
-    const cols = info.columns.map((col) => quoteIdent(col.name)).join(", ");
-    const keyList = info.keyColumns.map(quoteIdent).join(", ");
-    const keyTypes = info.keyColumns.map((k) => info.columns.find((col) => col.name === k)?.sqlType ?? "text");
-    const where = lastKey === null ? "" : ` WHERE ROW(${keyList}) > ROW(${keyTypes.map((t, i) => `$${i + 1}::${t}`).join(", ")})`;
-    try {
-      const res = await this.o.client.query<(string | null)[]>({
-        text: `SELECT ${cols} FROM ${quoteTable(info)}${where} ORDER BY ${keyList} LIMIT ${this.o.chunkSize}`,
-        values: lastKey === null ? [] : [...lastKey],
-        rowMode: "array",
-      });
-      return res.rows;
-    } catch (err) {
-      throw new ZerolossError("SNAPSHOT_READ_FAILED", `reading a snapshot chunk of ${qualifiedName(info)}: ${(err as Error).message}`, {
-        retriable: true,
-        cause: err,
-        details: { table: qualifiedName(info), afterKey: lastKey },
-      });
-    }
   }
 }

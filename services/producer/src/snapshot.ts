@@ -48,6 +48,40 @@ export interface SnapshotOptions {
   readonly stopped: () => boolean;
 }
 
+/** A table read in primary-key chunks (keyset pagination): shared by the initial snapshot and the live one. */
+export interface KeyPages {
+  /** Where the key columns are in a row, in the key's own order (the order of `lastKey`). */
+  readonly keyIndexes: readonly number[];
+  /** The next chunk after `lastKey` (null: from the start), as text values. */
+  read(client: pg.Client, lastKey: readonly (string | null)[] | null): Promise<(string | null)[][]>;
+}
+
+export function keyPages(info: TableInfo, chunkSize: number): KeyPages {
+  const name = qualifiedName(info);
+  const keyIndexes = info.keyColumns.map((k) => info.columns.findIndex((c) => c.name === k));
+  const keyTypes = keyIndexes.map((i) => info.columns[i]?.sqlType ?? "text");
+  const cols = info.columns.map((c) => quoteIdent(c.name)).join(", ");
+  const keyList = info.keyColumns.map(quoteIdent).join(", ");
+  const after = `ROW(${keyList}) > ROW(${keyTypes.map((t, i) => `$${i + 1}::${t}`).join(", ")})`;
+  const first = `SELECT ${cols} FROM ${quoteTable(info)} ORDER BY ${keyList} LIMIT ${chunkSize}`;
+  const next = `SELECT ${cols} FROM ${quoteTable(info)} WHERE ${after} ORDER BY ${keyList} LIMIT ${chunkSize}`;
+  return {
+    keyIndexes,
+    async read(client, lastKey) {
+      try {
+        const res = await client.query<(string | null)[]>({ text: lastKey === null ? first : next, values: lastKey === null ? [] : [...lastKey], rowMode: "array" });
+        return res.rows;
+      } catch (err) {
+        throw new ZerolossError("SNAPSHOT_READ_FAILED", `reading a snapshot chunk of ${name}: ${(err as Error).message}`, {
+          retriable: true,
+          cause: err,
+          details: { table: name, afterKey: lastKey },
+        });
+      }
+    },
+  };
+}
+
 export function initialProgress(tables: readonly TableInfo[]): SnapshotTableProgress[] {
   return tables.map((t) => ({ table: qualifiedName(t), done: false, lastKey: null, rows: 0 }));
 }
@@ -67,13 +101,8 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
     }
     if (state.done) continue;
     const rel = await o.encoding.prepare(schemaFromTable(o.topics, info));
-    const keyIdx = info.keyColumns.map((k) => info.columns.findIndex((c) => c.name === k));
-    const keyTypes = keyIdx.map((i) => info.columns[i]?.sqlType ?? "text");
-    const cols = info.columns.map((c) => quoteIdent(c.name)).join(", ");
-    const keyList = info.keyColumns.map(quoteIdent).join(", ");
-    const after = `ROW(${keyList}) > ROW(${keyTypes.map((t, i) => `$${i + 1}::${t}`).join(", ")})`;
-    const first = `SELECT ${cols} FROM ${quoteTable(info)} ORDER BY ${keyList} LIMIT ${o.chunkSize}`;
-    const next = `SELECT ${cols} FROM ${quoteTable(info)} WHERE ${after} ORDER BY ${keyList} LIMIT ${o.chunkSize}`;
+    const pages = keyPages(info, o.chunkSize);
+    const keyIdx = pages.keyIndexes;
     let estimated = info.estimatedRows;
     if (estimated === null || estimated < 1) {
       const c = await query<{ n: string }>(o.client, `counting ${name}`, `SELECT count(*) AS n FROM ${quoteTable(info)}`);
@@ -85,21 +114,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
     let lastLog = Date.now();
     for (;;) {
       if (o.stopped()) return [...progress.values()];
-      let rows: string[][];
-      try {
-        const res = await o.client.query<string[]>({
-          text: state.lastKey === null ? first : next,
-          values: state.lastKey === null ? [] : [...state.lastKey],
-          rowMode: "array",
-        });
-        rows = res.rows;
-      } catch (err) {
-        throw new ZerolossError("SNAPSHOT_READ_FAILED", `reading a snapshot chunk of ${name}: ${(err as Error).message}`, {
-          retriable: true,
-          cause: err,
-          details: { table: name, afterKey: state.lastKey },
-        });
-      }
+      const rows = await pages.read(o.client, state.lastKey);
       const readAt = new Date().toISOString().replace("Z", "000Z");
       const manifest = new ManifestBuilder("snapshot", o.db, null, consistent, readAt);
       let seq = 0;
