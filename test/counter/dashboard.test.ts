@@ -34,7 +34,7 @@ describe("counter dashboard", () => {
     consumer = await f.startConsumer();
     counter = await f.startCounter();
     await waitForEqual(f, src, TABLES, [producer, consumer]);
-    await waitForSummary(counter, "a balanced ledger", (s) => s.ok && s.totals.applied === ROWS && s.windows.pending === 0);
+    await waitForSummary(counter, "a balanced ledger", (s) => s.ok && s.totals.applied === ROWS && s.windows.behind === 0);
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   });

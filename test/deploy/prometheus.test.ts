@@ -110,7 +110,7 @@ describe("deploy/: Prometheus and Grafana", () => {
       consumer = await f.startConsumer();
       counter = await f.startCounter();
       await waitForEqual(f, src, TABLES, [producer, consumer]);
-      await waitForSummary(counter, "a balanced ledger", (s) => s.ok && s.totals.applied === 120 && s.windows.pending === 0);
+      await waitForSummary(counter, "a balanced ledger", (s) => s.ok && s.totals.applied === 120 && s.windows.behind === 0);
       verifierPort = await freePort();
       verifier = startService(VERIFIER_MAIN, "ZEROLOSS_VERIFY_HTTP_PORT", f.configFile, ["--continuous"], {
         ZEROLOSS_VERIFY_HTTP_PORT: String(verifierPort),

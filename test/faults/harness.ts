@@ -3,7 +3,7 @@
 // min.insync.replicas=2), separate source and target PostgreSQL servers — a workload that
 // keeps writing while faults happen, and the proof that must hold after every scenario:
 //   1. the verifier reports zero drift, sustained;
-//   2. the counter's windows all balance (none pending, in mismatch or attention);
+//   2. the counter's windows all balance (none behind, in mismatch or attention);
 //   3. no committed Kafka record is missing or doubled: per source transaction, Kafka holds
 //      exactly the changes a witness slot (test_decoding, independent of the producer)
 //      decoded, each once;
@@ -285,7 +285,7 @@ export async function faultFixture(stack: { source: string; target: string; kafk
           s.totals.transferred === s.totals.emitted &&
           s.totals.applied + s.totals.duplicate + s.totals.quarantined === s.totals.emitted &&
           s.totals.emitted >= (emitted ?? 0) &&
-          s.windows.pending === 0 &&
+          s.windows.behind === 0 &&
           s.transactions.pending === 0 &&
           s.transactions.complete === 0,
         120_000,
@@ -313,7 +313,7 @@ export async function faultFixture(stack: { source: string; target: string; kafk
 
       // 2. the counter
       const w = summary?.windows;
-      if (summary !== null && w !== undefined && (!summary.ok || w.pending + w.mismatch + w.attention > 0)) {
+      if (summary !== null && w !== undefined && (!summary.ok || w.behind + w.mismatch + w.attention > 0)) {
         problems.push(`counter windows: ${JSON.stringify(w)}; ${JSON.stringify(summary.needsAttention.slice(0, 5))}`);
       }
 

@@ -135,7 +135,11 @@ export const configSchema = z.strictObject({
       http: httpSection(9400),
       /** The counter's own Kafka consumer group (its positions live in the ledger; this only assigns partitions). */
       group: z.string().min(1).default("zeroloss-counter"),
-      /** A window or transaction still unbalanced after this long is a mismatch (or incomplete). */
+      /**
+       * Only for manifests of producers before 2026-12 (without bounds): such a transaction still
+       * missing records after this long is incomplete. Windows and current transactions are a
+       * mismatch or incomplete only when proven, never by age.
+       */
       graceSeconds: z.number().min(1).max(86_400).default(300),
       /** Applied transactions are kept this long in the ledger, then pruned. */
       retainTransactionsSeconds: z.number().int().min(60).max(31_536_000).default(86_400),

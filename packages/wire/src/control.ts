@@ -17,6 +17,13 @@ export interface Manifest {
   readonly records: number;
   /** SHA-256 hex over the row checksums of its records, in order (32 raw bytes each; truncates contribute none). */
   readonly hash: string;
+  /**
+   * Per "topic:partition" of its tables' topics that its Kafka transaction wrote to: the offset
+   * after that Kafka transaction's last record there. Every record of this source transaction
+   * lies below it, so a counter that has read a partition up to the bound has seen all of them
+   * there. Absent from producers before 2026-12.
+   */
+  readonly bounds?: Readonly<Record<string, number>>;
 }
 
 /** Records counted at a stage, for one (topic, partition, offset window). */
@@ -39,6 +46,14 @@ export interface Tally {
    * offset commit). The counter keeps the first count of a window and marks it replayed.
    */
   readonly replay?: boolean;
+  /**
+   * Written tallies that are not replays: where the consumer's applied position in the
+   * partition stood before these records (the offset after the previous written tally's).
+   * The consumer passed over [after, firstOffset) without writing anything there, for good:
+   * commit markers only, unless a record was skipped (its group offset moved past it). The
+   * counter proves a gap with it. Absent from consumers before 2026-12.
+   */
+  readonly after?: number;
 }
 
 export interface SnapshotTableProgress {
@@ -116,6 +131,10 @@ export function decodeManifest(value: Buffer | null): Manifest {
   ) {
     throw new WireError("WIRE_MALFORMED", "manifest record lacks db, commitLsn, commitTime, records, hash or events (table → count)");
   }
+  const bounds = o["bounds"];
+  if (bounds !== undefined && (typeof bounds !== "object" || bounds === null || Object.values(bounds).some((n) => !Number.isInteger(n) || (n as number) < 0))) {
+    throw new WireError("WIRE_MALFORMED", "manifest record's bounds is not a map of topic:partition to an offset");
+  }
   return o as unknown as Manifest;
 }
 
@@ -129,6 +148,10 @@ export function decodeTally(value: Buffer | null): Tally {
   for (const k of TALLY_INTEGERS) {
     const n = o[k];
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new WireError("WIRE_MALFORMED", `tally record's ${k} is not a non-negative integer`);
+  }
+  const after = o["after"];
+  if (after !== undefined && (typeof after !== "number" || !Number.isInteger(after) || after < 0 || after > (o["firstOffset"] as number))) {
+    throw new WireError("WIRE_MALFORMED", "tally record's after is not an offset at or below its firstOffset");
   }
   return o as unknown as Tally;
 }

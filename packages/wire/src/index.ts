@@ -3,3 +3,4 @@ export * from "./control.js";
 export * from "./topics.js";
 export * from "./errors.js";
 export * from "./reports.js";
+export * from "./windows.js";

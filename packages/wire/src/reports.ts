@@ -5,7 +5,13 @@
 
 // --- the counter's summary ---
 
-export const WINDOW_STATES = ["open", "pending", "balanced", "attention", "mismatch", "replayed"] as const;
+/**
+ * open: balanced so far, the partition not past its end; behind: the counts disagree and nothing
+ * is proven (records on their way, or the counter has not read far enough to know); balanced;
+ * attention: records quarantined; mismatch: a difference proven by what the counter has read;
+ * replayed: balanced, and re-read by a replay. docs/counter.md has the rules.
+ */
+export const WINDOW_STATES = ["open", "behind", "balanced", "attention", "mismatch", "replayed"] as const;
 export type WindowState = (typeof WINDOW_STATES)[number];
 export const TRANSACTION_STATES = ["pending", "incomplete", "complete", "applied"] as const;
 export type TransactionState = (typeof TRANSACTION_STATES)[number];
@@ -24,6 +30,10 @@ export interface PartitionSummary {
   topic: string;
   partition: number;
   highWatermark: number | null;
+  /** The offset the counter reads the partition from next: it has read everything below. */
+  readTo: number;
+  /** Offsets between the counter's position and the high watermark: how far the counter itself trails. */
+  counterLag: number;
   emitted: number;
   transferred: number;
   written: number;
@@ -61,9 +71,9 @@ export interface Summary {
   transactions: Record<TransactionState, number>;
   oldestUnbalancedSeconds: number | null;
   partitions: PartitionSummary[];
-  /** Windows in mismatch, attention or pending, worst first (at most 50). */
+  /** Windows in mismatch, attention or behind, worst first (at most 50). */
   needsAttention: WindowRow[];
-  /** true when nothing is in mismatch or attention and no transaction is incomplete. */
+  /** true when nothing is in mismatch or attention, nothing is quarantined and no transaction is incomplete. */
   ok: boolean;
 }
 

@@ -13,11 +13,11 @@ import { encodeJson, type Envelope, type Tally } from "@zeroloss/wire";
 import { mergePlans, type BatchPlan, type StagedRow, type Step } from "./batch.js";
 import { copyField, copyIntArray } from "./copy-text.js";
 import { tableSql, truncateSql, type TableSql } from "./table-sql.js";
+import { talliesOf } from "./written-tallies.js";
 import type { TargetTable } from "./target-schema.js";
 
-export const APPLIED = 0;
-export const DUPLICATE = 1;
-export const QUARANTINED = 2;
+export { APPLIED, DUPLICATE, QUARANTINED } from "./written-tallies.js";
+import { DUPLICATE, QUARANTINED } from "./written-tallies.js";
 
 /** One fetched partition batch, planned. */
 export interface PartitionBatch {
@@ -431,44 +431,4 @@ async function differingColumns(
     });
   }
   return out;
-}
-
-function talliesOf(batch: PartitionBatch, outcomes: Uint8Array, windowSize: number, appliedBefore: bigint): { tallies: Tally[]; replayed: number } {
-  const { plan } = batch;
-  const windows = new Map<string, { start: number; replay: boolean; count: number; first: number; last: number; applied: number; duplicate: number; quarantined: number }>();
-  let replayed = 0;
-  plan.records.forEach((rec, i) => {
-    const offset = Number(rec.offset);
-    const replay = BigInt(rec.offset) < appliedBefore;
-    if (replay) replayed++;
-    const start = Math.floor(offset / windowSize) * windowSize;
-    const k = `${start}:${replay}`;
-    let w = windows.get(k);
-    if (w === undefined) {
-      w = { start, replay, count: 0, first: offset, last: offset, applied: 0, duplicate: 0, quarantined: 0 };
-      windows.set(k, w);
-    }
-    w.count++;
-    w.last = offset;
-    const o = outcomes[i];
-    if (o === APPLIED) w.applied++;
-    else if (o === DUPLICATE) w.duplicate++;
-    else w.quarantined++;
-  });
-  const tallies = [...windows.values()].map(
-    (w): Tally => ({
-      v: 1,
-      stage: "written",
-      topic: batch.topic,
-      partition: batch.partition,
-      windowStart: w.start,
-      windowSize,
-      count: w.count,
-      firstOffset: w.first,
-      lastOffset: w.last,
-      detail: { applied: w.applied, duplicate: w.duplicate, quarantined: w.quarantined },
-      ...(w.replay ? { replay: true } : {}),
-    }),
-  );
-  return { tallies, replayed };
 }

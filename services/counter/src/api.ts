@@ -61,7 +61,7 @@ export function apiRoutes(o: ApiOptions): Route[] {
           if (limit !== null && !/^\d+$/.test(limit)) return badRequest(res, "limit must be a non-negative integer");
           const topic = q.get("topic") ?? undefined;
           return ledger(res, "windows", async () => ({
-            windows: await listWindows(await o.db(), o.graceSeconds, {
+            windows: await listWindows(await o.db(), {
               ...(topic === undefined || topic === "" ? {} : { topic }),
               ...(partition === null ? {} : { partition: Number(partition) }),
               ...(state === undefined ? {} : { state: state as WindowState }),

@@ -202,7 +202,7 @@ export class Counter {
         },
       });
       const db = this.refresher;
-      await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds);
+      await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds, this.o.config.tallies.windowSize);
       const s = await summary(db, this.o.config.counter.graceSeconds);
       this.o.metrics.set(s);
       this.latest = s;

@@ -25,20 +25,20 @@ export const DASHBOARD_HTML = `<!doctype html>
   th { background: #f0f0f0; }
   tr.state-mismatch td { background: #fde2e1; color: #9b1c1c; font-weight: 600; }
   tr.state-attention td { background: #fff4d6; }
-  tr.state-pending td { background: #f3f3f3; }
+  tr.state-behind td { background: #f3f3f3; }
   .muted { color: #777; }
 </style>
 </head>
 <body>
 <h1>zeroloss counter</h1>
 <div id="status" class="unknown">loading…</div>
-<p class="muted">Updated <span id="updated">never</span>; windows still unbalanced after <span id="grace">?</span> s are mismatches.</p>
+<p class="muted">Updated <span id="updated">never</span>. A window is a mismatch only when the counter has read far enough to prove it; until then it is behind.</p>
 <h2>Totals</h2>
 <div class="totals" id="totals"></div>
 <h2>Windows by state</h2>
 <div class="totals" id="window-states"></div>
 <h2>Partitions</h2>
-<table id="partitions"><thead><tr><th>topic</th><th>partition</th><th>emitted</th><th>in Kafka</th><th>written</th><th>last balanced offset</th><th>Kafka lag</th><th>target lag</th></tr></thead><tbody></tbody></table>
+<table id="partitions"><thead><tr><th>topic</th><th>partition</th><th>emitted</th><th>in Kafka</th><th>written</th><th>last balanced offset</th><th>counter read to</th><th>Kafka lag</th><th>target lag</th></tr></thead><tbody></tbody></table>
 <h2>Windows needing attention</h2>
 <table id="attention"><thead><tr><th>state</th><th>topic</th><th>partition</th><th>offsets</th><th>emitted</th><th>in Kafka</th><th>applied</th><th>duplicate</th><th>quarantined</th><th>why</th></tr></thead><tbody></tbody></table>
 <p id="no-attention" class="muted">None.</p>
@@ -60,19 +60,18 @@ function tiles(el, entries, attr) {
 }
 function render(s) {
   const status = document.getElementById("status");
-  const bad = s.windows.mismatch + s.windows.attention + s.transactions.incomplete;
+  const bad = s.windows.mismatch + s.windows.attention + s.transactions.incomplete + (s.windows.attention === 0 && s.totals.quarantined > 0 ? 1 : 0);
   status.className = s.ok ? "ok" : "problem";
   status.textContent = s.ok
-    ? "Every change is accounted for" + (s.windows.pending > 0 ? " (" + s.windows.pending + " window(s) still settling)" : "")
+    ? "Every change is accounted for" + (s.windows.behind > 0 ? " so far (" + s.windows.behind + " window(s) behind: records on their way)" : "")
     : bad + " problem(s): " + s.windows.mismatch + " window(s) in mismatch, " + s.windows.attention + " with quarantined records, " + s.transactions.incomplete + " incomplete transaction(s)";
   document.getElementById("updated").textContent = new Date(s.at).toLocaleTimeString();
-  document.getElementById("grace").textContent = s.graceSeconds;
   tiles(document.getElementById("totals"), STAGES.map((k) => [k, s.totals[k]]), "data-stage");
   tiles(document.getElementById("window-states"), Object.entries(s.windows), "data-state");
   const pb = document.querySelector("#partitions tbody");
   pb.replaceChildren(...s.partitions.map((p) => {
     const tr = document.createElement("tr");
-    for (const v of [p.topic, p.partition, fmt(p.emitted), fmt(p.transferred), fmt(p.written), fmt(p.lastBalancedOffset), fmt(p.kafkaLag), fmt(p.targetLag)]) cell(tr, String(v));
+    for (const v of [p.topic, p.partition, fmt(p.emitted), fmt(p.transferred), fmt(p.written), fmt(p.lastBalancedOffset), fmt(p.readTo), fmt(p.kafkaLag), fmt(p.targetLag)]) cell(tr, String(v));
     return tr;
   }));
   const ab = document.querySelector("#attention tbody");

@@ -17,7 +17,7 @@ describe("counter deltas", () => {
     expect(multirange(w1?.transferredRanges ?? [])).toBe("{[11,13)}");
     const txn = [...d.transactions.values()];
     expect(txn).toHaveLength(1);
-    expect(txn[0]).toMatchObject({ commitLsn: "0/10", xid: 7, seen: { "public.t": 4 }, lastOffsets: { "p.public.t:2": 12 } });
+    expect(txn[0]).toMatchObject({ commitLsn: "0/10", xid: 7, seen: { "public.t": 4 }, offsets: { "p.public.t:2": [[8, 10], [11, 13]] } });
   });
 
   it("counts a record that is no envelope as transferred and names it", () => {
@@ -42,13 +42,25 @@ describe("counter deltas", () => {
     expect(d.windows.get("p.public.t\u00000\u00000")).toMatchObject({ emitted: 4, applied: 3, duplicate: 1, quarantined: 0, replayRecords: 4, replayTallies: 1, writtenRanges: [[0, 4]], emittedRanges: [[0, 4]] });
   });
 
+  it("puts the offsets a written tally passed over into the windows they lie in, earlier ones too", () => {
+    const d = emptyDeltas();
+    const t: Tally = { v: 1, stage: "written", topic: "p.public.t", partition: 1, windowStart: 20, windowSize: 10, count: 2, firstOffset: 24, lastOffset: 25, after: 17, detail: { applied: 2, duplicate: 0, quarantined: 0 } };
+    addTally(d, t);
+    expect(d.windows.get("p.public.t\u00001\u000010")).toMatchObject({ skippedRanges: [[17, 20]], writtenRanges: [], applied: 0 });
+    expect(d.windows.get("p.public.t\u00001\u000020")).toMatchObject({ skippedRanges: [[20, 24]], writtenRanges: [[24, 26]], applied: 2 });
+    const adjacent = emptyDeltas();
+    addTally(adjacent, { ...t, after: 24 });
+    expect(adjacent.windows.get("p.public.t\u00001\u000020")?.skippedRanges).toEqual([]);
+  });
+
   it("reads a manifest into its transaction, the same key its records have", () => {
     const d = emptyDeltas();
     addDataRecords(d, "p.public.t", 0, [{ offset: "0", value: env("0/20") }], 10);
-    const manifest = { v: 1, kind: "transaction", db: "src", xid: 7, commitLsn: "0/20", commitTime: "2026-11-21 10:00:00.000001+00", events: { "public.t": 1 }, records: 1, hash: "00" };
+    const manifest = { v: 1, kind: "transaction", db: "src", xid: 7, commitLsn: "0/20", commitTime: "2026-11-21 10:00:00.000001+00", events: { "public.t": 1 }, records: 1, hash: "00", bounds: { "p.public.t:0": 1 } };
     addManifestRecords(d, [{ offset: "0", value: Buffer.from(JSON.stringify(manifest)) }, { offset: "1", value: Buffer.from("{}") }]);
     expect(d.transactions.size).toBe(1);
     expect([...d.transactions.values()][0]).toMatchObject({ kind: "transaction", seen: { "public.t": 1 }, manifest: { records: 1 } });
     expect(d.rejected.map((r) => r.offset)).toEqual(["1"]);
+    expect([...d.manifestBounds]).toEqual([["p.public.t:0", 1]]);
   });
 });

@@ -4,12 +4,13 @@
 //     ranges, and per source transaction the records seen per table;
 //   - the tallies topic: emitted and written counts per window, each tally once (by its
 //     stage, topic, partition, first offset and replay flag: the consumer's outbox may send
-//     a tally twice);
-//   - the manifests topic: what each source transaction (or snapshot chunk) holds.
+//     a tally twice), and the offsets a written tally says the consumer passed over;
+//   - the manifests topic: what each source transaction (or snapshot chunk) holds, and the
+//     offsets its records lie below in each partition (its bounds).
 // ledger.ts writes a batch's deltas in one database transaction with the new position.
 import { schemaIdOf } from "@zeroloss/avro";
 import { isZerolossError } from "@zeroloss/errors";
-import { decodeManifest, decodeTally, type Manifest, type Tally } from "@zeroloss/wire";
+import { decodeManifest, decodeTally, windowPieces, windowStartOf, type Manifest, type Tally } from "@zeroloss/wire";
 
 export interface WindowDelta {
   readonly topic: string;
@@ -28,6 +29,8 @@ export interface WindowDelta {
   readonly emittedRanges: [number, number][];
   /** Ranges [first, last + 1) the consumer's (non-replay) written tallies cover. */
   readonly writtenRanges: [number, number][];
+  /** Ranges [after, first) the consumer's written tallies say it passed over without writing. */
+  readonly skippedRanges: [number, number][];
 }
 
 /** A source transaction or snapshot chunk, identified the same way by its records and its manifest. */
@@ -42,8 +45,8 @@ export interface TxnDelta extends TxnKey {
   xid: number | null;
   /** Records seen in the data topics, per `schema.table`. */
   readonly seen: Record<string, number>;
-  /** "topic:partition" → the highest offset holding one of its records. */
-  readonly lastOffsets: Record<string, number>;
+  /** "topic:partition" → the offsets holding its records, as half-open ranges in offset order. */
+  readonly offsets: Record<string, [number, number][]>;
   manifest: Manifest | null;
 }
 
@@ -51,16 +54,21 @@ export interface BatchDeltas {
   readonly windows: Map<string, WindowDelta>;
   readonly transactions: Map<string, TxnDelta>;
   readonly tallies: Tally[];
+  /** "topic:partition" → the highest manifest bound read for it (manifests are in commit order). */
+  readonly manifestBounds: Map<string, number>;
   /** Records the counter could not use, with why: not an envelope, tally or manifest, or a tally of another window size (data records still count as transferred). */
   readonly rejected: { offset: string; reason: string }[];
 }
 
 export function emptyDeltas(): BatchDeltas {
-  return { windows: new Map(), transactions: new Map(), tallies: [], rejected: [] };
+  return { windows: new Map(), transactions: new Map(), tallies: [], manifestBounds: new Map(), rejected: [] };
 }
 
-export function windowStartOf(offset: number, windowSize: number): number {
-  return Math.floor(offset / windowSize) * windowSize;
+/** Appends offset `offset` to ascending half-open ranges, extending the last when adjacent. */
+function addOffset(ranges: [number, number][], offset: number): void {
+  const last = ranges[ranges.length - 1];
+  if (last !== undefined && last[1] === offset) last[1] = offset + 1;
+  else ranges.push([offset, offset + 1]);
 }
 
 function windowOf(d: BatchDeltas, topic: string, partition: number, windowStart: number): WindowDelta {
@@ -81,6 +89,7 @@ function windowOf(d: BatchDeltas, topic: string, partition: number, windowStart:
       transferredRanges: [],
       emittedRanges: [],
       writtenRanges: [],
+      skippedRanges: [],
     };
     d.windows.set(k, w);
   }
@@ -91,7 +100,7 @@ function txnOf(d: BatchDeltas, key: TxnKey): TxnDelta {
   const k = `${key.db}\u0000${key.commitLsn}\u0000${key.commitTime}`;
   let t = d.transactions.get(k);
   if (t === undefined) {
-    t = { db: key.db, commitLsn: key.commitLsn, commitTime: key.commitTime, kind: null, xid: null, seen: {}, lastOffsets: {}, manifest: null };
+    t = { db: key.db, commitLsn: key.commitLsn, commitTime: key.commitTime, kind: null, xid: null, seen: {}, offsets: {}, manifest: null };
     d.transactions.set(k, t);
   }
   return t;
@@ -150,9 +159,7 @@ export function addDataRecords(d: BatchDeltas, topic: string, partition: number,
     const start = windowStartOf(offset, windowSize);
     if (w === null || w.windowStart !== start) w = windowOf(d, topic, partition, start);
     w.transferred++;
-    const last = w.transferredRanges[w.transferredRanges.length - 1];
-    if (last !== undefined && last[1] === offset) last[1] = offset + 1;
-    else w.transferredRanges.push([offset, offset + 1]);
+    addOffset(w.transferredRanges, offset);
     const src = sourceOf(r.value, avro);
     if (typeof src === "string") {
       d.rejected.push({ offset: r.offset, reason: src });
@@ -163,7 +170,7 @@ export function addDataRecords(d: BatchDeltas, topic: string, partition: number,
     t.seen[table] = (t.seen[table] ?? 0) + 1;
     t.xid ??= src.xid;
     const tp = `${topic}:${partition}`;
-    t.lastOffsets[tp] = Math.max(t.lastOffsets[tp] ?? -1, offset);
+    addOffset((t.offsets[tp] ??= []), offset);
   }
 }
 
@@ -204,6 +211,12 @@ export function addTally(d: BatchDeltas, t: Tally): void {
   w.duplicate += t.detail?.["duplicate"] ?? 0;
   w.quarantined += t.detail?.["quarantined"] ?? 0;
   w.writtenRanges.push(range);
+  if (t.after !== undefined && t.after < t.firstOffset) {
+    // Passed over for good: may reach back into earlier windows.
+    for (const piece of windowPieces(t.after, t.firstOffset, t.windowSize)) {
+      windowOf(d, t.topic, t.partition, piece.windowStart).skippedRanges.push([piece.from, piece.to]);
+    }
+  }
 }
 
 /** Adds the manifests topic's records to `d`. */
@@ -220,6 +233,7 @@ export function addManifestRecords(d: BatchDeltas, records: readonly InputRecord
     t.manifest = m;
     t.kind = m.kind;
     t.xid = m.xid;
+    for (const [tp, bound] of Object.entries(m.bounds ?? {})) d.manifestBounds.set(tp, Math.max(d.manifestBounds.get(tp) ?? 0, bound));
   }
 }
 

@@ -26,30 +26,39 @@ const LEDGER_DDL = [
      applied bigint NOT NULL DEFAULT 0, duplicate bigint NOT NULL DEFAULT 0, quarantined bigint NOT NULL DEFAULT 0,
      replay_records bigint NOT NULL DEFAULT 0, replay_tallies integer NOT NULL DEFAULT 0,
      transferred_offsets int8multirange NOT NULL DEFAULT '{}', emitted_offsets int8multirange NOT NULL DEFAULT '{}',
-     written_offsets int8multirange NOT NULL DEFAULT '{}',
+     written_offsets int8multirange NOT NULL DEFAULT '{}', skipped_offsets int8multirange NOT NULL DEFAULT '{}',
      first_seen_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), unbalanced_since timestamptz,
      PRIMARY KEY (topic, partition, window_start))`,
   `CREATE TABLE IF NOT EXISTS ${SCHEMA}.tallies_seen (
      stage text NOT NULL, topic text NOT NULL, partition integer NOT NULL, first_offset bigint NOT NULL, replay boolean NOT NULL,
      last_offset bigint NOT NULL, count bigint NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (stage, topic, partition, first_offset, replay))`,
+  // Per data partition: its high watermark as last fetched, the highest offset the emitted
+  // tallies cover (emitted_to, exclusive) and the highest manifest bound read (manifest_bound).
   `CREATE TABLE IF NOT EXISTS ${SCHEMA}.partitions (
-     topic text NOT NULL, partition integer NOT NULL, high_watermark bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
-     PRIMARY KEY (topic, partition))`,
+     topic text NOT NULL, partition integer NOT NULL, high_watermark bigint, emitted_to bigint, manifest_bound bigint,
+     updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (topic, partition))`,
   `CREATE TABLE IF NOT EXISTS ${SCHEMA}.transactions (
      db text NOT NULL, commit_lsn pg_lsn NOT NULL, commit_time text NOT NULL, kind text, xid bigint,
      expected jsonb, expected_records bigint, seen jsonb NOT NULL DEFAULT '{}', seen_records bigint NOT NULL DEFAULT 0,
-     last_offsets jsonb NOT NULL DEFAULT '{}', manifest_at timestamptz, first_seen_at timestamptz NOT NULL DEFAULT now(),
+     last_offsets jsonb NOT NULL DEFAULT '{}', offsets jsonb, bounds jsonb, manifest_at timestamptz, first_seen_at timestamptz NOT NULL DEFAULT now(),
      complete_at timestamptz, applied_at timestamptz,
      PRIMARY KEY (db, commit_lsn, commit_time))`,
+  // A ledger of the 2026-11 counter gains what the proofs need (numbered migrations: issue 24).
+  `ALTER TABLE ${SCHEMA}.windows ADD COLUMN IF NOT EXISTS skipped_offsets int8multirange NOT NULL DEFAULT '{}'`,
+  `ALTER TABLE ${SCHEMA}.transactions ADD COLUMN IF NOT EXISTS offsets jsonb, ADD COLUMN IF NOT EXISTS bounds jsonb`,
+  `ALTER TABLE ${SCHEMA}.partitions ALTER COLUMN high_watermark DROP NOT NULL, ADD COLUMN IF NOT EXISTS emitted_to bigint, ADD COLUMN IF NOT EXISTS manifest_bound bigint`,
   `CREATE INDEX IF NOT EXISTS transactions_unapplied ON ${SCHEMA}.transactions (first_seen_at) WHERE applied_at IS NULL`,
   // Per-table counts merge by adding: {"public.a": 2} + {"public.a": 1, "public.b": 1}.
   `CREATE OR REPLACE FUNCTION ${SCHEMA}.add_counts(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
      SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM (
        SELECT k, sum(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) e(k, v) GROUP BY k) s $$`,
-  `CREATE OR REPLACE FUNCTION ${SCHEMA}.max_offsets(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-     SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM (
-       SELECT k, max(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) e(k, v) GROUP BY k) s $$`,
+  // Offsets per "topic:partition" merge by union: {"t:0": "{[1,3)}"} + {"t:0": "{[3,4)}"} = {"t:0": "{[1,4)}"}.
+  `CREATE OR REPLACE FUNCTION ${SCHEMA}.union_offsets(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+     SELECT COALESCE(jsonb_object_agg(k, m::text), '{}') FROM (
+       SELECT k, range_agg(r) AS m FROM (
+         SELECT k, unnest(v::int8multirange) AS r FROM (SELECT * FROM jsonb_each_text(COALESCE(a, '{}')) UNION ALL SELECT * FROM jsonb_each_text(COALESCE(b, '{}'))) e(k, v)) x
+       GROUP BY k) s $$`,
 ];
 
 export async function ensureLedger(db: Client): Promise<void> {
@@ -137,18 +146,18 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
       db,
       "adding counts to the ledger's windows",
       `INSERT INTO ${SCHEMA}.windows AS w (topic, partition, window_start, window_size, emitted, transferred, applied, duplicate, quarantined,
-         replay_records, replay_tallies, transferred_offsets, emitted_offsets, written_offsets, unbalanced_since)
+         replay_records, replay_tallies, transferred_offsets, emitted_offsets, written_offsets, skipped_offsets, unbalanced_since)
        SELECT x.topic, x.partition, x.window_start, $14, x.emitted, x.transferred, x.applied, x.duplicate, x.quarantined, x.replay_records, x.replay_tallies,
-              x.t_off::int8multirange, x.e_off::int8multirange, x.w_off::int8multirange, CASE WHEN ${balancedNew} THEN NULL ELSE now() END
+              x.t_off::int8multirange, x.e_off::int8multirange, x.w_off::int8multirange, x.s_off::int8multirange, CASE WHEN ${balancedNew} THEN NULL ELSE now() END
          FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::int[],
-                     $11::text[], $12::text[], $13::text[])
-           AS x(topic, partition, window_start, emitted, transferred, applied, duplicate, quarantined, replay_records, replay_tallies, t_off, e_off, w_off)
+                     $11::text[], $12::text[], $13::text[], $15::text[])
+           AS x(topic, partition, window_start, emitted, transferred, applied, duplicate, quarantined, replay_records, replay_tallies, t_off, e_off, w_off, s_off)
        ON CONFLICT (topic, partition, window_start) DO UPDATE SET
          emitted = w.emitted + excluded.emitted, transferred = w.transferred + excluded.transferred,
          applied = w.applied + excluded.applied, duplicate = w.duplicate + excluded.duplicate, quarantined = w.quarantined + excluded.quarantined,
          replay_records = w.replay_records + excluded.replay_records, replay_tallies = w.replay_tallies + excluded.replay_tallies,
          transferred_offsets = w.transferred_offsets + excluded.transferred_offsets, emitted_offsets = w.emitted_offsets + excluded.emitted_offsets,
-         written_offsets = w.written_offsets + excluded.written_offsets, updated_at = now(),
+         written_offsets = w.written_offsets + excluded.written_offsets, skipped_offsets = w.skipped_offsets + excluded.skipped_offsets, updated_at = now(),
          unbalanced_since = CASE
            WHEN (w.emitted + excluded.emitted = w.transferred + excluded.transferred AND w.transferred + excluded.transferred =
                  w.applied + excluded.applied + w.duplicate + excluded.duplicate + w.quarantined + excluded.quarantined) THEN NULL
@@ -168,6 +177,7 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
         windows.map((x) => multirange(x.emittedRanges)),
         windows.map((x) => multirange(x.writtenRanges)),
         w.windowSize,
+        windows.map((x) => multirange(x.skippedRanges)),
       ],
     );
   }
@@ -177,18 +187,18 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
     await query(
       db,
       "adding source transactions to the ledger",
-      `INSERT INTO ${SCHEMA}.transactions AS t (db, commit_lsn, commit_time, kind, xid, expected, expected_records, seen, seen_records, last_offsets, manifest_at, complete_at)
-       SELECT x.db, x.lsn::pg_lsn, x.ct, x.kind, x.xid, x.expected, x.expected_records, x.seen, x.seen_records, x.last_offsets,
+      `INSERT INTO ${SCHEMA}.transactions AS t (db, commit_lsn, commit_time, kind, xid, expected, expected_records, seen, seen_records, offsets, bounds, manifest_at, complete_at)
+       SELECT x.db, x.lsn::pg_lsn, x.ct, x.kind, x.xid, x.expected, x.expected_records, x.seen, x.seen_records, x.offsets, x.bounds,
               CASE WHEN x.expected IS NULL THEN NULL ELSE now() END,
               CASE WHEN x.expected IS NOT NULL AND x.expected = x.seen THEN now() END
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::bigint[], $8::jsonb[], $9::bigint[], $10::jsonb[])
-           AS x(db, lsn, ct, kind, xid, expected, expected_records, seen, seen_records, last_offsets)
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::bigint[], $8::jsonb[], $9::bigint[], $10::jsonb[], $11::jsonb[])
+           AS x(db, lsn, ct, kind, xid, expected, expected_records, seen, seen_records, offsets, bounds)
        ON CONFLICT (db, commit_lsn, commit_time) DO UPDATE SET
          kind = COALESCE(excluded.kind, t.kind), xid = COALESCE(excluded.xid, t.xid),
          expected = COALESCE(excluded.expected, t.expected), expected_records = COALESCE(excluded.expected_records, t.expected_records),
          manifest_at = COALESCE(t.manifest_at, excluded.manifest_at),
          seen = ${SCHEMA}.add_counts(t.seen, excluded.seen), seen_records = t.seen_records + excluded.seen_records,
-         last_offsets = ${SCHEMA}.max_offsets(t.last_offsets, excluded.last_offsets),
+         offsets = ${SCHEMA}.union_offsets(t.offsets, excluded.offsets), bounds = COALESCE(excluded.bounds, t.bounds),
          complete_at = CASE WHEN COALESCE(excluded.expected, t.expected) = ${SCHEMA}.add_counts(t.seen, excluded.seen) THEN COALESCE(t.complete_at, now()) END`,
       [
         txns.map((t) => t.db),
@@ -200,19 +210,42 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
         txns.map((t) => t.manifest?.records ?? null),
         txns.map((t) => JSON.stringify(t.seen)),
         txns.map((t) => Object.values(t.seen).reduce((a, b) => a + b, 0)),
-        txns.map((t) => JSON.stringify(t.lastOffsets)),
+        txns.map((t) => JSON.stringify(Object.fromEntries(Object.entries(t.offsets).map(([tp, r]) => [tp, multirange(r)])))),
+        txns.map((t) => (t.manifest?.bounds === undefined ? null : JSON.stringify(t.manifest.bounds))),
       ],
     );
   }
 
-  const marks = w.positions.filter((p) => p.highWatermark !== null);
-  if (marks.length > 0) {
+  // Per data partition: the fetched high watermark, how far the emitted tallies reach, the highest manifest bound.
+  const marks = new Map<string, { topic: string; partition: number; hw: bigint | null; emittedTo: number | null; bound: number | null }>();
+  const mark = (topic: string, partition: number) => {
+    const k = `${topic}:${partition}`;
+    let m = marks.get(k);
+    if (m === undefined) marks.set(k, (m = { topic, partition, hw: null, emittedTo: null, bound: null }));
+    return m;
+  };
+  for (const p of w.positions) if (p.highWatermark !== null) mark(p.topic, p.partition).hw = p.highWatermark;
+  for (const x of windows) {
+    const end = x.emittedRanges.reduce((n, r) => Math.max(n, r[1]), -1);
+    if (end >= 0) {
+      const m = mark(x.topic, x.partition);
+      m.emittedTo = Math.max(m.emittedTo ?? 0, end);
+    }
+  }
+  for (const [tp, bound] of d.manifestBounds) {
+    const at = tp.lastIndexOf(":");
+    mark(tp.slice(0, at), Number(tp.slice(at + 1))).bound = bound;
+  }
+  if (marks.size > 0) {
+    const list = [...marks.values()];
+    const p = `${SCHEMA}.partitions`;
     await query(
       db,
-      "recording the partitions' high watermarks",
-      `INSERT INTO ${SCHEMA}.partitions (topic, partition, high_watermark) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
-       ON CONFLICT (topic, partition) DO UPDATE SET high_watermark = GREATEST(${SCHEMA}.partitions.high_watermark, excluded.high_watermark), updated_at = now()`,
-      [marks.map((p) => p.topic), marks.map((p) => p.partition), marks.map((p) => String(p.highWatermark))],
+      "recording the partitions' high watermarks and how far tallies and manifests reach",
+      `INSERT INTO ${p} (topic, partition, high_watermark, emitted_to, manifest_bound) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[])
+       ON CONFLICT (topic, partition) DO UPDATE SET high_watermark = GREATEST(${p}.high_watermark, excluded.high_watermark),
+         emitted_to = GREATEST(${p}.emitted_to, excluded.emitted_to), manifest_bound = GREATEST(${p}.manifest_bound, excluded.manifest_bound), updated_at = now()`,
+      [list.map((m) => m.topic), list.map((m) => m.partition), list.map((m) => m.hw?.toString() ?? null), list.map((m) => m.emittedTo), list.map((m) => m.bound)],
     );
   }
   await query(

@@ -18,7 +18,7 @@ export class CounterMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.windows = new Gauge({ name: "zeroloss_ledger_windows", help: "Offset windows in the ledger by state: open, pending, balanced, attention, mismatch, replayed", labelNames: ["state"], registers });
+    this.windows = new Gauge({ name: "zeroloss_ledger_windows", help: "Offset windows in the ledger by state: open, behind, balanced, attention, mismatch, replayed", labelNames: ["state"], registers });
     this.records = new Gauge({
       name: "zeroloss_ledger_records",
       help: "Records in the ledger by stage: emitted (producer), transferred (found in Kafka), applied, duplicate, quarantined (consumer), replayed",
@@ -32,7 +32,7 @@ export class CounterMetrics {
       registers,
     });
     this.oldestUnbalanced = new Gauge({ name: "zeroloss_ledger_oldest_unbalanced_window_seconds", help: "Age of the oldest window whose counts disagree (0 when none)", registers });
-    this.transactions = new Gauge({ name: "zeroloss_ledger_transactions", help: "Source transactions and snapshot chunks in the ledger by state: pending, incomplete, complete, applied", labelNames: ["state"], registers });
+    this.transactions = new Gauge({ name: "zeroloss_ledger_transactions", help: "Source transactions and snapshot chunks in the ledger by state: pending (not yet known), incomplete (proven), complete, applied", labelNames: ["state"], registers });
     this.read = new Counter({ name: "zeroloss_ledger_records_read_total", help: "Records the counter read, by kind: data, tallies, manifests", labelNames: ["kind"], registers });
     this.rejected = new Counter({ name: "zeroloss_ledger_rejected_records_total", help: "Records the counter could not use (named in its log), by kind", labelNames: ["kind"], registers });
     this.errors = new Counter({ name: "zeroloss_ledger_errors_total", help: "Errors by stable code", labelNames: ["code"], registers });

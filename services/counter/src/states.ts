@@ -4,28 +4,79 @@
 // counts, so they move on with the clock (pending → mismatch) without a write.
 import { query, type Client } from "@zeroloss/pg";
 import { TRANSACTION_STATES, WINDOW_STATES, type Summary, type StageTotals, type WindowRow, type WindowState, type TransactionState } from "@zeroloss/wire";
-import { SCHEMA } from "./ledger.js";
+import { BALANCED_SQL, SCHEMA } from "./ledger.js";
 
 /**
- * $1 is the grace period in seconds. In order: still unbalanced after the grace period →
- * mismatch; unbalanced → pending; quarantined records → attention; the partition has not
- * yet reached the window's end → open; re-read by a replay → replayed; else balanced.
+ * Per window, what the counter knows and which differences are proven (docs/counter.md,
+ * "Window states"). A difference is proven only by what the counter has read:
+ *   - not_in_kafka: offsets the producer's committed emitted tallies claim that the counter
+ *     read past without finding (a tally commits in the same Kafka transaction as its records);
+ *   - not_emitted: offsets Kafka holds that no emitted tally covers, below the highest offset
+ *     the emitted tallies reach (the producer's tallies are in commit order per partition);
+ *   - skipped: offsets Kafka holds that the consumer passed over without writing (its written
+ *     tallies say where its applied position stood before each batch);
+ *   - kafka_read: the counter has read every offset the window's emitted tallies claim, and
+ *     the emitted tally of every record it found, so emitted and transferred counts are final;
+ *   - written_read: the counter has read every offset the written tallies claim.
+ * Everything else that disagrees is the pipeline or the counter being behind.
+ */
+const WINDOW_FACTS = `SELECT w.*, pt.high_watermark, COALESCE(pos.next_offset, 0) AS read_to, upper(w.written_offsets) AS written_to,
+    (w.emitted_offsets - w.transferred_offsets) * int8multirange(int8range(0, COALESCE(pos.next_offset, 0))) AS not_in_kafka,
+    (w.transferred_offsets - w.emitted_offsets) * int8multirange(int8range(0, GREATEST(COALESCE(pt.emitted_to, 0) - 1, 0))) AS not_emitted,
+    (w.transferred_offsets * w.skipped_offsets) - w.written_offsets AS skipped,
+    COALESCE(pos.next_offset, 0) >= COALESCE(upper(w.emitted_offsets), 0) AND COALESCE(pt.emitted_to, 0) >= COALESCE(upper(w.transferred_offsets), 0) AS kafka_read,
+    COALESCE(pos.next_offset, 0) >= COALESCE(upper(w.written_offsets), 0) AS written_read
+  FROM ${SCHEMA}.windows w LEFT JOIN ${SCHEMA}.partitions pt USING (topic, partition) LEFT JOIN ${SCHEMA}.positions pos USING (topic, partition)`;
+
+/**
+ * In order: a proven difference → mismatch; quarantined records → attention (at once, even
+ * while behind); counts that disagree without proof → behind; the partition has not yet
+ * reached the window's end → open; re-read by a replay → replayed; else balanced.
  */
 const STATE = `CASE
-  WHEN w.unbalanced_since IS NOT NULL AND now() - w.unbalanced_since > make_interval(secs => $1) THEN 'mismatch'
-  WHEN w.unbalanced_since IS NOT NULL THEN 'pending'
-  WHEN w.quarantined > 0 THEN 'attention'
-  WHEN p.high_watermark IS NULL OR p.high_watermark < w.window_start + w.window_size THEN 'open'
-  WHEN w.replay_tallies > 0 THEN 'replayed'
+  WHEN NOT isempty(f.not_in_kafka) OR NOT isempty(f.not_emitted) OR NOT isempty(f.skipped)
+    OR (f.kafka_read AND f.emitted <> f.transferred)
+    OR (f.written_read AND f.applied + f.duplicate + f.quarantined > f.transferred) THEN 'mismatch'
+  WHEN f.quarantined > 0 THEN 'attention'
+  WHEN NOT ${BALANCED_SQL("f")} THEN 'behind'
+  WHEN f.high_watermark IS NULL OR f.high_watermark < f.window_start + f.window_size THEN 'open'
+  WHEN f.replay_tallies > 0 THEN 'replayed'
   ELSE 'balanced' END`;
 
-const WINDOWS_WITH_STATE = `SELECT w.*, p.high_watermark, ${STATE} AS state FROM ${SCHEMA}.windows w LEFT JOIN ${SCHEMA}.partitions p USING (topic, partition)`;
+const WINDOWS_WITH_STATE = `SELECT f.*, ${STATE} AS state FROM (${WINDOW_FACTS}) f`;
 
+/**
+ * Per transaction: records beyond what its manifest promises (extra), the counter has read
+ * every partition up to the manifest's bounds (so every record it promises would have been
+ * found), and, without a manifest, a later manifest's bound already passed its records (its
+ * own manifest, in the same Kafka transaction and earlier in the manifests topic, would have
+ * been read).
+ */
+const TXN_FACTS = `SELECT t.*,
+    (t.expected IS NOT NULL AND EXISTS (SELECT 1 FROM jsonb_each_text(t.seen) s(k, v) WHERE s.v::bigint > COALESCE((t.expected ->> s.k)::bigint, 0))) AS extra,
+    (t.bounds IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM jsonb_each_text(t.bounds) b(k, v)
+        LEFT JOIN ${SCHEMA}.positions p ON p.topic = split_part(b.k, ':', 1) AND p.partition = split_part(b.k, ':', 2)::int
+       WHERE COALESCE(p.next_offset, 0) < b.v::bigint)) AS bounds_read,
+    (t.expected IS NULL AND EXISTS (
+      SELECT 1 FROM jsonb_each_text(COALESCE(t.offsets, '{}')) o(k, v)
+        JOIN ${SCHEMA}.partitions p ON p.topic = split_part(o.k, ':', 1) AND p.partition = split_part(o.k, ':', 2)::int
+       WHERE upper(o.v::int8multirange) <= p.manifest_bound)) AS manifest_passed
+  FROM ${SCHEMA}.transactions t`;
+
+/**
+ * $1 is counter.graceSeconds, used only for manifests of producers before 2026-12, which
+ * carry no bounds: such a transaction is incomplete once its records are still missing
+ * after the grace period.
+ */
 const TXN_STATE = `CASE
-  WHEN t.applied_at IS NOT NULL THEN 'applied'
-  WHEN t.complete_at IS NOT NULL THEN 'complete'
-  WHEN now() - t.first_seen_at > make_interval(secs => $1) THEN 'incomplete'
+  WHEN x.applied_at IS NOT NULL THEN 'applied'
+  WHEN x.complete_at IS NOT NULL THEN 'complete'
+  WHEN x.extra OR (x.expected IS NOT NULL AND x.bounds_read) OR x.manifest_passed THEN 'incomplete'
+  WHEN x.expected IS NOT NULL AND x.bounds IS NULL AND now() - x.first_seen_at > make_interval(secs => $1) THEN 'incomplete'
   ELSE 'pending' END`;
+
+const TXNS_WITH_STATE = `SELECT x.*, ${TXN_STATE} AS state FROM (${TXN_FACTS}) x`;
 
 const num = (v: string | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
 
@@ -43,12 +94,50 @@ interface RawWindow {
   replay_records: string;
   unbalanced_since: string | null;
   updated_at: string;
+  read_to: string;
+  written_to: string | null;
+  kafka_read: "t" | "f";
+  written_read: "t" | "f";
   not_in_kafka: string;
+  not_emitted: string;
+  skipped: string;
   not_written: string;
 }
 
 const WINDOW_COLUMNS = `topic, partition, window_start, window_size, state, emitted, transferred, applied, duplicate, quarantined, replay_records,
-  unbalanced_since, updated_at, (emitted_offsets - transferred_offsets)::text AS not_in_kafka, (transferred_offsets - written_offsets)::text AS not_written`;
+  unbalanced_since, updated_at, read_to, written_to, kafka_read, written_read, not_in_kafka::text, not_emitted::text, skipped::text,
+  (transferred_offsets - written_offsets - skipped)::text AS not_written`;
+
+/** Why a window is not balanced, in the operator's words: proven differences first, then what is only behind. */
+function windowProblems(r: RawWindow, w: { emitted: number; transferred: number; applied: number; duplicate: number; quarantined: number }): string[] {
+  const problems: string[] = [];
+  const written = w.applied + w.duplicate + w.quarantined;
+  const readTo = num(r.read_to);
+  const read = readTo > 0 ? `the counter has read up to offset ${readTo - 1}` : "the counter has not read this partition yet";
+  const provenKafka = r.not_in_kafka !== "{}" || r.not_emitted !== "{}" || (r.kafka_read === "t" && w.emitted !== w.transferred);
+  if (provenKafka) {
+    problems.push(
+      `the producer emitted ${w.emitted} records, Kafka holds ${w.transferred}` +
+        (r.not_in_kafka === "{}" ? "" : `; emitted offsets not in Kafka: ${ranges(r.not_in_kafka)} (${read})`) +
+        (r.not_emitted === "{}" ? "" : `; offsets in Kafka that no emitted tally reports: ${ranges(r.not_emitted)}`),
+    );
+  } else if (w.emitted !== w.transferred) {
+    problems.push(`behind: the producer reported ${w.emitted} records emitted, ${w.transferred} found in Kafka so far; ${read}`);
+  }
+  if (r.skipped !== "{}") {
+    problems.push(`offsets ${ranges(r.skipped)} were never written: the consumer wrote later offsets of this partition without them (a record skipped, e.g. a consumer-group offset moved past it)`);
+  }
+  if (r.written_read === "t" && written > w.transferred) {
+    problems.push(`the consumer reported ${written} records written, Kafka holds ${w.transferred}`);
+  } else if (w.transferred > written && r.not_written !== "{}") {
+    const upTo = r.written_to === null ? "nothing written yet" : `written up to offset ${num(r.written_to) - 1}`;
+    problems.push(`behind: ${w.transferred - written} of ${w.transferred} records in Kafka not reported written yet (${upTo}): offsets ${ranges(r.not_written)}`);
+  } else if (written > w.transferred) {
+    problems.push(`behind: the consumer reported ${written} records written, ${w.transferred} found in Kafka so far; ${read}`);
+  }
+  if (w.quarantined > 0) problems.push(`${w.quarantined} quarantined (zeroloss.quarantine in the target, and the DLQ topic)`);
+  return problems;
+}
 
 function windowRow(r: RawWindow): WindowRow {
   const w = {
@@ -58,21 +147,6 @@ function windowRow(r: RawWindow): WindowRow {
     duplicate: num(r.duplicate),
     quarantined: num(r.quarantined),
   };
-  const written = w.applied + w.duplicate + w.quarantined;
-  const problems: string[] = [];
-  if (w.emitted > w.transferred) {
-    problems.push(
-      `the producer emitted ${w.emitted} records, Kafka holds ${w.transferred}` + (r.not_in_kafka === "{}" ? "" : `; emitted offsets not in Kafka: ${ranges(r.not_in_kafka)}`),
-    );
-  } else if (w.transferred > w.emitted) {
-    problems.push(`Kafka holds ${w.transferred} records, the producer reported ${w.emitted} emitted`);
-  }
-  if (w.transferred > written) {
-    problems.push(`${w.transferred - written} of ${w.transferred} records in Kafka not reported written` + (r.not_written === "{}" ? "" : `: offsets ${ranges(r.not_written)}`));
-  } else if (written > w.transferred) {
-    problems.push(`the consumer reported ${written} records written, Kafka holds ${w.transferred}`);
-  }
-  if (w.quarantined > 0) problems.push(`${w.quarantined} quarantined (zeroloss.quarantine in the target, and the DLQ topic)`);
   const start = num(r.window_start);
   return {
     topic: r.topic,
@@ -84,7 +158,7 @@ function windowRow(r: RawWindow): WindowRow {
     replayRecords: num(r.replay_records),
     unbalancedSince: r.unbalanced_since,
     updatedAt: r.updated_at,
-    problems,
+    problems: windowProblems(r, w),
   };
 }
 
@@ -105,14 +179,14 @@ export interface WindowFilter {
   readonly limit?: number;
 }
 
-export async function listWindows(db: Client, graceSeconds: number, f: WindowFilter = {}): Promise<WindowRow[]> {
+export async function listWindows(db: Client, f: WindowFilter = {}): Promise<WindowRow[]> {
   const rows = await query<RawWindow>(
     db,
     "listing the ledger's windows",
     `SELECT ${WINDOW_COLUMNS} FROM (${WINDOWS_WITH_STATE}) s
-      WHERE ($2::text IS NULL OR topic = $2) AND ($3::int IS NULL OR partition = $3) AND ($4::text IS NULL OR state = $4)
-      ORDER BY topic, partition, window_start LIMIT $5`,
-    [graceSeconds, f.topic ?? null, f.partition ?? null, f.state ?? null, f.limit ?? 1000],
+      WHERE ($1::text IS NULL OR topic = $1) AND ($2::int IS NULL OR partition = $2) AND ($3::text IS NULL OR state = $3)
+      ORDER BY topic, partition, window_start LIMIT $4`,
+    [f.topic ?? null, f.partition ?? null, f.state ?? null, f.limit ?? 1000],
   );
   return rows.map(windowRow);
 }
@@ -128,6 +202,10 @@ export interface TransactionRow {
   seen: Record<string, number>;
   /** Per table, records the manifest promises that the data topics do not hold (yet). */
   missing: Record<string, number>;
+  /** Per table, records the data topics hold beyond what the manifest promises. */
+  extra: Record<string, number>;
+  /** Per "topic:partition", the offsets holding its records ("174, 180-181"). */
+  offsets: Record<string, string>;
   firstSeenAt: string;
   problem: string | null;
 }
@@ -142,28 +220,25 @@ export async function listTransactions(db: Client, graceSeconds: number, state: 
     state: TransactionState;
     expected: string | null;
     seen: string;
+    offsets: string | null;
     first_seen_at: string;
   }>(
     db,
     "listing the ledger's transactions",
-    `SELECT * FROM (SELECT t.*, ${TXN_STATE} AS state FROM ${SCHEMA}.transactions t) s
-      WHERE ($2::text IS NULL OR state = $2) ORDER BY commit_lsn, commit_time LIMIT $3`,
+    `SELECT * FROM (${TXNS_WITH_STATE}) s WHERE ($2::text IS NULL OR state = $2) ORDER BY commit_lsn, commit_time LIMIT $3`,
     [graceSeconds, state, limit],
   );
   return rows.map((r) => {
     const expected = r.expected === null ? null : (JSON.parse(r.expected) as Record<string, number>);
     const seen = JSON.parse(r.seen) as Record<string, number>;
+    const offsets = Object.fromEntries(Object.entries(r.offsets === null ? {} : (JSON.parse(r.offsets) as Record<string, string>)).map(([tp, m]) => [tp, ranges(m)]));
     const missing: Record<string, number> = {};
-    for (const [table, n] of Object.entries(expected ?? {})) if ((seen[table] ?? 0) < n) missing[table] = n - (seen[table] ?? 0);
-    const name = `${r.kind === "snapshot" ? "snapshot chunk" : `transaction ${r.xid ?? "?"}`} (commit LSN ${r.commit_lsn}, ${r.commit_time})`;
-    let problem: string | null = null;
-    if (r.state === "incomplete" || r.state === "pending") {
-      problem =
-        expected === null
-          ? `${name}: records in the data topics but no manifest`
-          : `${name}: ${Object.entries(missing)
-              .map(([t, n]) => `${n} record(s) of ${t}`)
-              .join(", ")} not in the data topics`;
+    const extra: Record<string, number> = {};
+    for (const table of new Set([...Object.keys(expected ?? {}), ...Object.keys(seen)])) {
+      const e = expected?.[table] ?? 0;
+      const n = seen[table] ?? 0;
+      if (n < e) missing[table] = e - n;
+      if (expected !== null && n > e) extra[table] = n - e;
     }
     return {
       db: r.db,
@@ -175,10 +250,35 @@ export async function listTransactions(db: Client, graceSeconds: number, state: 
       expected,
       seen,
       missing,
+      extra,
+      offsets,
       firstSeenAt: r.first_seen_at,
-      problem,
+      problem: transactionProblem(r, expected, missing, extra, offsets),
     };
   });
+}
+
+/** Why a transaction is not complete, naming tables, counts and the offsets of its records. */
+function transactionProblem(
+  r: { kind: string | null; xid: string | null; commit_lsn: string; commit_time: string; state: TransactionState },
+  expected: Record<string, number> | null,
+  missing: Record<string, number>,
+  extra: Record<string, number>,
+  offsets: Record<string, string>,
+): string | null {
+  if (r.state !== "incomplete" && r.state !== "pending") return null;
+  const name = `${r.kind === "snapshot" ? "snapshot chunk" : `transaction ${r.xid ?? "?"}`} (commit LSN ${r.commit_lsn}, ${r.commit_time})`;
+  const where = Object.entries(offsets)
+    .map(([tp, o]) => `${tp.slice(0, tp.lastIndexOf(":"))}[${tp.slice(tp.lastIndexOf(":") + 1)}] offsets ${o}`)
+    .join("; ");
+  const at = where === "" ? "" : `; its records are at ${where}`;
+  const behind = r.state === "pending" ? "behind: " : "";
+  if (expected === null) return `${behind}${name}: records in the data topics but no manifest${r.state === "pending" ? " read yet" : ""}${at}`;
+  const parts = [
+    ...Object.entries(extra).map(([t, n]) => `${n} record(s) of ${t} more than its manifest promises (${expected[t] ?? 0})`),
+    ...Object.entries(missing).map(([t, n]) => `${n} of ${expected[t] ?? 0} record(s) of ${t} ${r.state === "pending" ? "not found yet" : "not in the data topics"}`),
+  ];
+  return `${behind}${name}: ${parts.join(", ")}${at}`;
 }
 
 export async function summary(db: Client, graceSeconds: number): Promise<Summary> {
@@ -192,18 +292,13 @@ export async function summary(db: Client, graceSeconds: number): Promise<Summary
     db,
     "counting windows by state",
     `SELECT state, count(*) AS n, extract(epoch FROM now() - min(unbalanced_since))::float8 AS oldest FROM (${WINDOWS_WITH_STATE}) s GROUP BY state`,
-    [graceSeconds],
   );
-  const txnStates = await query<{ state: TransactionState; n: string }>(
-    db,
-    "counting transactions by state",
-    `SELECT ${TXN_STATE} AS state, count(*) AS n FROM ${SCHEMA}.transactions t GROUP BY 1`,
-    [graceSeconds],
-  );
+  const txnStates = await query<{ state: TransactionState; n: string }>(db, "counting transactions by state", `SELECT state, count(*) AS n FROM (${TXNS_WITH_STATE}) s GROUP BY 1`, [graceSeconds]);
   const parts = await query<{
     topic: string;
     partition: string;
     high_watermark: string | null;
+    read_to: string | null;
     emitted: string;
     transferred: string;
     written: string;
@@ -211,20 +306,18 @@ export async function summary(db: Client, graceSeconds: number): Promise<Summary
   }>(
     db,
     "summing the ledger per partition",
-    `SELECT topic, partition, max(high_watermark) AS high_watermark, sum(emitted) AS emitted, sum(transferred) AS transferred,
+    `SELECT topic, partition, max(high_watermark) AS high_watermark, max(read_to) AS read_to, sum(emitted) AS emitted, sum(transferred) AS transferred,
             sum(applied + duplicate + quarantined) AS written,
             max(upper(transferred_offsets) - 1) FILTER (WHERE window_start < COALESCE(first_unsettled, 'Infinity'::numeric)) AS last_balanced
-       FROM (SELECT s.*, min(window_start) FILTER (WHERE state IN ('pending', 'mismatch', 'attention')) OVER (PARTITION BY topic, partition) AS first_unsettled
+       FROM (SELECT s.*, min(window_start) FILTER (WHERE state IN ('behind', 'mismatch', 'attention')) OVER (PARTITION BY topic, partition) AS first_unsettled
                FROM (${WINDOWS_WITH_STATE}) s) x
       GROUP BY topic, partition ORDER BY topic, partition`,
-    [graceSeconds],
   );
   const attention = await query<RawWindow>(
     db,
     "listing windows that need attention",
-    `SELECT ${WINDOW_COLUMNS} FROM (${WINDOWS_WITH_STATE}) s WHERE state IN ('mismatch', 'attention', 'pending')
+    `SELECT ${WINDOW_COLUMNS} FROM (${WINDOWS_WITH_STATE}) s WHERE state IN ('mismatch', 'attention', 'behind')
       ORDER BY CASE state WHEN 'mismatch' THEN 0 WHEN 'attention' THEN 1 ELSE 2 END, unbalanced_since NULLS LAST, topic, partition, window_start LIMIT 50`,
-    [graceSeconds],
   );
   const windows = Object.fromEntries(WINDOW_STATES.map((s) => [s, 0])) as Record<WindowState, number>;
   let oldest: number | null = null;
@@ -234,17 +327,18 @@ export async function summary(db: Client, graceSeconds: number): Promise<Summary
   }
   const transactions = Object.fromEntries(TRANSACTION_STATES.map((s) => [s, 0])) as Record<TransactionState, number>;
   for (const s of txnStates) transactions[s.state] = num(s.n);
+  const t = {
+    emitted: num(totals?.emitted),
+    transferred: num(totals?.transferred),
+    applied: num(totals?.applied),
+    duplicate: num(totals?.duplicate),
+    quarantined: num(totals?.quarantined),
+    replayed: num(totals?.replayed),
+  };
   return {
     at: new Date().toISOString(),
     graceSeconds,
-    totals: {
-      emitted: num(totals?.emitted),
-      transferred: num(totals?.transferred),
-      applied: num(totals?.applied),
-      duplicate: num(totals?.duplicate),
-      quarantined: num(totals?.quarantined),
-      replayed: num(totals?.replayed),
-    },
+    totals: t,
     windows,
     transactions,
     oldestUnbalancedSeconds: oldest,
@@ -252,10 +346,14 @@ export async function summary(db: Client, graceSeconds: number): Promise<Summary
       const emitted = num(p.emitted);
       const transferred = num(p.transferred);
       const written = num(p.written);
+      const hw = p.high_watermark === null ? null : num(p.high_watermark);
+      const readTo = num(p.read_to);
       return {
         topic: p.topic,
         partition: num(p.partition),
-        highWatermark: p.high_watermark === null ? null : num(p.high_watermark),
+        highWatermark: hw,
+        readTo,
+        counterLag: hw === null ? 0 : Math.max(0, hw - readTo),
         emitted,
         transferred,
         written,
@@ -265,24 +363,37 @@ export async function summary(db: Client, graceSeconds: number): Promise<Summary
       };
     }),
     needsAttention: attention.map(windowRow),
-    ok: windows.mismatch === 0 && windows.attention === 0 && transactions.incomplete === 0,
+    ok: isOk(windows, transactions, t.quarantined),
   };
+}
+
+/** Nothing proven wrong, nothing quarantined, no transaction proven incomplete: the one rule behind `ok`, status's exit code and the dashboard. */
+export function isOk(windows: Readonly<Record<WindowState, number>>, transactions: Readonly<Record<TransactionState, number>>, quarantined: number): boolean {
+  return windows.mismatch === 0 && windows.attention === 0 && transactions.incomplete === 0 && quarantined === 0;
 }
 
 /**
  * Marks complete transactions applied once the consumer's written tallies cover every
- * partition offset holding one of their records, and prunes applied ones older than
- * `retainSeconds`. Runs on the counter's refresh tick, not per batch.
+ * offset holding one of their records (a record skipped by the consumer keeps its
+ * transaction from ever being applied), and prunes applied ones older than `retainSeconds`.
+ * Runs on the counter's refresh tick, not per batch. Rows of a ledger before 2026-12 have
+ * only their last offset per partition, which stands for all of them.
  */
-export async function settleTransactions(db: Client, retainSeconds: number): Promise<{ applied: number; pruned: number }> {
+export async function settleTransactions(db: Client, retainSeconds: number, windowSize: number): Promise<{ applied: number; pruned: number }> {
   const applied = await query(
     db,
     "marking applied transactions",
-    `WITH f AS (SELECT topic || ':' || partition AS k, max(upper(written_offsets)) AS next FROM ${SCHEMA}.windows GROUP BY 1)
-     UPDATE ${SCHEMA}.transactions t SET applied_at = now()
+    `UPDATE ${SCHEMA}.transactions t SET applied_at = now()
       WHERE t.applied_at IS NULL AND t.complete_at IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(t.last_offsets) e(k, v) LEFT JOIN f ON f.k = e.k WHERE COALESCE(f.next, 0) <= e.v::bigint)
+        AND NOT EXISTS (
+          SELECT 1
+            FROM jsonb_each_text(COALESCE(t.offsets, (SELECT jsonb_object_agg(l.k, '{[' || l.v || ',' || (l.v::bigint + 1) || ')}') FROM jsonb_each_text(t.last_offsets) l(k, v)), '{}')) o(k, v)
+            CROSS JOIN LATERAL (SELECT o.v::int8multirange AS m) r
+            LEFT JOIN ${SCHEMA}.windows w ON w.topic = split_part(o.k, ':', 1) AND w.partition = split_part(o.k, ':', 2)::int
+                 AND w.window_start > lower(r.m) - $1 AND w.window_start < upper(r.m)
+           WHERE w.topic IS NULL OR NOT isempty((r.m * int8multirange(int8range(w.window_start, w.window_start + w.window_size))) - w.written_offsets))
       RETURNING 1`,
+    [windowSize],
   );
   const pruned = await query(
     db,

@@ -20,9 +20,10 @@
 import { ZerolossError } from "@zeroloss/errors";
 import type { Failpoints } from "@zeroloss/failpoints";
 import { kafkaError, partitionForKey } from "@zeroloss/kafka";
-import { encodeJson, type Checkpoint, type Manifest, type Tally, type TopicNames } from "@zeroloss/wire";
+import { encodeJson, windowPieces, type Checkpoint, type Manifest, type Tally, type TopicNames } from "@zeroloss/wire";
 import { CompressionTypes, type Kafka, type Message, type Producer, type Transaction } from "kafkajs";
 import type { Logger } from "pino";
+import type { BuiltManifest } from "./manifest.js";
 import type { ProducerMetrics } from "./metrics.js";
 
 export interface WriterOptions {
@@ -263,22 +264,31 @@ export class KafkaWriter {
   }
 
   private noteOffsets(tallies: Map<string, WindowTally>, topic: string, partition: number, base: number, count: number): void {
-    const size = this.options.windowSize;
-    let offset = base;
-    const end = base + count; // exclusive
-    while (offset < end) {
-      const windowStart = Math.floor(offset / size) * size;
-      const upto = Math.min(end, windowStart + size);
+    for (const { windowStart, from, to } of windowPieces(base, base + count, this.options.windowSize)) {
       const k = `${topic}\u0000${partition}\u0000${windowStart}`;
       const t = tallies.get(k);
       if (t === undefined) {
-        tallies.set(k, { topic, partition, windowStart, count: upto - offset, firstOffset: offset, lastOffset: upto - 1 });
+        tallies.set(k, { topic, partition, windowStart, count: to - from, firstOffset: from, lastOffset: to - 1 });
       } else {
-        t.count += upto - offset;
-        t.lastOffset = upto - 1;
+        t.count += to - from;
+        t.lastOffset = to - 1;
       }
-      offset = upto;
     }
+  }
+
+  /** Each manifest with its bounds: per partition of its topics, the offset after this Kafka transaction's last record there. */
+  private withBounds(manifests: readonly BuiltManifest[], tallies: ReadonlyMap<string, WindowTally>): Manifest[] {
+    const ends = new Map<string, Map<number, number>>();
+    for (const t of tallies.values()) {
+      let byPartition = ends.get(t.topic);
+      if (byPartition === undefined) ends.set(t.topic, (byPartition = new Map()));
+      byPartition.set(t.partition, Math.max(byPartition.get(t.partition) ?? 0, t.lastOffset + 1));
+    }
+    return manifests.map(({ manifest, topics }) => {
+      const bounds: Record<string, number> = {};
+      for (const topic of [...topics].sort()) for (const [partition, end] of ends.get(topic) ?? []) bounds[`${topic}:${partition}`] = end;
+      return { ...manifest, bounds };
+    });
   }
 
   /**
@@ -287,7 +297,7 @@ export class KafkaWriter {
    * checkpoint's LSN. The transaction is closed at the call: records added while the commit
    * is in flight belong to the next one, on the other lane. Commits land in call order.
    */
-  async commit(manifests: readonly Manifest[], checkpoint: Checkpoint): Promise<void> {
+  async commit(manifests: readonly BuiltManifest[], checkpoint: Checkpoint): Promise<void> {
     this.checkOpen("a commit");
     const started = this.txnStarted;
     const hadRecords = this.recordsInTransaction > 0;
@@ -333,7 +343,7 @@ export class KafkaWriter {
     lane: Lane,
     dataSent: Promise<void>,
     previousCommit: Promise<void> | null,
-    manifests: readonly Manifest[],
+    built: readonly BuiltManifest[],
     checkpoint: Checkpoint,
   ): Promise<void> {
     try {
@@ -348,6 +358,7 @@ export class KafkaWriter {
     }
     const txn = await this.begin(lane);
     const { topics } = this.options;
+    const manifests = this.withBounds(built, lane.tallies);
     const tallies: Tally[] = [...lane.tallies.values()].map((t) => ({
       v: 1,
       stage: "emitted",

@@ -129,7 +129,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
           commitTime: readAt,
           seq: seq++,
         });
-        manifest.add(name, built.checksum);
+        manifest.add(name, built.record.topic, built.checksum);
         await o.writer.add(built.record);
       }
       const last = rows[rows.length - 1];

@@ -452,7 +452,7 @@ export class Streamer {
 
   private async emit(rel: RelationSchema, built: BuiltRecord): Promise<void> {
     const t = this.txn as OpenTransaction;
-    t.manifest.add(rel.qualified, built.checksum);
+    t.manifest.add(rel.qualified, built.record.topic, built.checksum);
     let ops = this.counted.get(rel.qualified);
     if (ops === undefined) this.counted.set(rel.qualified, (ops = new Map()));
     ops.set(built.op, (ops.get(built.op) ?? 0) + 1);

@@ -1,6 +1,7 @@
 // `zeroloss status`: the counter's summary (GET /api/summary) on a terminal or as JSON.
-// Exit 0 when nothing is in mismatch or attention and no transaction is incomplete, 1 when
-// something is, 2 when the counter cannot be reached (or the configuration is wrong).
+// Exit 0 when nothing is proven wrong and nothing is quarantined (windows that are only
+// behind are not a problem), 1 when something is, 2 when the counter cannot be reached (or
+// the configuration is wrong).
 import { loadConfig } from "@zeroloss/config";
 import type { Summary } from "@zeroloss/wire";
 
@@ -15,6 +16,26 @@ export interface StatusOptions {
 export function counterUrl(http: { host: string; port: number }): string {
   const host = http.host === "0.0.0.0" || http.host === "::" ? "127.0.0.1" : http.host;
   return `http://${host.includes(":") ? `[${host}]` : host}:${http.port}`;
+}
+
+/**
+ * The first line, from the same figures as the exit code: it never says OK beside a
+ * quarantined record, and says "behind" (not a problem) while records are on their way.
+ */
+export function headline(s: Summary): string {
+  if (!s.ok) {
+    const what = [
+      s.windows.mismatch > 0 ? `${s.windows.mismatch} window(s) in mismatch` : null,
+      s.totals.quarantined > 0 || s.windows.attention > 0 ? `${s.totals.quarantined} record(s) quarantined (${s.windows.attention} window(s) need attention)` : null,
+      s.transactions.incomplete > 0 ? `${s.transactions.incomplete} incomplete transaction(s)` : null,
+    ].filter((x) => x !== null);
+    return `PROBLEM: ${what.length > 0 ? what.join("; ") : "the counts do not add up"} (see below)`;
+  }
+  const behind = s.windows.behind + s.transactions.pending;
+  if (behind > 0) {
+    return `OK so far, behind: ${s.windows.behind} window(s) and ${s.transactions.pending} transaction(s) not settled yet (records on their way, or the counter still reading); nothing proven wrong, nothing quarantined`;
+  }
+  return "OK: every window balances so far; nothing quarantined, no incomplete transaction";
 }
 
 export async function statusCommand(o: StatusOptions): Promise<number> {
@@ -34,18 +55,21 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
   }
   const n = (v: number | null) => (v === null ? "-" : v.toLocaleString("en-US"));
   const lines = [
-    s.ok ? "OK: every closed window balances; nothing quarantined, no incomplete transaction" : "PROBLEM: the counts do not add up (see below)",
+    headline(s),
     `records: emitted ${n(s.totals.emitted)}, in Kafka ${n(s.totals.transferred)}, applied ${n(s.totals.applied)}, ` +
       `duplicate ${n(s.totals.duplicate)}, quarantined ${n(s.totals.quarantined)} (replayed ${n(s.totals.replayed)})`,
     `windows: ${Object.entries(s.windows)
       .map(([k, v]) => `${k} ${v}`)
-      .join(", ")}` + (s.oldestUnbalancedSeconds === null ? "" : `; oldest unbalanced for ${Math.round(s.oldestUnbalancedSeconds)} s (grace ${s.graceSeconds} s)`),
+      .join(", ")}` + (s.oldestUnbalancedSeconds === null ? "" : `; oldest unbalanced for ${Math.round(s.oldestUnbalancedSeconds)} s`),
     `transactions: ${Object.entries(s.transactions)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
   ];
   for (const p of s.partitions) {
-    lines.push(`  ${p.topic}[${p.partition}]: last balanced offset ${n(p.lastBalancedOffset)}, Kafka lag ${n(p.kafkaLag)}, target lag ${n(p.targetLag)}`);
+    lines.push(
+      `  ${p.topic}[${p.partition}]: last balanced offset ${n(p.lastBalancedOffset)}, counter read to ${n(p.readTo)} (${n(p.counterLag)} behind the end), ` +
+        `Kafka lag ${n(p.kafkaLag)}, target lag ${n(p.targetLag)}`,
+    );
   }
   for (const w of s.needsAttention) lines.push(`  ${w.state.toUpperCase()} ${w.topic}[${w.partition}] offsets ${w.windowStart}-${w.windowEnd}: ${w.problems.join("; ")}`);
   process.stdout.write(`${lines.join("\n")}\n`);

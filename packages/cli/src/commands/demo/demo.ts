@@ -80,7 +80,7 @@ function balanced(f: Flow, atLeast: number): boolean {
     t.emitted === f.producerEvents &&
     t.transferred === t.emitted &&
     t.applied + t.duplicate + t.quarantined === t.emitted &&
-    f.summary.windows.pending === 0 &&
+    f.summary.windows.behind === 0 &&
     tx.pending === 0 &&
     tx.complete === 0
   );

@@ -27,7 +27,7 @@ const summary: Summary = {
   at: "2026-11-21T00:00:00Z",
   graceSeconds: 180,
   totals: { emitted: 170, transferred: 170, applied: 168, duplicate: 2, quarantined: 0, replayed: 0 },
-  windows: { open: 4, pending: 0, balanced: 3, attention: 0, mismatch: 0, replayed: 0 },
+  windows: { open: 4, behind: 0, balanced: 3, attention: 0, mismatch: 0, replayed: 0 },
   transactions: { pending: 0, incomplete: 0, complete: 0, applied: 12 },
   oldestUnbalancedSeconds: null,
   partitions: [],

@@ -109,9 +109,9 @@ export function buildProof(i: ProofInputs): Proof {
     },
     {
       claim: "every offset window and source transaction balances",
-      ok: i.summary.ok && w.pending === 0 && w.mismatch === 0 && w.attention === 0 && tx.pending === 0 && tx.incomplete === 0 && tx.complete === 0,
+      ok: i.summary.ok && w.behind === 0 && w.mismatch === 0 && w.attention === 0 && tx.pending === 0 && tx.incomplete === 0 && tx.complete === 0,
       detail:
-        `windows: ${n(w.balanced + w.replayed)} closed and balanced, ${n(w.open)} open and balanced so far, ${n(w.pending)} pending, ${n(w.mismatch)} mismatch, ${n(w.attention)} attention; ` +
+        `windows: ${n(w.balanced + w.replayed)} closed and balanced, ${n(w.open)} open and balanced so far, ${n(w.behind)} behind, ${n(w.mismatch)} mismatch, ${n(w.attention)} attention; ` +
         `transactions: ${n(tx.applied)} applied, ${n(tx.pending + tx.complete)} on their way, ${n(tx.incomplete)} incomplete`,
     },
     {
