@@ -67,7 +67,7 @@ describe("counter dashboard", () => {
 
   it("highlights a window that turns into a mismatch, without a reload", async () => {
     const dataTopic = topicNames(f.prefix).data("public", "items");
-    const fake: Tally = { v: 1, stage: "emitted", topic: dataTopic, partition: 0, windowStart: 5000, windowSize: 100, count: 3, firstOffset: 5000, lastOffset: 5002 };
+    const fake: Tally = { v: 1, stage: "emitted", topic: dataTopic, partition: 0, windowStart: 5000, windowSize: 100, count: 3, firstOffset: 5000, lastOffset: 5002 }; // past the partition's committed end: proven by the counter's probe of it
     const p = f.kafka.producer();
     await p.connect();
     await p.send({ topic: topicNames(f.prefix).tallies, messages: [{ key: `${dataTopic}:0`, value: encodeJson(fake), partition: 0 }] });

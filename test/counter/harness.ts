@@ -19,6 +19,8 @@ export interface RunningCounter extends RunningProducer {
 
 export interface CounterFixture extends PipelineFixture {
   readonly ledger: TestDatabase;
+  /** counter.group: every counter this fixture starts joins it. */
+  readonly counterGroup: string;
   startCounter(env?: Record<string, string>): Promise<RunningCounter>;
   /** `zeroloss status` against a counter: its exit code and output. */
   status(counter: RunningCounter, json?: boolean): Promise<{ code: number; stdout: string; stderr: string }>;
@@ -29,15 +31,17 @@ export type SummaryBody = Summary;
 
 export async function counterFixture(stack: PipelineStack, name: string, config: Record<string, unknown> = {}): Promise<CounterFixture> {
   const ledger = await createTestDatabase(stack.target, `${name}_l`);
+  const counterGroup = `zl_${name}_counter_${ledger.name.slice(-8)}`;
   const f = await pipelineFixture(
     stack,
     name,
-    merge({ counter: { url: ledger.url, group: `zl_${name}_counter_${ledger.name.slice(-8)}`, refreshMs: 300, topicPollMs: 300, sessionTimeoutMs: 6_000, http: { port: 0, host: "127.0.0.1" } } }, config),
+    merge({ counter: { url: ledger.url, group: counterGroup, refreshMs: 300, topicPollMs: 300, sessionTimeoutMs: 6_000, http: { port: 0, host: "127.0.0.1" } } }, config),
   );
   const counters: RunningCounter[] = [];
   return {
     ...f,
     ledger,
+    counterGroup,
     async startCounter(env = {}) {
       const port = await freePort();
       const svc = startService(COUNTER_MAIN, "ZEROLOSS_COUNTER_HTTP_PORT", f.configFile, [], { ZEROLOSS_COUNTER_HTTP_PORT: String(port), ...env });

@@ -2,8 +2,9 @@
 // snapshot and streamed changes on two tables, windows of 50 offsets so that many close.
 //   - a clean run: every closed window balanced, the totals equal to the source's change
 //     count, every transaction complete and applied, `zeroloss status` exit 0;
-//   - the counter killed (SIGKILL) and restarted again and again mid-stream: nothing is
-//     counted twice (the totals still equal the change count);
+//   - two counters in one group (each with partitions), one killed (SIGKILL) and another
+//     started again and again mid-stream: nothing is counted twice (the totals still equal
+//     the change count);
 //   - a replay after an offset reset: windows marked replayed, totals not doubled;
 //   - a ledger restored empty while the group's offsets are ahead: it seeks back, counts once;
 //   - a ledger it cannot reach: the API says so with 503 and the ledger's address.
@@ -105,22 +106,39 @@ describe("counter ledger", () => {
     expect(status.stdout).toMatch(/^OK/);
   });
 
-  it("a counter killed and restarted mid-stream counts nothing twice", async () => {
+  it("two counters in one group share the partitions; killed -9 one at a time mid-stream, they count nothing twice", async () => {
+    let second = await f.startCounter();
+    // Each counter logs the partitions it was assigned on joining; both must hold some.
+    const assigned = (c: RunningCounter): number | null => {
+      const lines = c.output().split("\n").filter((l) => l.includes("reading assigned partitions from the ledger's positions"));
+      const last = lines[lines.length - 1];
+      return last === undefined ? null : Number(/"partitions":(\d+)/.exec(last)?.[1] ?? "NaN");
+    };
+    await pollUntil(
+      async () => {
+        const a = assigned(counter);
+        const b = assigned(second);
+        return a !== null && b !== null && a > 0 && b > 0 && a + b === 14 ? true : undefined; // 2 tables x 6 partitions, tallies, manifests
+      },
+      { timeoutMs: 60_000, what: "both counters in the group, each with partitions (14 in all)" },
+    );
     for (let round = 0; round < 4; round++) {
       const from = 2000 + round * 300;
       await src.query(`INSERT INTO orders SELECT i, i, 'r' FROM generate_series($1::int, $2::int) i`, [from, from + 299]);
       changes += 300;
-      // Wait until this counter has counted some of the round, then kill it without warning.
+      // Wait until the counters have counted some of the round, then kill one without warning.
       const before = (await counter.api<SummaryBody>("/api/summary"))?.totals.transferred ?? 0;
-      await waitForSummary(counter, "the counter to count part of the round", (x) => x.totals.transferred > before, 60_000);
+      await waitForSummary(counter, "the counters to count part of the round", (x) => x.totals.transferred > before, 60_000);
       await counter.stop("SIGKILL");
-      counter = await f.startCounter();
+      counter = second;
+      second = await f.startCounter();
     }
     await waitForEqual(f, src, TABLES, [producer, consumer]);
-    const s = await waitForSummary(counter, `the ledger to settle at ${changes} records after restarts`, (x) => settled(x, changes));
+    const s = await waitForSummary(counter, `the ledger to settle at ${changes} records after the kills`, (x) => settled(x, changes));
     expect(s.totals).toMatchObject({ emitted: changes, transferred: changes, quarantined: 0 });
     expect(s.totals.applied + s.totals.duplicate).toBe(changes);
     expect(s.ok).toBe(true);
+    await second.stop("SIGKILL");
   });
 
   it("a replay after an offset reset marks windows replayed and does not double the totals", async () => {

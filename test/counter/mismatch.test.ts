@@ -1,38 +1,85 @@
-// Windows that do not balance, as an SRE would meet them (grace period 2 s):
-//   - a record that never arrives: an emitted tally, written into the tallies topic by the
-//     test, claims three records at offsets the data topic does not hold;
-//   - a consumer stopped for longer than the grace period while the source changes.
-// Both must show as mismatch in /api/windows, /metrics and `zeroloss status` (exit 1),
-// naming the offsets; a counter that cannot be reached makes `zeroloss status` exit 2.
+// The counter's proofs, as an SRE meets them (docs/counter.md, "Window states"). One
+// partition per topic, windows of 50 offsets, the real pipeline as processes; what goes
+// wrong is put into Kafka the way it would happen in flight:
+//   - a stopped consumer is lag, not loss: its windows are behind, status exits 0 and says so;
+//   - a record altered in flight (its tally and manifest intact) is quarantined: status exits
+//     1 within 5 s, the window is in attention, /api/summary says ok: false;
+//   - a record the consumer skips (its group offset moved past it) is a proven gap within
+//     10 s of the consumer writing past it, named by offset, and its transaction is never
+//     applied;
+//   - a committed tally claiming records Kafka does not hold (they were aborted) is a
+//     mismatch once the counter has read past them;
+//   - a transaction with one record more than its manifest promises is incomplete at once,
+//     naming its records' offsets;
+//   - a counter that cannot be reached: status exits 2.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
-import { encodeJson, topicNames, type Tally } from "@zeroloss/wire";
+import { pollUntil } from "@zeroloss/devstack";
+import { encodeJson, topicNames, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
 import { sourceClient, waitForEqual, type TableSpec } from "../consumer/harness.js";
 import type { RunningProducer } from "../producer/harness.js";
 import { counterFixture, metricReaches, waitForSummary, type CounterFixture, type RunningCounter } from "./harness.js";
 
-const TABLES: TableSpec[] = [{ name: "public.items", columns: ["id", "v"], key: ["id"] }];
+const ITEMS: TableSpec = { name: "public.items", columns: ["id", "v"], key: ["id"] };
+const WINDOW = 50;
 
-interface WindowsBody {
-  windows: { topic: string; partition: number; windowStart: number; state: string; problems: string[] }[];
+interface TransactionsBody {
+  transactions: { xid: number | null; state: string; problem: string | null; offsets: Record<string, string> }[];
 }
 
-describe("counter mismatches", () => {
+describe("counter proofs: lag is not loss, and what is proven is raised at once", () => {
   let f: CounterFixture;
   let src: pg.Client;
   let producer: RunningProducer;
   let consumer: RunningProducer;
   let counter: RunningCounter;
+  let dataTopic: string;
+  let talliesTopic: string;
+  let manifestsTopic: string;
+  let nextId = 201;
+
+  /** Inserts `n` rows, one source transaction each. */
+  const insert = async (n: number, v = "v"): Promise<number[]> => {
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++, nextId++) {
+      await src.query(`INSERT INTO items VALUES ($1, $2)`, [nextId, `${v}${nextId}`]);
+      ids.push(nextId);
+    }
+    return ids;
+  };
+
+  /** The record of row `id`'s insert (streamed, so in a transaction with an xid) as the producer wrote it. */
+  const recordOf = async (id: number) =>
+    pollUntil(async () => (await f.records(ITEMS.name)).find((r) => r.envelope.op === "c" && r.envelope.after?.["id"] === String(id)), { timeoutMs: 30_000, what: `the record of row ${id}` });
+
+  /** Sends `value` to the data topic in a Kafka transaction with an emitted tally for its offset (and, optionally, a manifest): its accounting is intact. */
+  const injectAccounted = async (key: string | null, value: string, manifest: ((offset: number) => Manifest) | null): Promise<number> => {
+    const p = f.kafka.producer({ transactionalId: `inject-${Math.random().toString(36).slice(2)}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await p.connect();
+    const txn = await p.transaction();
+    const [meta] = await txn.send({ topic: dataTopic, acks: -1, messages: [{ key, value, partition: 0 }] });
+    const offset = Number(meta?.baseOffset);
+    const tally: Tally = { v: 1, stage: "emitted", topic: dataTopic, partition: 0, windowStart: Math.floor(offset / WINDOW) * WINDOW, windowSize: WINDOW, count: 1, firstOffset: offset, lastOffset: offset };
+    await txn.send({ topic: talliesTopic, acks: -1, messages: [{ key: `${dataTopic}:0`, value: encodeJson(tally), partition: 0 }] });
+    if (manifest !== null) await txn.send({ topic: manifestsTopic, acks: -1, messages: [{ key: "src", value: encodeJson(manifest(offset)), partition: 0 }] });
+    await txn.commit();
+    await p.disconnect();
+    return offset;
+  };
 
   beforeAll(async () => {
-    f = await counterFixture(inject("stack"), "ctrmis", { tallies: { windowSize: 50 }, counter: { graceSeconds: 2 } });
+    f = await counterFixture(inject("stack"), "ctrmis", { kafka: { partitions: 1 }, tallies: { windowSize: WINDOW } });
+    const topics = topicNames(f.prefix);
+    dataTopic = topics.data("public", "items");
+    talliesTopic = topics.tallies;
+    manifestsTopic = topics.manifests;
     src = await sourceClient(f);
     await src.query(`CREATE TABLE items (id int PRIMARY KEY, v text)`);
     await src.query(`INSERT INTO items SELECT i, 'v' || i FROM generate_series(1, 200) i`);
     producer = await f.start();
     consumer = await f.startConsumer();
     counter = await f.startCounter();
-    await waitForEqual(f, src, TABLES, [producer, consumer]);
+    await waitForEqual(f, src, [ITEMS], [producer, consumer]);
     await waitForSummary(counter, "a balanced ledger before anything goes wrong", (s) => s.ok && s.totals.applied === 200 && s.windows.behind === 0);
   });
 
@@ -41,54 +88,136 @@ describe("counter mismatches", () => {
     await f?.close();
   });
 
-  it("a record that never arrives: the window is a mismatch naming the missing offsets", async () => {
-    const topics = topicNames(f.prefix);
-    const dataTopic = topics.data("public", "items");
-    const fake: Tally = { v: 1, stage: "emitted", topic: dataTopic, partition: 0, windowStart: 5000, windowSize: 50, count: 3, firstOffset: 5000, lastOffset: 5002 };
-    const p = f.kafka.producer();
-    await p.connect();
-    await p.send({ topic: topics.tallies, messages: [{ key: `${dataTopic}:0`, value: encodeJson(fake), partition: 0 }] });
-    await p.disconnect();
-
-    const s = await waitForSummary(counter, "the claimed window to turn into a mismatch", (x) => x.windows.mismatch >= 1);
-    expect(s.ok).toBe(false);
-    const flagged = s.needsAttention.find((w) => w.windowStart === 5000);
-    expect(flagged?.state).toBe("mismatch");
-    expect(flagged?.problems.join("; ")).toContain("the producer emitted 3 records, Kafka holds 0; emitted offsets not in Kafka: 5000-5002");
-
-    const listed = await counter.api<WindowsBody>(`/api/windows?state=mismatch&topic=${encodeURIComponent(dataTopic)}&partition=0`);
-    expect(listed?.windows.map((w) => w.windowStart)).toEqual([5000]);
-    // The gauges follow the ledger on the counter's refresh tick (counter.refreshMs).
-    await metricReaches(counter, "zeroloss_ledger_windows", { state: "mismatch" }, (v) => v >= 1);
-    await metricReaches(counter, "zeroloss_ledger_oldest_unbalanced_window_seconds", {}, (v) => v > 2);
-
-    const status = await f.status(counter);
-    expect(status.code, status.stdout + status.stderr).toBe(1);
-    expect(status.stdout).toMatch(/^PROBLEM/);
-    expect(status.stdout).toContain(`MISMATCH ${dataTopic}[0] offsets 5000-5049: the producer emitted 3 records, Kafka holds 0`);
-    const json = await f.status(counter, true);
-    expect(json.code).toBe(1);
-    expect((JSON.parse(json.stdout) as { ok: boolean }).ok).toBe(false);
-  });
-
-  it("a consumer stopped past the grace period: its windows are mismatches naming the unwritten offsets", async () => {
+  it("a stopped consumer is lag, not loss: its windows are behind and status exits 0, saying so", async () => {
     await consumer.stop();
-    await src.query(`INSERT INTO items SELECT i, 'late' FROM generate_series(201, 230) i`);
-    const s = await waitForSummary(counter, "windows without written records to turn into mismatches", (x) =>
-      x.needsAttention.some((w) => w.state === "mismatch" && w.problems.some((p) => p.includes("not reported written"))),
-    );
-    const unwritten = s.needsAttention.filter((w) => w.state === "mismatch" && w.problems.some((p) => p.includes("not reported written")));
-    for (const w of unwritten) expect(w.problems.join("; ")).toMatch(/records in Kafka not reported written: offsets \d+/);
-    expect(s.partitions.reduce((n, p) => n + p.transferred - p.written, 0)).toBe(30);
+    await insert(30);
+    const s = await waitForSummary(counter, "the new records counted in Kafka, not written", (x) => x.totals.transferred === 230 && x.totals.emitted === 230);
+    expect(s.windows.mismatch).toBe(0);
+    expect(s.windows.behind).toBeGreaterThanOrEqual(1);
+    expect(s.ok).toBe(true);
+    const behind = s.needsAttention.filter((w) => w.state === "behind");
+    expect(behind.map((w) => w.problems.join("; ")).join("\n")).toMatch(/behind: \d+ of \d+ records in Kafka not reported written yet \((written up to offset \d+|nothing written yet)\): offsets \d+/);
+    await metricReaches(counter, "zeroloss_ledger_windows", { state: "behind" }, (v) => v >= 1);
     await metricReaches(counter, "zeroloss_ledger_lag_records", { stage: "target" }, (v) => v === 30);
     const status = await f.status(counter);
-    expect(status.code).toBe(1);
-    expect(status.stdout).toContain("not reported written");
+    expect(status.code, status.stdout + status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^OK so far, behind: /);
+    expect(status.stdout).not.toContain("MISMATCH");
 
-    // Started again, the consumer catches up and those windows balance again.
     consumer = await f.startConsumer();
-    await waitForEqual(f, src, TABLES, [producer, consumer]);
-    await waitForSummary(counter, "the consumer's windows to balance again", (x) => x.totals.applied === 230 && !x.needsAttention.some((w) => w.problems.some((p) => p.includes("not reported written"))));
+    await waitForEqual(f, src, [ITEMS], [producer, consumer]);
+    await waitForSummary(counter, "the consumer's windows to balance again", (x) => x.ok && x.totals.applied === 230 && x.windows.behind === 0);
+  });
+
+  it("a quarantined record turns status to exit 1 within 5 s: attention, ok false, never OK beside it", async () => {
+    const original = await recordOf(205);
+    // Altered in flight, under a transaction of its own whose manifest and tally are intact:
+    // only the checksum the target recomputes can tell.
+    const source = { ...original.envelope.source, commitLsn: "0/FFFFFF01", commitTime: "2026-12-06 00:00:00.000001+00", xid: 999_001 };
+    const tampered: Envelope = { ...original.envelope, source, after: { ...original.envelope.after, v: "altered" } };
+    await injectAccounted(original.key, JSON.stringify(tampered), (offset) => ({
+      v: 1,
+      kind: "transaction",
+      db: source.db,
+      xid: source.xid,
+      commitLsn: source.commitLsn,
+      commitTime: source.commitTime,
+      events: { "public.items": 1 },
+      records: 1,
+      hash: "00",
+      bounds: { [`${dataTopic}:0`]: offset + 1 },
+    }));
+    await pollUntil(async () => ((await f.target.query(`SELECT 1 FROM zeroloss.quarantine`)).rows.length > 0 ? true : undefined), { timeoutMs: 30_000, what: "the quarantine row" });
+    const status = await pollUntil(
+      async () => {
+        const st = await f.status(counter);
+        return st.code === 1 ? st : undefined;
+      },
+      { timeoutMs: 5_000, intervalMs: 200, what: "zeroloss status to exit 1 within 5 s of the quarantine" },
+    );
+    expect(status.stdout).toMatch(/^PROBLEM: 1 record\(s\) quarantined/);
+    expect(status.stdout).not.toMatch(/^OK/m);
+    expect(status.stdout).toContain("ATTENTION");
+    const s = await waitForSummary(counter, "the window in attention", (x) => x.windows.attention === 1);
+    expect(s.ok).toBe(false);
+    expect(s.windows.mismatch).toBe(0);
+    expect(s.totals.quarantined).toBe(1);
+    await metricReaches(counter, "zeroloss_ledger_windows", { state: "attention" }, (v) => v === 1);
+  });
+
+  it("a record the consumer skips is a proven gap within 10 s, named by offset, and its transaction is never applied", async () => {
+    await consumer.stop();
+    const ids = await insert(5, "skip");
+    const skipped = await recordOf(ids[0] as number);
+    const last = await recordOf(ids[ids.length - 1] as number);
+    // The group's offset moved past one record: it is never delivered to the consumer.
+    const admin = f.kafka.admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId: f.group, topic: dataTopic, partitions: [{ partition: 0, offset: String(skipped.offset + 1) }] });
+    await admin.disconnect();
+    consumer = await f.startConsumer();
+    await pollUntil(async () => ((await f.target.query(`SELECT 1 FROM items WHERE id = $1`, [last.envelope.after?.["id"]])).rows.length > 0 ? true : undefined), {
+      timeoutMs: 60_000,
+      what: "the consumer to write the records after the skipped one",
+    });
+    const s = await waitForSummary(counter, "the gap proven within 10 s", (x) => x.needsAttention.some((w) => w.state === "mismatch" && w.problems.some((p) => p.includes("were never written"))), 10_000);
+    const gap = s.needsAttention.find((w) => w.problems.some((p) => p.includes("were never written")));
+    expect(gap?.problems.join("; ")).toContain(`offsets ${skipped.offset} were never written: the consumer wrote later offsets of this partition without them`);
+    expect(s.ok).toBe(false);
+
+    // Every later transaction is applied; the skipped record's never is.
+    const xid = skipped.envelope.source.xid;
+    const lastXid = last.envelope.source.xid;
+    await pollUntil(
+      async () => {
+        const body = await counter.api<TransactionsBody>("/api/transactions?state=applied");
+        return body?.transactions.some((t) => t.xid === lastXid) === true ? true : undefined;
+      },
+      { timeoutMs: 30_000, what: `transaction ${lastXid} applied` },
+    );
+    const all = await counter.api<TransactionsBody>("/api/transactions");
+    const txn = all?.transactions.find((t) => t.xid === xid);
+    expect(txn?.state).toBe("complete");
+    expect(txn?.offsets).toEqual({ [`${dataTopic}:0`]: String(skipped.offset) });
+  });
+
+  it("a committed tally claiming records Kafka does not hold is a mismatch once the counter has read past them", async () => {
+    const p = f.kafka.producer({ transactionalId: `aborted-${Math.random().toString(36).slice(2)}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await p.connect();
+    const txn = await p.transaction();
+    const [meta] = await txn.send({ topic: dataTopic, acks: -1, messages: [0, 1, 2].map((i) => ({ key: `lost${i}`, value: "{}", partition: 0 })) });
+    await txn.abort();
+    await p.disconnect();
+    const first = Number(meta?.baseOffset);
+    const claim: Tally = { v: 1, stage: "emitted", topic: dataTopic, partition: 0, windowStart: Math.floor(first / WINDOW) * WINDOW, windowSize: WINDOW, count: 3, firstOffset: first, lastOffset: first + 2 };
+    if (Math.floor((first + 2) / WINDOW) * WINDOW !== claim.windowStart) throw new Error("the aborted records straddle a window; the test assumes one");
+    const plain = f.kafka.producer({ allowAutoTopicCreation: false });
+    await plain.connect();
+    await plain.send({ topic: talliesTopic, acks: -1, messages: [{ key: `${dataTopic}:0`, value: encodeJson(claim), partition: 0 }] });
+    await plain.disconnect();
+    await insert(1); // the counter reads past the aborted offsets
+    const s = await waitForSummary(counter, "the claimed window to turn into a mismatch", (x) => x.needsAttention.some((w) => w.windowStart === claim.windowStart && w.problems.some((q) => q.includes("emitted offsets not in Kafka"))));
+    const w = s.needsAttention.find((x) => x.windowStart === claim.windowStart);
+    expect(w?.state).toBe("mismatch");
+    expect(w?.problems.join("; ")).toContain(`emitted offsets not in Kafka: ${first}-${first + 2} (the counter has read up to offset`);
+    const status = await f.status(counter);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toContain(`MISMATCH ${dataTopic}[0] offsets ${claim.windowStart}-${claim.windowStart + WINDOW - 1}:`);
+  });
+
+  it("a transaction with a record more than its manifest promises is incomplete at once, naming the offsets", async () => {
+    const original = await recordOf(210);
+    const extra = await injectAccounted(original.key, JSON.stringify(original.envelope), null);
+    const xid = original.envelope.source.xid;
+    const incomplete = await pollUntil(
+      async () => {
+        const body = await counter.api<TransactionsBody>("/api/transactions?state=incomplete");
+        return body?.transactions.find((t) => t.xid === xid);
+      },
+      { timeoutMs: 15_000, what: `transaction ${xid} incomplete` },
+    );
+    expect(incomplete.problem).toContain(`1 record(s) of public.items more than its manifest promises (1)`);
+    expect(incomplete.problem).toContain(`${dataTopic}[0] offsets ${original.offset}, ${extra}`);
   });
 
   it("a counter that cannot be reached: zeroloss status exits 2", async () => {

@@ -7,6 +7,7 @@ export { isListening, freePort } from "./ports.js";
 export { isAlive, sweepOrphans } from "./processes.js";
 export { pollUntil, type PollOptions } from "@zeroloss/errors";
 export { cacheDir, runRoot } from "./paths.js";
+export { findPostgresBinDir } from "./prereqs.js";
 export { createTestDatabase, type TestDatabase } from "./test-database.js";
 export { Instance, type ManagedProcess } from "./processes.js";
 export { startPostgres, type PostgresHandle } from "./postgres.js";

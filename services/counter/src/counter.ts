@@ -21,7 +21,7 @@ import { addDataRecords, addManifestRecords, addTallyRecords, emptyDeltas } from
 import { ensureLedger, storedPositions, writeBatch, type PositionWrite } from "./ledger.js";
 import type { CounterMetrics } from "./metrics.js";
 import type { Summary } from "@zeroloss/wire";
-import { settleTransactions, summary } from "./states.js";
+import { claimsAhead, recordStableEnds, settleTransactions, summary } from "./states.js";
 
 export interface CounterOptions {
   readonly config: Config;
@@ -203,6 +203,7 @@ export class Counter {
       });
       const db = this.refresher;
       await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds, this.o.config.tallies.windowSize);
+      await this.probeStableEnds(db);
       const s = await summary(db, this.o.config.counter.graceSeconds);
       this.o.metrics.set(s);
       this.latest = s;
@@ -216,6 +217,33 @@ export class Counter {
       await r?.end().catch(() => undefined); // its state is unknown after a failure
       return null;
     }
+  }
+
+  /**
+   * Where committed tallies claim offsets the counter has not read yet, asks Kafka for the
+   * partition's last stable offset (admin ListOffsets is read_committed). Claimed offsets at or
+   * past it are proven missing: the tally committed with them, before this probe.
+   */
+  private async probeStableEnds(db: Client): Promise<void> {
+    const ahead = await claimsAhead(db);
+    if (ahead.length === 0) return;
+    const admin = this.kafka.admin();
+    const ends: { topic: string; partition: number; claimsTo: bigint; stableEnd: bigint }[] = [];
+    try {
+      await admin.connect();
+      for (const topic of new Set(ahead.map((a) => a.topic))) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        for (const a of ahead.filter((x) => x.topic === topic)) {
+          const o = offsets.find((x) => x.partition === a.partition);
+          if (o !== undefined) ends.push({ ...a, stableEnd: BigInt(o.high) });
+        }
+      }
+    } catch (err) {
+      throw kafkaError(err, "reading the committed ends of partitions whose tallies claim unread offsets");
+    } finally {
+      await admin.disconnect();
+    }
+    await recordStableEnds(db, ends);
   }
 
   private async wantedTopics(): Promise<string[]> {

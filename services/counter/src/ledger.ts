@@ -34,10 +34,12 @@ const LEDGER_DDL = [
      last_offset bigint NOT NULL, count bigint NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (stage, topic, partition, first_offset, replay))`,
   // Per data partition: its high watermark as last fetched, the highest offset the emitted
-  // tallies cover (emitted_to, exclusive) and the highest manifest bound read (manifest_bound).
+  // tallies cover (emitted_to, exclusive), the highest manifest bound read (manifest_bound),
+  // and the last probe of Kafka's committed end (stable_end, its last stable offset) taken
+  // after the tallies up to stable_claims_to had been counted.
   `CREATE TABLE IF NOT EXISTS ${SCHEMA}.partitions (
      topic text NOT NULL, partition integer NOT NULL, high_watermark bigint, emitted_to bigint, manifest_bound bigint,
-     updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (topic, partition))`,
+     stable_end bigint, stable_claims_to bigint, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (topic, partition))`,
   `CREATE TABLE IF NOT EXISTS ${SCHEMA}.transactions (
      db text NOT NULL, commit_lsn pg_lsn NOT NULL, commit_time text NOT NULL, kind text, xid bigint,
      expected jsonb, expected_records bigint, seen jsonb NOT NULL DEFAULT '{}', seen_records bigint NOT NULL DEFAULT 0,
@@ -47,7 +49,8 @@ const LEDGER_DDL = [
   // A ledger of the 2026-11 counter gains what the proofs need (numbered migrations: issue 24).
   `ALTER TABLE ${SCHEMA}.windows ADD COLUMN IF NOT EXISTS skipped_offsets int8multirange NOT NULL DEFAULT '{}'`,
   `ALTER TABLE ${SCHEMA}.transactions ADD COLUMN IF NOT EXISTS offsets jsonb, ADD COLUMN IF NOT EXISTS bounds jsonb`,
-  `ALTER TABLE ${SCHEMA}.partitions ALTER COLUMN high_watermark DROP NOT NULL, ADD COLUMN IF NOT EXISTS emitted_to bigint, ADD COLUMN IF NOT EXISTS manifest_bound bigint`,
+  `ALTER TABLE ${SCHEMA}.partitions ALTER COLUMN high_watermark DROP NOT NULL, ADD COLUMN IF NOT EXISTS emitted_to bigint, ADD COLUMN IF NOT EXISTS manifest_bound bigint,
+     ADD COLUMN IF NOT EXISTS stable_end bigint, ADD COLUMN IF NOT EXISTS stable_claims_to bigint`,
   `CREATE INDEX IF NOT EXISTS transactions_unapplied ON ${SCHEMA}.transactions (first_seen_at) WHERE applied_at IS NULL`,
   // Per-table counts merge by adding: {"public.a": 2} + {"public.a": 1, "public.b": 1}.
   `CREATE OR REPLACE FUNCTION ${SCHEMA}.add_counts(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$

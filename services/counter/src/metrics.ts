@@ -27,7 +27,7 @@ export class CounterMetrics {
     });
     this.lag = new Gauge({
       name: "zeroloss_ledger_lag_records",
-      help: "Per data topic partition: stage=kafka, records emitted but not (yet) found in Kafka; stage=target, records in Kafka not (yet) reported written",
+      help: "Per data topic partition: stage=kafka, records emitted but not (yet) found in Kafka; stage=target, records in Kafka not (yet) reported written; stage=counter, offsets between the counter's read position and the high watermark",
       labelNames: ["topic", "partition", "stage"],
       registers,
     });
@@ -47,6 +47,7 @@ export class CounterMetrics {
     for (const p of s.partitions) {
       this.lag.set({ topic: p.topic, partition: String(p.partition), stage: "kafka" }, p.kafkaLag);
       this.lag.set({ topic: p.topic, partition: String(p.partition), stage: "target" }, p.targetLag);
+      this.lag.set({ topic: p.topic, partition: String(p.partition), stage: "counter" }, p.counterLag);
     }
     this.oldestUnbalanced.set(s.oldestUnbalancedSeconds ?? 0);
     this.lastRefresh.set(Date.now() / 1000);

@@ -10,7 +10,8 @@ import { BALANCED_SQL, SCHEMA } from "./ledger.js";
  * Per window, what the counter knows and which differences are proven (docs/counter.md,
  * "Window states"). A difference is proven only by what the counter has read:
  *   - not_in_kafka: offsets the producer's committed emitted tallies claim that the counter
- *     read past without finding (a tally commits in the same Kafka transaction as its records);
+ *     read past without finding, or that lie at or past Kafka's committed end as probed after
+ *     the tally was counted (a tally commits in the same Kafka transaction as its records);
  *   - not_emitted: offsets Kafka holds that no emitted tally covers, below the highest offset
  *     the emitted tallies reach (the producer's tallies are in commit order per partition);
  *   - skipped: offsets Kafka holds that the consumer passed over without writing (its written
@@ -21,7 +22,8 @@ import { BALANCED_SQL, SCHEMA } from "./ledger.js";
  * Everything else that disagrees is the pipeline or the counter being behind.
  */
 const WINDOW_FACTS = `SELECT w.*, pt.high_watermark, COALESCE(pos.next_offset, 0) AS read_to, upper(w.written_offsets) AS written_to,
-    (w.emitted_offsets - w.transferred_offsets) * int8multirange(int8range(0, COALESCE(pos.next_offset, 0))) AS not_in_kafka,
+    (w.emitted_offsets - w.transferred_offsets) * int8multirange(int8range(0, COALESCE(pos.next_offset, 0)),
+      int8range(LEAST(COALESCE(pt.stable_end, 0), COALESCE(pt.stable_claims_to, 0)), COALESCE(pt.stable_claims_to, 0))) AS not_in_kafka,
     (w.transferred_offsets - w.emitted_offsets) * int8multirange(int8range(0, GREATEST(COALESCE(pt.emitted_to, 0) - 1, 0))) AS not_emitted,
     (w.transferred_offsets * w.skipped_offsets) - w.written_offsets AS skipped,
     COALESCE(pos.next_offset, 0) >= COALESCE(upper(w.emitted_offsets), 0) AND COALESCE(pt.emitted_to, 0) >= COALESCE(upper(w.transferred_offsets), 0) AS kafka_read,
@@ -65,14 +67,16 @@ const TXN_FACTS = `SELECT t.*,
   FROM ${SCHEMA}.transactions t`;
 
 /**
+ * A record beyond what the manifest promises makes it incomplete even after it was applied.
  * $1 is counter.graceSeconds, used only for manifests of producers before 2026-12, which
  * carry no bounds: such a transaction is incomplete once its records are still missing
  * after the grace period.
  */
 const TXN_STATE = `CASE
+  WHEN x.extra THEN 'incomplete'
   WHEN x.applied_at IS NOT NULL THEN 'applied'
   WHEN x.complete_at IS NOT NULL THEN 'complete'
-  WHEN x.extra OR (x.expected IS NOT NULL AND x.bounds_read) OR x.manifest_passed THEN 'incomplete'
+  WHEN (x.expected IS NOT NULL AND x.bounds_read) OR x.manifest_passed THEN 'incomplete'
   WHEN x.expected IS NOT NULL AND x.bounds IS NULL AND now() - x.first_seen_at > make_interval(secs => $1) THEN 'incomplete'
   ELSE 'pending' END`;
 
@@ -402,4 +406,28 @@ export async function settleTransactions(db: Client, retainSeconds: number, wind
     [retainSeconds],
   );
   return { applied: applied.length, pruned: pruned.length };
+}
+
+/** Partitions whose emitted tallies claim offsets the counter has not read: where Kafka's committed end must be probed. */
+export async function claimsAhead(db: Client): Promise<{ topic: string; partition: number; claimsTo: bigint }[]> {
+  const rows = await query<{ topic: string; partition: string; emitted_to: string }>(
+    db,
+    "finding tallies that claim offsets the counter has not read",
+    `SELECT p.topic, p.partition, p.emitted_to FROM ${SCHEMA}.partitions p LEFT JOIN ${SCHEMA}.positions pos USING (topic, partition)
+      WHERE p.emitted_to > COALESCE(pos.next_offset, 0)`,
+  );
+  return rows.map((r) => ({ topic: r.topic, partition: Number(r.partition), claimsTo: BigInt(r.emitted_to) }));
+}
+
+/** Records Kafka's committed end (last stable offset) per partition, probed after the claims up to claimsTo were counted. */
+export async function recordStableEnds(db: Client, ends: readonly { topic: string; partition: number; claimsTo: bigint; stableEnd: bigint }[]): Promise<void> {
+  if (ends.length === 0) return;
+  await query(
+    db,
+    "recording Kafka's committed ends",
+    `UPDATE ${SCHEMA}.partitions p SET stable_end = x.stable_end, stable_claims_to = x.claims_to
+       FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS x(topic, partition, stable_end, claims_to)
+      WHERE p.topic = x.topic AND p.partition = x.partition`,
+    [ends.map((e) => e.topic), ends.map((e) => e.partition), ends.map((e) => e.stableEnd.toString()), ends.map((e) => e.claimsTo.toString())],
+  );
 }
