@@ -11,9 +11,9 @@
 // is harmless: the offset commit fails, and whoever owns the partition next re-reads those
 // records and finds them applied (LSN guard) — nothing lost, nothing applied twice.
 import type { Config } from "@zeroloss/config";
-import { backoff, describeError, Sleeper, type ZerolossError } from "@zeroloss/errors";
+import { backoff, describeError, type ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
-import { createKafka, followTopics, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
+import { createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg";
 import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
@@ -42,8 +42,6 @@ interface StoppedPartition {
   readonly message: string;
 }
 
-type Phase = "starting" | "waiting-for-topics" | "consuming" | "stopped" | "failed";
-
 /** undefined_column, datatype_mismatch: what a batch planned before a concurrent target DDL meets. */
 const SCHEMA_RACE = new Set(["42703", "42804"]);
 
@@ -53,10 +51,7 @@ export class Consumer {
   private readonly topics: TopicNames;
   private readonly kafka: Kafka;
   private readonly outbox: OutboxPublisher;
-  private phase: Phase = "starting";
-  private stopping = false;
-  private readonly sleeper = new Sleeper();
-  private failure: ZerolossError | null = null;
+  private readonly svc: GroupService;
   private lastError: ZerolossError | null = null;
   private readonly stoppedPartitions = new Map<string, StoppedPartition>();
   private readonly free: TargetConnection[] = [];
@@ -71,7 +66,6 @@ export class Consumer {
   /** Per "topic:partition": the offset after what this process applied and committed (or, stopped, the offset it stopped at). */
   private readonly positions = new Map<string, bigint>();
   private ddl: Client | null = null;
-  private group: KafkaConsumer | null = null;
 
   constructor(private readonly o: ConsumerOptions) {
     this.log = o.log;
@@ -106,14 +100,34 @@ export class Consumer {
       commitOffsets: (batches) => this.commitOffsets(batches),
       log: o.log.child({ component: "applier" }),
     });
+    const c = o.config.consumer;
+    this.svc = new GroupService({
+      kafka: this.kafka,
+      log: o.log,
+      groupId: c.group,
+      sessionTimeoutMs: c.sessionTimeoutMs,
+      topicPollMs: c.topicPollMs,
+      concurrency: c.partitionsConcurrently,
+      consumer: { maxBytesPerPartition: c.maxBatchBytes, maxBytes: c.maxBatchBytes * Math.max(2, c.partitionsConcurrently) },
+      wants: (t) => this.topics.dataPattern.test(t),
+      setUp: () => this.setUp(),
+      eachBatch: (payload) => this.onBatch(payload),
+      listen: (group) => this.listen(group),
+      noteError: (err, what) => this.noteError(err, what),
+      groupName: "the consumer group",
+      noTopicsMessage: "no data topics yet; waiting for the producer to create them",
+      what: "consuming",
+      backoff: () => backoff(c.retryInitialMs, c.retryMaxMs),
+    });
   }
 
   health(): Health {
     const stopped = [...this.stoppedPartitions.values()];
-    const healthy = this.phase !== "failed" && this.phase !== "stopped" && stopped.length === 0;
+    const phase = this.svc.phase === "running" ? "consuming" : this.svc.phase;
+    const healthy = phase !== "failed" && phase !== "stopped" && stopped.length === 0;
     return {
       healthy,
-      status: stopped.length > 0 && this.phase === "consuming" ? "partition-stopped" : this.phase,
+      status: stopped.length > 0 && phase === "consuming" ? "partition-stopped" : phase,
       details: {
         group: this.o.config.consumer.group,
         stoppedPartitions: stopped,
@@ -123,40 +137,9 @@ export class Consumer {
   }
 
   async run(): Promise<void> {
-    const retry = this.backoff();
     try {
-      while (!this.stopping) {
-        try {
-          await this.setUp();
-          break;
-        } catch (err) {
-          const e = this.noteError(err, "setting up the target");
-          if (!e.retriable) throw e;
-          await this.sleeper.sleep(retry.next());
-        }
-      }
-      await followTopics({
-        wanted: () => this.dataTopics(),
-        start: (topics) => this.startGroup(topics),
-        stop: () => this.stopGroup(),
-        running: () => !this.stopping && this.failure === null,
-        sleeper: this.sleeper,
-        retry,
-        pollMs: this.o.config.consumer.topicPollMs,
-        noteError: (err, what) => this.noteError(err, what),
-        onNoTopics: () => {
-          if (this.phase !== "waiting-for-topics") this.log.info({ prefix: this.o.config.kafka.topicPrefix }, "no data topics yet; waiting for the producer to create them");
-          this.phase = "waiting-for-topics";
-        },
-        groupName: "the consumer group",
-      });
-      if (this.failure !== null) throw this.failure;
-      this.phase = "stopped";
-    } catch (err) {
-      this.phase = "failed";
-      throw err;
+      await this.svc.run();
     } finally {
-      await this.stopGroup();
       await this.outbox.close();
       for (const c of this.free.splice(0)) await c.client.end().catch(() => undefined); // closing at exit: nothing to report
       await this.ddl?.end().catch(() => undefined);
@@ -164,8 +147,7 @@ export class Consumer {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.sleeper.wake(true);
+    this.svc.stop();
   }
 
   private async setUp(): Promise<void> {
@@ -176,40 +158,8 @@ export class Consumer {
     void this.outbox.drain(); // what a previous run left behind
   }
 
-  private async dataTopics(): Promise<string[]> {
-    const admin = this.kafka.admin();
-    try {
-      await admin.connect();
-      const all = await admin.listTopics();
-      return all.filter((t) => this.topics.dataPattern.test(t)).sort();
-    } catch (err) {
-      throw kafkaError(err, "listing Kafka topics");
-    } finally {
-      await admin.disconnect();
-    }
-  }
-
-  private async startGroup(topics: string[]): Promise<void> {
-    const c = this.o.config.consumer;
-    const group = this.kafka.consumer({
-      groupId: c.group,
-      sessionTimeout: c.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3_000, Math.floor(c.sessionTimeoutMs / 10)),
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      maxBytesPerPartition: c.maxBatchBytes,
-      maxBytes: c.maxBatchBytes * Math.max(2, c.partitionsConcurrently),
-      maxWaitTimeInMs: 250,
-    });
-    this.group = group;
-    group.on(group.events.CRASH, (e) => {
-      const err = kafkaError(e.payload.error, "the Kafka consumer crashed");
-      this.noteError(err, e.payload.restart ? "the Kafka consumer restarts" : "the Kafka consumer gave up");
-      if (!e.payload.restart) {
-        this.failure = err;
-        this.sleeper.wake();
-      }
-    });
+  /** The consumer's own listeners on each new kafkajs consumer: commits past control records, lag, assignment. */
+  private listen(group: KafkaConsumer): void {
     // A fetch that held only commit markers or aborted records never reaches eachBatch;
     // committing past it keeps the group's lag at zero on an idle stream.
     group.on(group.events.END_BATCH_PROCESS, (e) => {
@@ -237,27 +187,6 @@ export class Consumer {
         this.o.metrics.lag.remove({ topic: k.slice(0, at), partition: k.slice(at + 1) });
       }
     });
-    try {
-      await group.connect();
-      await group.subscribe({ topics, fromBeginning: true });
-      await group.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: c.partitionsConcurrently,
-        eachBatch: (payload) => this.onBatch(payload),
-      });
-    } catch (err) {
-      throw kafkaError(err, `consuming ${topics.length} data topic(s) as group ${c.group}`);
-    }
-    this.phase = "consuming";
-    this.log.info({ group: c.group, topics }, "consuming");
-  }
-
-  private async stopGroup(): Promise<void> {
-    const g = this.group;
-    this.group = null;
-    if (g === null) return;
-    await g.disconnect().catch((err: unknown) => this.log.warn({ err: describeError(err) }, "leaving the consumer group"));
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -273,10 +202,10 @@ export class Consumer {
     let committed: boolean;
     let racedOnce = false;
     for (;;) {
-      if (!isRunning() || isStale() || this.stopping) return; // not committed anywhere: the next owner reads it again
+      if (!isRunning() || isStale() || this.svc.stopped) return; // not committed anywhere: the next owner reads it again
       try {
         plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.table(env) });
-        const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live: () => isRunning() && !isStale() && !this.stopping });
+        const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live: () => isRunning() && !isStale() && !this.svc.stopped });
         if (applied === null) return;
         result = applied.result;
         committed = applied.offsetsCommitted;
@@ -302,7 +231,7 @@ export class Consumer {
         }
         const wait = retry.next();
         log.warn({ code: e.code, retryInMs: wait }, `batch failed, retrying: ${e.message}`);
-        await waitWithHeartbeat(wait, heartbeat, () => this.stopping);
+        await waitWithHeartbeat(wait, heartbeat, () => this.svc.stopped);
       }
     }
     this.observe(plan, result);
@@ -318,8 +247,9 @@ export class Consumer {
     await this.failpoints.hit("consumer.after-target-commit");
     const offsets = batches.map((b) => ({ topic: b.topic, partition: b.partition, offset: b.nextOffset.toString() }));
     try {
-      if (this.group === null) return false;
-      await this.group.commitOffsets(offsets);
+      const group = this.svc.group;
+      if (group === null) return false;
+      await group.commitOffsets(offsets);
     } catch (err) {
       // Applied in the target but not committed in Kafka: a rebalance moved the partitions.
       // Their next owner re-reads these records and finds them applied.
@@ -432,6 +362,6 @@ export class Consumer {
   }
 
   private backoff() {
-    return backoff(this.o.config.consumer.retryInitialMs, this.o.config.consumer.retryMaxMs);
+    return this.svc.backoff();
   }
 }

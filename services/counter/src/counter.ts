@@ -10,12 +10,12 @@
 // A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
 import { AvroRegistry } from "@zeroloss/avro";
 import type { Config } from "@zeroloss/config";
-import { backoff, describeError, Sleeper, ZerolossError } from "@zeroloss/errors";
-import { createKafka, followTopics, GroupCommit, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
+import { backoff, describeError, ZerolossError } from "@zeroloss/errors";
+import { createKafka, GroupCommit, GroupService, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, query, serviceError, type Client } from "@zeroloss/pg";
 import { topicNames, type TopicNames } from "@zeroloss/wire";
-import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import type { EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { addDataRecords, addManifestRecords, addTallyRecords, emptyDeltas } from "./deltas.js";
 import { ensureLedger, storedPositions, writeBatch, type PositionWrite } from "./ledger.js";
@@ -28,8 +28,6 @@ export interface CounterOptions {
   readonly log: Logger;
   readonly metrics: CounterMetrics;
 }
-
-type Phase = "starting" | "waiting-for-topics" | "counting" | "stopped" | "failed";
 
 /** Partition batches in hand at once; those of one fetch share a ledger transaction. */
 const LANES = 6;
@@ -58,17 +56,15 @@ export class Counter {
   private readonly log: Logger;
   private readonly topics: TopicNames;
   private readonly kafka: Kafka;
-  private phase: Phase = "starting";
-  private stopping = false;
-  private readonly sleeper = new Sleeper();
-  private failure: ZerolossError | null = null;
+  private readonly svc: GroupService;
   private lastError: ZerolossError | null = null;
   private readonly free: Client[] = [];
-  private group: KafkaConsumer | null = null;
   private reader: Client | null = null;
   private refresher: Client | null = null;
   private refreshing: Promise<Summary | null> | null = null;
   private latest: Summary | null = null;
+  /** Partitions this process holds in the group, as of its last join (on /healthz). */
+  private assigned = 0;
   private refreshFailedAt: number | null = null;
   /** Per "topic:partition": the offset this process last sought to after a fetch started past the ledger. */
   private readonly sought = new Map<string, bigint>();
@@ -94,15 +90,44 @@ export class Counter {
     this.topics = topicNames(o.config.kafka.topicPrefix);
     this.avro = o.config.kafka.registry === undefined ? null : new AvroRegistry(o.config.kafka.registry.url);
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
+    const control = new Set([this.topics.tallies, this.topics.manifests]);
+    const c = o.config.counter;
+    this.svc = new GroupService({
+      kafka: this.kafka,
+      log: o.log,
+      groupId: c.group,
+      sessionTimeoutMs: c.sessionTimeoutMs,
+      topicPollMs: c.topicPollMs,
+      concurrency: LANES,
+      wants: (t) => this.topics.dataPattern.test(t) || control.has(t),
+      setUp: () => this.setUp(),
+      eachBatch: (payload) => this.onBatch(payload),
+      listen: (group) =>
+        group.on(group.events.GROUP_JOIN, (e) => {
+          this.assigned = Object.values(e.payload.memberAssignment).reduce((n, ps) => n + ps.length, 0);
+          this.seekToLedger(e.payload.memberAssignment).catch((err: unknown) => {
+            // The fetches then start at the group's offsets; count() still seeks back where they are past the ledger.
+            this.noteError(err, "reading the ledger's positions after joining the group");
+            this.log.warn({ err: describeError(err) }, "could not read the ledger's positions after joining the group; relying on the per-batch check");
+          });
+        }),
+      noteError: (err, what) => this.noteError(err, what),
+      groupName: "the counter's consumer group",
+      noTopicsMessage: "no topics of the prefix yet; waiting for the producer",
+      what: "counting",
+      backoff: () => backoff(200, 30_000),
+    });
   }
 
   health(): Health {
-    const healthy = this.phase !== "failed" && this.phase !== "stopped" && this.refreshFailedAt === null;
+    const phase = this.svc.phase === "running" ? "counting" : this.svc.phase;
+    const healthy = phase !== "failed" && phase !== "stopped" && this.refreshFailedAt === null;
     return {
       healthy,
-      status: this.refreshFailedAt !== null && this.phase === "counting" ? "ledger-unreachable" : this.phase,
+      status: this.refreshFailedAt !== null && phase === "counting" ? "ledger-unreachable" : phase,
       details: {
         group: this.o.config.counter.group,
+        assignedPartitions: this.assigned,
         ...(this.latest === null ? {} : { ok: this.latest.ok, windows: this.latest.windows, transactions: this.latest.transactions }),
         ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
       },
@@ -129,45 +154,11 @@ export class Counter {
   }
 
   async run(): Promise<void> {
-    const retry = backoff(200, 30_000);
-    const c = this.o.config.counter;
-    const refresher = setInterval(() => void this.refresh(), c.refreshMs);
+    const refresher = setInterval(() => void this.refresh(), this.o.config.counter.refreshMs);
     try {
-      while (!this.stopping) {
-        try {
-          const db = await this.acquire();
-          await ensureLedger(db);
-          this.free.push(db);
-          break;
-        } catch (err) {
-          const e = this.noteError(err, "creating the ledger");
-          if (!e.retriable) throw e;
-          await this.sleeper.sleep(retry.next());
-        }
-      }
-      await followTopics({
-        wanted: () => this.wantedTopics(),
-        start: (topics) => this.startGroup(topics),
-        stop: () => this.stopGroup(),
-        running: () => !this.stopping && this.failure === null,
-        sleeper: this.sleeper,
-        retry,
-        pollMs: c.topicPollMs,
-        noteError: (err, what) => this.noteError(err, what),
-        onNoTopics: () => {
-          if (this.phase !== "waiting-for-topics") this.log.info({ prefix: this.o.config.kafka.topicPrefix }, "no topics of the prefix yet; waiting for the producer");
-          this.phase = "waiting-for-topics";
-        },
-        groupName: "the counter's consumer group",
-      });
-      if (this.failure !== null) throw this.failure;
-      this.phase = "stopped";
-    } catch (err) {
-      this.phase = "failed";
-      throw err;
+      await this.svc.run();
     } finally {
       clearInterval(refresher);
-      await this.stopGroup();
       for (const db of this.free.splice(0)) await db.end().catch(() => undefined); // closing at exit: nothing to report
       await this.reader?.end().catch(() => undefined);
       await this.refreshing;
@@ -176,8 +167,18 @@ export class Counter {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.sleeper.wake(true);
+    this.svc.stop();
+  }
+
+  private async setUp(): Promise<void> {
+    const db = await this.acquire();
+    try {
+      await ensureLedger(db);
+    } catch (err) {
+      await db.end().catch(() => undefined); // its state is unknown after a failure
+      throw err;
+    }
+    this.free.push(db);
   }
 
   /** Settles transactions and refreshes the metrics from the ledger; a failure shows on /healthz until the next success. */
@@ -246,68 +247,6 @@ export class Counter {
     await recordStableEnds(db, ends);
   }
 
-  private async wantedTopics(): Promise<string[]> {
-    const admin = this.kafka.admin();
-    try {
-      await admin.connect();
-      const all = await admin.listTopics();
-      const control = new Set([this.topics.tallies, this.topics.manifests]);
-      return all.filter((t) => this.topics.dataPattern.test(t) || control.has(t)).sort();
-    } catch (err) {
-      throw kafkaError(err, "listing Kafka topics");
-    } finally {
-      await admin.disconnect();
-    }
-  }
-
-  private async startGroup(topics: string[]): Promise<void> {
-    const group = this.kafka.consumer({
-      groupId: this.o.config.counter.group,
-      sessionTimeout: this.o.config.counter.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3_000, Math.floor(this.o.config.counter.sessionTimeoutMs / 10)),
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 250,
-    });
-    this.group = group;
-    group.on(group.events.GROUP_JOIN, (e) => {
-      this.seekToLedger(e.payload.memberAssignment).catch((err: unknown) => {
-        // The fetches then start at the group's offsets; count() still seeks back where they are past the ledger.
-        this.noteError(err, "reading the ledger's positions after joining the group");
-        this.log.warn({ err: describeError(err) }, "could not read the ledger's positions after joining the group; relying on the per-batch check");
-      });
-    });
-    group.on(group.events.CRASH, (e) => {
-      const err = kafkaError(e.payload.error, "the counter's Kafka consumer crashed");
-      this.noteError(err, e.payload.restart ? "the Kafka consumer restarts" : "the Kafka consumer gave up");
-      if (!e.payload.restart) {
-        this.failure = err;
-        this.sleeper.wake();
-      }
-    });
-    try {
-      await group.connect();
-      await group.subscribe({ topics, fromBeginning: true });
-      await group.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: LANES,
-        eachBatch: (payload) => this.onBatch(payload),
-      });
-    } catch (err) {
-      throw kafkaError(err, `reading ${topics.length} topic(s) as group ${this.o.config.counter.group}`);
-    }
-    this.phase = "counting";
-    this.log.info({ group: this.o.config.counter.group, topics }, "counting");
-  }
-
-  private async stopGroup(): Promise<void> {
-    const g = this.group;
-    this.group = null;
-    if (g === null) return;
-    await g.disconnect().catch((err: unknown) => this.log.warn({ err: describeError(err) }, "leaving the consumer group"));
-  }
-
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
@@ -322,9 +261,9 @@ export class Counter {
       next,
       highWatermark: kind === "data" ? BigInt(batch.highWatermark) : null,
       messages: batch.messages,
-      live: () => isRunning() && !isStale() && !this.stopping,
+      live: () => isRunning() && !isStale() && !this.svc.stopped,
     };
-    const retry = backoff(200, 30_000);
+    const retry = this.svc.backoff();
     for (;;) {
       if (!counted.live()) return; // not counted: read again by whoever holds the partition
       try {
@@ -332,7 +271,7 @@ export class Counter {
         if (outcome === null) return;
         if (outcome.seekTo !== null) {
           this.log.info({ topic, partition, fetched: counted.first.toString(), ledger: outcome.seekTo.toString() }, "the fetch starts past the ledger's position; seeking back");
-          this.group?.seek({ topic, partition, offset: outcome.seekTo.toString() });
+          this.svc.group?.seek({ topic, partition, offset: outcome.seekTo.toString() });
           return;
         }
         this.o.metrics.read.inc({ kind }, outcome.records);
@@ -345,13 +284,12 @@ export class Counter {
         const e = this.noteError(err, `counting ${topic}[${partition}] at ${batch.firstOffset()}`);
         if (!e.retriable) {
           this.log.error({ topic, partition, code: e.code }, `the counter stops: ${e.message}`);
-          this.failure = e; // run() ends with it; this batch stays uncounted and is read again after a restart
-          this.sleeper.wake();
+          this.svc.fail(e); // run() ends with it; this batch stays uncounted and is read again after a restart
           return;
         }
         const wait = retry.next();
         this.log.warn({ topic, partition, code: e.code, retryInMs: wait }, `counting a batch failed, retrying: ${e.message}`);
-        await waitWithHeartbeat(wait, heartbeat, () => this.stopping);
+        await waitWithHeartbeat(wait, heartbeat, () => this.svc.stopped);
       }
     }
     resolveOffset(batch.lastOffset());
@@ -447,7 +385,7 @@ export class Counter {
     }
     this.free.push(db);
     for (const { topic, partition } of partitions) {
-      this.group?.seek({ topic, partition, offset: (stored.get(`${topic}:${partition}`) ?? 0n).toString() });
+      this.svc.group?.seek({ topic, partition, offset: (stored.get(`${topic}:${partition}`) ?? 0n).toString() });
     }
     this.log.info({ partitions: partitions.length }, "reading assigned partitions from the ledger's positions");
   }
@@ -456,7 +394,7 @@ export class Counter {
   private async commitOffsets(positions: readonly PositionWrite[]): Promise<void> {
     if (positions.length === 0) return;
     try {
-      await this.group?.commitOffsets(positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.nextOffset.toString() })));
+      await this.svc.group?.commitOffsets(positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.nextOffset.toString() })));
     } catch (err) {
       this.log.debug({ err: describeError(err), partitions: positions.length }, "committing the counter's Kafka offsets failed");
     }
