@@ -2,7 +2,8 @@
 // producer, consumer and counter run. Every second the test reads /api/summary and runs
 // `zeroloss status`; not one sample may show a window in mismatch, an incomplete transaction,
 // ok: false or exit 1 (records on their way are "behind", never a problem). At the end the
-// ledger settles, balanced, at exactly the number of records Kafka holds.
+// ledger settles, balanced, at exactly the number of records Kafka holds. The grace period is
+// 1 s, so a counter that timed lag into mismatches would fail within seconds.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -39,7 +40,8 @@ describe("counter under pgbench load: no false alarm at any sampled second", () 
   let counter: RunningCounter;
 
   beforeAll(async () => {
-    f = await counterFixture(inject("stack"), "ctrclean", { tallies: { windowSize: 1000 } });
+    // A grace period of 1 s: age alone must never turn lag into an alarm (it did before 2026-12).
+    f = await counterFixture(inject("stack"), "ctrclean", { tallies: { windowSize: 1000 }, counter: { graceSeconds: 1 } });
     src = await sourceClient(f);
     const pgbench = join(findPostgresBinDir(process.env), "pgbench");
     await run(pgbench, ["-i", "-s", "1", "-q", f.db.url]);

@@ -2,8 +2,8 @@
 // partition per topic, windows of 50 offsets, the real pipeline as processes; what goes
 // wrong is put into Kafka the way it would happen in flight:
 //   - a stopped consumer is lag, not loss: its windows are behind, status exits 0 and says so;
-//   - a record altered in flight (its tally and manifest intact) is quarantined: status exits
-//     1 within 5 s, the window is in attention, /api/summary says ok: false;
+//   - a record altered and put into Kafka is quarantined: status exits 1 within 5 s, the
+//     window is in attention although its counts are still behind, /api/summary says ok: false;
 //   - a record the consumer skips (its group offset moved past it) is a proven gap within
 //     10 s of the consumer writing past it, named by offset, and its transaction is never
 //     applied;
@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { pollUntil } from "@zeroloss/devstack";
-import { encodeJson, topicNames, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
+import { encodeJson, topicNames, type Envelope, type Tally } from "@zeroloss/wire";
 import { sourceClient, waitForEqual, type TableSpec } from "../consumer/harness.js";
 import type { RunningProducer } from "../producer/harness.js";
 import { counterFixture, metricReaches, waitForSummary, type CounterFixture, type RunningCounter } from "./harness.js";
@@ -35,7 +35,6 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
   let counter: RunningCounter;
   let dataTopic: string;
   let talliesTopic: string;
-  let manifestsTopic: string;
   let nextId = 201;
 
   /** Inserts `n` rows, one source transaction each. */
@@ -52,8 +51,8 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
   const recordOf = async (id: number) =>
     pollUntil(async () => (await f.records(ITEMS.name)).find((r) => r.envelope.op === "c" && r.envelope.after?.["id"] === String(id)), { timeoutMs: 30_000, what: `the record of row ${id}` });
 
-  /** Sends `value` to the data topic in a Kafka transaction with an emitted tally for its offset (and, optionally, a manifest): its accounting is intact. */
-  const injectAccounted = async (key: string | null, value: string, manifest: ((offset: number) => Manifest) | null): Promise<number> => {
+  /** Sends `value` to the data topic in a Kafka transaction with an emitted tally for its offset: Kafka's counts stay intact. */
+  const injectAccounted = async (key: string | null, value: string): Promise<number> => {
     const p = f.kafka.producer({ transactionalId: `inject-${Math.random().toString(36).slice(2)}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await p.connect();
     const txn = await p.transaction();
@@ -61,7 +60,6 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
     const offset = Number(meta?.baseOffset);
     const tally: Tally = { v: 1, stage: "emitted", topic: dataTopic, partition: 0, windowStart: Math.floor(offset / WINDOW) * WINDOW, windowSize: WINDOW, count: 1, firstOffset: offset, lastOffset: offset };
     await txn.send({ topic: talliesTopic, acks: -1, messages: [{ key: `${dataTopic}:0`, value: encodeJson(tally), partition: 0 }] });
-    if (manifest !== null) await txn.send({ topic: manifestsTopic, acks: -1, messages: [{ key: "src", value: encodeJson(manifest(offset)), partition: 0 }] });
     await txn.commit();
     await p.disconnect();
     return offset;
@@ -72,7 +70,6 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
     const topics = topicNames(f.prefix);
     dataTopic = topics.data("public", "items");
     talliesTopic = topics.tallies;
-    manifestsTopic = topics.manifests;
     src = await sourceClient(f);
     await src.query(`CREATE TABLE items (id int PRIMARY KEY, v text)`);
     await src.query(`INSERT INTO items SELECT i, 'v' || i FROM generate_series(1, 200) i`);
@@ -109,24 +106,17 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
     await waitForSummary(counter, "the consumer's windows to balance again", (x) => x.ok && x.totals.applied === 230 && x.windows.behind === 0);
   });
 
-  it("a quarantined record turns status to exit 1 within 5 s: attention, ok false, never OK beside it", async () => {
+  it("a quarantined record turns status to exit 1 within 5 s, even while its window is behind: attention, ok false, never OK beside it", async () => {
     const original = await recordOf(205);
-    // Altered in flight, under a transaction of its own whose manifest and tally are intact:
-    // only the checksum the target recomputes can tell.
+    // Altered and put into Kafka by someone else: no tally, no manifest, nothing after it, so
+    // its window stays behind (Kafka holds a record the producer has not reported, unproven);
+    // the quarantine alone must make it a problem at once.
     const source = { ...original.envelope.source, commitLsn: "0/FFFFFF01", commitTime: "2026-12-06 00:00:00.000001+00", xid: 999_001 };
     const tampered: Envelope = { ...original.envelope, source, after: { ...original.envelope.after, v: "altered" } };
-    await injectAccounted(original.key, JSON.stringify(tampered), (offset) => ({
-      v: 1,
-      kind: "transaction",
-      db: source.db,
-      xid: source.xid,
-      commitLsn: source.commitLsn,
-      commitTime: source.commitTime,
-      events: { "public.items": 1 },
-      records: 1,
-      hash: "00",
-      bounds: { [`${dataTopic}:0`]: offset + 1 },
-    }));
+    const plain = f.kafka.producer({ allowAutoTopicCreation: false });
+    await plain.connect();
+    await plain.send({ topic: dataTopic, acks: -1, messages: [{ key: original.key, value: JSON.stringify(tampered), partition: 0 }] });
+    await plain.disconnect();
     await pollUntil(async () => ((await f.target.query(`SELECT 1 FROM zeroloss.quarantine`)).rows.length > 0 ? true : undefined), { timeoutMs: 30_000, what: "the quarantine row" });
     const status = await pollUntil(
       async () => {
@@ -142,6 +132,8 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
     expect(s.ok).toBe(false);
     expect(s.windows.mismatch).toBe(0);
     expect(s.totals.quarantined).toBe(1);
+    const w = s.needsAttention.find((x) => x.state === "attention");
+    expect(w?.transferred).toBe((w?.emitted ?? 0) + 1); // behind on its counts, and still not OK
     await metricReaches(counter, "zeroloss_ledger_windows", { state: "attention" }, (v) => v === 1);
   });
 
@@ -207,7 +199,7 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
 
   it("a transaction with a record more than its manifest promises is incomplete at once, naming the offsets", async () => {
     const original = await recordOf(210);
-    const extra = await injectAccounted(original.key, JSON.stringify(original.envelope), null);
+    const extra = await injectAccounted(original.key, JSON.stringify(original.envelope));
     const xid = original.envelope.source.xid;
     const incomplete = await pollUntil(
       async () => {
