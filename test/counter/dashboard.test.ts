@@ -80,7 +80,7 @@ describe("counter dashboard", () => {
     const text = await row.innerText();
     expect(text).toContain(dataTopic);
     expect(text).toContain("5000–5099");
-    expect(text).toContain("emitted offsets not in Kafka: 5000-5002");
+    expect(text).toContain("emitted offsets past Kafka's committed end: 5000-5002");
     expect(await background(row.locator("td").first())).toBe(MISMATCH_RED);
     const plain = await background(page.locator("#partitions tbody td").first());
     expect(plain).not.toBe(MISMATCH_RED);

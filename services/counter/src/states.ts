@@ -10,8 +10,11 @@ import { BALANCED_SQL, SCHEMA } from "./ledger.js";
  * Per window, what the counter knows and which differences are proven (docs/counter.md,
  * "Window states"). A difference is proven only by what the counter has read:
  *   - not_in_kafka: offsets the producer's committed emitted tallies claim that the counter
- *     read past without finding, or that lie at or past Kafka's committed end as probed after
- *     the tally was counted (a tally commits in the same Kafka transaction as its records);
+ *     read past without finding; named, not a proof by itself (a tally's range of a producer
+ *     before 2026-12 may span the other lane's commit marker), the counts decide;
+ *   - past_end: claimed offsets at or past Kafka's committed end as probed after the tally
+ *     was counted (a tally commits in the same Kafka transaction as its records, and its
+ *     range ends at its last record);
  *   - not_emitted: offsets Kafka holds that no emitted tally covers, below the highest offset
  *     the emitted tallies reach (the producer's tallies are in commit order per partition);
  *   - skipped: offsets Kafka holds that the consumer passed over without writing (its written
@@ -22,8 +25,9 @@ import { BALANCED_SQL, SCHEMA } from "./ledger.js";
  * Everything else that disagrees is the pipeline or the counter being behind.
  */
 const WINDOW_FACTS = `SELECT w.*, pt.high_watermark, COALESCE(pos.next_offset, 0) AS read_to, upper(w.written_offsets) AS written_to,
-    (w.emitted_offsets - w.transferred_offsets) * int8multirange(int8range(0, COALESCE(pos.next_offset, 0)),
-      int8range(LEAST(COALESCE(pt.stable_end, 0), COALESCE(pt.stable_claims_to, 0)), COALESCE(pt.stable_claims_to, 0))) AS not_in_kafka,
+    (w.emitted_offsets - w.transferred_offsets) * int8multirange(int8range(0, COALESCE(pos.next_offset, 0))) AS not_in_kafka,
+    (w.emitted_offsets - w.transferred_offsets)
+      * int8multirange(int8range(LEAST(COALESCE(pt.stable_end, 0), COALESCE(pt.stable_claims_to, 0)), COALESCE(pt.stable_claims_to, 0))) AS past_end,
     (w.transferred_offsets - w.emitted_offsets) * int8multirange(int8range(0, GREATEST(COALESCE(pt.emitted_to, 0) - 1, 0))) AS not_emitted,
     (w.transferred_offsets * w.skipped_offsets) - w.written_offsets AS skipped,
     COALESCE(pos.next_offset, 0) >= COALESCE(upper(w.emitted_offsets), 0) AND COALESCE(pt.emitted_to, 0) >= COALESCE(upper(w.transferred_offsets), 0) AS kafka_read,
@@ -36,7 +40,7 @@ const WINDOW_FACTS = `SELECT w.*, pt.high_watermark, COALESCE(pos.next_offset, 0
  * reached the window's end → open; re-read by a replay → replayed; else balanced.
  */
 const STATE = `CASE
-  WHEN NOT isempty(f.not_in_kafka) OR NOT isempty(f.not_emitted) OR NOT isempty(f.skipped)
+  WHEN NOT isempty(f.past_end) OR NOT isempty(f.not_emitted) OR NOT isempty(f.skipped)
     OR (f.kafka_read AND f.emitted <> f.transferred)
     OR (f.written_read AND f.applied + f.duplicate + f.quarantined > f.transferred) THEN 'mismatch'
   WHEN f.quarantined > 0 THEN 'attention'
@@ -103,13 +107,14 @@ interface RawWindow {
   kafka_read: "t" | "f";
   written_read: "t" | "f";
   not_in_kafka: string;
+  past_end: string;
   not_emitted: string;
   skipped: string;
   not_written: string;
 }
 
 const WINDOW_COLUMNS = `topic, partition, window_start, window_size, state, emitted, transferred, applied, duplicate, quarantined, replay_records,
-  unbalanced_since, updated_at, read_to, written_to, kafka_read, written_read, not_in_kafka::text, not_emitted::text, skipped::text,
+  unbalanced_since, updated_at, read_to, written_to, kafka_read, written_read, not_in_kafka::text, past_end::text, not_emitted::text, skipped::text,
   (transferred_offsets - written_offsets - skipped)::text AS not_written`;
 
 /** Why a window is not balanced, in the operator's words: proven differences first, then what is only behind. */
@@ -118,11 +123,12 @@ function windowProblems(r: RawWindow, w: { emitted: number; transferred: number;
   const written = w.applied + w.duplicate + w.quarantined;
   const readTo = num(r.read_to);
   const read = readTo > 0 ? `the counter has read up to offset ${readTo - 1}` : "the counter has not read this partition yet";
-  const provenKafka = r.not_in_kafka !== "{}" || r.not_emitted !== "{}" || (r.kafka_read === "t" && w.emitted !== w.transferred);
+  const provenKafka = r.past_end !== "{}" || r.not_emitted !== "{}" || (r.kafka_read === "t" && w.emitted !== w.transferred);
   if (provenKafka) {
     problems.push(
       `the producer emitted ${w.emitted} records, Kafka holds ${w.transferred}` +
         (r.not_in_kafka === "{}" ? "" : `; emitted offsets not in Kafka: ${ranges(r.not_in_kafka)} (${read})`) +
+        (r.past_end === "{}" ? "" : `; emitted offsets past Kafka's committed end: ${ranges(r.past_end)}`) +
         (r.not_emitted === "{}" ? "" : `; offsets in Kafka that no emitted tally reports: ${ranges(r.not_emitted)}`),
     );
   } else if (w.emitted !== w.transferred) {

@@ -8,7 +8,7 @@ import type { Kafka } from "kafkajs";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { Failpoints } from "@zeroloss/failpoints";
-import { KafkaWriter } from "./kafka-writer.js";
+import { controlSends, KafkaWriter, noteRun, type WindowTally } from "./kafka-writer.js";
 import { ProducerMetrics } from "./metrics.js";
 
 interface Call {
@@ -94,7 +94,7 @@ async function writer() {
 }
 
 /** Adds records until one add starts a send (returns that add's promise, not awaited). */
-function fill(w: KafkaWriter, n: number): Promise<void>[] {
+function fill(w: KafkaWriter, n: number): Promise<number>[] {
   return Array.from({ length: n }, (_, i) => w.add({ topic: data, key: `k${i}`, value: big }));
 }
 
@@ -200,5 +200,35 @@ describe("KafkaWriter: overlapping sends and commits keep Kafka's order", () => 
     (await next((c) => c.kind === "commit", "commit")).settle();
     await c1;
     expect(w.open).toBe(false);
+  });
+});
+
+describe("KafkaWriter: tallies and control records as the counter needs them", () => {
+  it("notes one tally per window and unbroken run, never a range over offsets the transaction does not hold", () => {
+    const tallies = new Map<string, WindowTally>();
+    noteRun(tallies, "t", 0, 995, 3, 1000); // 995-997
+    noteRun(tallies, "t", 0, 998, 4, 1000); // 998-1001: continues the run, crosses into window 1000
+    noteRun(tallies, "t", 0, 1003, 2, 1000); // 1003-1004: after the other lane's commit marker at 1002
+    const runs = [...tallies.values()].map((t) => [t.windowStart, t.firstOffset, t.lastOffset, t.count]).sort((a, b) => (a[1] as number) - (b[1] as number));
+    expect(runs).toEqual([
+      [0, 995, 999, 5],
+      [1000, 1000, 1001, 2],
+      [1000, 1003, 1004, 2],
+    ]);
+    for (const t of tallies.values()) expect(t.lastOffset - t.firstOffset + 1).toBe(t.count);
+  });
+
+  it("cuts thousands of manifests into sends the broker takes, the checkpoint in the last", () => {
+    const value = Buffer.alloc(500, "m");
+    const records = [
+      ...Array.from({ length: 5000 }, () => ({ topic: "m", key: "db", value })),
+      ...Array.from({ length: 10 }, () => ({ topic: "t", key: "x:0", value })),
+      { topic: "c", key: "slot", value },
+    ];
+    const sends = controlSends(records);
+    expect(sends.length).toBeGreaterThan(2);
+    for (const send of sends) for (const t of send) expect(t.messages.reduce((n, m) => n + (m.value as Buffer).length, 0)).toBeLessThan(900 * 1024);
+    expect(sends.flat().reduce((n, t) => n + t.messages.length, 0)).toBe(records.length);
+    expect(sends[sends.length - 1]?.some((t) => t.topic === "c")).toBe(true);
   });
 });

@@ -48,7 +48,53 @@ export interface WriterOptions {
 const PARTITION_BYTES = 900 * 1024;
 const REQUEST_BYTES = 8 * 1024 * 1024;
 
-interface WindowTally {
+/**
+ * The control records of a transaction (each topic's go to its partition 0), cut into sends
+ * whose batch per topic stays below PARTITION_BYTES: a transaction of thousands of source
+ * transactions has thousands of manifests, more than the broker takes in one batch.
+ */
+export function controlSends(records: readonly { topic: string; key: string; value: Buffer }[]): { topic: string; messages: Message[] }[][] {
+  const sends: { topic: string; messages: Message[] }[][] = [];
+  let current = new Map<string, Message[]>();
+  let bytes = new Map<string, number>();
+  for (const { topic, key, value } of records) {
+    const size = value.length + Buffer.byteLength(key) + 64;
+    if ((bytes.get(topic) ?? 0) + size > PARTITION_BYTES && (current.get(topic)?.length ?? 0) > 0) {
+      sends.push([...current].map(([t, messages]) => ({ topic: t, messages })));
+      current = new Map();
+      bytes = new Map();
+    }
+    let list = current.get(topic);
+    if (list === undefined) current.set(topic, (list = []));
+    list.push({ key, value, partition: 0 });
+    bytes.set(topic, (bytes.get(topic) ?? 0) + size);
+  }
+  if (current.size > 0) sends.push([...current].map(([t, messages]) => ({ topic: t, messages })));
+  return sends;
+}
+
+/**
+ * Notes the offsets [base, base + count) one send got in a partition: one tally per window and
+ * unbroken run of offsets. A later send of the same transaction may land after the other
+ * lane's commit marker, and a tally's range must hold records only (the counter compares
+ * ranges with what Kafka holds). The current run of a window is keyed by the window; an
+ * earlier one moves to a key with its first offset.
+ */
+export function noteRun(tallies: Map<string, WindowTally>, topic: string, partition: number, base: number, count: number, windowSize: number): void {
+  for (const { windowStart, from, to } of windowPieces(base, base + count, windowSize)) {
+    const k = `${topic}\u0000${partition}\u0000${windowStart}`;
+    const t = tallies.get(k);
+    if (t !== undefined && t.lastOffset + 1 === from) {
+      t.count += to - from;
+      t.lastOffset = to - 1;
+    } else {
+      if (t !== undefined) tallies.set(`${k}\u0000${t.firstOffset}`, t);
+      tallies.set(k, { topic, partition, windowStart, count: to - from, firstOffset: from, lastOffset: to - 1 });
+    }
+  }
+}
+
+export interface WindowTally {
   topic: string;
   partition: number;
   windowStart: number;
@@ -176,8 +222,8 @@ export class KafkaWriter {
     if (this.closed) throw new ZerolossError("KAFKA_WRITER_CLOSED", `${what} after the Kafka writer was aborted`, { retriable: true });
   }
 
-  /** Buffers a record in the open transaction; sends when the buffer is large. */
-  async add(record: DataRecord): Promise<void> {
+  /** Buffers a record in the open transaction, sending when the buffer is large; the partition it goes to. */
+  async add(record: DataRecord): Promise<number> {
     this.checkOpen("a record added");
     if (this.recordsInTransaction === 0) this.txnStarted = Date.now();
     const partition = record.partition ?? this.partitionOf(record.topic, record.key);
@@ -198,6 +244,7 @@ export class KafkaWriter {
     batch.bytes.set(partition, partitionBytes);
     this.recordsInTransaction++;
     if (partitionBytes >= PARTITION_BYTES || this.pendingBytes >= REQUEST_BYTES) await this.startSend();
+    return partition;
   }
 
   /**
@@ -264,29 +311,22 @@ export class KafkaWriter {
   }
 
   private noteOffsets(tallies: Map<string, WindowTally>, topic: string, partition: number, base: number, count: number): void {
-    for (const { windowStart, from, to } of windowPieces(base, base + count, this.options.windowSize)) {
-      const k = `${topic}\u0000${partition}\u0000${windowStart}`;
-      const t = tallies.get(k);
-      if (t === undefined) {
-        tallies.set(k, { topic, partition, windowStart, count: to - from, firstOffset: from, lastOffset: to - 1 });
-      } else {
-        t.count += to - from;
-        t.lastOffset = to - 1;
-      }
-    }
+    noteRun(tallies, topic, partition, base, count, this.options.windowSize);
   }
 
-  /** Each manifest with its bounds: per partition of its topics, the offset after this Kafka transaction's last record there. */
+  /** Each manifest with its bounds: per partition its records went to, the offset after this Kafka transaction's last record there. */
   private withBounds(manifests: readonly BuiltManifest[], tallies: ReadonlyMap<string, WindowTally>): Manifest[] {
-    const ends = new Map<string, Map<number, number>>();
+    const ends = new Map<string, number>();
     for (const t of tallies.values()) {
-      let byPartition = ends.get(t.topic);
-      if (byPartition === undefined) ends.set(t.topic, (byPartition = new Map()));
-      byPartition.set(t.partition, Math.max(byPartition.get(t.partition) ?? 0, t.lastOffset + 1));
+      const k = `${t.topic}:${t.partition}`;
+      ends.set(k, Math.max(ends.get(k) ?? 0, t.lastOffset + 1));
     }
-    return manifests.map(({ manifest, topics }) => {
+    return manifests.map(({ manifest, partitions }) => {
       const bounds: Record<string, number> = {};
-      for (const topic of [...topics].sort()) for (const [partition, end] of ends.get(topic) ?? []) bounds[`${topic}:${partition}`] = end;
+      for (const tp of [...partitions].sort()) {
+        const end = ends.get(tp);
+        if (end !== undefined) bounds[tp] = end;
+      }
       return { ...manifest, bounds };
     });
   }
@@ -370,14 +410,14 @@ export class KafkaWriter {
       firstOffset: t.firstOffset,
       lastOffset: t.lastOffset,
     }));
-    const topicMessages = [
-      { topic: topics.manifests, messages: manifests.map((m) => ({ key: m.db, value: encodeJson(m), partition: 0 })) },
-      { topic: topics.tallies, messages: tallies.map((t) => ({ key: `${t.topic}:${t.partition}`, value: encodeJson(t), partition: 0 })) },
-      { topic: topics.checkpoints, messages: [{ key: checkpoint.slot, value: encodeJson(checkpoint), partition: 0 }] },
-    ].filter((t) => t.messages.length > 0);
+    const control = [
+      ...manifests.map((m) => ({ topic: topics.manifests, key: m.db, value: encodeJson(m) })),
+      ...tallies.map((t) => ({ topic: topics.tallies, key: `${t.topic}:${t.partition}`, value: encodeJson(t) })),
+      { topic: topics.checkpoints, key: checkpoint.slot, value: encodeJson(checkpoint) },
+    ];
     lane.sent = true;
     try {
-      await txn.sendBatch({ topicMessages, acks: -1 });
+      for (const topicMessages of controlSends(control)) await txn.sendBatch({ topicMessages, acks: -1 });
       await this.options.failpoints.hit("producer.before-kafka-commit");
       await txn.commit();
       await this.options.failpoints.hit("producer.after-kafka-commit");

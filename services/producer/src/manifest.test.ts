@@ -9,10 +9,10 @@ describe("ManifestBuilder", () => {
     for (const n of [0, 1, 1023, 1024, 1025, 3000]) {
       const sums = Array.from({ length: n }, () => randomBytes(32).toString("hex"));
       const b = new ManifestBuilder("transaction", "bank", 7, "0/10", "2026-11-21T00:00:00.000000Z");
-      sums.forEach((s, i) => (i % 2 === 0 ? b.add("public.a", "zl.public.a", s) : b.add("public.b", "zl.public.b", s)));
-      b.add("public.a", "zl.public.a", null); // a truncate marker: counted, not hashed
-      const { manifest: m, topics } = b.build();
-      expect([...topics].sort()).toEqual(n > 1 ? ["zl.public.a", "zl.public.b"] : ["zl.public.a"]);
+      sums.forEach((s, i) => (i % 2 === 0 ? b.add("public.a", "zl.public.a", i % 3, s) : b.add("public.b", "zl.public.b", 0, s)));
+      b.add("public.a", "zl.public.a", 0, null); // a truncate marker: counted, not hashed
+      const { manifest: m, partitions } = b.build();
+      if (n > 4) expect([...partitions].sort()).toEqual(["zl.public.a:0", "zl.public.a:1", "zl.public.a:2", "zl.public.b:0"]);
       const expected = createHash("sha256");
       for (const s of sums) expected.update(Buffer.from(s, "hex"));
       expect(m.hash, `${n} checksums`).toBe(expected.digest("hex"));

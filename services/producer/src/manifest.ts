@@ -1,19 +1,19 @@
 // Accumulates one manifest: the records of a source transaction (or a snapshot chunk) per
 // table, and a hash over their row checksums in order, for the counter's completeness check.
-// The topics its records went to travel beside it to the Kafka writer, which adds the
+// The partitions its records went to travel beside it to the Kafka writer, which adds the
 // manifest's bounds (the offsets its records lie below) once its sends have landed.
 import { createHash, type Hash } from "node:crypto";
 import type { Manifest } from "@zeroloss/wire";
 
-/** A manifest and the data topics its records were sent to. */
+/** A manifest and the data partitions ("topic:partition") its records were sent to. */
 export interface BuiltManifest {
   readonly manifest: Manifest;
-  readonly topics: ReadonlySet<string>;
+  readonly partitions: ReadonlySet<string>;
 }
 
 export class ManifestBuilder {
   private readonly events: Record<string, number> = {};
-  private readonly topics = new Set<string>();
+  private readonly partitions = new Set<string>();
   private readonly hash: Hash = createHash("sha256");
   /** Checksums not yet hashed: one hash update per 1,024 instead of one per record. */
   private unhashed: string[] = [];
@@ -27,9 +27,10 @@ export class ManifestBuilder {
     private readonly commitTime: string,
   ) {}
 
-  add(table: string, topic: string, checksum: string | null): void {
+  /** A record of `table` sent to `topic`'s `partition`. */
+  add(table: string, topic: string, partition: number, checksum: string | null): void {
     this.events[table] = (this.events[table] ?? 0) + 1;
-    this.topics.add(topic);
+    this.partitions.add(`${topic}:${partition}`);
     this.records++;
     if (checksum !== null && this.unhashed.push(checksum) >= 1024) this.flush();
   }
@@ -41,7 +42,7 @@ export class ManifestBuilder {
 
   build(): BuiltManifest {
     this.flush();
-    return { manifest: this.manifest(), topics: new Set(this.topics) };
+    return { manifest: this.manifest(), partitions: new Set(this.partitions) };
   }
 
   private manifest(): Manifest {

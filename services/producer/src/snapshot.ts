@@ -129,8 +129,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
           commitTime: readAt,
           seq: seq++,
         });
-        manifest.add(name, built.record.topic, built.checksum);
-        await o.writer.add(built.record);
+        manifest.add(name, built.record.topic, await o.writer.add(built.record), built.checksum);
       }
       const last = rows[rows.length - 1];
       const done = rows.length < o.chunkSize;

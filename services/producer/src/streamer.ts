@@ -452,11 +452,11 @@ export class Streamer {
 
   private async emit(rel: RelationSchema, built: BuiltRecord): Promise<void> {
     const t = this.txn as OpenTransaction;
-    t.manifest.add(rel.qualified, built.record.topic, built.checksum);
     let ops = this.counted.get(rel.qualified);
     if (ops === undefined) this.counted.set(rel.qualified, (ops = new Map()));
     ops.set(built.op, (ops.get(built.op) ?? 0) + 1);
-    await this.options.writer.add(built.record);
+    const partition = await this.options.writer.add(built.record);
+    t.manifest.add(rel.qualified, built.record.topic, partition, built.checksum);
   }
 
   /** A row change: noted for the chunks of a table being snapshotted while streaming (watermark()), then emitted. */
