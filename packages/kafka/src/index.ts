@@ -4,3 +4,4 @@ export * from "./read.js";
 export * from "./partition.js";
 export * from "./follow.js";
 export * from "./group-commit.js";
+export * from "./checkpoint.js";

@@ -7,7 +7,7 @@
 import type { Config } from "@zeroloss/config";
 import { describeError, ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
-import { createKafka, ensureTopics, kafkaError, type TopicSpec } from "@zeroloss/kafka";
+import { createKafka, ensureTopics, kafkaError, readCheckpoint, type TopicSpec } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import {
   checkServer,
@@ -37,7 +37,6 @@ import { topicNames, type SnapshotTableProgress, type TopicNames } from "@zerolo
 import type { Admin, Kafka } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { readCheckpoint } from "./checkpoint.js";
 import { KafkaWriter } from "./kafka-writer.js";
 import type { ProducerMetrics } from "./metrics.js";
 import { avroEncoding, JSON_ENCODING, type RelationSchema, type ValueEncoding } from "./envelopes.js";
