@@ -92,9 +92,14 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .description("run the producer: stream the source's published tables into Kafka (Ctrl-C stops it cleanly); exits with the producer's exit code")
     .option(...configFlag)
     .option("--resnapshot", "drop the slot, create a new one and snapshot every table again (after a lost or missing slot); consumers absorb the duplicates", false)
+    .option(
+      "--accept-slot-gap",
+      "after SLOT_AHEAD_OF_CHECKPOINT (the slot was moved past the producer's checkpoint): accept that the changes in between are lost and stream on from the slot's position",
+      false,
+    )
     .exitOverride()
-    .action(async (opts: { config?: string; resnapshot: boolean }) => {
-      setExit(await runService("producer", opts.config, opts.resnapshot ? ["--resnapshot"] : []));
+    .action(async (opts: { config?: string; resnapshot: boolean; acceptSlotGap: boolean }) => {
+      setExit(await runService("producer", opts.config, [...(opts.resnapshot ? ["--resnapshot"] : []), ...(opts.acceptSlotGap ? ["--accept-slot-gap"] : [])]));
     });
 
   program
