@@ -180,7 +180,10 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
 
   slot
     .command("status")
-    .description("show the slot's position, retained WAL and lag, and what to do; exit 0 when it exists and is usable, 1 when missing or lost")
+    .description(
+      "show the slot's position, retained WAL and lag, the producer's checkpoint, and what to do; exit 0 when it exists and is usable, " +
+        "1 when missing or lost (or the checkpoint cannot be read from Kafka), 3 when the slot is ahead of the producer's checkpoint",
+    )
     .option(...configFlag)
     .option("--json", "one JSON object: the slot's fields and an advice array", false)
     .exitOverride()
