@@ -4,7 +4,7 @@
 // check (checkSlotAgainstCheckpoint), says when the slot is ahead of it (DESIGN.md
 // invariant 10): the producer refuses to start then, and only the operator can choose.
 import { loadConfig, type Config } from "@zeroloss/config";
-import { describeError } from "@zeroloss/errors";
+import { describeError, isZerolossError } from "@zeroloss/errors";
 import { createKafka, readCheckpoint } from "@zeroloss/kafka";
 import { silentLogger } from "@zeroloss/observability";
 import {
@@ -117,7 +117,9 @@ function bytesLine(bytes: number | null): string {
 /** The position the slot must not pass, as `slot status` prints it; null without a checkpoint. */
 function checkpointBound(checkpoint: Checkpoint | null): string | null {
   if (checkpoint === null) return null;
-  return checkpoint.phase === "streaming" ? checkpoint.lsn : (checkpoint.snapshot?.consistentLsn ?? null);
+  if (checkpoint.phase === "streaming") return checkpoint.lsn;
+  const consistent = checkpoint.snapshot?.consistentLsn;
+  return consistent === undefined || consistent === "0/0" ? null : consistent; // 0/0: the slot is not created yet
 }
 
 function checkpointLine(check: CheckpointCheck): string {
@@ -125,8 +127,8 @@ function checkpointLine(check: CheckpointCheck): string {
   const cp = check.checkpoint;
   if (cp === null) return "none (the producer has not committed one)";
   if (cp.phase === "streaming") return cp.lsn;
-  const consistent = cp.snapshot?.consistentLsn;
-  return consistent === undefined || consistent === "0/0" ? "snapshot starting (no slot position yet)" : `${consistent} (snapshot in progress; its consistent point)`;
+  const consistent = checkpointBound(cp);
+  return consistent === null ? "snapshot starting (no slot position yet)" : `${consistent} (snapshot in progress; its consistent point)`;
 }
 
 export function formatSlotStatus(status: SlotStatus, source: string, advice: readonly string[], check?: CheckpointCheck): string {
@@ -178,7 +180,8 @@ async function checkAgainstCheckpoint(client: Client, config: Config, status: Sl
     const checkpoint = await readCheckpoint(kafka, topicNames(config.kafka.topicPrefix).checkpoints, config.source.slot, db);
     return { read: true, checkpoint, verdict: checkSlotAgainstCheckpoint(checkpoint, status) };
   } catch (err) {
-    return { read: false, error: describeError(err) };
+    // A ZerolossError's message already carries its cause; its chain would repeat it.
+    return { read: false, error: isZerolossError(err) ? err.message : describeError(err) };
   }
 }
 
