@@ -92,9 +92,14 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .description("run the producer: stream the source's published tables into Kafka (Ctrl-C stops it cleanly); exits with the producer's exit code")
     .option(...configFlag)
     .option("--resnapshot", "drop the slot, create a new one and snapshot every table again (after a lost or missing slot); consumers absorb the duplicates", false)
+    .option(
+      "--accept-slot-gap",
+      "after SLOT_AHEAD_OF_CHECKPOINT (the slot was moved past the producer's checkpoint): accept that the changes in between are lost and stream on from the slot's position",
+      false,
+    )
     .exitOverride()
-    .action(async (opts: { config?: string; resnapshot: boolean }) => {
-      setExit(await runService("producer", opts.config, opts.resnapshot ? ["--resnapshot"] : []));
+    .action(async (opts: { config?: string; resnapshot: boolean; acceptSlotGap: boolean }) => {
+      setExit(await runService("producer", opts.config, [...(opts.resnapshot ? ["--resnapshot"] : []), ...(opts.acceptSlotGap ? ["--accept-slot-gap"] : [])]));
     });
 
   program
@@ -175,7 +180,10 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
 
   slot
     .command("status")
-    .description("show the slot's position, retained WAL and lag, and what to do; exit 0 when it exists and is usable, 1 when missing or lost")
+    .description(
+      "show the slot's position, retained WAL and lag, the producer's checkpoint, and what to do; exit 0 when it exists and is usable, " +
+        "1 when missing or lost (or the checkpoint cannot be read from Kafka), 3 when the slot is ahead of the producer's checkpoint",
+    )
     .option(...configFlag)
     .option("--json", "one JSON object: the slot's fields and an advice array", false)
     .exitOverride()

@@ -5,3 +5,4 @@ export * from "./partition.js";
 export * from "./follow.js";
 export * from "./group-commit.js";
 export * from "./group-service.js";
+export * from "./checkpoint.js";

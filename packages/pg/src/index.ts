@@ -7,3 +7,4 @@ export * from "./catalog.js";
 export * from "./replication.js";
 export * from "./stream.js";
 export * from "./xid.js";
+export * from "./slot-check.js";

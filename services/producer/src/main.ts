@@ -13,8 +13,9 @@ async function main(argv: readonly string[]): Promise<number> {
     .description("stream changes of the source's published tables into Kafka")
     .option("-c, --config <file>", "zeroloss.yaml (ZEROLOSS_* variables override it)")
     .option("--resnapshot", "drop the slot and snapshot every table again (after a lost slot)", false)
+    .option("--accept-slot-gap", "a slot ahead of the checkpoint (SLOT_AHEAD_OF_CHECKPOINT): give up the changes in between and stream on from the slot", false)
     .exitOverride();
-  let opts: { config?: string; resnapshot: boolean };
+  let opts: { config?: string; resnapshot: boolean; acceptSlotGap: boolean };
   try {
     opts = program.parse([...argv]).opts();
   } catch (err) {
@@ -27,7 +28,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const metrics = new ProducerMetrics(registry);
   const failpoints = loadFailpoints("producer", process.env, log);
   if (failpoints === null) return 2;
-  const producer = new Producer({ config, log, metrics, resnapshot: opts.resnapshot, failpoints });
+  const producer = new Producer({ config, log, metrics, resnapshot: opts.resnapshot, acceptSlotGap: opts.acceptSlotGap, failpoints });
   return runServiceProcess({ name: "producer", log, registry, http: config.producer.http, service: producer });
 }
 

@@ -3,14 +3,16 @@
 // retriable failure (Kafka away, NOT_ENOUGH_REPLICAS, PostgreSQL restarting) tears the
 // pipeline down and starts it again from the durable position after a backoff; the slot
 // is never acknowledged past what Kafka holds. A non-retriable failure (bad password,
-// table without a key, lost slot) stops with an error that names the thing and the fix.
+// table without a key, lost slot, a slot ahead of the checkpoint) stops with an error that
+// names the thing and the fix.
 import type { Config } from "@zeroloss/config";
 import { describeError, ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
-import { createKafka, ensureTopics, kafkaError, type TopicSpec } from "@zeroloss/kafka";
+import { createKafka, ensureTopics, kafkaError, readCheckpoint, type TopicSpec } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import {
   checkServer,
+  checkSlotAgainstCheckpoint,
   connect,
   createSlot,
   describeTable,
@@ -18,6 +20,7 @@ import {
   ensurePublication,
   formatLsn,
   keyIsAfter,
+  maxLsn,
   parseLsn,
   readKeyOrder,
   qualifiedName,
@@ -26,6 +29,7 @@ import {
   readKeyColumns,
   requireKeys,
   resolveTables,
+  slotAheadError,
   slotStatus,
   TypeNames,
   type KeyColumn,
@@ -37,7 +41,6 @@ import { topicNames, type SnapshotTableProgress, type TopicNames } from "@zerolo
 import type { Admin, Kafka } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { readCheckpoint } from "./checkpoint.js";
 import { KafkaWriter } from "./kafka-writer.js";
 import type { ProducerMetrics } from "./metrics.js";
 import { avroEncoding, JSON_ENCODING, type RelationSchema, type ValueEncoding } from "./envelopes.js";
@@ -51,6 +54,11 @@ export interface ProducerOptions {
   readonly metrics: ProducerMetrics;
   /** Drop the slot and snapshot every table again (after a lost slot). */
   readonly resnapshot?: boolean;
+  /**
+   * A slot found ahead of the checkpoint (SLOT_AHEAD_OF_CHECKPOINT) is accepted: the changes
+   * in between are given up, and streaming goes on from the slot's position.
+   */
+  readonly acceptSlotGap?: boolean;
   /** Fault injection (docs/failpoints.md); Failpoints.none unless ZEROLOSS_FAILPOINTS arms some. */
   readonly failpoints?: Failpoints;
 }
@@ -69,6 +77,8 @@ export class Producer {
   private lastError: ZerolossError | null = null;
   private wake: (() => void) | null = null;
   private resnapshot: boolean;
+  /** Cleared once the acceptance is durable (or there was no gap): a later gap stops the producer again. */
+  private acceptSlotGap: boolean;
   private readonly cleanups: Array<() => Promise<void>> = [];
 
   constructor(private readonly o: ProducerOptions) {
@@ -78,6 +88,7 @@ export class Producer {
     this.encoding = o.config.kafka.encoding === "avro" && registry !== undefined ? avroEncoding(new AvroRegistry(registry.url)) : JSON_ENCODING;
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-producer`, log: o.log });
     this.resnapshot = o.resnapshot === true;
+    this.acceptSlotGap = o.acceptSlotGap === true;
   }
 
   health(): Health {
@@ -207,6 +218,31 @@ export class Producer {
       );
     }
 
+    // Fail closed (DESIGN.md invariant 10): PostgreSQL streams from the slot's position, this
+    // producer from its checkpoint; a slot ahead of the checkpoint hides the changes between.
+    const verdict = checkSlotAgainstCheckpoint(checkpoint, slot);
+    let gapAcceptedTo: Lsn | null = null;
+    if (verdict.ok) {
+      if (this.acceptSlotGap) this.log.info({ slot: src.slot }, "--accept-slot-gap: the slot is not ahead of the checkpoint; there is no gap to accept");
+      this.acceptSlotGap = false;
+    } else {
+      const { ahead } = verdict;
+      if (!this.acceptSlotGap) throw slotAheadError(src.slot, ahead);
+      this.o.metrics.errors.inc({ code: "SLOT_AHEAD_OF_CHECKPOINT" });
+      this.log.error(
+        { code: "SLOT_AHEAD_OF_CHECKPOINT", slot: src.slot, confirmedFlushLsn: ahead.slot, checkpointLsn: ahead.checkpoint, bytes: ahead.bytes, phase: ahead.phase },
+        `--accept-slot-gap: replication slot ${src.slot} is at ${ahead.slot}, ahead of the checkpoint ${ahead.checkpoint}; ` +
+          `changes committed between ${ahead.checkpoint} and ${ahead.slot} (${ahead.bytes} bytes of WAL) are lost, accepted by the operator; streaming on from ${ahead.slot}`,
+      );
+      gapAcceptedTo = parseLsn(ahead.slot);
+      if (checkpoint?.phase === "streaming") {
+        // Made durable at once: a restart resumes from the slot's position instead of stopping on the same gap again.
+        checkpoint = { ...checkpoint, lsn: ahead.slot, at: new Date().toISOString() };
+        await writer.commit([], checkpoint);
+        this.acceptSlotGap = false;
+      }
+    }
+
     // Fresh start (or --resnapshot): record the intent first, so a crash between here
     // and the first chunk never resumes streaming from an older checkpoint.
     let snapshotTables = tables;
@@ -283,8 +319,11 @@ export class Producer {
       if (this.stopped) return false;
       await query(snapshotClient, "ending the snapshot transaction", "COMMIT");
       await snapshotClient.end();
-      checkpoint = { v: 1, slot: src.slot, db, lsn: formatLsn(consistent), phase: "streaming", at: new Date().toISOString() };
+      // With a gap accepted during the snapshot, streaming starts where the slot stands.
+      const streamFrom = gapAcceptedTo === null ? consistent : maxLsn(consistent, gapAcceptedTo);
+      checkpoint = { v: 1, slot: src.slot, db, lsn: formatLsn(streamFrom), phase: "streaming", at: new Date().toISOString() };
       await writer.commit([], checkpoint);
+      this.acceptSlotGap = false;
       this.lastProgress = Date.now();
       this.log.info({ tables: progress.map((p) => ({ table: p.table, rows: p.rows })) }, "snapshot complete");
       if (mode === "initial_only") {

@@ -2,15 +2,22 @@
 // them (DESIGN.md invariant 1, "No gap").
 //
 // Positions:
-//   durable   — every source transaction ending at or before it is in committed Kafka
-//               records (or had nothing to publish); the slot is acknowledged up to it.
-//   received  — the end of the last source transaction fully received.
+//   durable      — every source transaction ending at or before it is in committed Kafka
+//                  records (or had nothing to publish); the slot is acknowledged up to it.
+//   checkpointed — the LSN of the newest checkpoint committed to Kafka. durable never
+//                  passes it (DESIGN.md invariant 10): the next start resumes from the
+//                  checkpoint, so a slot acknowledged beyond it would hold a gap the
+//                  producer cannot tell from a slot someone advanced by hand.
+//   received     — the end of the last source transaction fully received (or a
+//                  keepalive's WAL end, once every message before it is handled).
 // A Kafka transaction is committed at a source commit boundary once it holds
 // batchRecords records or lingerMs have passed, with the checkpoint of `received`; then
-// `durable` becomes `received` and the slot is told. Transactions the checkpoint already
-// covers (commit LSN before it) are skipped: that, with the fenced transactional
-// producer, makes every change appear exactly once in Kafka whatever instant the
-// producer died at.
+// `durable` becomes `received` and the slot is told. Positions reached without records
+// (keepalives, heartbeats, transactions on unpublished tables) get a checkpoint-only
+// Kafka transaction first, at most one per IDLE_CHECKPOINT_MS (catchUp()). Transactions
+// the checkpoint already covers (commit LSN before it) are skipped: that, with the fenced
+// transactional producer, makes every change appear exactly once in Kafka whatever
+// instant the producer died at.
 //
 // Large source transactions: PostgreSQL decodes them whole and spills them to disk past
 // logical_decoding_work_mem (protocol v1, no in-progress streaming); the producer sends
@@ -39,6 +46,12 @@ import { ManifestBuilder } from "./manifest.js";
 import type { ProducerMetrics } from "./metrics.js";
 
 export const HEARTBEAT_PREFIX = "zeroloss.heartbeat";
+/**
+ * The least time between two Kafka commits made only to acknowledge a position reached
+ * without records (a keepalive's WAL end, a heartbeat): an idle stream writes about one
+ * checkpoint a second, not one per keepalive, yet the slot still follows within a second.
+ */
+export const IDLE_CHECKPOINT_MS = 1_000;
 /** The logical message that commits with a live snapshot chunk's read: where its rows join the stream. */
 export const WATERMARK_PREFIX = "zeroloss.watermark";
 
@@ -116,6 +129,7 @@ export class Streamer {
   private txn: OpenTransaction | null = null;
   private skipping = false;
   private durable: Lsn;
+  private checkpointed: Lsn;
   private received: Lsn;
   private skipBefore: Lsn;
   private manifests: ReturnType<ManifestBuilder["build"]>[] = [];
@@ -124,6 +138,10 @@ export class Streamer {
   /** The Kafka commit in flight and the slot acknowledgement after it. */
   private committing: Promise<void> | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
+  /** Armed by catchUp() while the last Kafka commit is too recent for a checkpoint-only one. */
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** When the last Kafka commit (of any kind) started: catchUp()'s rate limit. */
+  private lastCommitAt = 0;
   /** Set when records lingered long enough while a commit was in flight (committedOnLanding). */
   private commitOnLanding = false;
   /** Records per table and op in the open Kafka transaction, for the events metric after commit. */
@@ -145,8 +163,13 @@ export class Streamer {
   private checkpointWanted = false;
   lastMessageAt = Date.now();
 
+  /**
+   * `start`: the LSN of the checkpoint read from Kafka (or, with no checkpoint yet, where the
+   * slot stands): the stream begins after it, and it is durable already.
+   */
   constructor(private readonly options: StreamerOptions, start: Lsn) {
     this.durable = start;
+    this.checkpointed = start;
     this.received = start;
     this.skipBefore = start;
     this.log = options.log.child({ component: "streamer" });
@@ -253,8 +276,7 @@ export class Streamer {
   }
 
   async stop(): Promise<void> {
-    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
-    this.lingerTimer = null;
+    this.clearTimers();
     this.failure = null;
     this.dropWaiters(new ZerolossError("STREAM_STOPPED", "the stream was stopped", { retriable: true }));
     await this.stream?.stop();
@@ -273,11 +295,17 @@ export class Streamer {
       else this.log.warn({ err: e }, "a failure after the stream had ended");
       return;
     }
-    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
-    this.lingerTimer = null;
+    this.clearTimers();
     void this.stream?.stop();
     this.dropWaiters(e);
     f?.(e);
+  }
+
+  private clearTimers(): void {
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   private dropWaiters(e: ZerolossError): void {
@@ -543,7 +571,7 @@ export class Streamer {
     if (this.skipping) {
       this.skipping = false;
       if (endLsn > this.received) this.received = endLsn;
-      if (!this.kafkaBusy && this.received > this.durable) await this.advance(this.received, null);
+      await this.catchUp();
       return;
     }
     const t = this.txn;
@@ -551,8 +579,8 @@ export class Streamer {
     if (t === null) throw new ZerolossError("PGOUTPUT_PROTOCOL", `a commit at ${formatLsn(endLsn)} without a begin`);
     this.received = endLsn;
     if (t.manifest.records === 0) {
-      // Nothing published (a heartbeat, or a transaction on other tables).
-      if (!this.kafkaBusy) await this.advance(endLsn, null);
+      // Nothing published (a heartbeat, or a transaction on other tables): durable once a checkpoint says so.
+      await this.catchUp();
       return;
     }
     this.manifests.push(t.manifest.build());
@@ -599,8 +627,10 @@ export class Streamer {
     this.lingerTimer = null;
     if (this.committing !== null) await this.committing; // one at a time
     if (this.failure === null) return; // stopped or failed meanwhile: nothing more is committed
+    this.lastCommitAt = Date.now();
     const upTo = this.received;
-    const commitDate = this.lastCommitDate;
+    // A checkpoint-only commit (idle) carries no source commit: replication lag is none, not the age of the last one.
+    const commitDate = this.manifests.length === 0 ? null : this.lastCommitDate;
     const checkpoint: Checkpoint = {
       v: 1,
       slot: this.options.slot,
@@ -621,10 +651,8 @@ export class Streamer {
       for (const [table, ops] of counted) for (const [op, n] of ops) this.options.metrics.events.inc({ table, op }, n);
       this.options.metrics.sourceTransactions.inc(sourceTxns);
       this.skipBefore = upTo;
+      if (upTo > this.checkpointed) this.checkpointed = upTo;
       await this.advance(upTo, commitDate);
-      // Transactions with nothing to publish that ended during the commit are durable too,
-      // unless records wait behind them; else only the next change would move the slot on.
-      if (this.txn === null && !this.options.writer.open && this.received > this.durable) await this.advance(this.received, null);
     });
     this.committing = landed;
     landed.then(
@@ -632,6 +660,9 @@ export class Streamer {
         if (this.committing === landed) this.committing = null;
         for (const w of waiters) w.resolve();
         this.committedOnLanding();
+        // Transactions with nothing to publish that ended during the commit (or keepalives
+        // meanwhile) are durable too once checkpointed; else only the next change would move the slot on.
+        if (this.received > this.durable) void this.serial(() => this.catchUp());
       },
       (err: unknown) => {
         for (const w of waiters) w.reject(err);
@@ -640,8 +671,36 @@ export class Streamer {
     );
   }
 
+  /**
+   * Makes `received` durable when nothing waits for Kafka: acknowledged at once when a
+   * checkpoint already covers it, else after a checkpoint-only Kafka transaction (at most
+   * one per IDLE_CHECKPOINT_MS; a timer comes back for it). While records are open or a
+   * commit is in flight, that commit's landing calls this again.
+   */
+  private async catchUp(): Promise<void> {
+    if (this.received <= this.durable) return;
+    if (this.received <= this.checkpointed) {
+      await this.advance(this.received, null);
+      return;
+    }
+    if (this.txn !== null || this.kafkaBusy || this.manifests.length > 0) return;
+    const wait = this.lastCommitAt + IDLE_CHECKPOINT_MS - Date.now();
+    if (wait <= 0) {
+      await this.commitKafka();
+      return;
+    }
+    if (this.idleTimer === null) {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        void this.serial(() => this.catchUp());
+      }, wait);
+    }
+  }
+
   private async advance(lsn: Lsn, commitDate: Date | null): Promise<void> {
     if (lsn < this.durable) throw new ZerolossError("INTERNAL", `the durable position would move back from ${formatLsn(this.durable)} to ${formatLsn(lsn)}`);
+    // Invariant 10: never acknowledge what the checkpoint in Kafka does not cover.
+    if (lsn > this.checkpointed) throw new ZerolossError("INTERNAL", `the slot would be acknowledged at ${formatLsn(lsn)}, past the checkpoint in Kafka at ${formatLsn(this.checkpointed)}`);
     this.durable = lsn;
     await this.stream?.acknowledge(lsn);
     await this.options.failpoints.hit("producer.after-slot-ack");
@@ -649,14 +708,13 @@ export class Streamer {
   }
 
   private async keepalive(walEnd: Lsn, replyRequested: boolean, quiet: boolean): Promise<void> {
-    // Safe to confirm the server's WAL end only when every message sent before this
-    // keepalive has been handled and nothing is waiting for Kafka.
-    const drained = quiet && this.txn === null && !this.kafkaBusy && this.received === this.durable;
-    if (drained && walEnd > this.durable) {
-      this.received = walEnd;
-      await this.advance(walEnd, null);
-      return;
-    }
+    // The server's WAL end holds nothing more to publish only when every message sent
+    // before this keepalive has been handled and nothing is waiting for Kafka; it becomes
+    // durable (and is acknowledged) once a checkpoint covers it (catchUp()).
+    const drained = quiet && this.txn === null && !this.kafkaBusy && this.manifests.length === 0;
+    if (drained && walEnd > this.received) this.received = walEnd;
+    await this.catchUp();
+    // A reply is due now: the durable position, whatever catchUp() could or could not do yet.
     if (replyRequested) await this.stream?.acknowledge(this.durable);
   }
 }

@@ -1,7 +1,33 @@
 // `zeroloss slot status | drop`: the source's logical replication slot, read and removed
 // with the same code the producer uses (@zeroloss/pg), with plain advice on what to do.
+// `status` also reads the producer's last checkpoint from Kafka and, with the producer's own
+// check (checkSlotAgainstCheckpoint), says when the slot is ahead of it (DESIGN.md
+// invariant 10): the producer refuses to start then, and only the operator can choose.
 import { loadConfig, type Config } from "@zeroloss/config";
-import { connect, describeUrl, dropSlot, slotStatus, type Client, type SlotStatus } from "@zeroloss/pg";
+import { describeError, isZerolossError } from "@zeroloss/errors";
+import { createKafka, readCheckpoint } from "@zeroloss/kafka";
+import { silentLogger } from "@zeroloss/observability";
+import {
+  checkSlotAgainstCheckpoint,
+  connect,
+  describeSlotAhead,
+  describeUrl,
+  dropSlot,
+  query,
+  slotStatus,
+  type Client,
+  type SlotStatus,
+  type SlotVerdict,
+} from "@zeroloss/pg";
+import { topicNames, type Checkpoint } from "@zeroloss/wire";
+
+/** Exit code of `slot status` for a slot ahead of the producer's checkpoint. */
+export const EXIT_SLOT_AHEAD = 3;
+
+/** The producer's checkpoint as `slot status` found it, and the verdict on the slot against it. */
+export type CheckpointCheck =
+  | { readonly read: true; readonly checkpoint: Checkpoint | null; readonly verdict: SlotVerdict }
+  | { readonly read: false; readonly error: string };
 
 export interface SlotCommandOptions {
   readonly config?: string;
@@ -31,7 +57,7 @@ function resnapshotCommand(options: SlotCommandOptions): string {
 const RESNAPSHOT_EFFECT = "it drops the slot, creates a new one and snapshots every table again; consumers absorb the duplicates";
 
 /** What an operator should do about the slot, most important first. Empty when all is well. */
-export function slotAdvice(status: SlotStatus, options: SlotCommandOptions): string[] {
+export function slotAdvice(status: SlotStatus, options: SlotCommandOptions, check?: CheckpointCheck): string[] {
   const advice: string[] = [];
   const retained = status.retainedWalBytes === null ? "" : ` (${humanBytes(status.retainedWalBytes)} of WAL retained)`;
   if (!status.exists) {
@@ -67,7 +93,18 @@ export function slotAdvice(status: SlotStatus, options: SlotCommandOptions): str
     default:
       break;
   }
-  if (!status.active) {
+  if (check !== undefined && !check.read) {
+    advice.unshift(
+      `Could not read the producer's checkpoint from Kafka (${check.error}), so whether the slot is ahead of it is unknown. ` +
+        `Check that Kafka is reachable (kafka.brokers) and run this again.`,
+    );
+  } else if (check !== undefined && !check.verdict.ok) {
+    const text = describeSlotAhead(status.slot, check.verdict.ahead, configArg(options));
+    advice.unshift(`${text.charAt(0).toUpperCase()}${text.slice(1)}.`);
+  }
+  const ahead = check !== undefined && check.read && !check.verdict.ok;
+  // Ahead, the producer refuses to start until the operator chooses: "start it" would not help.
+  if (!status.active && !ahead) {
     advice.push(`No process is reading the slot (active: no): WAL accumulates on the source until the producer runs (zeroloss producer --config ${configArg(options)}).`);
   }
   return advice;
@@ -77,7 +114,24 @@ function bytesLine(bytes: number | null): string {
   return bytes === null ? "-" : `${humanBytes(bytes)} (${bytes} bytes)`;
 }
 
-export function formatSlotStatus(status: SlotStatus, source: string, advice: readonly string[]): string {
+/** The position the slot must not pass, as `slot status` prints it; null without a checkpoint. */
+function checkpointBound(checkpoint: Checkpoint | null): string | null {
+  if (checkpoint === null) return null;
+  if (checkpoint.phase === "streaming") return checkpoint.lsn;
+  const consistent = checkpoint.snapshot?.consistentLsn;
+  return consistent === undefined || consistent === "0/0" ? null : consistent; // 0/0: the slot is not created yet
+}
+
+function checkpointLine(check: CheckpointCheck): string {
+  if (!check.read) return "unknown (Kafka could not be read)";
+  const cp = check.checkpoint;
+  if (cp === null) return "none (the producer has not committed one)";
+  if (cp.phase === "streaming") return cp.lsn;
+  const consistent = checkpointBound(cp);
+  return consistent === null ? "snapshot starting (no slot position yet)" : `${consistent} (snapshot in progress; its consistent point)`;
+}
+
+export function formatSlotStatus(status: SlotStatus, source: string, advice: readonly string[], check?: CheckpointCheck): string {
   const rows: [string, string][] = [
     ["source", source],
     ["slot", status.slot],
@@ -95,6 +149,10 @@ export function formatSlotStatus(status: SlotStatus, source: string, advice: rea
     );
   }
   rows.push(["current WAL LSN", status.currentLsn]);
+  if (check !== undefined) {
+    rows.push(["producer checkpoint", checkpointLine(check)]);
+    if (check.read && !check.verdict.ok) rows.push(["slot ahead by", bytesLine(check.verdict.ahead.bytes)]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   const table = rows.map(([k, v]) => `${k.padEnd(width)}${v}`).join("\n");
   return advice.length === 0 ? `${table}\n` : `${table}\n\n${advice.map((a) => `! ${a}`).join("\n")}\n`;
@@ -111,13 +169,52 @@ async function withSource<T>(options: SlotCommandOptions, fn: (client: Client, c
   }
 }
 
-/** Exit 0: the slot exists and is usable; 1: it is missing or lost. */
+/**
+ * The producer's last checkpoint for this slot and database, and the verdict on `status`
+ * against it. A Kafka failure is reported, not thrown: the slot's own facts still matter.
+ */
+async function checkAgainstCheckpoint(client: Client, config: Config, status: SlotStatus): Promise<CheckpointCheck> {
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cli`, log: silentLogger() });
+  try {
+    const db = (await query<{ db: string }>(client, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
+    const checkpoint = await readCheckpoint(kafka, topicNames(config.kafka.topicPrefix).checkpoints, config.source.slot, db);
+    return { read: true, checkpoint, verdict: checkSlotAgainstCheckpoint(checkpoint, status) };
+  } catch (err) {
+    // A ZerolossError's message already carries its cause; its chain would repeat it.
+    return { read: false, error: isZerolossError(err) ? err.message : describeError(err) };
+  }
+}
+
+/**
+ * Exit 0: the slot exists and is usable; 1: it is missing or lost, or the producer's
+ * checkpoint could not be read; 3 (EXIT_SLOT_AHEAD): it is ahead of the checkpoint.
+ */
 export async function slotStatusCommand(options: SlotCommandOptions & { readonly json: boolean }): Promise<number> {
   return withSource(options, async (client, config) => {
+    // The slot first, the checkpoint after: a running producer acknowledges only behind a
+    // checkpoint already in Kafka, so a checkpoint read later is never older than what the
+    // slot showed, and a healthy producer is never reported ahead.
     const status = await slotStatus(client, config.source.slot);
-    const advice = slotAdvice(status, options);
-    process.stdout.write(options.json ? `${JSON.stringify({ ...status, advice })}\n` : formatSlotStatus(status, describeUrl(config.source.url), advice));
-    return status.exists && status.walStatus !== "lost" ? 0 : 1;
+    const usable = status.exists && status.walStatus !== "lost";
+    const check = usable ? await checkAgainstCheckpoint(client, config, status) : undefined;
+    const advice = slotAdvice(status, options, check);
+    if (options.json) {
+      const checkpoint =
+        check === undefined
+          ? {}
+          : check.read
+            ? {
+                checkpointPhase: check.checkpoint?.phase ?? null,
+                checkpointLsn: checkpointBound(check.checkpoint),
+                aheadBytes: check.verdict.ok ? null : check.verdict.ahead.bytes,
+              }
+            : { checkpointPhase: null, checkpointLsn: null, aheadBytes: null, checkpointError: check.error };
+      process.stdout.write(`${JSON.stringify({ ...status, ...checkpoint, advice })}\n`);
+    } else {
+      process.stdout.write(formatSlotStatus(status, describeUrl(config.source.url), advice, check));
+    }
+    if (!usable || check === undefined || !check.read) return 1;
+    return check.verdict.ok ? 0 : EXIT_SLOT_AHEAD;
   });
 }
 

@@ -1,0 +1,89 @@
+// Is the replication slot ahead of the producer's durable checkpoint? (DESIGN.md invariant
+// 10, "Fail closed".) The producer acknowledges a position only after a checkpoint at or
+// beyond it is committed in Kafka, so a slot whose confirmed_flush_lsn is past the
+// checkpoint was moved by someone else (pg_replication_slot_advance, a producer of another
+// configuration on the same slot) or by a bug. PostgreSQL streams from the slot's position,
+// the producer from its checkpoint: the changes committed in between would never be read,
+// and nothing downstream could tell. So this is a stop, not a warning.
+//
+// Pure and free of I/O: the producer (at start), `zeroloss slot status` and the counter
+// read the slot (slotStatus) and the checkpoint (@zeroloss/kafka readCheckpoint) their own
+// way and ask the same question here. The inputs are structural, so @zeroloss/pg needs no
+// @zeroloss/wire: a wire Checkpoint and a SlotStatus fit as they are.
+import { ZerolossError } from "@zeroloss/errors";
+import { parseLsn } from "./lsn.js";
+
+export const SLOT_AHEAD_OF_CHECKPOINT = "SLOT_AHEAD_OF_CHECKPOINT";
+
+/** What the check reads of the producer's checkpoint (a @zeroloss/wire Checkpoint). */
+export interface CheckpointPosition {
+  readonly phase: "snapshot" | "streaming";
+  /** Streaming: every source transaction ending at or before it is in Kafka. */
+  readonly lsn: string;
+  /** Snapshot: the slot's consistent point, "0/0" before the slot is created. */
+  readonly snapshot?: { readonly consistentLsn: string };
+}
+
+/** What the check reads of the slot (a SlotStatus). */
+export interface SlotPosition {
+  readonly exists: boolean;
+  readonly confirmedFlushLsn: string | null;
+}
+
+export interface SlotAhead {
+  /** The slot's confirmed_flush_lsn. */
+  readonly slot: string;
+  /** The position the slot must not pass: the checkpoint's LSN, or (snapshot phase) its consistent LSN. */
+  readonly checkpoint: string;
+  /** Bytes of WAL between the two: changes committed in there were never read by the producer. */
+  readonly bytes: number;
+  readonly phase: "snapshot" | "streaming";
+}
+
+export type SlotVerdict = { readonly ok: true } | { readonly ok: false; readonly ahead: SlotAhead };
+
+/**
+ * The verdict on a slot against the producer's last checkpoint. OK when there is nothing to
+ * compare: no checkpoint (a first start, or --resnapshot), no slot (SLOT_MISSING is another
+ * error), or a snapshot whose slot is not created yet (it is created afresh). During a
+ * snapshot nothing acknowledges the slot, so it must still stand at the consistent point.
+ * LSNs are compared as 64-bit integers: as strings, "0/9" sorts after "0/10".
+ */
+export function checkSlotAgainstCheckpoint(checkpoint: CheckpointPosition | null, slot: SlotPosition): SlotVerdict {
+  if (checkpoint === null || !slot.exists || slot.confirmedFlushLsn === null) return { ok: true };
+  let bound: string;
+  if (checkpoint.phase === "streaming") {
+    bound = checkpoint.lsn;
+  } else {
+    const consistent = checkpoint.snapshot?.consistentLsn;
+    if (consistent === undefined || parseLsn(consistent) === 0n) return { ok: true };
+    bound = consistent;
+  }
+  const confirmed = parseLsn(slot.confirmedFlushLsn);
+  const limit = parseLsn(bound);
+  if (confirmed <= limit) return { ok: true };
+  return { ok: false, ahead: { slot: slot.confirmedFlushLsn, checkpoint: bound, bytes: Number(confirmed - limit), phase: checkpoint.phase } };
+}
+
+/**
+ * One paragraph on a slot ahead of the checkpoint: both positions, the WAL between them,
+ * and the two ways out. `config` is the config file as the operator should type it.
+ */
+export function describeSlotAhead(slotName: string, ahead: SlotAhead, config = "<file>"): string {
+  const what = ahead.phase === "streaming" ? `the producer's checkpoint in Kafka (${ahead.checkpoint})` : `the consistent point of the producer's snapshot in progress (${ahead.checkpoint})`;
+  return (
+    `replication slot ${slotName} is at ${ahead.slot} (confirmed_flush_lsn), ahead of ${what} by ${ahead.bytes} bytes of WAL: ` +
+    `PostgreSQL would stream from ${ahead.slot}, so changes committed between ${ahead.checkpoint} and ${ahead.slot} never reach Kafka ` +
+    `(the slot was moved from outside, e.g. pg_replication_slot_advance, or a position was acknowledged without being made durable). ` +
+    `The producer does not stream on over a gap. Either re-snapshot: zeroloss producer --config ${config} --resnapshot ` +
+    `(drops the slot, creates a new one and snapshots every table again; consumers absorb the duplicates), or accept the loss: ` +
+    `zeroloss producer --config ${config} --accept-slot-gap (streams on from ${ahead.slot}; the changes in between stay lost)`
+  );
+}
+
+/** The producer's stop on a slot ahead of its checkpoint: not retriable, only the operator can choose. */
+export function slotAheadError(slotName: string, ahead: SlotAhead): ZerolossError {
+  return new ZerolossError(SLOT_AHEAD_OF_CHECKPOINT, describeSlotAhead(slotName, ahead), {
+    details: { slot: slotName, confirmedFlushLsn: ahead.slot, checkpointLsn: ahead.checkpoint, bytes: ahead.bytes, phase: ahead.phase },
+  });
+}
