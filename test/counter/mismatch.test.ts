@@ -11,6 +11,8 @@
 //     mismatch once the counter has read past them;
 //   - a transaction with one record more than its manifest promises is incomplete at once,
 //     naming its records' offsets;
+//   - the replication slot advanced past the producer's checkpoint (the producer stopped):
+//     the counter's slot check reports it with both LSNs, status exits 1;
 //   - a counter that cannot be reached: status exits 2.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
@@ -66,7 +68,7 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
   };
 
   beforeAll(async () => {
-    f = await counterFixture(inject("stack"), "ctrmis", { kafka: { partitions: 1 }, tallies: { windowSize: WINDOW } });
+    f = await counterFixture(inject("stack"), "ctrmis", { kafka: { partitions: 1 }, tallies: { windowSize: WINDOW }, counter: { slotCheckSeconds: 1 } });
     const topics = topicNames(f.prefix);
     dataTopic = topics.data("public", "items");
     talliesTopic = topics.tallies;
@@ -210,6 +212,24 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
     );
     expect(incomplete.problem).toContain(`1 record(s) of public.items more than its manifest promises (1)`);
     expect(incomplete.problem).toContain(`${dataTopic}[0] offsets ${original.offset}, ${extra}`);
+  });
+
+  it("a slot moved past the producer's checkpoint: the counter says so, naming both LSNs", async () => {
+    const before = await waitForSummary(counter, "the slot checked and found in order", (x) => x.slot.state === "ok");
+    expect(before.problems).toEqual([]);
+    await producer.stop();
+    await src.query(`INSERT INTO items SELECT i, 'lost' FROM generate_series(5001, 5010) i`);
+    const moved = await f.sql.query<{ lsn: string }>(`SELECT end_lsn::text AS lsn FROM pg_replication_slot_advance($1, pg_current_wal_lsn()) AS a(slot_name, end_lsn)`, [f.slot]);
+    const s = await waitForSummary(counter, "the slot reported ahead of the checkpoint", (x) => x.slot.state === "ahead");
+    expect(s.ok).toBe(false);
+    expect(s.problems).toHaveLength(1);
+    expect(s.problems[0]).toContain(`SLOT_AHEAD_OF_CHECKPOINT: replication slot ${f.slot} is at ${moved.rows[0]?.lsn}`);
+    expect(s.slot.aheadBytes).toBeGreaterThan(0);
+    await metricReaches(counter, "zeroloss_ledger_slot_ahead_bytes", {}, (v) => v > 0);
+    const status = await f.status(counter);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/^PROBLEM: SLOT_AHEAD_OF_CHECKPOINT/);
+    expect(status.stdout).toContain(`PROBLEM SLOT_AHEAD_OF_CHECKPOINT: replication slot ${f.slot} is at ${moved.rows[0]?.lsn}`);
   });
 
   it("a counter that cannot be reached: zeroloss status exits 2", async () => {

@@ -151,6 +151,11 @@ export const configSchema = z.strictObject({
       topicPollMs: z.number().int().min(100).max(600_000).default(5_000),
       /** Kafka group session timeout: a counter silent this long loses its partitions (a restarted one waits this long for its old self). */
       sessionTimeoutMs: z.number().int().min(6_000).max(1_800_000).default(30_000),
+      /**
+       * How often the replication slot is compared with the producer's last checkpoint (a slot
+       * ahead of it is a proven gap); 0: never (a counter that cannot reach the source).
+       */
+      slotCheckSeconds: z.number().int().min(0).max(86_400).default(30),
     })
     .default({
       http: { port: 9400, host: "0.0.0.0" },
@@ -161,6 +166,7 @@ export const configSchema = z.strictObject({
       lingerMs: 500,
       topicPollMs: 5_000,
       sessionTimeoutMs: 30_000,
+      slotCheckSeconds: 30,
     }),
   verify: z
     .strictObject({

@@ -9,8 +9,13 @@ import type { Kafka } from "kafkajs";
 import { kafkaError } from "./client.js";
 import { readToEnd } from "./read.js";
 
-/** null when no checkpoint of this slot and database exists, or the topic does not (no producer has run yet). */
-export async function readCheckpoint(kafka: Kafka, topic: string, slot: string, db: string): Promise<Checkpoint | null> {
+/**
+ * null when no checkpoint of this slot and database exists, or the topic does not (no producer
+ * has run yet). With `lastRecords`, only the topic's tail is read first (the newest checkpoint
+ * is almost always among the last records; the topic is compacted only now and then), and the
+ * whole topic only when the tail holds none of this slot's.
+ */
+export async function readCheckpoint(kafka: Kafka, topic: string, slot: string, db: string, options: { readonly lastRecords?: number } = {}): Promise<Checkpoint | null> {
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -20,16 +25,22 @@ export async function readCheckpoint(kafka: Kafka, topic: string, slot: string, 
   } finally {
     await admin.disconnect();
   }
-  let last: Checkpoint | null = null;
-  await readToEnd(
-    kafka,
-    topic,
-    (r) => {
-      if (r.key?.toString("utf8") !== slot) return;
-      const cp = decodeCheckpoint(r.value);
-      if (cp.db === db) last = cp;
-    },
-    { groupPrefix: `zeroloss-checkpoint-reader-${slot}` },
-  );
-  return last;
+  const read = async (lastRecords: number | undefined): Promise<Checkpoint | null> => {
+    let last: Checkpoint | null = null;
+    let lastOffset = -1n;
+    await readToEnd(
+      kafka,
+      topic,
+      (r) => {
+        if (r.key?.toString("utf8") !== slot || BigInt(r.offset) < lastOffset) return;
+        const cp = decodeCheckpoint(r.value);
+        if (cp.db !== db) return;
+        last = cp;
+        lastOffset = BigInt(r.offset);
+      },
+      { groupPrefix: `zeroloss-checkpoint-reader-${slot}`, ...(lastRecords === undefined ? {} : { lastRecords }) },
+    );
+    return last;
+  };
+  return (options.lastRecords === undefined ? null : await read(options.lastRecords)) ?? (await read(undefined));
 }

@@ -20,6 +20,8 @@ export interface ReadToEndOptions {
   /** Give up after this long (default 120 s). */
   readonly timeoutMs?: number;
   readonly groupPrefix?: string;
+  /** Read only each partition's last N records (and whatever arrives before the seek lands). */
+  readonly lastRecords?: number;
 }
 
 export async function readToEnd(
@@ -30,11 +32,12 @@ export async function readToEnd(
 ): Promise<number> {
   const admin = kafka.admin();
   let ends: Map<number, bigint>;
+  let lows: Map<number, bigint>;
   try {
     await admin.connect();
     const offsets = await admin.fetchTopicOffsets(topic);
     ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-    const lows = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
+    lows = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
     for (const [p, high] of ends) if (high <= (lows.get(p) ?? 0n)) ends.delete(p);
   } catch (err) {
     throw kafkaError(err, `reading the end offsets of ${topic}`);
@@ -65,6 +68,13 @@ export async function readToEnd(
         onRecord({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers });
       },
     });
+    const tail = options.lastRecords;
+    if (tail !== undefined) {
+      for (const [partition, end] of ends) {
+        const low = lows.get(partition) ?? 0n;
+        consumer.seek({ topic, partition, offset: (end - BigInt(tail) > low ? end - BigInt(tail) : low).toString() });
+      }
+    }
     await pollUntil(async () => ([...ends].every(([p, end]) => (reached.get(p) ?? 0n) >= end) ? true : undefined), {
       timeoutMs: options.timeoutMs ?? 120_000,
       intervalMs: 50,

@@ -6,12 +6,15 @@
 // the producer from its checkpoint: the changes committed in between would never be read,
 // and nothing downstream could tell. So this is a stop, not a warning.
 //
-// Pure and free of I/O: the producer (at start), `zeroloss slot status` and the counter
-// read the slot (slotStatus) and the checkpoint (@zeroloss/kafka readCheckpoint) their own
-// way and ask the same question here. The inputs are structural, so @zeroloss/pg needs no
+// The verdict is pure and free of I/O: the producer (at start) reads the slot and the
+// checkpoint its own way and asks it; `zeroloss slot status` and the counter read both
+// through compareSlotWithCheckpoint, which fixes the order of the two reads. The inputs are structural, so @zeroloss/pg needs no
 // @zeroloss/wire: a wire Checkpoint and a SlotStatus fit as they are.
 import { ZerolossError } from "@zeroloss/errors";
+import type pg from "pg";
+import { query } from "./connect.js";
 import { parseLsn } from "./lsn.js";
+import { slotStatus, type SlotStatus } from "./replication.js";
 
 export const SLOT_AHEAD_OF_CHECKPOINT = "SLOT_AHEAD_OF_CHECKPOINT";
 
@@ -86,4 +89,34 @@ export function slotAheadError(slotName: string, ahead: SlotAhead): ZerolossErro
   return new ZerolossError(SLOT_AHEAD_OF_CHECKPOINT, describeSlotAhead(slotName, ahead), {
     details: { slot: slotName, confirmedFlushLsn: ahead.slot, checkpointLsn: ahead.checkpoint, bytes: ahead.bytes, phase: ahead.phase },
   });
+}
+
+/** The checkpoint read after the slot and the verdict, or why the checkpoint could not be read. */
+export type SlotCheck<C extends CheckpointPosition> =
+  | { readonly read: true; readonly checkpoint: C | null; readonly verdict: SlotVerdict }
+  | { readonly read: false; readonly error: unknown };
+
+/**
+ * Reads the slot first and the producer's checkpoint after it (`readCheckpoint` is given the
+ * source database's name), and judges. The order is the point: a running producer
+ * acknowledges only behind a checkpoint already in Kafka, so a checkpoint read after the slot
+ * is never older than what the slot showed, and a healthy producer is never reported ahead.
+ * `check` is undefined when the slot is missing or lost (other problems, said elsewhere); a
+ * checkpoint that cannot be read is reported, not thrown: the slot's own facts still matter.
+ * `zeroloss slot status` and the counter both ask through here.
+ */
+export async function compareSlotWithCheckpoint<C extends CheckpointPosition>(
+  client: pg.Client,
+  slotName: string,
+  readCheckpoint: (db: string) => Promise<C | null>,
+): Promise<{ readonly slot: SlotStatus; readonly check: SlotCheck<C> | undefined }> {
+  const slot = await slotStatus(client, slotName);
+  if (!slot.exists || slot.walStatus === "lost") return { slot, check: undefined };
+  const db = (await query<{ db: string }>(client, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
+  try {
+    const checkpoint = await readCheckpoint(db);
+    return { slot, check: { read: true, checkpoint, verdict: checkSlotAgainstCheckpoint(checkpoint, slot) } };
+  } catch (err) {
+    return { slot, check: { read: false, error: err } };
+  }
 }

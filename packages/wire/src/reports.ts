@@ -63,6 +63,18 @@ export interface WindowRow {
   problems: string[];
 }
 
+/** The counter's last comparison of the replication slot with the producer's checkpoint. */
+export interface SlotState {
+  /** ok; ahead: the slot passed the checkpoint (a proven gap); unknown: not decided (detail says why); off: counter.slotCheckSeconds is 0. */
+  readonly state: "ok" | "ahead" | "unknown" | "off";
+  readonly slot: string;
+  /** ahead: the problem, with both LSNs and the ways out; unknown: why. */
+  readonly detail: string | null;
+  /** Bytes of WAL the slot is ahead by (0 unless ahead). */
+  readonly aheadBytes: number;
+  readonly checkedAt: string | null;
+}
+
 export interface Summary {
   at: string;
   graceSeconds: number;
@@ -73,7 +85,10 @@ export interface Summary {
   partitions: PartitionSummary[];
   /** Windows in mismatch, attention or behind, worst first (at most 50). */
   needsAttention: WindowRow[];
-  /** true when nothing is in mismatch or attention, nothing is quarantined and no transaction is incomplete. */
+  slot: SlotState;
+  /** Problems beyond windows and transactions (a slot ahead of the checkpoint), each a sentence naming what to do. */
+  problems: string[];
+  /** true when nothing is in mismatch or attention, nothing is quarantined, no transaction is incomplete and `problems` is empty. */
   ok: boolean;
 }
 

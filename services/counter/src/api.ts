@@ -5,11 +5,13 @@ import type { ServerResponse } from "node:http";
 import type { Route } from "@zeroloss/observability";
 import { serviceError, type Client } from "@zeroloss/pg";
 import { DASHBOARD_HTML } from "./dashboard.js";
-import { TRANSACTION_STATES, WINDOW_STATES, type TransactionState, type WindowState } from "@zeroloss/wire";
+import { TRANSACTION_STATES, WINDOW_STATES, type SlotState, type TransactionState, type WindowState } from "@zeroloss/wire";
 import { listTransactions, listWindows, summary } from "./states.js";
 
 export interface ApiOptions {
   readonly graceSeconds: number;
+  /** The counter's last slot check, for the summary. */
+  readonly slot: () => SlotState;
   readonly db: () => Promise<Client>;
   /** Called after a failed read: the connection is dropped, the next read reconnects. */
   readonly readFailed: () => void;
@@ -50,7 +52,7 @@ export function apiRoutes(o: ApiOptions): Route[] {
           res.end(DASHBOARD_HTML);
           return true;
         case "/api/summary":
-          return ledger(res, "the summary", async () => summary(await o.db(), o.graceSeconds));
+          return ledger(res, "the summary", async () => summary(await o.db(), o.graceSeconds, o.slot()));
         case "/api/windows": {
           const q = url.searchParams;
           const state = q.get("state") ?? undefined;

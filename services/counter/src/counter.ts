@@ -20,7 +20,8 @@ import type { Logger } from "pino";
 import { addDataRecords, addManifestRecords, addTallyRecords, emptyDeltas } from "./deltas.js";
 import { ensureLedger, storedPositions, writeBatch, type PositionWrite } from "./ledger.js";
 import type { CounterMetrics } from "./metrics.js";
-import type { Summary } from "@zeroloss/wire";
+import type { SlotState, Summary } from "@zeroloss/wire";
+import { SlotWatch } from "./slot-watch.js";
 import { claimsAhead, recordStableEnds, settleTransactions, summary } from "./states.js";
 
 export interface CounterOptions {
@@ -57,6 +58,7 @@ export class Counter {
   private readonly topics: TopicNames;
   private readonly kafka: Kafka;
   private readonly svc: GroupService;
+  private readonly slotWatch: SlotWatch;
   private lastError: ZerolossError | null = null;
   private readonly free: Client[] = [];
   private reader: Client | null = null;
@@ -90,6 +92,7 @@ export class Counter {
     this.topics = topicNames(o.config.kafka.topicPrefix);
     this.avro = o.config.kafka.registry === undefined ? null : new AvroRegistry(o.config.kafka.registry.url);
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
+    this.slotWatch = new SlotWatch({ config: o.config, kafka: this.kafka, log: o.log.child({ component: "slot-check" }) });
     const control = new Set([this.topics.tallies, this.topics.manifests]);
     const c = o.config.counter;
     this.svc = new GroupService({
@@ -153,12 +156,19 @@ export class Counter {
     return this.reader;
   }
 
+  /** The last comparison of the replication slot with the producer's checkpoint. */
+  get slotState(): SlotState {
+    return this.slotWatch.state;
+  }
+
   async run(): Promise<void> {
     const refresher = setInterval(() => void this.refresh(), this.o.config.counter.refreshMs);
+    this.slotWatch.start();
     try {
       await this.svc.run();
     } finally {
       clearInterval(refresher);
+      await this.slotWatch.stop();
       for (const db of this.free.splice(0)) await db.end().catch(() => undefined); // closing at exit: nothing to report
       await this.reader?.end().catch(() => undefined);
       await this.refreshing;
@@ -205,7 +215,7 @@ export class Counter {
       const db = this.refresher;
       await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds, this.o.config.tallies.windowSize);
       await this.probeStableEnds(db);
-      const s = await summary(db, this.o.config.counter.graceSeconds);
+      const s = await summary(db, this.o.config.counter.graceSeconds, this.slotWatch.state);
       this.o.metrics.set(s);
       this.latest = s;
       this.refreshFailedAt = null;

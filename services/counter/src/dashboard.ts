@@ -64,7 +64,7 @@ function render(s) {
   status.className = s.ok ? "ok" : "problem";
   status.textContent = s.ok
     ? "Every change is accounted for" + (s.windows.behind > 0 ? " so far (" + s.windows.behind + " window(s) behind: records on their way)" : "")
-    : bad + " problem(s): " + s.windows.mismatch + " window(s) in mismatch, " + s.windows.attention + " with quarantined records, " + s.transactions.incomplete + " incomplete transaction(s)";
+    : (s.problems && s.problems.length > 0 ? s.problems.join(" ") + " " : "") + bad + " problem(s): " + s.windows.mismatch + " window(s) in mismatch, " + s.windows.attention + " with quarantined records, " + s.transactions.incomplete + " incomplete transaction(s)";
   document.getElementById("updated").textContent = new Date(s.at).toLocaleTimeString();
   tiles(document.getElementById("totals"), STAGES.map((k) => [k, s.totals[k]]), "data-stage");
   tiles(document.getElementById("window-states"), Object.entries(s.windows), "data-state");

@@ -32,7 +32,7 @@ async function main(argv: readonly string[]): Promise<number> {
     registry,
     http: config.counter.http,
     service: counter,
-    routes: apiRoutes({ graceSeconds: config.counter.graceSeconds, db: () => counter.readConnection(), readFailed: () => counter.readFailed() }),
+    routes: apiRoutes({ graceSeconds: config.counter.graceSeconds, slot: () => counter.slotState, db: () => counter.readConnection(), readFailed: () => counter.readFailed() }),
   });
 }
 

@@ -15,6 +15,7 @@ export class CounterMetrics {
   readonly rejected: Counter<"kind">;
   readonly errors: Counter<"code">;
   readonly lastRefresh: Gauge;
+  readonly slotAhead: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -36,6 +37,11 @@ export class CounterMetrics {
     this.read = new Counter({ name: "zeroloss_ledger_records_read_total", help: "Records the counter read, by kind: data, tallies, manifests", labelNames: ["kind"], registers });
     this.rejected = new Counter({ name: "zeroloss_ledger_rejected_records_total", help: "Records the counter could not use (named in its log), by kind", labelNames: ["kind"], registers });
     this.errors = new Counter({ name: "zeroloss_ledger_errors_total", help: "Errors by stable code", labelNames: ["code"], registers });
+    this.slotAhead = new Gauge({
+      name: "zeroloss_ledger_slot_ahead_bytes",
+      help: "Bytes of WAL the replication slot is ahead of the producer's checkpoint (changes never read: a proven gap); 0 when it is not, or not known",
+      registers,
+    });
     this.lastRefresh = new Gauge({ name: "zeroloss_ledger_last_refresh_timestamp_seconds", help: "When the gauges above were last refreshed from the ledger", registers });
   }
 
@@ -50,6 +56,7 @@ export class CounterMetrics {
       this.lag.set({ topic: p.topic, partition: String(p.partition), stage: "counter" }, p.counterLag);
     }
     this.oldestUnbalanced.set(s.oldestUnbalancedSeconds ?? 0);
+    this.slotAhead.set(s.slot.aheadBytes);
     this.lastRefresh.set(Date.now() / 1000);
   }
 }

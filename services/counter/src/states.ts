@@ -3,7 +3,7 @@
 // /api/windows and /api/transactions. States are derived at read time from the stored
 // counts, so they move on with the clock (pending → mismatch) without a write.
 import { query, type Client } from "@zeroloss/pg";
-import { TRANSACTION_STATES, WINDOW_STATES, type Summary, type StageTotals, type WindowRow, type WindowState, type TransactionState } from "@zeroloss/wire";
+import { TRANSACTION_STATES, WINDOW_STATES, type SlotState, type Summary, type StageTotals, type WindowRow, type WindowState, type TransactionState } from "@zeroloss/wire";
 import { BALANCED_SQL, SCHEMA } from "./ledger.js";
 
 /**
@@ -291,7 +291,7 @@ function transactionProblem(
   return `${behind}${name}: ${parts.join(", ")}${at}`;
 }
 
-export async function summary(db: Client, graceSeconds: number): Promise<Summary> {
+export async function summary(db: Client, graceSeconds: number, slot: SlotState): Promise<Summary> {
   const [totals] = await query<Record<keyof StageTotals, string | null>>(
     db,
     "summing the ledger",
@@ -337,6 +337,7 @@ export async function summary(db: Client, graceSeconds: number): Promise<Summary
   }
   const transactions = Object.fromEntries(TRANSACTION_STATES.map((s) => [s, 0])) as Record<TransactionState, number>;
   for (const s of txnStates) transactions[s.state] = num(s.n);
+  const problems = slot.state === "ahead" && slot.detail !== null ? [slot.detail] : [];
   const t = {
     emitted: num(totals?.emitted),
     transferred: num(totals?.transferred),
@@ -373,7 +374,9 @@ export async function summary(db: Client, graceSeconds: number): Promise<Summary
       };
     }),
     needsAttention: attention.map(windowRow),
-    ok: isOk(windows, transactions, t.quarantined),
+    slot,
+    problems,
+    ok: isOk(windows, transactions, t.quarantined) && problems.length === 0,
   };
 }
 

@@ -8,13 +8,11 @@ import { describeError, isZerolossError } from "@zeroloss/errors";
 import { createKafka, readCheckpoint } from "@zeroloss/kafka";
 import { silentLogger } from "@zeroloss/observability";
 import {
-  checkSlotAgainstCheckpoint,
+  compareSlotWithCheckpoint,
   connect,
   describeSlotAhead,
   describeUrl,
   dropSlot,
-  query,
-  slotStatus,
   type Client,
   type SlotStatus,
   type SlotVerdict,
@@ -173,16 +171,12 @@ async function withSource<T>(options: SlotCommandOptions, fn: (client: Client, c
  * The producer's last checkpoint for this slot and database, and the verdict on `status`
  * against it. A Kafka failure is reported, not thrown: the slot's own facts still matter.
  */
-async function checkAgainstCheckpoint(client: Client, config: Config, status: SlotStatus): Promise<CheckpointCheck> {
+/** The slot, then the producer's last checkpoint for it (compareSlotWithCheckpoint fixes the order). */
+async function checkAgainstCheckpoint(client: Client, config: Config): Promise<{ status: SlotStatus; check: CheckpointCheck | undefined }> {
   const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cli`, log: silentLogger() });
-  try {
-    const db = (await query<{ db: string }>(client, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
-    const checkpoint = await readCheckpoint(kafka, topicNames(config.kafka.topicPrefix).checkpoints, config.source.slot, db);
-    return { read: true, checkpoint, verdict: checkSlotAgainstCheckpoint(checkpoint, status) };
-  } catch (err) {
-    // A ZerolossError's message already carries its cause; its chain would repeat it.
-    return { read: false, error: isZerolossError(err) ? err.message : describeError(err) };
-  }
+  const { slot, check } = await compareSlotWithCheckpoint(client, config.source.slot, (db) => readCheckpoint(kafka, topicNames(config.kafka.topicPrefix).checkpoints, config.source.slot, db));
+  // A ZerolossError's message already carries its cause; its chain would repeat it.
+  return { status: slot, check: check === undefined || check.read ? check : { read: false, error: isZerolossError(check.error) ? check.error.message : describeError(check.error) } };
 }
 
 /**
@@ -191,12 +185,8 @@ async function checkAgainstCheckpoint(client: Client, config: Config, status: Sl
  */
 export async function slotStatusCommand(options: SlotCommandOptions & { readonly json: boolean }): Promise<number> {
   return withSource(options, async (client, config) => {
-    // The slot first, the checkpoint after: a running producer acknowledges only behind a
-    // checkpoint already in Kafka, so a checkpoint read later is never older than what the
-    // slot showed, and a healthy producer is never reported ahead.
-    const status = await slotStatus(client, config.source.slot);
+    const { status, check } = await checkAgainstCheckpoint(client, config);
     const usable = status.exists && status.walStatus !== "lost";
-    const check = usable ? await checkAgainstCheckpoint(client, config, status) : undefined;
     const advice = slotAdvice(status, options, check);
     if (options.json) {
       const checkpoint =

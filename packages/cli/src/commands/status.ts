@@ -25,6 +25,7 @@ export function counterUrl(http: { host: string; port: number }): string {
 export function headline(s: Summary): string {
   if (!s.ok) {
     const what = [
+      ...(s.problems ?? []).map((p) => p.split(":")[0] ?? p),
       s.windows.mismatch > 0 ? `${s.windows.mismatch} window(s) in mismatch` : null,
       s.totals.quarantined > 0 || s.windows.attention > 0 ? `${s.totals.quarantined} record(s) quarantined (${s.windows.attention} window(s) need attention)` : null,
       s.transactions.incomplete > 0 ? `${s.transactions.incomplete} incomplete transaction(s)` : null,
@@ -71,6 +72,8 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
         `Kafka lag ${n(p.kafkaLag)}, target lag ${n(p.targetLag)}`,
     );
   }
+  for (const p of s.problems ?? []) lines.push(`  PROBLEM ${p}`);
+  if (s.slot !== undefined && s.slot.state === "unknown") lines.push(`  slot check: not decided (${s.slot.detail ?? "not run yet"})`);
   for (const w of s.needsAttention) lines.push(`  ${w.state.toUpperCase()} ${w.topic}[${w.partition}] offsets ${w.windowStart}-${w.windowEnd}: ${w.problems.join("; ")}`);
   process.stdout.write(`${lines.join("\n")}\n`);
   return s.ok ? 0 : 1;

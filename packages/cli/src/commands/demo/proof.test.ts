@@ -32,6 +32,8 @@ const summary: Summary = {
   oldestUnbalancedSeconds: null,
   partitions: [],
   needsAttention: [],
+  slot: { state: "ok", slot: "zeroloss", detail: null, aheadBytes: 0, checkedAt: null },
+  problems: [],
   ok: true,
 };
 const equal: VerifyReport = {
