@@ -54,7 +54,7 @@ describe("deploy/: Prometheus and Grafana", () => {
     expect(check.code, check.out).toBe(0);
     expect(check.out).toContain(`SUCCESS: ${alerts.length} rules found`);
     const names = alerts.map((a) => a.alert);
-    for (const wanted of ["ZerolossWindowMismatch", "ZerolossWindowPendingTooLong", "ZerolossSlotLagHigh", "ZerolossConsumerLagHigh", "ZerolossChecksumMismatch", "ZerolossProducerStalled"]) {
+    for (const wanted of ["ZerolossWindowMismatch", "ZerolossWindowBehindTooLong", "ZerolossSlotAheadOfCheckpoint", "ZerolossCounterBehind", "ZerolossSlotLagHigh", "ZerolossConsumerLagHigh", "ZerolossChecksumMismatch", "ZerolossProducerStalled"]) {
       expect(names).toContain(wanted);
     }
     const unit = promtool(["test", "rules", "deploy/alerts.test.yml"]);
