@@ -52,6 +52,12 @@ const LEDGER_DDL = [
   `ALTER TABLE ${SCHEMA}.partitions ALTER COLUMN high_watermark DROP NOT NULL, ADD COLUMN IF NOT EXISTS emitted_to bigint, ADD COLUMN IF NOT EXISTS manifest_bound bigint,
      ADD COLUMN IF NOT EXISTS stable_end bigint, ADD COLUMN IF NOT EXISTS stable_claims_to bigint`,
   `CREATE INDEX IF NOT EXISTS transactions_unapplied ON ${SCHEMA}.transactions (first_seen_at) WHERE applied_at IS NULL`,
+  // Applied, then a record more than its manifest promised arrived (complete_at cleared): incomplete.
+  `CREATE INDEX IF NOT EXISTS transactions_reopened ON ${SCHEMA}.transactions (applied_at) WHERE applied_at IS NOT NULL AND complete_at IS NULL`,
+  // Running counts the summary reads instead of counting every retained row each refresh:
+  // 'applied' = transactions marked applied and not yet pruned.
+  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.counts (name text PRIMARY KEY, n bigint NOT NULL)`,
+  `INSERT INTO ${SCHEMA}.counts SELECT 'applied', count(*) FROM ${SCHEMA}.transactions WHERE applied_at IS NOT NULL ON CONFLICT DO NOTHING`,
   // Per-table counts merge by adding: {"public.a": 2} + {"public.a": 1, "public.b": 1}.
   `CREATE OR REPLACE FUNCTION ${SCHEMA}.add_counts(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
      SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM (

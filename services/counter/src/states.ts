@@ -303,7 +303,17 @@ export async function summary(db: Client, graceSeconds: number, slot: SlotState)
     "counting windows by state",
     `SELECT state, count(*) AS n, extract(epoch FROM now() - min(unbalanced_since))::float8 AS oldest FROM (${WINDOWS_WITH_STATE}) s GROUP BY state`,
   );
-  const txnStates = await query<{ state: TransactionState; n: string }>(db, "counting transactions by state", `SELECT state, count(*) AS n FROM (${TXNS_WITH_STATE}) s GROUP BY 1`, [graceSeconds]);
+  // Unapplied transactions by their full state (few: the partial index), applied ones reopened
+  // by an extra record (few), and the rest of the applied ones from the running count.
+  const txnStates = await query<{ state: TransactionState; n: string }>(
+    db,
+    "counting transactions by state",
+    `SELECT state, count(*) AS n FROM (${TXNS_WITH_STATE}) s WHERE applied_at IS NULL GROUP BY 1
+     UNION ALL SELECT 'incomplete', count(*) FROM ${SCHEMA}.transactions WHERE applied_at IS NOT NULL AND complete_at IS NULL
+     UNION ALL SELECT 'applied', COALESCE((SELECT n FROM ${SCHEMA}.counts WHERE name = 'applied'), 0)
+       - (SELECT count(*) FROM ${SCHEMA}.transactions WHERE applied_at IS NOT NULL AND complete_at IS NULL)`,
+    [graceSeconds],
+  );
   const parts = await query<{
     topic: string;
     partition: string;
@@ -336,7 +346,7 @@ export async function summary(db: Client, graceSeconds: number, slot: SlotState)
     if (s.oldest !== null) oldest = Math.max(oldest ?? 0, Number(s.oldest));
   }
   const transactions = Object.fromEntries(TRANSACTION_STATES.map((s) => [s, 0])) as Record<TransactionState, number>;
-  for (const s of txnStates) transactions[s.state] = num(s.n);
+  for (const s of txnStates) transactions[s.state] += num(s.n);
   const problems = slot.state === "ahead" && slot.detail !== null ? [slot.detail] : [];
   const t = {
     emitted: num(totals?.emitted),
@@ -393,10 +403,10 @@ export function isOk(windows: Readonly<Record<WindowState, number>>, transaction
  * only their last offset per partition, which stands for all of them.
  */
 export async function settleTransactions(db: Client, retainSeconds: number, windowSize: number): Promise<{ applied: number; pruned: number }> {
-  const applied = await query(
+  const applied = await query<{ n: string }>(
     db,
     "marking applied transactions",
-    `UPDATE ${SCHEMA}.transactions t SET applied_at = now()
+    `WITH settled AS (UPDATE ${SCHEMA}.transactions t SET applied_at = now()
       WHERE t.applied_at IS NULL AND t.complete_at IS NOT NULL
         AND NOT EXISTS (
           SELECT 1
@@ -405,16 +415,18 @@ export async function settleTransactions(db: Client, retainSeconds: number, wind
             LEFT JOIN ${SCHEMA}.windows w ON w.topic = split_part(o.k, ':', 1) AND w.partition = split_part(o.k, ':', 2)::int
                  AND w.window_start > lower(r.m) - $1 AND w.window_start < upper(r.m)
            WHERE w.topic IS NULL OR NOT isempty((r.m * int8multirange(int8range(w.window_start, w.window_start + w.window_size))) - w.written_offsets))
-      RETURNING 1`,
+      RETURNING 1)
+     UPDATE ${SCHEMA}.counts SET n = n + (SELECT count(*) FROM settled) WHERE name = 'applied' RETURNING (SELECT count(*) FROM settled)::text AS n`,
     [windowSize],
   );
-  const pruned = await query(
+  const pruned = await query<{ n: string }>(
     db,
     "pruning applied transactions",
-    `DELETE FROM ${SCHEMA}.transactions WHERE applied_at < now() - make_interval(secs => $1) RETURNING 1`,
+    `WITH gone AS (DELETE FROM ${SCHEMA}.transactions WHERE applied_at < now() - make_interval(secs => $1) RETURNING 1)
+     UPDATE ${SCHEMA}.counts SET n = n - (SELECT count(*) FROM gone) WHERE name = 'applied' RETURNING (SELECT count(*) FROM gone)::text AS n`,
     [retainSeconds],
   );
-  return { applied: applied.length, pruned: pruned.length };
+  return { applied: num(applied[0]?.n), pruned: num(pruned[0]?.n) };
 }
 
 /** Partitions whose emitted tallies claim offsets the counter has not read: where Kafka's committed end must be probed. */
