@@ -8,8 +8,9 @@
 //             PGBENCH_SCALE` tables (pgbench_history given `hid bigserial PRIMARY KEY`), all
 //             published, loaded before the producer starts, so its initial snapshot emits them
 //             (ROWS + the pgbench tables' rows). Once the producer reports `snapshotting`,
-//             `pgbench -c PGBENCH_CLIENTS -T PGBENCH_SECONDS -n` runs at full speed, during
-//             the snapshot and after it (the run records whether it outlasted the snapshot);
+//             `pgbench -c PGBENCH_CLIENTS -T PGBENCH_SECONDS -n` runs at full speed, then more
+//             such runs back to back (-T 30 while the snapshot lasts, then the rest of
+//             PGBENCH_AFTER_S): pgbench runs during the snapshot and PGBENCH_AFTER_S after it;
 //   backlog   bench:e2e's backlog (bench/e2e/workload.mjs): CHANGES row changes in transactions
 //             of TXN written while no pipeline runs (its slot and publication exist), then
 //             drained.
@@ -43,7 +44,7 @@
 // 2 when the benchmark itself failed.
 //
 // Usage: npm run bench:counter
-//        PHASES=snapshot,backlog ROWS=1000000 PGBENCH_SCALE=10 PGBENCH_CLIENTS=4 PGBENCH_SECONDS=240 \
+//        PHASES=snapshot,backlog ROWS=1000000 PGBENCH_SCALE=10 PGBENCH_CLIENTS=4 PGBENCH_SECONDS=120 PGBENCH_AFTER_S=60 \
 //        CHANGES=300000 TXN=1000 GOAL_S=5 SAMPLE_MS=1000 ACTIVITY_MS=250 MARKER_SLACK=2 SETTLE_S=5 \
 //        TIMEOUT_S=1500 STATUS=cli STATEMENTS=1 TRACE=1 node bench/counter/run.mjs
 //        ZEROLOSS_CONFIG='{"counter":{"lingerMs":0}}'  merges keys into the config's sections (experiments)
@@ -72,7 +73,8 @@ const PHASES = (env.PHASES ?? "snapshot,backlog").split(",").map((s) => s.trim()
 const ROWS = int("ROWS", 1_000_000);
 const PGBENCH_SCALE = int("PGBENCH_SCALE", 10);
 const PGBENCH_CLIENTS = int("PGBENCH_CLIENTS", 4);
-const PGBENCH_SECONDS = int("PGBENCH_SECONDS", 240);
+const PGBENCH_SECONDS = int("PGBENCH_SECONDS", 120);
+const PGBENCH_AFTER_S = int("PGBENCH_AFTER_S", 60);
 const CHANGES = int("CHANGES", 300_000);
 const TXN = int("TXN", 1000);
 const GOAL_S = Number(env.GOAL_S ?? 5);
@@ -613,17 +615,50 @@ async function prepareSnapshot(stack, sourceUrl) {
         const p = await scrape(pipeline.ports.producer);
         return ["snapshotting", "streaming"].includes(phaseOf(p));
       });
-      const r = procs.run(join(PG_BIN, "pgbench"), ["-c", String(PGBENCH_CLIENTS), "-T", String(PGBENCH_SECONDS), "-n", ...args], { env: pgEnv }, join(work, "pgbench.log"));
-      state.pgbench = true;
-      state.pgbenchPid = r.child.pid;
+      // pgbench in runs of -T seconds, back to back: the first PGBENCH_SECONDS long, then more
+      // until the snapshot has been over for PGBENCH_AFTER_S (on a busy machine it outlasts
+      // any fixed -T). Each run's own report gives its transactions.
       const startedAt = seconds(performance.now() - t0);
-      console.log(`snapshot: pgbench -c ${PGBENCH_CLIENTS} -T ${PGBENCH_SECONDS} -n started at ${startedAt} s`);
-      const done = await r.exited;
-      state.pgbench = false;
-      if (done.code !== 0) throw new Error(`pgbench failed (${done.code}):\n${done.out.slice(-2000)}`);
-      const tps = /tps = ([\d.]+)/.exec(done.out)?.[1];
-      const txns = /number of transactions actually processed: (\d+)/.exec(done.out)?.[1];
-      return { pgbench: { clients: PGBENCH_CLIENTS, seconds: PGBENCH_SECONDS, startedAtS: startedAt, endedAtS: seconds(performance.now() - t0), tps: tps === undefined ? null : Number(tps), transactions: txns === undefined ? null : Number(txns) } };
+      const runs = [];
+      let snapshotDoneAt = null;
+      const watch = setInterval(() => {
+        void scrape(pipeline.ports.producer).then((p) => {
+          if (snapshotDoneAt === null && phaseOf(p) === "streaming") snapshotDoneAt = performance.now();
+        });
+      }, 500);
+      try {
+        for (let seg = PGBENCH_SECONDS; seg > 0; ) {
+          const r = procs.run(join(PG_BIN, "pgbench"), ["-c", String(PGBENCH_CLIENTS), "-T", String(seg), "-n", ...args], { env: pgEnv }, join(work, "pgbench.log"));
+          const closed = new Promise((res) => r.child.once("close", res)); // 'exit' can come before the last output
+          state.pgbench = true;
+          state.pgbenchPid = r.child.pid;
+          console.log(`snapshot: pgbench -c ${PGBENCH_CLIENTS} -T ${seg} -n started at ${seconds(performance.now() - t0)} s`);
+          const done = await r.exited;
+          await closed;
+          state.pgbench = false;
+          if (done.code !== 0) throw new Error(`pgbench failed (${done.code}):\n${done.out.slice(-2000)}`);
+          const tps = /tps = ([\d.]+)/.exec(done.out)?.[1];
+          const txns = /number of transactions actually processed: (\d+)/.exec(done.out)?.[1];
+          runs.push({ seconds: seg, tps: tps === undefined ? null : Number(tps), transactions: txns === undefined ? null : Number(txns) });
+          const after = snapshotDoneAt === null ? 0 : (performance.now() - snapshotDoneAt) / 1000;
+          seg = after >= PGBENCH_AFTER_S ? 0 : snapshotDoneAt === null ? 30 : Math.ceil(PGBENCH_AFTER_S - after);
+          if (performance.now() - t0 > TIMEOUT_MS / 2) break; // bounded: the drain needs time too
+        }
+      } finally {
+        clearInterval(watch);
+      }
+      const endedAt = seconds(performance.now() - t0);
+      const transactions = runs.reduce((a, r) => a + (r.transactions ?? 0), 0);
+      return {
+        pgbench: {
+          clients: PGBENCH_CLIENTS,
+          startedAtS: startedAt,
+          endedAtS: endedAt,
+          runs,
+          transactions,
+          tps: Number((transactions / runs.reduce((a, r) => a + r.seconds, 0)).toFixed(1)),
+        },
+      };
     },
   };
 }
@@ -735,11 +770,12 @@ async function runPhase(stack, phase) {
   let settled = false;
   try {
     const loading = prepared.load(pipeline, t0, state);
-    // pgbench is a process tree of its own: sampled once it runs.
+    // Each pgbench run is a process tree of its own: sampled while it runs.
+    const seen = new Set();
     const addPgbench = setInterval(() => {
-      if (state.pgbenchPid !== null) {
-        processes.add("pgbench", state.pgbenchPid);
-        clearInterval(addPgbench);
+      if (state.pgbenchPid !== null && !seen.has(state.pgbenchPid)) {
+        seen.add(state.pgbenchPid);
+        processes.add(`pgbench-${seen.size}`, state.pgbenchPid);
       }
     }, 200);
     Object.assign(result, await loading);
@@ -831,7 +867,7 @@ async function runPhase(stack, phase) {
 function printPhase(r) {
   const l = r.lag;
   console.log(`\n== ${r.phase}: ${r.settled ? "settled" : "NOT SETTLED"} at ${r.endS} s (load done ${r.loadDoneS} s, consumer done ${r.consumerDoneS} s${r.snapshotEndS !== undefined ? `, snapshot done ${r.snapshotEndS} s` : ""})`);
-  if (r.pgbench) console.log(`   pgbench: ${r.pgbench.tps} tps, ${fmt(r.pgbench.transactions ?? 0)} transactions, ${r.pgbench.startedAtS}-${r.pgbench.endedAtS} s; outlasted the snapshot: ${r.pgbenchOutlastedSnapshot}`);
+  if (r.pgbench) console.log(`   pgbench: ${r.pgbench.tps} tps, ${fmt(r.pgbench.transactions)} transactions in ${r.pgbench.runs.length} run(s), ${r.pgbench.startedAtS}-${r.pgbench.endedAtS} s; outlasted the snapshot: ${r.pgbenchOutlastedSnapshot}`);
   console.log(`   lag, counter read position:  p50 ${l.readPosition.p50} s, p90 ${l.readPosition.p90} s, p99 ${l.readPosition.p99} s, max ${l.readPosition.max} s (at ${l.readPosition.maxAtS} s); ${l.secondsOverGoal.readPosition} s over ${GOAL_S} s`);
   console.log(`   lag, written tallies counted: p50 ${l.writtenTallies.p50} s, p90 ${l.writtenTallies.p90} s, p99 ${l.writtenTallies.p99} s, max ${l.writtenTallies.max} s (at ${l.writtenTallies.maxAtS} s); ${l.secondsOverGoal.writtenTallies} s over ${GOAL_S} s`);
   const w = r.rates.whileLoading;
@@ -857,7 +893,7 @@ function printPhase(r) {
 const summary = newSummary({
   phases: PHASES,
   rows: ROWS,
-  pgbench: { scale: PGBENCH_SCALE, clients: PGBENCH_CLIENTS, seconds: PGBENCH_SECONDS },
+  pgbench: { scale: PGBENCH_SCALE, clients: PGBENCH_CLIENTS, seconds: PGBENCH_SECONDS, afterSnapshotSeconds: PGBENCH_AFTER_S },
   changes: CHANGES,
   txnChanges: TXN,
   goalS: GOAL_S,
