@@ -146,7 +146,7 @@ export const configSchema = z.strictObject({
       /** How often metrics and transaction states are refreshed from the ledger. */
       refreshMs: z.number().int().min(100).max(600_000).default(2_000),
       /** Fetched batches are gathered this long into one ledger transaction: fewer, larger writes; the counts lag by as much. */
-      lingerMs: z.number().int().min(0).max(60_000).default(100),
+      lingerMs: z.number().int().min(0).max(60_000).default(0),
       /** How often the data topics are listed, to count topics created after the counter. */
       topicPollMs: z.number().int().min(100).max(600_000).default(5_000),
       /** Kafka group session timeout: a counter silent this long loses its partitions (a restarted one waits this long for its old self). */
@@ -163,7 +163,7 @@ export const configSchema = z.strictObject({
       graceSeconds: 300,
       retainTransactionsSeconds: 86_400,
       refreshMs: 2_000,
-      lingerMs: 100,
+      lingerMs: 0,
       topicPollMs: 5_000,
       sessionTimeoutMs: 30_000,
       slotCheckSeconds: 30,
