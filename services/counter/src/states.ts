@@ -1,7 +1,8 @@
 // The read side of the ledger: window and transaction states (the rules, docs/counter.md),
 // the summary behind /api/summary, /metrics and `zeroloss status`, and the lists behind
 // /api/windows and /api/transactions. States are derived at read time from the stored
-// counts, so they move on with the clock (pending → mismatch) without a write.
+// counts, offset ranges and the counter's own positions: a window turns from behind to
+// balanced, or to mismatch, as the counter reads on, never by age.
 import { query, type Client } from "@zeroloss/pg";
 import { TRANSACTION_STATES, WINDOW_STATES, type SlotState, type Summary, type StageTotals, type WindowRow, type WindowState, type TransactionState } from "@zeroloss/wire";
 import { BALANCED_SQL, SCHEMA } from "./ledger.js";
