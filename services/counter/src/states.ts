@@ -72,16 +72,16 @@ const TXN_FACTS = `SELECT t.*,
   FROM ${SCHEMA}.transactions t`;
 
 /**
- * A record beyond what the manifest promises makes it incomplete even after it was applied.
+ * Complete ones first, without the tests above (most rows). An applied transaction whose
+ * complete_at was cleared got a record beyond what its manifest promises: incomplete.
  * $1 is counter.graceSeconds, used only for manifests of producers before 2026-12, which
  * carry no bounds: such a transaction is incomplete once its records are still missing
  * after the grace period.
  */
 const TXN_STATE = `CASE
-  WHEN x.extra THEN 'incomplete'
-  WHEN x.applied_at IS NOT NULL THEN 'applied'
-  WHEN x.complete_at IS NOT NULL THEN 'complete'
-  WHEN (x.expected IS NOT NULL AND x.bounds_read) OR x.manifest_passed THEN 'incomplete'
+  WHEN x.complete_at IS NOT NULL THEN CASE WHEN x.applied_at IS NOT NULL THEN 'applied' ELSE 'complete' END
+  WHEN x.applied_at IS NOT NULL THEN 'incomplete'
+  WHEN x.extra OR (x.expected IS NOT NULL AND x.bounds_read) OR x.manifest_passed THEN 'incomplete'
   WHEN x.expected IS NOT NULL AND x.bounds IS NULL AND now() - x.first_seen_at > make_interval(secs => $1) THEN 'incomplete'
   ELSE 'pending' END`;
 
@@ -396,29 +396,44 @@ export function isOk(windows: Readonly<Record<WindowState, number>>, transaction
   return windows.mismatch === 0 && windows.attention === 0 && transactions.incomplete === 0 && quarantined === 0;
 }
 
+/** Transactions settled per refresh at most: a catch-up of hundreds of thousands is spread over refreshes. */
+const SETTLE_BATCH = 20_000;
+
 /**
  * Marks complete transactions applied once the consumer's written tallies cover every
  * offset holding one of their records (a record skipped by the consumer keeps its
  * transaction from ever being applied), and prunes applied ones older than `retainSeconds`.
- * Runs on the counter's refresh tick, not per batch. Rows of a ledger before 2026-12 have
- * only their last offset per partition, which stands for all of them.
+ * Runs on the counter's refresh tick, not per batch. A cheap test first: every partition's
+ * written tallies reach past the transaction's last offset there (one aggregate per
+ * partition); only those candidates, oldest first, get the exact test, offset by offset.
+ * Rows of a ledger before 2026-12 have only their last offset per partition, which stands
+ * for all of them.
  */
 export async function settleTransactions(db: Client, retainSeconds: number, windowSize: number): Promise<{ applied: number; pruned: number }> {
+  const offsets = `COALESCE(t.offsets, (SELECT jsonb_object_agg(l.k, '{[' || l.v || ',' || (l.v::bigint + 1) || ')}') FROM jsonb_each_text(t.last_offsets) l(k, v)), '{}')`;
   const applied = await query<{ n: string }>(
     db,
     "marking applied transactions",
-    `WITH settled AS (UPDATE ${SCHEMA}.transactions t SET applied_at = now()
-      WHERE t.applied_at IS NULL AND t.complete_at IS NOT NULL
-        AND NOT EXISTS (
-          SELECT 1
-            FROM jsonb_each_text(COALESCE(t.offsets, (SELECT jsonb_object_agg(l.k, '{[' || l.v || ',' || (l.v::bigint + 1) || ')}') FROM jsonb_each_text(t.last_offsets) l(k, v)), '{}')) o(k, v)
-            CROSS JOIN LATERAL (SELECT o.v::int8multirange AS m) r
-            LEFT JOIN ${SCHEMA}.windows w ON w.topic = split_part(o.k, ':', 1) AND w.partition = split_part(o.k, ':', 2)::int
-                 AND w.window_start > lower(r.m) - $1 AND w.window_start < upper(r.m)
-           WHERE w.topic IS NULL OR NOT isempty((r.m * int8multirange(int8range(w.window_start, w.window_start + w.window_size))) - w.written_offsets))
-      RETURNING 1)
+    `WITH reach AS (SELECT topic || ':' || partition AS k, max(upper(written_offsets)) AS written_to FROM ${SCHEMA}.windows GROUP BY topic, partition),
+     candidates AS (
+       SELECT t.db, t.commit_lsn, t.commit_time FROM ${SCHEMA}.transactions t
+        WHERE t.applied_at IS NULL AND t.complete_at IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(${offsets}) o(k, v) LEFT JOIN reach ON reach.k = o.k
+                           WHERE COALESCE(reach.written_to, 0) < upper(o.v::int8multirange))
+        ORDER BY t.first_seen_at LIMIT $2),
+     settled AS (
+       UPDATE ${SCHEMA}.transactions t SET applied_at = now() FROM candidates c
+        WHERE t.db = c.db AND t.commit_lsn = c.commit_lsn AND t.commit_time = c.commit_time
+          AND NOT EXISTS (
+            SELECT 1
+              FROM jsonb_each_text(${offsets}) o(k, v)
+              CROSS JOIN LATERAL (SELECT o.v::int8multirange AS m) r
+              LEFT JOIN ${SCHEMA}.windows w ON w.topic = split_part(o.k, ':', 1) AND w.partition = split_part(o.k, ':', 2)::int
+                   AND w.window_start > lower(r.m) - $1 AND w.window_start < upper(r.m)
+             WHERE w.topic IS NULL OR NOT isempty((r.m * int8multirange(int8range(w.window_start, w.window_start + w.window_size))) - w.written_offsets))
+        RETURNING 1)
      UPDATE ${SCHEMA}.counts SET n = n + (SELECT count(*) FROM settled) WHERE name = 'applied' RETURNING (SELECT count(*) FROM settled)::text AS n`,
-    [windowSize],
+    [windowSize, SETTLE_BATCH],
   );
   const pruned = await query<{ n: string }>(
     db,
