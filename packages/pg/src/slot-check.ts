@@ -109,13 +109,23 @@ export async function compareSlotWithCheckpoint<C extends CheckpointPosition>(
   client: pg.Client,
   slotName: string,
   readCheckpoint: (db: string) => Promise<C | null>,
+  recheckMs = 3_000,
 ): Promise<{ readonly slot: SlotStatus; readonly check: SlotCheck<C> | undefined }> {
   const slot = await slotStatus(client, slotName);
   if (!slot.exists || slot.walStatus === "lost") return { slot, check: undefined };
   const db = (await query<{ db: string }>(client, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
   try {
-    const checkpoint = await readCheckpoint(db);
-    return { slot, check: { read: true, checkpoint, verdict: checkSlotAgainstCheckpoint(checkpoint, slot) } };
+    let checkpoint = await readCheckpoint(db);
+    let verdict = checkSlotAgainstCheckpoint(checkpoint, slot);
+    if (!verdict.ok && recheckMs > 0) {
+      // The producer acknowledges once its commit returns; the checkpoint's commit marker may
+      // reach its partition a moment later. Read again before calling it a gap: a real one
+      // does not close by itself.
+      await new Promise((r) => setTimeout(r, recheckMs));
+      checkpoint = await readCheckpoint(db);
+      verdict = checkSlotAgainstCheckpoint(checkpoint, slot);
+    }
+    return { slot, check: { read: true, checkpoint, verdict } };
   } catch (err) {
     return { slot, check: { read: false, error: err } };
   }

@@ -132,7 +132,10 @@ export function decodeManifest(value: Buffer | null): Manifest {
     throw new WireError("WIRE_MALFORMED", "manifest record lacks db, commitLsn, commitTime, records, hash or events (table → count)");
   }
   const bounds = o["bounds"];
-  if (bounds !== undefined && (typeof bounds !== "object" || bounds === null || Object.values(bounds).some((n) => !Number.isInteger(n) || (n as number) < 0))) {
+  if (
+    bounds !== undefined &&
+    (typeof bounds !== "object" || bounds === null || Object.entries(bounds).some(([k, n]) => !/^[A-Za-z0-9._-]+:\d+$/.test(k) || !Number.isInteger(n) || (n as number) < 0))
+  ) {
     throw new WireError("WIRE_MALFORMED", "manifest record's bounds is not a map of topic:partition to an offset");
   }
   return o as unknown as Manifest;
@@ -149,6 +152,7 @@ export function decodeTally(value: Buffer | null): Tally {
     const n = o[k];
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new WireError("WIRE_MALFORMED", `tally record's ${k} is not a non-negative integer`);
   }
+  if ((o["lastOffset"] as number) < (o["firstOffset"] as number)) throw new WireError("WIRE_MALFORMED", "tally record's lastOffset is below its firstOffset");
   const after = o["after"];
   if (after !== undefined && (typeof after !== "number" || !Number.isInteger(after) || after < 0 || after > (o["firstOffset"] as number))) {
     throw new WireError("WIRE_MALFORMED", "tally record's after is not an offset at or below its firstOffset");

@@ -228,7 +228,10 @@ export class Counter {
       });
       const db = this.refresher;
       await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds, this.o.config.tallies.windowSize);
-      await this.probeStableEnds(db);
+      await this.probeStableEnds(db).catch((err: unknown) => {
+        // Kafka's committed end is one proof among others: the summary and the gauges go on without it.
+        this.noteError(err, "probing Kafka's committed end");
+      });
       const s = await summary(db, this.o.config.counter.graceSeconds, this.slotWatch.state);
       this.o.metrics.set(s);
       this.latest = s;

@@ -39,7 +39,7 @@ const LEDGER_DDL = [
   // after the tallies up to stable_claims_to had been counted.
   `CREATE TABLE IF NOT EXISTS ${SCHEMA}.partitions (
      topic text NOT NULL, partition integer NOT NULL, high_watermark bigint, emitted_to bigint, manifest_bound bigint,
-     stable_end bigint, stable_claims_to bigint, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (topic, partition))`,
+     stable_end bigint, stable_claims_to bigint, stable_short_since timestamptz, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (topic, partition))`,
   `CREATE TABLE IF NOT EXISTS ${SCHEMA}.transactions (
      db text NOT NULL, commit_lsn pg_lsn NOT NULL, commit_time text NOT NULL, kind text, xid bigint,
      expected jsonb, expected_records bigint, seen jsonb NOT NULL DEFAULT '{}', seen_records bigint NOT NULL DEFAULT 0,
@@ -50,7 +50,7 @@ const LEDGER_DDL = [
   `ALTER TABLE ${SCHEMA}.windows ADD COLUMN IF NOT EXISTS skipped_offsets int8multirange NOT NULL DEFAULT '{}'`,
   `ALTER TABLE ${SCHEMA}.transactions ADD COLUMN IF NOT EXISTS offsets jsonb, ADD COLUMN IF NOT EXISTS bounds jsonb`,
   `ALTER TABLE ${SCHEMA}.partitions ALTER COLUMN high_watermark DROP NOT NULL, ADD COLUMN IF NOT EXISTS emitted_to bigint, ADD COLUMN IF NOT EXISTS manifest_bound bigint,
-     ADD COLUMN IF NOT EXISTS stable_end bigint, ADD COLUMN IF NOT EXISTS stable_claims_to bigint`,
+     ADD COLUMN IF NOT EXISTS stable_end bigint, ADD COLUMN IF NOT EXISTS stable_claims_to bigint, ADD COLUMN IF NOT EXISTS stable_short_since timestamptz`,
   `CREATE INDEX IF NOT EXISTS transactions_unapplied ON ${SCHEMA}.transactions (first_seen_at) WHERE applied_at IS NULL`,
   // Applied, then a record more than its manifest promised arrived (complete_at cleared): incomplete.
   `CREATE INDEX IF NOT EXISTS transactions_reopened ON ${SCHEMA}.transactions (applied_at) WHERE applied_at IS NOT NULL AND complete_at IS NULL`,
@@ -88,6 +88,17 @@ export async function ensureLedger(db: Client): Promise<void> {
  * two counters cannot wait on each other.
  */
 export async function storedPositions(db: Client, partitions: readonly { topic: string; partition: number }[], lock = true): Promise<Map<string, bigint>> {
+  if (lock) {
+    // A row that does not exist yet cannot be locked: two counters holding a new partition
+    // during a rebalance would both count its first batch. Created at 0 first, then locked.
+    await query(
+      db,
+      "creating the counter's positions of new partitions",
+      `INSERT INTO ${SCHEMA}.positions (topic, partition, next_offset) SELECT x.topic, x.partition, 0 FROM unnest($1::text[], $2::int[]) AS x(topic, partition)
+       ORDER BY x.topic, x.partition ON CONFLICT (topic, partition) DO NOTHING`,
+      [partitions.map((p) => p.topic), partitions.map((p) => p.partition)],
+    );
+  }
   const rows = await query<{ topic: string; partition: string; next_offset: string }>(
     db,
     `reading the counter's positions in ${partitions.map((p) => `${p.topic}[${p.partition}]`).join(", ")}`,

@@ -80,6 +80,11 @@ export class SlotWatch {
   }
 
   private unknown(why: string, at: string): void {
+    if (this.current.state === "ahead") {
+      // A proven gap stays until a check says otherwise: a failed check does not make it OK.
+      this.o.log.debug({ why }, "the slot check could not run; the slot stays reported ahead");
+      return;
+    }
     if (this.current.state !== "unknown" || this.current.detail !== why) this.o.log.debug({ why }, "the slot check could not decide");
     // Not a problem: the counter cannot see; the detail says why.
     this.current = { state: "unknown", slot: this.o.config.source.slot, detail: why, aheadBytes: 0, checkedAt: at };

@@ -14,8 +14,9 @@ import { BALANCED_SQL, SCHEMA } from "./ledger.js";
  *     read past without finding; named, not a proof by itself (a tally's range of a producer
  *     before 2026-12 may span the other lane's commit marker), the counts decide;
  *   - past_end: claimed offsets at or past Kafka's committed end as probed after the tally
- *     was counted (a tally commits in the same Kafka transaction as its records, and its
- *     range ends at its last record);
+ *     was counted, and still short on every probe for STABLE_CONFIRM_SECONDS (a tally
+ *     commits in the same Kafka transaction as its records, and its range ends at its last
+ *     record; the commit markers reach the partitions one by one, a moving leader's late);
  *   - not_emitted: offsets Kafka holds that no emitted tally covers, below the highest offset
  *     the emitted tallies reach (the producer's tallies are in commit order per partition);
  *   - skipped: offsets Kafka holds that the consumer passed over without writing (its written
@@ -25,10 +26,13 @@ import { BALANCED_SQL, SCHEMA } from "./ledger.js";
  *   - written_read: the counter has read every offset the written tallies claim.
  * Everything else that disagrees is the pipeline or the counter being behind.
  */
+/** How long Kafka's committed end must stay short of committed claims before they are proven missing. */
+export const STABLE_CONFIRM_SECONDS = 30;
+
 const WINDOW_FACTS = `SELECT w.*, pt.high_watermark, COALESCE(pos.next_offset, 0) AS read_to, upper(w.written_offsets) AS written_to,
     (w.emitted_offsets - w.transferred_offsets) * int8multirange(int8range(0, COALESCE(pos.next_offset, 0))) AS not_in_kafka,
-    (w.emitted_offsets - w.transferred_offsets)
-      * int8multirange(int8range(LEAST(COALESCE(pt.stable_end, 0), COALESCE(pt.stable_claims_to, 0)), COALESCE(pt.stable_claims_to, 0))) AS past_end,
+    CASE WHEN pt.stable_short_since < now() - interval '${STABLE_CONFIRM_SECONDS} seconds' THEN (w.emitted_offsets - w.transferred_offsets)
+      * int8multirange(int8range(LEAST(COALESCE(pt.stable_end, 0), COALESCE(pt.stable_claims_to, 0)), COALESCE(pt.stable_claims_to, 0))) ELSE '{}'::int8multirange END AS past_end,
     (w.transferred_offsets - w.emitted_offsets) * int8multirange(int8range(0, GREATEST(COALESCE(pt.emitted_to, 0) - 1, 0))) AS not_emitted,
     (w.transferred_offsets * w.skipped_offsets) - w.written_offsets AS skipped,
     COALESCE(pos.next_offset, 0) >= COALESCE(upper(w.emitted_offsets), 0) AND COALESCE(pt.emitted_to, 0) >= COALESCE(upper(w.transferred_offsets), 0) AS kafka_read,
@@ -405,7 +409,9 @@ const SETTLE_BATCH = 20_000;
  * transaction from ever being applied), and prunes applied ones older than `retainSeconds`.
  * Runs on the counter's refresh tick, not per batch. A cheap test first: every partition's
  * written tallies reach past the transaction's last offset there (one aggregate per
- * partition); only those candidates, oldest first, get the exact test, offset by offset.
+ * partition); only those candidates, newest first (a transaction that never passes, its
+ * record skipped, cannot hold the others back), get the exact test, offset by offset. A
+ * transaction reopened by a record beyond its manifest is never pruned: it is the evidence.
  * Rows of a ledger before 2026-12 have only their last offset per partition, which stands
  * for all of them.
  */
@@ -420,10 +426,10 @@ export async function settleTransactions(db: Client, retainSeconds: number, wind
         WHERE t.applied_at IS NULL AND t.complete_at IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(${offsets}) o(k, v) LEFT JOIN reach ON reach.k = o.k
                            WHERE COALESCE(reach.written_to, 0) < upper(o.v::int8multirange))
-        ORDER BY t.first_seen_at LIMIT $2),
+        ORDER BY t.first_seen_at DESC LIMIT $2),
      settled AS (
        UPDATE ${SCHEMA}.transactions t SET applied_at = now() FROM candidates c
-        WHERE t.db = c.db AND t.commit_lsn = c.commit_lsn AND t.commit_time = c.commit_time
+        WHERE t.db = c.db AND t.commit_lsn = c.commit_lsn AND t.commit_time = c.commit_time AND t.applied_at IS NULL
           AND NOT EXISTS (
             SELECT 1
               FROM jsonb_each_text(${offsets}) o(k, v)
@@ -438,7 +444,7 @@ export async function settleTransactions(db: Client, retainSeconds: number, wind
   const pruned = await query<{ n: string }>(
     db,
     "pruning applied transactions",
-    `WITH gone AS (DELETE FROM ${SCHEMA}.transactions WHERE applied_at < now() - make_interval(secs => $1) RETURNING 1)
+    `WITH gone AS (DELETE FROM ${SCHEMA}.transactions WHERE applied_at < now() - make_interval(secs => $1) AND complete_at IS NOT NULL RETURNING 1)
      UPDATE ${SCHEMA}.counts SET n = n - (SELECT count(*) FROM gone) WHERE name = 'applied' RETURNING (SELECT count(*) FROM gone)::text AS n`,
     [retainSeconds],
   );
@@ -456,13 +462,21 @@ export async function claimsAhead(db: Client): Promise<{ topic: string; partitio
   return rows.map((r) => ({ topic: r.topic, partition: Number(r.partition), claimsTo: BigInt(r.emitted_to) }));
 }
 
-/** Records Kafka's committed end (last stable offset) per partition, probed after the claims up to claimsTo were counted. */
+/**
+ * Records Kafka's committed end (last stable offset) per partition, probed after the claims up
+ * to claimsTo were counted. The claims of the first probe that found the end short of them
+ * are kept, with its time, while every later probe still finds the end short of those same
+ * claims: under a steady flow the end passes them within moments, and the watch starts over.
+ */
 export async function recordStableEnds(db: Client, ends: readonly { topic: string; partition: number; claimsTo: bigint; stableEnd: bigint }[]): Promise<void> {
   if (ends.length === 0) return;
   await query(
     db,
     "recording Kafka's committed ends",
-    `UPDATE ${SCHEMA}.partitions p SET stable_end = x.stable_end, stable_claims_to = x.claims_to
+    `UPDATE ${SCHEMA}.partitions p SET stable_end = x.stable_end,
+         stable_claims_to = CASE WHEN p.stable_short_since IS NOT NULL AND x.stable_end < p.stable_claims_to THEN p.stable_claims_to ELSE x.claims_to END,
+         stable_short_since = CASE WHEN p.stable_short_since IS NOT NULL AND x.stable_end < p.stable_claims_to THEN p.stable_short_since
+                                   WHEN x.stable_end < x.claims_to THEN now() END
        FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS x(topic, partition, stable_end, claims_to)
       WHERE p.topic = x.topic AND p.partition = x.partition`,
     [ends.map((e) => e.topic), ends.map((e) => e.partition), ends.map((e) => e.stableEnd.toString()), ends.map((e) => e.claimsTo.toString())],

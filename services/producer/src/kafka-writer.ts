@@ -399,7 +399,9 @@ export class KafkaWriter {
     const txn = await this.begin(lane);
     const { topics } = this.options;
     const manifests = this.withBounds(built, lane.tallies);
-    const tallies: Tally[] = [...lane.tallies.values()].map((t) => ({
+    // In offset order per partition (the counter's proofs read a partition's tallies in order).
+    const runs = [...lane.tallies.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.firstOffset - b.firstOffset));
+    const tallies: Tally[] = runs.map((t) => ({
       v: 1,
       stage: "emitted",
       topic: t.topic,

@@ -36,7 +36,7 @@ export function headline(s: Summary): string {
   if (behind > 0) {
     return `OK so far, behind: ${s.windows.behind} window(s) and ${s.transactions.pending} transaction(s) not settled yet (records on their way, or the counter still reading); nothing proven wrong, nothing quarantined`;
   }
-  return "OK: every window balances so far; nothing quarantined, no incomplete transaction";
+  return "OK: every closed window balances, the open ones so far; nothing quarantined, no incomplete transaction";
 }
 
 export async function statusCommand(o: StatusOptions): Promise<number> {
