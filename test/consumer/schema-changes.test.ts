@@ -188,6 +188,9 @@ describe.each(["json", "avro"] as const)("schema changes mid-stream through the 
     consumer = await f.startConsumer();
     await waitForEqual(f, src, [await evoSpec(src), OTHER], [producer, consumer]);
     await producer.stop();
+    // The target may already be equal before the new consumer has even set up its signal
+    // handling (a SIGTERM then ends it by signal): wait until it serves /healthz.
+    await pollUntil(async () => ((await consumer.health()) === null ? undefined : true), { timeoutMs: 60_000, what: "the restarted consumer to serve /healthz" });
     expect(await consumer.stop()).toBe(0);
   });
 
