@@ -4,14 +4,11 @@
 // with a checkpoint-only Kafka transaction first, at most one per IDLE_CHECKPOINT_MS.
 // Driven by hand, without a server or a broker; time is vitest's fake clock.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { pino } from "pino";
-import { Failpoints } from "@zeroloss/failpoints";
-import { formatLsn, type PgoutputMessage, type TypeNames } from "@zeroloss/pg";
+import { formatLsn, type PgoutputMessage } from "@zeroloss/pg";
 import { topicNames, type Checkpoint, type Manifest } from "@zeroloss/wire";
-import { Registry } from "prom-client";
-import { JSON_ENCODING, relationSchema } from "./envelopes.js";
+import { relationSchema } from "./envelopes.js";
 import type { DataRecord, KafkaWriter } from "./kafka-writer.js";
-import { ProducerMetrics } from "./metrics.js";
+import { testStreamerOptions } from "./streamer-test-options.js";
 import { IDLE_CHECKPOINT_MS, Streamer } from "./streamer.js";
 
 const topics = topicNames("zl");
@@ -62,29 +59,7 @@ function setup() {
     },
     partitionCount: () => 1,
   } as unknown as KafkaWriter;
-  const streamer = new Streamer(
-    {
-      url: "postgres://unused",
-      slot: "s",
-      publication: "p",
-      db: "db",
-      topics,
-      encoding: JSON_ENCODING,
-      writer,
-      types: { resolve: async () => "integer" } as unknown as TypeNames,
-      primaryKey: async () => ["id"],
-      columnFacts: async () => new Map(),
-      batchRecords: 1_000_000,
-      lingerMs: 0,
-      log: pino({ level: "silent" }),
-      metrics: new ProducerMetrics(new Registry()),
-      failpoints: Failpoints.none,
-      onDurable: () => undefined,
-      live: [],
-      keyAfter: async () => true,
-    },
-    START,
-  );
+  const streamer = new Streamer(testStreamerOptions(topics, writer), START);
   const internals = streamer as unknown as {
     failure: (e: unknown) => void;
     stream: unknown;

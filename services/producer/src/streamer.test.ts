@@ -3,15 +3,12 @@
 // when a chunk must be read again. The orderings here are the ones a real run reaches only by
 // chance (test/consumer/new-tables.test.ts runs the whole thing under load).
 import { describe, expect, it } from "vitest";
-import { pino } from "pino";
 import { UNCHANGED } from "@zeroloss/checksum";
-import { Failpoints } from "@zeroloss/failpoints";
-import { formatLsn, parseTxSnapshot, type PgoutputMessage, type TypeNames } from "@zeroloss/pg";
+import { formatLsn, parseTxSnapshot, type PgoutputMessage } from "@zeroloss/pg";
 import { decodeEnvelope, topicNames, type Envelope } from "@zeroloss/wire";
-import { Registry } from "prom-client";
-import { JSON_ENCODING, relationSchema } from "./envelopes.js";
+import { relationSchema } from "./envelopes.js";
 import type { DataRecord, KafkaWriter } from "./kafka-writer.js";
-import { ProducerMetrics } from "./metrics.js";
+import { testStreamerOptions } from "./streamer-test-options.js";
 import { Streamer, WATERMARK_PREFIX, type ChunkOutcome, type LiveChunk } from "./streamer.js";
 
 const topics = topicNames("zl");
@@ -34,26 +31,11 @@ function setup(lastKey: string[] | null) {
     partitionCount: () => 1,
   } as unknown as KafkaWriter;
   const streamer = new Streamer(
-    {
-      url: "postgres://unused",
-      slot: "s",
-      publication: "p",
-      db: "db",
-      topics,
-      encoding: JSON_ENCODING,
-      writer,
-      types: { resolve: async () => "integer" } as unknown as TypeNames,
-      primaryKey: async () => ["id"],
-      columnFacts: async () => new Map(),
-      batchRecords: 1_000_000,
+    testStreamerOptions(topics, writer, {
       lingerMs: 1_000_000,
-      log: pino({ level: "silent" }),
-      metrics: new ProducerMetrics(new Registry()),
-      failpoints: Failpoints.none,
-      onDurable: () => undefined,
       live: [{ table: "public.late", done: false, lastKey, rows: 0 }],
       keyAfter: async (_rel, key, after) => BigInt(key.get("id") ?? "0") > BigInt(after[0] ?? "0"),
-    },
+    }),
     0n,
   );
   // As run() would: the stream is up (chunks are refused once it has ended).
