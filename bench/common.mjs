@@ -4,7 +4,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { appendFileSync, readFileSync, readdirSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
-import { startDevStack } from "@zeroloss/devstack";
+import { Instance, runRoot, startDevStack, startKafka, startPostgres } from "@zeroloss/devstack";
 import { createKafka } from "@zeroloss/kafka";
 import { silentLogger } from "@zeroloss/observability";
 
@@ -241,6 +241,27 @@ export function newSummary(extra) {
 }
 
 /** Starts the dev stack (1 broker) for `procs` to stop, records its versions in the summary, warms Kafka's transactions. */
+/**
+ * A source and a target PostgreSQL with server settings of the benchmark's choosing, and one
+ * Kafka broker, all local; `procs.stack` stops them. For benchmarks that need settings the
+ * dev stack does not take (pg_stat_statements, track_commit_timestamp).
+ */
+export async function startTunedStack(procs, { env, log, sourceSettings = {}, targetSettings = {} }) {
+  const instance = await Instance.create({ root: runRoot(env), detached: false, log });
+  try {
+    const [source, target, kafka] = await Promise.all([
+      startPostgres(instance, { name: "source", database: "source", env, log, settings: sourceSettings }),
+      startPostgres(instance, { name: "target", database: "target", env, log, settings: targetSettings }),
+      startKafka(instance, { brokers: 1, env, log }),
+    ]);
+    procs.stack = { stop: () => instance.stop() };
+    return { source, target, kafka };
+  } catch (err) {
+    await instance.stop();
+    throw err;
+  }
+}
+
 export async function startBenchStack(procs, summary, log) {
   const t0 = performance.now();
   const stack = await startDevStack({ brokers: 1, log });

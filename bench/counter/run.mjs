@@ -57,9 +57,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import pg from "pg";
-import { Instance, freePort, runRoot, startKafka, startPostgres } from "@zeroloss/devstack";
+import { freePort } from "@zeroloss/devstack";
 import { createLogger, parseMetrics, sumOf } from "@zeroloss/observability";
-import { Processes, ProcessSampler, TABLE_DDL, coresBusy, machineCpu, dropDatabase, fmt, freshDatabase, insertBacklog, newSummary, sql, until, versionOf, warmUpTransactions } from "../common.mjs";
+import { Processes, ProcessSampler, startTunedStack, TABLE_DDL, coresBusy, machineCpu, dropDatabase, fmt, freshDatabase, insertBacklog, newSummary, sql, until, versionOf, warmUpTransactions } from "../common.mjs";
 import { SCHEMA_SQL, TABLES as BACKLOG_TABLES, backlog } from "../e2e/workload.mjs";
 import { label } from "./labels.mjs";
 
@@ -112,21 +112,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms)); // sampling interva
 
 // --- the stack ---------------------------------------------------------------------------------
 
-async function startStack() {
-  const instance = await Instance.create({ root: runRoot(env), detached: false, log });
+function startStack() {
   const targetSettings = STATEMENTS ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "top" } : {};
-  try {
-    const [source, target, kafka] = await Promise.all([
-      startPostgres(instance, { name: "source", database: "source", env, log }),
-      startPostgres(instance, { name: "target", database: "target", env, log, settings: targetSettings }),
-      startKafka(instance, { brokers: 1, env, log }),
-    ]);
-    procs.stack = { stop: () => instance.stop() };
-    return { source, target, kafka };
-  } catch (err) {
-    await instance.stop();
-    throw err;
-  }
+  return startTunedStack(procs, { env, log, targetSettings });
 }
 
 const stackRoots = (stack) => ({ "postgres-source": stack.source.process.pid, "postgres-target": stack.target.process.pid, kafka: stack.kafka.nodes[0].process.pid });

@@ -27,9 +27,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import pg from "pg";
-import { Instance, freePort, runRoot, startKafka, startPostgres } from "@zeroloss/devstack";
+import { freePort } from "@zeroloss/devstack";
 import { createLogger, histogramBuckets, histogramQuantile, parseMetrics, sumOf } from "@zeroloss/observability";
-import { Processes, ProcessSampler, dropDatabase, fmt, freshDatabase, newSummary, rate, sql, until, versionOf, warmUpTransactions } from "../common.mjs";
+import { Processes, ProcessSampler, startTunedStack, dropDatabase, fmt, freshDatabase, newSummary, rate, sql, until, versionOf, warmUpTransactions } from "../common.mjs";
 import { DEBEZIUM_VERSION, connectWorker, connectorStates, ensureDebezium, putConnector, sinkConfig, sourceConfig } from "./debezium.mjs";
 import { SCHEMA_SQL, TABLES, Workload, backlog, fixedRate, tableDigests, tableFingerprints } from "./workload.mjs";
 
@@ -65,21 +65,9 @@ let runNo = 0;
 
 // --- the stack: both PostgreSQL servers record commit times --------------------------------
 
-async function startStack() {
-  const instance = await Instance.create({ root: runRoot(env), detached: false, log });
+function startStack() {
   const settings = { track_commit_timestamp: "on" };
-  try {
-    const [source, target, kafka] = await Promise.all([
-      startPostgres(instance, { name: "source", database: "source", env, log, settings }),
-      startPostgres(instance, { name: "target", database: "target", env, log, settings: STATEMENTS ? { ...settings, shared_preload_libraries: "pg_stat_statements" } : settings }),
-      startKafka(instance, { brokers: 1, env, log }),
-    ]);
-    procs.stack = { stop: () => instance.stop() };
-    return { source, target, kafka };
-  } catch (err) {
-    await instance.stop();
-    throw err;
-  }
+  return startTunedStack(procs, { env, log, sourceSettings: settings, targetSettings: STATEMENTS ? { ...settings, shared_preload_libraries: "pg_stat_statements" } : settings });
 }
 
 
