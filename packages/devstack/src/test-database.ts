@@ -28,6 +28,27 @@ async function withAdmin<T>(serverUrl: string, fn: (client: pg.Client) => Promis
   }
 }
 
+/** How long a session of a killed client may outlive it: its backend ends once it notices the closed socket. */
+const KILLED_CLIENT_GRACE_MS = 10_000;
+
+/**
+ * Sessions still on `database` after a short grace. Tests stop services with SIGKILL; the
+ * server notices such a client's closed socket only when its backend next reads or writes,
+ * so a session that ends within the grace was closed, and one that stays was leaked.
+ */
+async function sessionsLeft(c: pg.Client, database: string): Promise<string[]> {
+  const deadline = Date.now() + KILLED_CLIENT_GRACE_MS;
+  for (;;) {
+    const res = await c.query<{ who: string }>(
+      `SELECT coalesce(nullif(application_name, ''), backend_type) || ' pid ' || pid || ' ' || coalesce(state, '') AS who
+         FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [database],
+    );
+    if (res.rows.length === 0 || Date.now() >= deadline) return res.rows.map((r) => r.who);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Creates `<prefix>_<random>` on the server of `serverUrl`, from `template` (default template1). */
 export async function createTestDatabase(serverUrl: string, prefix: string, template = "template1"): Promise<TestDatabase> {
   const name = `${prefix.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 40)}_${randomBytes(4).toString("hex")}`;
@@ -38,10 +59,10 @@ export async function createTestDatabase(serverUrl: string, prefix: string, temp
     drop: () =>
       withAdmin(serverUrl, async (c) => {
         const slots = await c.query<{ slot_name: string }>("SELECT slot_name FROM pg_replication_slots WHERE database = $1", [name]);
-        const sessions = await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1", [name]);
+        const sessions = await sessionsLeft(c, name);
         const leaked = [
           ...slots.rows.map((r) => `replication slot ${r.slot_name}`),
-          ...(Number(sessions.rows[0]?.n ?? 0) > 0 ? [`${sessions.rows[0]?.n} open session(s)`] : []),
+          ...(sessions.length > 0 ? [`${sessions.length} open session(s) (${sessions.join(", ")})`] : []),
         ];
         for (const r of slots.rows) {
           await c.query("SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [r.slot_name]);
