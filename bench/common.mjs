@@ -1,7 +1,8 @@
 // What the end-to-end benchmarks share: the benchmark row and its backlog, process and
 // CPU accounting from /proc, a metric reader, and the cleanup of spawned processes.
 import { spawn, execFileSync } from "node:child_process";
-import { appendFileSync, readFileSync, readdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { cpus, totalmem } from "node:os";
 import pg from "pg";
 import { Instance, runRoot, startDevStack, startKafka, startPostgres } from "@zeroloss/devstack";
@@ -60,10 +61,14 @@ SELECT g,
        jsonb_build_object('kind', 'order', 'shard', g % 16, 'flag', g % 2 = 0)
   FROM generate_series($1::bigint, $2::bigint) g`;
 
-/** Inserts ids 1..rows into bench_rows, one autocommitted transaction per `txnRows` rows. */
-export async function insertBacklog(client, rows, txnRows) {
+/** INSERT_SQL into another table of the same shape (TABLE_DDL(table)). */
+export const insertSqlFor = (table) => INSERT_SQL.replace("INSERT INTO bench_rows ", `INSERT INTO ${table} `);
+
+/** Inserts ids 1..rows into `table` (bench_rows), one autocommitted transaction per `txnRows` rows. */
+export async function insertBacklog(client, rows, txnRows, table = "bench_rows") {
+  const text = insertSqlFor(table);
   for (let from = 1; from <= rows; from += txnRows) {
-    await client.query(INSERT_SQL, [from, Math.min(rows, from + txnRows - 1)]);
+    await client.query(text, [from, Math.min(rows, from + txnRows - 1)]);
   }
 }
 
@@ -89,6 +94,21 @@ export function cpuSeconds(pid) {
     return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (100 Hz)
   } catch {
     return null; // not Linux, or the process is gone: the figure prints as "?"
+  }
+}
+
+/**
+ * CPU seconds of a process's children that ended and were waited for (cutime + cstime, which
+ * include their own waited-for descendants), from /proc; null elsewhere. A PostgreSQL
+ * backend that disconnected lands here, in its postmaster's figure.
+ */
+export function reapedChildrenCpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[13]) + Number(rest[14])) / 100; // cutime, cstime in clock ticks (100 Hz)
+  } catch {
+    return null; // not Linux, or the process is gone
   }
 }
 
@@ -212,6 +232,18 @@ export async function warmUpTransactions(brokers) {
   }
 }
 
+/**
+ * `base` with `extra`'s keys merged in, objects key by key at any depth (arrays and other
+ * values replace): ZEROLOSS_CONFIG='{"source":{"snapshot":{"chunkSize":5000}}}' keeps the
+ * rest of source.snapshot.
+ */
+export function mergeConfig(base, extra) {
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  const out = { ...base };
+  for (const [k, v] of Object.entries(extra)) out[k] = isObject(v) && isObject(out[k]) ? mergeConfig(out[k], v) : v;
+  return out;
+}
+
 /** Polls a condition every `intervalMs` until it returns true, or fails at the deadline. */
 export async function until(what, deadline, intervalMs, check) {
   for (;;) {
@@ -277,14 +309,19 @@ export async function startBenchStack(procs, summary, log) {
 
 /**
  * Runs a benchmark's pairs, then adds the median ratio and whether every pair met `goal`,
- * cleans up on every path, prints the summary and exits (1 when anything failed).
+ * cleans up on every path, prints the summary and exits (1 when anything failed). With
+ * `out`, a run that did not fail also writes the summary to that file.
  */
-export async function runBench(name, summary, goal, body, cleanup) {
+export async function runBench(name, summary, goal, body, cleanup, out = null) {
   let failed = false;
   try {
     await body();
     summary.ratioMedian = Number(median(summary.pairs.map((x) => x.ratio)).toFixed(3));
     summary.goalMet = summary.pairs.every((x) => x.ratio >= goal);
+    if (out !== null) {
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, JSON.stringify(summary, null, 2) + "\n");
+    }
   } catch (err) {
     failed = true;
     console.error(`${name} failed: ${err?.stack ?? err}`);
@@ -349,17 +386,22 @@ function pssBytes(pid) {
  * Samples the CPU seconds and memory (PSS) of named process trees every `intervalMs`: a
  * PostgreSQL server is its postmaster and every backend under it. `series` keeps every
  * sample (the soak plots memory over time); `report()` gives CPU used and peak memory.
+ * With `reaped`, a tree's CPU includes its processes that ended meanwhile (a backend whose
+ * client disconnected before the last sample): each live process adds its waited-for
+ * children's CPU. Without it (the default), only processes alive at a sample count.
  */
 export class ProcessSampler {
   series = [];
   #roots;
   #timer = null;
   #t0 = performance.now();
+  #reaped;
 
   /** roots: { name: pid } */
-  constructor(roots, intervalMs = 1000) {
+  constructor(roots, intervalMs = 1000, { reaped = false } = {}) {
     this.#roots = { ...roots };
     this.intervalMs = intervalMs;
+    this.#reaped = reaped;
   }
 
   add(name, pid) {
@@ -384,7 +426,7 @@ export class ProcessSampler {
         const c = cpuSeconds(pid);
         if (c === null) continue;
         alive = true;
-        cpu += c;
+        cpu += c + (this.#reaped ? (reapedChildrenCpuSeconds(pid) ?? 0) : 0);
         mem += pssBytes(pid) ?? 0;
       }
       if (alive) point.procs[name] = { cpuS: Number(cpu.toFixed(2)), memMiB: Number((mem / 2 ** 20).toFixed(1)) };

@@ -68,7 +68,7 @@ describe("consumer end to end", () => {
     // Every data record is in the written tallies, once, and was applied.
     const topics = topicNames(f.prefix);
     let dataRecords = 0;
-    for (const t of ["accounts", "Mixed Case", "docs"]) dataRecords += (await f.records(`public.${t}`)).length;
+    for (const t of ["accounts", "Mixed Case", "docs"]) dataRecords += (await f.recordsRaw(`public.${t}`)).length;
     const written = await pollUntil(
       async () => {
         const tallies: ReturnType<typeof decodeTally>[] = [];

@@ -72,7 +72,7 @@ describe("replay", () => {
     expect(resets.every((r) => r.to === "0")).toBe(true);
 
     consumer = await f.startConsumer();
-    const dataRecords = (await f.records("public.accounts")).length;
+    const dataRecords = (await f.recordsRaw("public.accounts")).length;
     const tallies = await pollUntil(
       async () => {
         const t: Tally[] = [];

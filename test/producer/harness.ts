@@ -9,7 +9,7 @@ import pg from "pg";
 import { createTestDatabase, freePort, pollUntil, type TestDatabase } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
-import { decodeCheckpoint, decodeManifest, decodeTally, topicNames, type Checkpoint, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
+import { decodeCheckpoint, decodeManifest, decodeTally, parseBulkRows, topicNames, type Checkpoint, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
 import { parseMetrics, silentLogger, sumOf } from "@zeroloss/observability";
 import { dropSlot, slotStatus } from "@zeroloss/pg";
 import type { Kafka } from "kafkajs";
@@ -29,7 +29,10 @@ export interface ProducerFixture {
   readonly kafka: Kafka;
   readonly configFile: string;
   start(extraArgs?: string[], env?: Record<string, string>): Promise<RunningProducer>;
+  /** The table's committed records, a bulk snapshot record as the rows it carries (rowsOfBulk). */
   records(table: string): Promise<Array<{ envelope: Envelope; key: string | null; partition: number; offset: number }>>;
+  /** The table's committed records as they are in Kafka. */
+  recordsRaw(table: string): Promise<Array<{ envelope: Envelope; key: string | null; partition: number; offset: number }>>;
   manifests(): Promise<Manifest[]>;
   tallies(): Promise<Tally[]>;
   checkpoints(): Promise<Checkpoint[]>;
@@ -82,6 +85,12 @@ export async function producerFixture(stack: Stack, name: string, config: Record
     await readToEnd(kafka, topic, (r) => out.push({ key: r.key, value: r.value, partition: r.partition, offset: Number(r.offset) }));
     return out;
   };
+  const recordsRaw = async (table: string) => {
+    const [schema, t] = table.split(".") as [string, string];
+    const raw = await read(topics.data(schema, t));
+    await envelopes.load(raw.map((r) => r.value));
+    return raw.map((r) => ({ envelope: envelopes.decode(r.value), key: r.key?.toString() ?? null, partition: r.partition, offset: r.offset }));
+  };
   const running: RunningProducer[] = [];
   return {
     db,
@@ -95,11 +104,9 @@ export async function producerFixture(stack: Stack, name: string, config: Record
       running.push(p);
       return p;
     },
+    recordsRaw,
     async records(table) {
-      const [schema, t] = table.split(".") as [string, string];
-      const raw = await read(topics.data(schema, t));
-      await envelopes.load(raw.map((r) => r.value));
-      return raw.map((r) => ({ envelope: envelopes.decode(r.value), key: r.key?.toString() ?? null, partition: r.partition, offset: r.offset }));
+      return (await recordsRaw(table)).flatMap((r) => (r.envelope.rows === undefined ? [r] : rowsOfBulk(r)));
     },
     async manifests() {
       return (await read(topics.manifests)).map((r) => decodeManifest(r.value));
@@ -214,4 +221,17 @@ export async function waitForRecords(f: ProducerFixture, table: string, count: n
       },
     },
   );
+}
+
+/**
+ * A bulk snapshot record as the rows it carries, each as the single `r` record it stands for
+ * (its key, values and checksum; the record's partition and offset): tests check rows.
+ */
+export function rowsOfBulk<R extends { envelope: Envelope; key: string | null; partition: number; offset: number }>(r: R): R[] {
+  const { rows: _rows, partition: _partition, ...env } = r.envelope;
+  return parseBulkRows(r.envelope).map((row) => ({
+    ...r,
+    key: row.key,
+    envelope: { ...env, after: Object.fromEntries(env.columns.map((c, i) => [c.name, row.values[i] ?? null])), checksum: row.checksum },
+  }));
 }

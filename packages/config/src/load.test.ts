@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, ENV_KEYS, parseConfig } from "./index.js";
+import { ConfigError, DEFAULT_SNAPSHOT_WORKERS, ENV_KEYS, parseConfig } from "./index.js";
 
 const minimal = `
 source: { url: "postgres://u:p@127.0.0.1:5432/src" }
@@ -26,7 +26,7 @@ describe("parseConfig", () => {
       exclude: [],
       slot: "zeroloss",
       publication: "zeroloss",
-      snapshot: { mode: "initial", chunkSize: 10_000, newTablesSeconds: 10 },
+      snapshot: { mode: "initial", chunkSize: 10_000, newTablesSeconds: 10, workers: DEFAULT_SNAPSHOT_WORKERS },
       heartbeatSeconds: 10,
     });
     expect(cfg.kafka).toMatchObject({ topicPrefix: "zeroloss", partitions: 6, replicationFactor: 1, minInsyncReplicas: 1 });

@@ -1,6 +1,10 @@
 // The shape of zeroloss.yaml: one file shared by every service and the CLI. Defaults live
 // here and nowhere else; docs/configuration.md describes each key.
+import { availableParallelism } from "node:os";
 import { z } from "zod";
+
+/** source.snapshot.workers when unset: the machine's cores, at least 2 (one reads while another's rows are sent), at most 8. */
+export const DEFAULT_SNAPSHOT_WORKERS = Math.min(8, Math.max(2, availableParallelism()));
 
 const postgresUrl = z
   .string()
@@ -39,8 +43,13 @@ export const configSchema = z.strictObject({
         chunkSize: z.number().int().min(1).max(1_000_000).default(10_000),
         /** Seconds between looks for tables that began to match source.tables; each is snapshotted while streaming (0: only at start). */
         newTablesSeconds: z.number().min(0).max(3600).default(10),
+        /**
+         * Source connections reading key ranges at once, each in the slot's exported snapshot.
+         * Default: the machine's cores, at least 2 (one reads while another's rows are sent), at most 8.
+         */
+        workers: z.number().int().min(1).max(64).default(DEFAULT_SNAPSHOT_WORKERS),
       })
-      .default({ mode: "initial", chunkSize: 10_000, newTablesSeconds: 10 }),
+      .default({ mode: "initial", chunkSize: 10_000, newTablesSeconds: 10, workers: DEFAULT_SNAPSHOT_WORKERS }),
     /** Seconds of idle stream after which a heartbeat message moves the slot on (0: off). */
     heartbeatSeconds: z.number().min(0).max(3600).default(10),
   }),

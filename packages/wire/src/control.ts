@@ -56,11 +56,31 @@ export interface Tally {
   readonly after?: number;
 }
 
+/** A key as text values, its columns in the key's own order. */
+export type KeyValues = readonly (string | null)[];
+
 export interface SnapshotTableProgress {
   readonly table: string;
   readonly done: boolean;
-  /** Key of the last row read (key columns in index order), null before the first chunk. */
-  readonly lastKey: readonly (string | null)[] | null;
+  /** Key of the last row read (key columns in index order), null before the first chunk. Unused when `ranges` is set. */
+  readonly lastKey: KeyValues | null;
+  readonly rows: number;
+  /**
+   * The table cut into key ranges that snapshot workers read at once (absent: one range, the
+   * whole table, resumed after `lastKey`; so are checkpoints of producers before 2026-12).
+   */
+  readonly ranges?: readonly SnapshotRange[];
+}
+
+/** A key range of a table being snapshotted, and how far it has been read. */
+export interface SnapshotRange {
+  /** Keys above this one (null: from the table's first key). */
+  readonly after: KeyValues | null;
+  /** Keys up to and including this one (null: to the table's last key). */
+  readonly to: KeyValues | null;
+  /** The last key read and committed in the range, null before its first chunk. */
+  readonly lastKey: KeyValues | null;
+  readonly done: boolean;
   readonly rows: number;
 }
 

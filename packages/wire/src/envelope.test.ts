@@ -10,6 +10,7 @@ import { rowChecksum, UNCHANGED } from "@zeroloss/checksum";
 import { describe, expect, it } from "vitest";
 import { checksumInput, computeChecksum, decodeEnvelope, encodeEnvelope, EnvelopeDecoder, encodeKey, ENVELOPE_VERSION, type Envelope, type EnvelopeColumn } from "./envelope.js";
 import { WireError } from "./errors.js";
+import { bulkRowChecksum, parseBulkRows } from "./bulk.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures");
 const fixture = (name: string): Buffer => readFileSync(join(FIXTURES, `${name}.json`));
@@ -77,12 +78,31 @@ const truncate: Envelope = {
   checksum: null,
 };
 
+// Two rows in COPY text (key, checksum, values): escapes for a newline, a tab and a backslash, \N for NULL, "" empty.
+const snapshotBulk: Envelope = {
+  v: 1,
+  op: "r",
+  source: { ...source, lsn: "0/19EF6D8", commitLsn: "0/19F0A40", xid: null, commitTime: "2026-03-14T09:00:00.123001Z", seq: 0 },
+  columns,
+  after: null,
+  before: null,
+  partition: 4,
+  rows: {
+    count: 2,
+    copy:
+      '{"id":"7"}\t54b7bbe500c3bb9b9d3047a47f67a9351b60e27d443ba254ebfa46932583f0f9\t7\tGrace Hopper\t-0.0100\tledger "A", line 2\\nsecond line\\tcol\t\\N\t1999-12-31 23:59:59.999999+00\n' +
+      '{"id":"13"}\t1958a8919f3659619d1deb2f1777257fb888b1367890a188e4c0c02ec71b971e\t13\tAlan Turing\t0.0000\tback\\\\slash\t\t2026-03-14 09:00:00+00\n',
+  },
+  checksum: null,
+};
+
 const cases: Array<[string, Envelope]> = [
   ["insert", insert],
   ["update-unchanged", updateUnchanged],
   ["delete", del],
   ["snapshot-read", snapshotRead],
   ["truncate", truncate],
+  ["snapshot-bulk", snapshotBulk],
 ];
 
 describe("encodeEnvelope: rows in column order", () => {
@@ -167,6 +187,24 @@ describe("envelope v1: what the fixtures pin", () => {
     expect(computeChecksum(e)).toBeNull();
   });
 
+  it("carries a bulk snapshot record's rows as COPY text, each with its key and the checksum its values give", () => {
+    const e = decodeEnvelope(fixture("snapshot-bulk"));
+    expect(e).toMatchObject({ op: "r", after: null, before: null, checksum: null, partition: 4 });
+    const rows = parseBulkRows(e);
+    expect(rows.map((r) => r.key)).toEqual([`{"id":"7"}`, `{"id":"13"}`]);
+    expect(rows[0]?.values).toEqual(["7", "Grace Hopper", "-0.0100", 'ledger "A", line 2\nsecond line\tcol', null, "1999-12-31 23:59:59.999999+00"]);
+    expect(rows[1]?.values[3]).toBe("back\\slash");
+    expect(rows[1]?.values[4]).toBe("");
+    for (const r of rows) {
+      expect(r.checksum).toBe(bulkRowChecksum(e, r));
+      expect(r.key).toBe(encodeKey(columns, Object.fromEntries(columns.map((c, i) => [c.name, r.values[i] ?? null]))));
+    }
+    // One definition of the row checksum: a row read alone (snapshot-read) checks the same way.
+    const single = decodeEnvelope(fixture("snapshot-read"));
+    expect(bulkRowChecksum(e, { key: "", checksum: "", values: columns.map((c) => single.after?.[c.name] ?? null) })).toBe(single.checksum);
+    expect(e.rows?.count).toBe(rows.length);
+  });
+
   it("builds the Kafka key from the key columns as a JSON object of text values", () => {
     expect(encodeKey(columns, insert.after ?? {})).toBe(`{"id":"42"}`);
     expect(encodeKey(columns, del.before ?? {})).toBe(`{"id":"42"}`);
@@ -183,7 +221,7 @@ describe("envelope v1: what the fixtures pin", () => {
 /** A stream decoder that has seen every fixture: records with their column lists take its shortcut. */
 function warmDecoder(): EnvelopeDecoder {
   const d = new EnvelopeDecoder();
-  for (const name of ["insert", "update-unchanged", "delete", "snapshot-read", "truncate"]) d.decode(fixture(name));
+  for (const name of ["insert", "update-unchanged", "delete", "snapshot-read", "truncate", "snapshot-bulk"]) d.decode(fixture(name));
   return d;
 }
 
@@ -313,5 +351,23 @@ describe("decodeEnvelope rejects with a WireError code", () => {
     expect(codeOf(mutated((o) => ((o["after"] as Record<string, unknown>)["id"] = 42)))).toBe("WIRE_MALFORMED");
     expect(codeOf(mutated((o) => (o["after"] = null)))).toBe("WIRE_MALFORMED");
     expect(codeOf(mutated((o) => (o["before"] = null), "delete"))).toBe("WIRE_MALFORMED");
+  });
+
+  it("WIRE_MALFORMED for a bulk record that breaks its own rules, naming the rule", () => {
+    const bulk = (f: (o: Record<string, unknown>) => unknown) => mutated(f, "snapshot-bulk");
+    const rows = (o: Record<string, unknown>) => o["rows"] as Record<string, unknown>;
+    const cases: Array<[(o: Record<string, unknown>) => unknown, RegExp]> = [
+      [(o) => (o["op"] = "c"), /only snapshot reads/],
+      [(o) => (rows(o)["count"] = 0), /not a positive integer/],
+      [(o) => (rows(o)["copy"] = "no newline"), /ending with a newline/],
+      [(o) => (o["after"] = { id: "7" }), /after, before and checksum null/],
+      [(o) => (o["checksum"] = "00"), /after, before and checksum null/],
+      [(o) => delete o["partition"], /names its partition/],
+      [(o) => (o["rows"] = "text"), /rows is not an object/],
+    ];
+    for (const [change, message] of cases) {
+      expect(codeOf(bulk(change))).toBe("WIRE_MALFORMED");
+      expect(() => decodeEnvelope(bulk(change))).toThrow(message);
+    }
   });
 });

@@ -6,6 +6,7 @@
 // things, kept apart all the way to the target.
 import { rowChecksum, UNCHANGED, type CellValue } from "@zeroloss/checksum";
 import { WireError } from "./errors.js";
+import type { BulkRows } from "./bulk.js";
 
 export const ENVELOPE_VERSION = 1;
 
@@ -59,9 +60,12 @@ export interface Envelope {
   readonly before: Row | null;
   /** For `t`: the partition of the data topic this truncate marker was written to. */
   readonly partition?: number;
-  /** Canonical row checksum v1 over `after` (c, u, r) or `before` (d); null for t. */
+  /** Canonical row checksum v1 over `after` (c, u, r) or `before` (d); null for t and bulk records. */
   readonly checksum: string | null;
+  /** A bulk snapshot record's rows (op r; then `after`, `before` and `checksum` are null and `partition` is set). */
+  readonly rows?: BulkRows;
 }
+
 
 /** The canonical key of a row: its key columns, in ordinal order, as a JSON object of text values. */
 export function encodeKey(columns: readonly EnvelopeColumn[], row: Row): string {
@@ -136,8 +140,8 @@ export function checksumInput(env: Pick<Envelope, "op" | "columns" | "after" | "
 }
 
 /** Recomputes an envelope's checksum from its own values. */
-export function computeChecksum(env: Pick<Envelope, "op" | "columns" | "after" | "before" | "unchanged">): string | null {
-  if (env.op === "t") return null;
+export function computeChecksum(env: Pick<Envelope, "op" | "columns" | "after" | "before" | "unchanged" | "rows">): string | null {
+  if (env.op === "t" || env.rows !== undefined) return null;
   const { names, values } = checksumInput(env);
   return rowChecksum(names, values);
 }
@@ -154,6 +158,7 @@ export function encodeEnvelope(env: Envelope, columnsJson: string = JSON.stringi
   if (env.unchanged !== undefined) s += `,"unchanged":${JSON.stringify(env.unchanged)}`;
   s += `,"before":${rowOf(env.columns, env.before)}`;
   if (env.partition !== undefined) s += `,"partition":${env.partition}`;
+  if (env.rows !== undefined) s += `,"rows":{"count":${env.rows.count},"copy":${JSON.stringify(env.rows.copy)}}`;
   s += `,"checksum":${JSON.stringify(env.checksum)}}`;
   return Buffer.from(s, "utf8");
 }
@@ -198,6 +203,7 @@ export function checkEnvelope(parsed: unknown, columnsChecked: boolean): Envelop
   }
   if (typeof src["seq"] !== "number") throw new WireError("WIRE_MALFORMED", "missing field source.seq");
   if (!columnsChecked) checkColumns(e["columns"]);
+  if (e["rows"] !== undefined) return checkBulk(e);
   if (e["after"] !== null && !isRow(e["after"])) throw new WireError("WIRE_MALFORMED", "after is not an object of text values");
   if (e["before"] !== null && !isRow(e["before"])) throw new WireError("WIRE_MALFORMED", "before is not an object of text values");
   if ((op === "c" || op === "u" || op === "r") && e["after"] === null) throw new WireError("WIRE_MALFORMED", `op ${op} without after`);
@@ -214,6 +220,20 @@ export function checkEnvelope(parsed: unknown, columnsChecked: boolean): Envelop
     }
   }
   return env;
+}
+
+/** A bulk snapshot record's own rules (the rest of the envelope was checked by checkEnvelope). */
+function checkBulk(e: Record<string, unknown>): Envelope {
+  const rows = e["rows"] as Record<string, unknown> | null;
+  if (e["op"] !== "r") throw new WireError("WIRE_MALFORMED", `rows in a record of op ${JSON.stringify(e["op"])}; only snapshot reads (r) carry rows`);
+  if (typeof rows !== "object" || rows === null) throw new WireError("WIRE_MALFORMED", "rows is not an object");
+  const count = rows["count"];
+  const copy = rows["copy"];
+  if (typeof count !== "number" || !Number.isInteger(count) || count < 1) throw new WireError("WIRE_MALFORMED", `rows.count ${JSON.stringify(count)} is not a positive integer`);
+  if (typeof copy !== "string" || !copy.endsWith("\n")) throw new WireError("WIRE_MALFORMED", "rows.copy is not COPY text ending with a newline");
+  if (e["after"] !== null || e["before"] !== null || e["checksum"] !== null) throw new WireError("WIRE_MALFORMED", "a record with rows has after, before and checksum null");
+  if (typeof e["partition"] !== "number") throw new WireError("WIRE_MALFORMED", "a record with rows names its partition");
+  return e as unknown as Envelope;
 }
 
 const SOURCE_TEXT_FIELDS = ["db", "schema", "table", "lsn", "commitLsn", "commitTime"] as const;

@@ -11,9 +11,10 @@ import type { Failpoints } from "@zeroloss/failpoints";
 import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
 import { encodeJson, type Envelope, type Tally } from "@zeroloss/wire";
 import { mergePlans, type BatchPlan, type StagedRow, type Step } from "./batch.js";
-import { copyField, copyIntArray } from "./copy-text.js";
+import { copyField, copyIntArray } from "@zeroloss/wire";
 import { tableSql, truncateSql, type TableSql } from "./table-sql.js";
 import { talliesOf } from "./written-tallies.js";
+import { applyBulk } from "./apply-bulk.js";
 import type { TargetTable } from "./target-schema.js";
 
 export { APPLIED, DUPLICATE, QUARANTINED } from "./written-tallies.js";
@@ -46,6 +47,9 @@ export interface Quarantined {
   readonly computed: string | null;
   readonly differing: readonly string[] | null;
   readonly basis: string | null;
+  /** One row of a bulk record: its canonical key, and its line (key, checksum, values as COPY text) kept in place of the record. */
+  readonly key?: string;
+  readonly payload?: string;
 }
 
 export interface BatchResult {
@@ -80,7 +84,7 @@ export class TargetConnection {
   /** Creates the staging tables a plan needs, outside the batch transaction (a rollback would drop them). */
   async prepare(plan: BatchPlan): Promise<void> {
     for (const step of plan.steps) {
-      if (step.kind !== "rows" || this.staging.has(shapeOf(step.table))) continue;
+      if (step.kind === "truncate" || this.staging.has(shapeOf(step.table))) continue;
       const sql = tableSql(step.table, `zl_stage_${this.staging.size}`);
       await query(this.client, `creating the staging table for ${step.table.quoted}`, sql.createStaging);
       this.staging.set(shapeOf(step.table), sql);
@@ -185,7 +189,8 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
         truncations.set(step.table.quoted, step.lsn);
         continue;
       }
-      await applyRows(conn, step, await truncationOf(step.table), plan, outcomes, quarantined);
+      if (step.kind === "bulk") await applyBulk(conn, step, await truncationOf(step.table), plan, outcomes, quarantined);
+      else await applyRows(conn, step, await truncationOf(step.table), plan, outcomes, quarantined);
     }
 
     for (const q of quarantined) {
@@ -204,13 +209,13 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
           q.code,
           noNul(q.reason),
           q.table === null ? null : noNul(q.table),
-          envelopeText(rec?.key ?? null),
+          q.key ?? envelopeText(rec?.key ?? null),
           q.expected ?? env?.checksum ?? null,
           q.computed,
           q.differing,
           q.basis,
-          envelopeText(rec?.value ?? null),
-          rec?.value ?? null,
+          q.payload ?? envelopeText(rec?.value ?? null),
+          q.payload === undefined ? (rec?.value ?? null) : Buffer.from(q.payload, "utf8"),
         ],
       );
       const dlq = {
@@ -224,8 +229,8 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
         expectedChecksum: q.expected ?? env?.checksum ?? null,
         computedChecksum: q.computed,
         differingColumns: q.differing,
-        key: rec?.key?.toString("base64") ?? null,
-        value: rec?.value?.toString("base64") ?? null,
+        key: q.key === undefined ? (rec?.key?.toString("base64") ?? null) : Buffer.from(q.key, "utf8").toString("base64"),
+        value: q.payload === undefined ? (rec?.value?.toString("base64") ?? null) : Buffer.from(q.payload, "utf8").toString("base64"),
         at: new Date().toISOString(),
       };
       await query(db, "writing a DLQ record to the outbox", "INSERT INTO zeroloss.outbox (topic, key, value) VALUES ($1, $2, $3)", [

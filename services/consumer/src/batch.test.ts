@@ -17,8 +17,12 @@ function row(index: number, key: string, filledFrom: number | null = null): Stag
 }
 
 /** A plan of `n` records; `rows` are [table, index, key, filledFrom?]. */
-function plan(n: number, rows: [TargetTable, number, string, number?][], opts: { malformed?: number[]; truncate?: TargetTable } = {}): BatchPlan {
+function plan(n: number, rows: [TargetTable, number, string, number?][], opts: { malformed?: number[]; truncate?: TargetTable; bulk?: [TargetTable, number] } = {}): BatchPlan {
   const steps: BatchPlan["steps"][number][] = [];
+  if (opts.bulk !== undefined) {
+    const env = { op: "r", rows: { count: 1, copy: "x\n" } } as Envelope & { rows: { count: number; copy: string } };
+    steps.push({ kind: "bulk", table: opts.bulk[0], records: [{ index: opts.bulk[1], env }] });
+  }
   for (const t of [A, B]) {
     const mine = rows.filter((r) => r[0] === t).map(([, i, k, from]) => row(i, k, from ?? null));
     if (mine.length > 0) steps.push({ kind: "rows", table: t, rows: mine });
@@ -68,6 +72,26 @@ describe("GroupKeys", () => {
     expect(g.join(plan(1, [[B, 0, "2"]]))).toBe(true); // key 2 of another table
     expect(g.join(plan(2, [[A, 0, "3"], [A, 1, "1"]]))).toBe(false); // key 1 of a is taken
     expect(g.join(plan(1, [[A, 0, "3"]]))).toBe(true); // the refused plan added nothing
+  });
+
+  it("keeps a bulk record's table to its own plan: its keys are not known", () => {
+    const g = new GroupKeys();
+    expect(g.join(plan(1, [], { bulk: [A, 0] }))).toBe(true);
+    expect(g.join(plan(1, [[A, 0, "1"]]))).toBe(false);
+    expect(g.join(plan(1, [], { bulk: [A, 0] }))).toBe(false);
+    expect(g.join(plan(1, [[B, 0, "1"]]))).toBe(true);
+    const h = new GroupKeys();
+    expect(h.join(plan(1, [[A, 0, "1"]]))).toBe(true);
+    expect(h.join(plan(1, [], { bulk: [A, 0] }))).toBe(false);
+    expect(h.join(plan(1, [], { bulk: [B, 0] }))).toBe(true);
+  });
+
+  it("merges bulk steps as their own steps, indexes shifted", () => {
+    const { plan: m } = mergePlans([plan(2, [[A, 0, "1"]]), plan(2, [], { bulk: [B, 1] })]);
+    expect(m.steps.map((s) => [s.kind, s.table.name, s.kind === "bulk" ? s.records.map((r) => r.index) : null])).toEqual([
+      ["rows", "a", null],
+      ["bulk", "b", [3]],
+    ]);
   });
 
   it("lets a truncating plan in only alone", () => {

@@ -8,7 +8,7 @@
 import { UNCHANGED, type CellValue } from "@zeroloss/checksum";
 import { isZerolossError } from "@zeroloss/errors";
 import type { EnvelopeReader } from "@zeroloss/avro";
-import { RowJson, type Envelope, type Row, type TopicNames } from "@zeroloss/wire";
+import { RowJson, type BulkRows, type Envelope, type Row, type TopicNames } from "@zeroloss/wire";
 import type { TargetTable } from "./target-schema.js";
 
 export interface InputRecord {
@@ -39,8 +39,16 @@ export interface StagedRow {
   last: boolean;
 }
 
+/** A bulk snapshot record (its rows travel as COPY text, never decoded here). */
+export interface BulkRecord {
+  readonly index: number;
+  readonly env: Envelope & { readonly rows: BulkRows };
+}
+
 export type Step =
   | { readonly kind: "rows"; readonly table: TargetTable; readonly rows: StagedRow[] }
+  /** Bulk records of one table, in offset order; never in the same step as single rows. */
+  | { readonly kind: "bulk"; readonly table: TargetTable; readonly records: BulkRecord[] }
   | { readonly kind: "truncate"; readonly table: TargetTable; readonly index: number; readonly lsn: string };
 
 export interface BatchPlan {
@@ -182,6 +190,23 @@ export async function planBatch(topic: string, partition: number, records: reado
       bad.push(malformed(index, "WIRE_WRONG_TOPIC", `a record of table ${schema}.${name} belongs in topic ${last.topic}, not ${topic}`, env));
       continue;
     }
+    if (env.rows !== undefined) {
+      if (rec.key !== null) {
+        bad.push(malformed(index, "WIRE_KEY_MISMATCH", "a bulk snapshot record carries a Kafka key; its rows carry their own", env));
+        continue;
+      }
+      if (env.partition !== partition) {
+        bad.push(malformed(index, "WIRE_KEY_MISMATCH", `a bulk snapshot record for partition ${String(env.partition)} arrived in partition ${partition}`, env));
+        continue;
+      }
+      // Applied after the single rows before it and before those after it (they may update its rows).
+      close();
+      const prev = steps[steps.length - 1];
+      const bulk: BulkRecord = { index, env: env as BulkRecord["env"] };
+      if (prev?.kind === "bulk" && prev.table === table) prev.records.push(bulk);
+      else steps.push({ kind: "bulk", table, records: [bulk] });
+      continue;
+    }
     if (env.op === "t") {
       if (rec.key !== null) {
         bad.push(malformed(index, "WIRE_KEY_MISMATCH", "a truncate record carries a key; truncates have none", env));
@@ -226,6 +251,7 @@ export function mergePlans(plans: readonly BatchPlan[]): { plan: BatchPlan; base
   const envelopes: (Envelope | null)[] = [];
   const bad: Malformed[] = [];
   const rowsOf = new Map<TargetTable, StagedRow[]>();
+  const bulkSteps: Step[] = [];
   const bases: number[] = [];
   for (const p of plans) {
     const base = records.length;
@@ -235,12 +261,16 @@ export function mergePlans(plans: readonly BatchPlan[]): { plan: BatchPlan; base
     for (const m of p.malformed) bad.push({ ...m, index: m.index + base });
     for (const s of p.steps) {
       if (s.kind === "truncate") throw new Error(`a plan with a truncate of ${s.table.quoted} cannot share a transaction`);
+      if (s.kind === "bulk") {
+        bulkSteps.push({ kind: "bulk", table: s.table, records: s.records.map((r) => ({ ...r, index: r.index + base })) });
+        continue;
+      }
       let rows = rowsOf.get(s.table);
       if (rows === undefined) rowsOf.set(s.table, (rows = []));
       for (const r of s.rows) rows.push({ ...r, index: r.index + base, filledFrom: r.filledFrom === null ? null : r.filledFrom + base });
     }
   }
-  const steps: Step[] = [...rowsOf].map(([table, rows]) => ({ kind: "rows", table, rows }));
+  const steps: Step[] = [...[...rowsOf].map(([table, rows]): Step => ({ kind: "rows", table, rows })), ...bulkSteps];
   return { plan: { records, envelopes, malformed: bad, steps }, bases };
 }
 
@@ -255,6 +285,8 @@ export class GroupKeys {
   private plans = 0;
   /** Set once a plan that must be alone (it truncates) joined. */
   private closed = false;
+  /** Tables with bulk records joined: their keys are not known here, so no other plan with the table may join. */
+  private readonly bulkTables = new Set<string>();
 
   /** Adds the plan's keys and returns true, or returns false and adds nothing. */
   join(plan: BatchPlan): boolean {
@@ -262,10 +294,14 @@ export class GroupKeys {
     const truncates = plan.steps.some((s) => s.kind === "truncate");
     if (truncates && this.plans > 0) return false;
     for (const s of plan.steps) {
-      const seen = s.kind === "rows" ? this.keys.get(s.table.quoted) : undefined;
+      if (s.kind === "truncate") continue;
+      if (this.bulkTables.has(s.table.quoted)) return false;
+      const seen = this.keys.get(s.table.quoted);
+      if (s.kind === "bulk" && seen !== undefined) return false;
       if (seen !== undefined && s.kind === "rows" && s.rows.some((r) => seen.has(r.key))) return false;
     }
     for (const s of plan.steps) {
+      if (s.kind === "bulk") this.bulkTables.add(s.table.quoted);
       if (s.kind !== "rows") continue;
       let seen = this.keys.get(s.table.quoted);
       if (seen === undefined) this.keys.set(s.table.quoted, (seen = new Set()));

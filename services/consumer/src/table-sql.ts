@@ -14,11 +14,20 @@
 //              the same row in this batch carried the value)
 //   zl$last    the last record of its key in this batch: only that one is merged
 //   zl$bad     set for records that failed the checksum: never merged
+//   zl$row     a number per staged row, unique in the batch: names one row of a bulk record
+//
+// A bulk snapshot record's rows are copied as they travel (key, checksum, values); the
+// bookkeeping columns they lack take their defaults: the record's index and LSN from
+// transaction-local settings the consumer sets before each record's COPY, op r, last.
 import { checksumSql, textOutputSql, type SqlChecksumColumn } from "@zeroloss/checksum";
 import { quoteIdent } from "@zeroloss/pg";
 import { LSN_COLUMN, type TargetTable } from "./target-schema.js";
 
 export const STAGING_META = ["zl$n", "zl$key", "zl$lsn", "zl$op", "zl$sum", "zl$unch", "zl$absent", "zl$keep", "zl$last"] as const;
+
+/** The settings a bulk record's rows take their index (zl$n) and LSN (zl$lsn) from. */
+export const BULK_RECORD_SETTING = "zeroloss.bulk_record";
+export const BULK_LSN_SETTING = "zeroloss.bulk_lsn";
 
 const q = quoteIdent;
 const LSN = q(LSN_COLUMN);
@@ -37,9 +46,19 @@ export interface TableSql {
    */
   readonly emptyStaging: string;
   readonly copy: string;
+  /** COPY of a bulk record's rows: key, checksum, values (BULK_LEADING_FIELDS in packages/wire). */
+  readonly copyBulk: string;
+  /** Sets zl$last only on each key's last record, for staged bulk rows whose keys may repeat. */
+  readonly relastAll: string;
+  /** $1 bigint[]: marks rows quarantined. */
+  readonly markBadRows: string;
+  /** $1 bigint[]: (row, n, key, sum) and the staged values as the target prints them, per column c0..cN. */
+  readonly stagedRowText: string;
+  /** $1 bigint[]: the target's current row for each staged row's key: (row, lsn, c0..cN). */
+  readonly storedRowText: string;
   /**
    * $1 truncation LSN, $2 table name, $3 whether it has tombstones. The staged rows whose recomputed checksum differs or
-   * that the target already holds at or past their LSN: (n, computed, mismatch, dup).
+   * that the target already holds at or past their LSN: (n, row, computed, mismatch, dup).
    */
   readonly validate: string;
   /** $1 int[]: the rows' values as the target prints them, per column c0..cN. */
@@ -97,14 +116,22 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
   return {
     stagingName,
     createStaging:
-      `CREATE TEMPORARY TABLE IF NOT EXISTS ${stage} ("zl$n" integer NOT NULL, "zl$key" text COLLATE "C", "zl$lsn" pg_lsn NOT NULL, ` +
-      `"zl$op" "char" NOT NULL, "zl$sum" text, "zl$unch" integer[], "zl$absent" integer[], "zl$keep" integer[], "zl$last" boolean NOT NULL, ` +
-      `"zl$bad" boolean NOT NULL DEFAULT false, ${cols.map((c) => `${q(c.name)} ${c.type}`).join(", ")}) ON COMMIT DELETE ROWS`,
+      `CREATE TEMPORARY TABLE IF NOT EXISTS ${stage} ("zl$n" integer NOT NULL DEFAULT current_setting('${BULK_RECORD_SETTING}')::integer, ` +
+      `"zl$key" text COLLATE "C", "zl$lsn" pg_lsn NOT NULL DEFAULT current_setting('${BULK_LSN_SETTING}')::pg_lsn, ` +
+      `"zl$op" "char" NOT NULL DEFAULT 'r', "zl$sum" text, "zl$unch" integer[], "zl$absent" integer[], "zl$keep" integer[], "zl$last" boolean NOT NULL DEFAULT true, ` +
+      `"zl$bad" boolean NOT NULL DEFAULT false, "zl$row" bigint GENERATED ALWAYS AS IDENTITY, ${cols.map((c) => `${q(c.name)} ${c.type}`).join(", ")}) ON COMMIT DELETE ROWS`,
     emptyStaging: `DELETE FROM ${stage}`,
     hasTombstones: `SELECT EXISTS (SELECT 1 FROM zeroloss.tombstones WHERE table_name = $1) AS any`,
     copy: `COPY ${stage} (${[...STAGING_META.map((n) => q(n)), colList].join(", ")}) FROM STDIN`,
+    copyBulk: `COPY ${stage} ("zl$key", "zl$sum", ${colList}) FROM STDIN`,
+    relastAll:
+      `UPDATE ${stage} s SET "zl$last" = false FROM (SELECT "zl$key" AS key, max("zl$n") AS n FROM ${stage} GROUP BY "zl$key" HAVING count(*) > 1) g ` +
+      `WHERE s."zl$key" = g.key AND s."zl$n" <> g.n`,
+    markBadRows: `UPDATE ${stage} SET "zl$bad" = true WHERE "zl$row" = ANY($1::bigint[])`,
+    stagedRowText: `SELECT s."zl$row" AS row, s."zl$n" AS n, s."zl$key" AS key, s."zl$sum" AS sum, ${texts("s")} FROM ${stage} s WHERE s."zl$row" = ANY($1::bigint[])`,
+    storedRowText: `SELECT s."zl$row" AS row, t.${LSN}::text AS lsn, ${texts("t")} FROM ${stage} s JOIN ${target} t ON ${keyMatch} WHERE s."zl$row" = ANY($1::bigint[])`,
     validate:
-      `SELECT y.n, y.computed, y.computed IS DISTINCT FROM y.sum AS mismatch, y.dup FROM (SELECT s."zl$n" AS n, s."zl$sum" AS sum, ${computed} AS computed, ` +
+      `SELECT y.n, y.row, y.computed, y.computed IS DISTINCT FROM y.sum AS mismatch, y.dup FROM (SELECT s."zl$n" AS n, s."zl$row" AS row, s."zl$sum" AS sum, ${computed} AS computed, ` +
       `s."zl$lsn" <= ${heldAt} AS dup FROM ${stage} s ${textsOnce}) y WHERE y.computed IS DISTINCT FROM y.sum OR y.dup`,
     stagedText: `SELECT s."zl$n" AS n, ${texts("s")} FROM ${stage} s WHERE s."zl$n" = ANY($1::int[])`,
     storedText: `SELECT s."zl$n" AS n, t.${LSN}::text AS lsn, ${texts("t")} FROM ${stage} s JOIN ${target} t ON ${keyMatch} WHERE s."zl$n" = ANY($1::int[])`,

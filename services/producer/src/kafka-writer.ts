@@ -227,6 +227,9 @@ export class KafkaWriter {
     this.checkOpen("a record added");
     if (this.recordsInTransaction === 0) this.txnStarted = Date.now();
     const partition = record.partition ?? this.partitionOf(record.topic, record.key);
+    const size = record.value.length + (record.key === null ? 0 : Buffer.byteLength(record.key)) + 32;
+    // A large record (a bulk snapshot record) must not take its partition's batch past the limit.
+    if ((this.pending.get(record.topic)?.bytes.get(partition) ?? 0) + size > PARTITION_BYTES) await this.startSend();
     let batch = this.pending.get(record.topic);
     if (batch === undefined) {
       batch = { messages: new Map(), bytes: new Map() };
@@ -238,7 +241,6 @@ export class KafkaWriter {
       batch.messages.set(partition, list);
     }
     list.push({ key: record.key, value: record.value, partition });
-    const size = record.value.length + (record.key === null ? 0 : Buffer.byteLength(record.key)) + 32;
     this.pendingBytes += size;
     const partitionBytes = (batch.bytes.get(partition) ?? 0) + size;
     batch.bytes.set(partition, partitionBytes);

@@ -42,7 +42,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { schemaFromTable, type RelationSchema, type ValueEncoding } from "./envelopes.js";
-import { keyPages } from "./snapshot.js";
+import { keyPages } from "./key-pages.js";
 import type { ProducerMetrics } from "./metrics.js";
 import { WATERMARK_PREFIX, type ChunkOutcome, type LiveChunk, type Streamer } from "./streamer.js";
 

@@ -35,6 +35,15 @@ export class ManifestBuilder {
     if (checksum !== null && this.unhashed.push(checksum) >= 1024) this.flush();
   }
 
+  /** A bulk record of `table` sent to `topic`'s `partition`, carrying rows with these checksums (in order). */
+  addBulk(table: string, topic: string, partition: number, checksums: readonly string[]): void {
+    this.events[table] = (this.events[table] ?? 0) + 1;
+    this.partitions.add(`${topic}:${partition}`);
+    this.records++;
+    this.flush();
+    this.hash.update(checksums.join(""), "hex");
+  }
+
   private flush(): void {
     if (this.unhashed.length > 0) this.hash.update(this.unhashed.join(""), "hex");
     this.unhashed = [];

@@ -270,7 +270,7 @@ export class Producer {
       if (snap === undefined) throw new ZerolossError("CHECKPOINT_INVALID", "a snapshot checkpoint without snapshot progress");
       let consistent = parseLsn(snap.consistentLsn);
       let floor = snap.floorLsn === undefined ? null : parseLsn(snap.floorLsn);
-      let snapshotClient: pg.Client;
+      let snapshotClients: pg.Client[];
       if (consistent === 0n) {
         // The slot is (re)created here, exporting the snapshot the chunks are read in.
         const status = await slotStatus(control, src.slot);
@@ -282,7 +282,8 @@ export class Producer {
         try {
           const created = await createSlot(repl, src.slot, true);
           consistent = created.consistentLsn;
-          snapshotClient = await this.snapshotConnection(src.url, created.snapshotName);
+          // Imported by every worker before the replication connection ends: the exported snapshot lives as long as it.
+          snapshotClients = await this.snapshotConnections(src.url, created.snapshotName);
         } finally {
           await repl.end();
         }
@@ -293,15 +294,12 @@ export class Producer {
         if (!status.exists) throw this.slotMissing(src.slot, "the snapshot in progress");
         // Nothing acknowledges the slot before the snapshot ends, so its restart LSN is still the one it was created with.
         floor ??= await this.restartLsn(control, src.slot);
-        snapshotClient = await this.snapshotConnection(src.url, null);
+        snapshotClients = await this.snapshotConnections(src.url, null);
         this.log.info({ consistentLsn: formatLsn(consistent) }, "resuming the snapshot after a restart, in a new snapshot");
       }
-      this.cleanups.push(async () => {
-        if (!(snapshotClient as unknown as { _ending: boolean })._ending) await snapshotClient.end();
-      });
       this.setPhase("snapshotting");
       const progress = await runSnapshot({
-        client: snapshotClient,
+        clients: snapshotClients,
         tables: snapshotTables,
         progress: snap.tables,
         consistentLsn: consistent,
@@ -317,8 +315,10 @@ export class Producer {
         stopped: () => this.stopped,
       });
       if (this.stopped) return false;
-      await query(snapshotClient, "ending the snapshot transaction", "COMMIT");
-      await snapshotClient.end();
+      for (const c of snapshotClients) {
+        await query(c, "ending the snapshot transaction", "COMMIT");
+        await c.end();
+      }
       // With a gap accepted during the snapshot, streaming starts where the slot stands.
       const streamFrom = gapAcceptedTo === null ? consistent : maxLsn(consistent, gapAcceptedTo);
       checkpoint = { v: 1, slot: src.slot, db, lsn: formatLsn(streamFrom), phase: "streaming", at: new Date().toISOString() };
@@ -487,11 +487,28 @@ export class Producer {
     );
   }
 
-  private async snapshotConnection(url: string, snapshotName: string | null): Promise<pg.Client> {
-    const client = await connect(url, { applicationName: "zeroloss-producer-snapshot" });
-    await query(client, "beginning the snapshot transaction", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (snapshotName !== null) await query(client, "importing the slot's snapshot", `SET TRANSACTION SNAPSHOT '${snapshotName.replace(/'/g, "''")}'`);
-    return client;
+  /**
+   * source.snapshot.workers connections, each in a REPEATABLE READ transaction in the same
+   * snapshot: the slot's exported one, or (resuming, `snapshotName` null) one the first
+   * connection exports. Each is closed by the run's cleanup if the snapshot does not end.
+   */
+  private async snapshotConnections(url: string, snapshotName: string | null): Promise<pg.Client[]> {
+    const clients: pg.Client[] = [];
+    this.cleanups.push(async () => {
+      for (const c of clients) if (!(c as unknown as { _ending: boolean })._ending) await c.end();
+    });
+    let name = snapshotName;
+    for (let i = 0; i < this.o.config.source.snapshot.workers; i++) {
+      const client = await connect(url, { applicationName: "zeroloss-producer-snapshot" });
+      clients.push(client);
+      await query(client, "beginning the snapshot transaction", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      if (name === null) {
+        name = (await query<{ s: string }>(client, "exporting the snapshot for the other workers", "SELECT pg_export_snapshot() AS s"))[0]?.s ?? null;
+      } else {
+        await query(client, "importing the snapshot", `SET TRANSACTION SNAPSHOT ${client.escapeLiteral(name)}`);
+      }
+    }
+    return clients;
   }
 
   private async tables(control: pg.Client): Promise<TableInfo[]> {

@@ -1,0 +1,118 @@
+// One chunk of a snapshot range, read from the source with COPY … TO STDOUT and turned into
+// data records. With JSON values, a chunk's rows travel in bulk records (packages/wire,
+// BulkRows): one or more per partition, each row's line prefixed with its canonical key, so
+// neither Node process decodes a row's values. With Avro, one record per row (rowRecord).
+import { pipeline } from "node:stream/promises";
+import { Writable } from "node:stream";
+import { to as copyTo } from "pg-copy-streams";
+import type pg from "pg";
+import { ZerolossError } from "@zeroloss/errors";
+import { partitionForKey } from "@zeroloss/kafka";
+import { copyField, copyLines, encodeEnvelope, parseCopyField, parseCopyLine, type EnvelopeSource, type KeyValues, type SnapshotRange } from "@zeroloss/wire";
+import { rowRecord, type RelationSchema } from "./envelopes.js";
+import type { DataRecord } from "./kafka-writer.js";
+import type { TableRanges } from "./snapshot-ranges.js";
+
+/**
+ * A bulk record's COPY text stays below this many characters: with JSON's escapes and
+ * multi-byte characters the record stays below the broker's 1 MiB message.max.bytes.
+ */
+export const BULK_RECORD_CHARS = 256 * 1024;
+
+export interface Chunk {
+  /** COPY text lines: checksum, then the values in column order. */
+  readonly lines: readonly string[];
+  /** The key of the chunk's last row (null: the chunk is empty). */
+  readonly lastKey: KeyValues | null;
+}
+
+/** Reads the range's next chunk on `client` (inside the snapshot's transaction). */
+export async function readChunk(client: pg.Client, ranges: TableRanges, range: SnapshotRange, chunkSize: number): Promise<Chunk> {
+  const parts: Buffer[] = [];
+  try {
+    await pipeline(
+      client.query(copyTo(ranges.chunkCopy(client, range, chunkSize))),
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          parts.push(chunk);
+          done();
+        },
+      }),
+    );
+  } catch (err) {
+    throw new ZerolossError("SNAPSHOT_READ_FAILED", `reading a snapshot chunk of ${ranges.name}: ${(err as Error).message}`, {
+      retriable: true,
+      cause: err,
+      details: { table: ranges.name, afterKey: range.lastKey ?? range.after },
+    });
+  }
+  const lines = copyLines(Buffer.concat(parts).toString("utf8"));
+  const last = lines[lines.length - 1];
+  return { lines, lastKey: last === undefined ? null : keyFields(last, ranges.keyIndexes).map(parseCopyField) };
+}
+
+/** The key's fields of a chunk line (still COPY-escaped): after the leading checksum, at the key columns' places. */
+function keyFields(line: string, keyIndexes: readonly number[]): string[] {
+  const fields = line.split("\t", Math.max(...keyIndexes) + 2);
+  return keyIndexes.map((i) => fields[i + 1] as string);
+}
+
+/** A chunk's data records, and per record the row checksums it carries (for the manifest). */
+export interface ChunkRecords {
+  readonly records: { readonly record: DataRecord; readonly checksums: readonly string[] }[];
+}
+
+/** Bulk records of a chunk: its rows grouped by their key's partition, at most BULK_RECORD_CHARS of text each. */
+export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: readonly number[], partitions: number, source: Omit<EnvelopeSource, "seq">): ChunkRecords {
+  const open = new Map<number, { text: string; checksums: string[] }>();
+  const records: ChunkRecords["records"] = [];
+  const emit = (partition: number, part: { text: string; checksums: string[] }) => {
+    const value = encodeEnvelope(
+      {
+        v: 1,
+        op: "r",
+        source: { ...source, seq: records.length },
+        columns: rel.columns,
+        after: null,
+        before: null,
+        partition,
+        rows: { count: part.checksums.length, copy: part.text },
+        checksum: null,
+      },
+      rel.columnsJson,
+    );
+    records.push({ record: { topic: rel.topic, key: null, value, partition }, checksums: part.checksums });
+  };
+  for (const line of chunk.lines) {
+    const tab = line.indexOf("\t");
+    const key = rel.rowJson.of(valuesAt(keyFields(line, keyIndexes).map(parseCopyField), keyIndexes), rel.keyIndexes);
+    const partition = partitionForKey(key, partitions);
+    let part = open.get(partition);
+    if (part === undefined) open.set(partition, (part = { text: "", checksums: [] }));
+    part.text += `${copyField(key)}\t${line}\n`;
+    part.checksums.push(line.slice(0, tab));
+    if (part.text.length >= BULK_RECORD_CHARS) {
+      emit(partition, part);
+      open.delete(partition);
+    }
+  }
+  for (const [partition, part] of open) emit(partition, part);
+  return { records };
+}
+
+/** A sparse row holding `values` at the key columns' places (RowJson.of picks them by index). */
+function valuesAt(values: readonly (string | null)[], at: readonly number[]): (string | null)[] {
+  const row: (string | null)[] = [];
+  at.forEach((i, j) => (row[i] = values[j] ?? null));
+  return row;
+}
+
+/** One record per row (kafka.encoding avro: the Avro envelope has no bulk form yet). */
+export function rowRecords(rel: RelationSchema, chunk: Chunk, source: Omit<EnvelopeSource, "seq">): ChunkRecords {
+  return {
+    records: chunk.lines.map((line, seq) => {
+      const built = rowRecord("r", rel, parseCopyLine(line).slice(1), { ...source, seq });
+      return { record: built.record, checksums: [built.checksum as string] };
+    }),
+  };
+}
