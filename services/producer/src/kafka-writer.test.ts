@@ -128,6 +128,22 @@ describe("KafkaWriter: overlapping sends and commits keep Kafka's order", () => 
     await Promise.all(adds);
   });
 
+  it("sends a partition's buffer first when a large record would take the batch past the broker's limit", async () => {
+    const { w, next } = await writer();
+    await Promise.all([w.add({ topic: data, key: "a", value: big }), w.add({ topic: data, key: "b", value: big })]); // 600 KiB: below the send threshold
+    const adding = w.add({ topic: data, key: null, value: Buffer.alloc(450 * 1024, "y"), partition: 0 }); // a bulk snapshot record
+    const first = await next((c) => c.kind === "send", "the two records before the large one");
+    expect(first.records).toBe(2);
+    first.settle();
+    await adding;
+    const committed = w.commit([], checkpoint("0/10"));
+    const second = await next((c) => c.kind === "send" && c.records === 1, "the large record alone");
+    second.settle();
+    (await next((c) => c.kind === "send", "the checkpoint")).settle();
+    (await next((c) => c.kind === "commit", "the commit")).settle();
+    await committed;
+  });
+
   it("writes a transaction's checkpoint only after the previous commit landed, and fails it if that commit failed", async () => {
     const { w, next, pending } = await writer();
     await w.add({ topic: data, key: "a", value: Buffer.from("1") });

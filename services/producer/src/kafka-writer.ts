@@ -46,6 +46,8 @@ export interface WriterOptions {
  * is most of the producer's waiting (bench/README.md, "Producer").
  */
 const PARTITION_BYTES = 900 * 1024;
+/** A record that would take its partition's buffer past this is sent in the next batch: a bulk snapshot record is up to ~300 KiB. */
+const PARTITION_BATCH_LIMIT = 1000 * 1024;
 const REQUEST_BYTES = 8 * 1024 * 1024;
 
 /**
@@ -229,7 +231,7 @@ export class KafkaWriter {
     const partition = record.partition ?? this.partitionOf(record.topic, record.key);
     const size = record.value.length + (record.key === null ? 0 : Buffer.byteLength(record.key)) + 32;
     // A large record (a bulk snapshot record) must not take its partition's batch past the limit.
-    if ((this.pending.get(record.topic)?.bytes.get(partition) ?? 0) + size > PARTITION_BYTES) await this.startSend();
+    if ((this.pending.get(record.topic)?.bytes.get(partition) ?? 0) + size > PARTITION_BATCH_LIMIT) await this.startSend();
     let batch = this.pending.get(record.topic);
     if (batch === undefined) {
       batch = { messages: new Map(), bytes: new Map() };
