@@ -58,9 +58,13 @@ export async function followTopics(o: FollowTopicsOptions): Promise<void> {
         }
       }
     }
-    await o.sleeper.sleep(o.pollMs);
+    // Waiting for the first topic (a cold start, the producer about to create them): look often.
+    await o.sleeper.sleep(subscribed.length === 0 ? Math.min(o.pollMs, FIRST_TOPIC_POLL_MS) : o.pollMs);
   }
 }
+
+/** How often to look for topics while none is there yet. */
+export const FIRST_TOPIC_POLL_MS = 500;
 
 /** Waits out a backoff inside a batch handler while telling the group this member is alive. */
 export async function waitWithHeartbeat(ms: number, heartbeat: () => Promise<void>, stopping: () => boolean): Promise<void> {

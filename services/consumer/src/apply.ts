@@ -174,6 +174,11 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
       [batches.map((b) => b.topic), batches.map((b) => b.partition)],
     );
     const appliedBefore = new Map(pos.map((r) => [`${r.topic}:${r.partition}`, BigInt(r.next_offset)]));
+    const appliedBelow = (index: number): boolean => {
+      const from = batches[owner[index] ?? 0];
+      const offset = plan.records[index]?.offset;
+      return from !== undefined && offset !== undefined && BigInt(offset) < (appliedBefore.get(`${from.topic}:${from.partition}`) ?? 0n);
+    };
 
     for (const step of plan.steps) {
       if (step.kind === "truncate") {
@@ -189,7 +194,7 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
         truncations.set(step.table.quoted, step.lsn);
         continue;
       }
-      if (step.kind === "bulk") await applyBulk(conn, step, await truncationOf(step.table), plan, outcomes, quarantined);
+      if (step.kind === "bulk") await applyBulk(conn, step, await truncationOf(step.table), plan, outcomes, quarantined, appliedBelow);
       else await applyRows(conn, step, await truncationOf(step.table), plan, outcomes, quarantined);
     }
 

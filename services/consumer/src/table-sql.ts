@@ -61,6 +61,11 @@ export interface TableSql {
    * that the target already holds at or past their LSN: (n, row, computed, mismatch, dup).
    */
   readonly validate: string;
+  /**
+   * The staged rows whose recomputed checksum differs: (n, row, computed). For bulk snapshot
+   * records, whose duplicates are told by the applied position instead of a lookup per row.
+   */
+  readonly validateSums: string;
   /** $1 int[]: the rows' values as the target prints them, per column c0..cN. */
   readonly stagedText: string;
   /** $1 int[]: the target's current row for each staged row's key: (n, lsn, c0..cN). */
@@ -133,6 +138,9 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
     validate:
       `SELECT y.n, y.row, y.computed, y.computed IS DISTINCT FROM y.sum AS mismatch, y.dup FROM (SELECT s."zl$n" AS n, s."zl$row" AS row, s."zl$sum" AS sum, ${computed} AS computed, ` +
       `s."zl$lsn" <= ${heldAt} AS dup FROM ${stage} s ${textsOnce}) y WHERE y.computed IS DISTINCT FROM y.sum OR y.dup`,
+    validateSums:
+      `SELECT y.n, y.row, y.computed FROM (SELECT s."zl$n" AS n, s."zl$row" AS row, s."zl$sum" AS sum, ${computed} AS computed FROM ${stage} s ${textsOnce}) y ` +
+      `WHERE y.computed IS DISTINCT FROM y.sum`,
     stagedText: `SELECT s."zl$n" AS n, ${texts("s")} FROM ${stage} s WHERE s."zl$n" = ANY($1::int[])`,
     storedText: `SELECT s."zl$n" AS n, t.${LSN}::text AS lsn, ${texts("t")} FROM ${stage} s JOIN ${target} t ON ${keyMatch} WHERE s."zl$n" = ANY($1::int[])`,
     baseMissing:
