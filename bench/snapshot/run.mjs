@@ -11,7 +11,13 @@
 //      key) of a fresh target database, as one shell pipeline, timed as a process; the tables
 //      one after the other, their wall times summed. Each table's content (count and an
 //      order-independent md5 digest over the columns) must equal the source's;
-//   2. for each W of WORKERS: zeroloss from a cold start. A fresh target database, topic
+//   2. for each W of WORKERS, the floor: zeroloss's own SQL at both ends with nothing between
+//      (measureFloor): W connections per side, each chunk the producer's COPY query (the
+//      source computes each row's checksum) piped into the consumer's staging COPY, its
+//      validation (no mismatch allowed) and LSN-guarded merge, one transaction per chunk. No
+//      Kafka and no per-row work in Node: the rate no pipeline that validates at both ends
+//      this way can pass on these servers;
+//   3. for each W of WORKERS: zeroloss from a cold start. A fresh target database, topic
 //      prefix, slot, publication and consumer group; `source.snapshot.mode: initial`,
 //      `source.snapshot.workers: W`. The producer and the consumer (services/*/dist/main.js
 //      --config <file>) are spawned at the same moment and timed from there until the
@@ -44,7 +50,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
 import pg from "pg";
+import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { parseConfig } from "@zeroloss/config";
 import { freePort } from "@zeroloss/devstack";
 import { createLogger } from "@zeroloss/observability";
@@ -54,6 +62,7 @@ import {
   TABLE_DDL,
   contentDigest,
   coresBusy,
+  cpuSeconds,
   dropDatabase,
   fmt,
   freshDatabase,
@@ -220,6 +229,96 @@ async function measureCopy(source) {
     sampler.stop();
     await expectEqual("the COPY pipe", url, source);
     return { ms: Math.round(ms), rowsPerSec: rate(ROWS, ms), machineCoresBusy: busy, processes: { ...sampler.report(), psql: { cpuS: clients } } };
+  } finally {
+    await dropDatabase(stack.target, db);
+  }
+}
+
+// --- the floor: zeroloss's SQL at both ends, nothing between -----------------------------------
+
+// The statements zeroloss runs, from the services' own builds: the producer's chunk query
+// (COPY of the source's checksum and the values, in key order) and the consumer's staging
+// table, checksum validation and LSN-guarded merge.
+const { TableRanges } = await import("../../services/producer/dist/snapshot-ranges.js");
+const { tableSql, BULK_RECORD_SETTING, BULK_LSN_SETTING } = await import("../../services/consumer/dist/table-sql.js");
+const { ensureBookkeeping } = await import("../../services/consumer/dist/target-schema.js");
+const { describeTable } = await import("@zeroloss/pg");
+
+/**
+ * W connections to each side; each reads its share of every table's key range in chunks of
+ * CHUNK rows: the source's COPY TO (the producer's query, its key field added in SQL) piped
+ * straight into the target's staging COPY, then validateSums (no row may mismatch) and the
+ * merge, one transaction per chunk. What is left out: Kafka, and every byte Node handles
+ * (the producer's per-row key and partition, both JSON encodings, the consumer's decoding).
+ * Its rate bounds what the pipeline can reach on this machine with validation at both ends.
+ */
+async function measureFloor(source, w) {
+  const db = "bench_snap_floor";
+  const url = await freshDatabase(stack.target, db);
+  const chunk = Number(ZEROLOSS_CONFIG?.source?.snapshot?.chunkSize ?? 10_000);
+  try {
+    const infos = await sql(source.url, async (c) => Promise.all(source.tables.map((n) => describeTable(c, { schema: "public", name: n }))));
+    await sql(url, async (c) => {
+      await ensureBookkeeping(c);
+      // Schema-qualified: the bookkeeping schema is named like the dev user, first on its search_path.
+      for (const name of source.tables) await c.query(`${TABLE_DDL(`public.${name}`).replace(/\)\s*$/, "")}, _zeroloss_lsn pg_lsn)`);
+    });
+    await checkpoint(source.url);
+    await checkpoint(url);
+    const sampler = new ProcessSampler(stackRoots(), 1000, { reaped: true }).start();
+    const m0 = machineCpu();
+    const t0 = performance.now();
+    const work = infos.flatMap((info) =>
+      Array.from({ length: Math.ceil(source.perTable / chunk) }, (_, i) => ({ info, from: i * chunk, to: Math.min(source.perTable, (i + 1) * chunk) })),
+    );
+    const cpu0 = cpuSeconds(process.pid);
+    await Promise.all(
+      Array.from({ length: w }, async () => {
+        const src = new pg.Client({ connectionString: source.url, application_name: "bench-floor-source" });
+        const dst = new pg.Client({ connectionString: url, application_name: "bench-floor-target" });
+        await src.connect();
+        await dst.connect();
+        try {
+          const staged = new Map();
+          for (let job = work.shift(); job !== undefined; job = work.shift()) {
+            const { info } = job;
+            const ranges = new TableRanges(info);
+            const target = {
+              schema: "public",
+              name: info.name,
+              quoted: `"public"."${info.name}"`,
+              columns: info.columns.map((c) => ({ name: c.name, column: c.name, type: c.sqlType })),
+              keyIndexes: [0],
+              columnsJson: "[]",
+            };
+            let t = staged.get(info.name);
+            if (t === undefined) {
+              t = tableSql(target, `zl_stage_${staged.size}`);
+              await dst.query(t.createStaging);
+              staged.set(info.name, t);
+            }
+            const range = { after: job.from === 0 ? null : [String(job.from)], to: [String(job.to)], lastKey: null, done: false, rows: 0 };
+            // The producer's query with the key field in front (the producer adds it in Node).
+            const copyOut = ranges.chunkCopy(src, range, chunk).replace("COPY (SELECT ", `COPY (SELECT '{"id":"' || "id" || '"}', `);
+            await dst.query(`BEGIN; SELECT set_config('${BULK_RECORD_SETTING}', '0', true), set_config('${BULK_LSN_SETTING}', '0/10', true)`);
+            await pipeline(src.query(copyTo(copyOut)), dst.query(copyFrom(t.copyBulk)));
+            const bad = await dst.query(t.validateSums);
+            if (bad.rows.length > 0) throw new Error(`the floor's validation found ${bad.rows.length} mismatching rows of ${info.name}`);
+            await dst.query(t.upsert, ["0/0", target.quoted, false]);
+            await dst.query("COMMIT");
+          }
+        } finally {
+          await src.end();
+          await dst.end();
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    const busy = coresBusy(m0, machineCpu());
+    const node = cpuSeconds(process.pid) - cpu0;
+    sampler.stop();
+    await expectEqual("the floor", url, source);
+    return { ms: Math.round(ms), rowsPerSec: rate(ROWS, ms), machineCoresBusy: busy, processes: { ...sampler.report(), "bench (node, piping bytes)": { cpuS: Number(node.toFixed(2)) } } };
   } finally {
     await dropDatabase(stack.target, db);
   }
@@ -405,6 +504,11 @@ await runBench(
           `${copy.machineCoresBusy ?? "?"} of ${cpus().length} cores busy)  [target = source]`,
       );
       for (const w of WORKERS) {
+        const fl = await measureFloor(source, w);
+        console.log(
+          `T=${t} W=${w}: floor    ${fmt(fl.rowsPerSec).padStart(9)} rows/s  (${(fl.ms / 1000).toFixed(2)} s; zeroloss's SQL at both ends, no Kafka, no Node per row; CPU s: source ${cpuOf(fl.processes, "postgres-source")}, ` +
+            `target ${cpuOf(fl.processes, "postgres-target")}; ${fl.machineCoresBusy ?? "?"} of ${cpus().length} cores busy) ${((fl.rowsPerSec / copy.rowsPerSec) * 100).toFixed(1)}% of the COPY pipe`,
+        );
         const z = await measureZeroloss(source, t, w);
         const ratio = z.rowsPerSec / copy.rowsPerSec;
         const p = z.processes;
@@ -415,7 +519,7 @@ await runBench(
             `source ${memOf(p, "postgres-source")}, target ${memOf(p, "postgres-target")}, kafka ${memOf(p, "kafka")}; ${z.machineCoresBusy ?? "?"} of ${cpus().length} cores busy; ` +
             `polls ${z.pollSeconds} s${z.errors.producer || z.errors.consumer ? `; ERRORS recovered from: producer ${z.errors.producer ?? "?"}, consumer ${z.errors.consumer ?? "?"}` : ""}) ratio ${(ratio * 100).toFixed(1)}%  [target = source: ${fmt(ROWS)} rows, 0 quarantined]`,
         );
-        summary.pairs.push({ tables: t, rowsPerTable: source.perTable, workers: w, copy, zeroloss: z, ratio: Number(ratio.toFixed(3)) });
+        summary.pairs.push({ tables: t, rowsPerTable: source.perTable, workers: w, copy, floor: fl, floorRatio: Number((fl.rowsPerSec / copy.rowsPerSec).toFixed(3)), zeroloss: z, ratio: Number(ratio.toFixed(3)) });
       }
       await dropDatabase(stack.source, "bench_snap_src");
     }
