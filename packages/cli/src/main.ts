@@ -8,6 +8,7 @@ import { demoCommand } from "./commands/demo/demo.js";
 import { runService } from "./commands/service.js";
 import { replayCommand, parseOffsetTarget } from "./commands/replay.js";
 import { slotDropCommand, slotStatusCommand } from "./commands/slot.js";
+import { snapshotCommand } from "./commands/snapshot.js";
 import { statusCommand } from "./commands/status.js";
 
 export const EXIT_OK = 0;
@@ -171,6 +172,19 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .exitOverride()
     .action(async (opts: { config?: string; group?: string; toEarliest: boolean; toDatetime?: string; toOffset?: { topic: string; partition: number; offset: string }; json: boolean }) => {
       setExit(await replayCommand({ ...opts, log: log() }));
+    });
+
+  program
+    .command("snapshot")
+    .description(
+      "snapshot tables again while the producer streams (after a repair by hand, a target restored from a backup); the producer reads " +
+        "them with the watermark method, every other change flowing. Exit 0 when requested, 2 when a table is not streamed (nothing requested)",
+    )
+    .option(...configFlag)
+    .requiredOption("--table <schema.table>", "a table to snapshot again (repeat for more)", (v: string, all: string[] | undefined) => [...(all ?? []), v])
+    .exitOverride()
+    .action(async (opts: { config?: string; table: string[] }) => {
+      setExit(await snapshotCommand(opts));
     });
 
   const slot = program

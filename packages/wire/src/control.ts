@@ -179,3 +179,32 @@ export function decodeTally(value: Buffer | null): Tally {
   }
   return o as unknown as Tally;
 }
+
+/**
+ * A request to snapshot tables again while streaming (`zeroloss snapshot --table`): the
+ * content of a transactional logical message with this prefix, written to the source. It
+ * reaches the producer through the replication slot, in commit order, so it is acted on
+ * exactly once: the checkpoint that covers it lists the tables as live (Checkpoint.live).
+ */
+export const SNAPSHOT_REQUEST_PREFIX = "zeroloss.snapshot";
+
+export interface SnapshotRequest {
+  readonly v: 1;
+  /** `schema.table`, as source.tables names them. */
+  readonly tables: readonly string[];
+  readonly at: string;
+}
+
+export function decodeSnapshotRequest(content: Buffer | string): SnapshotRequest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof content === "string" ? content : content.toString("utf8"));
+  } catch (err) {
+    throw new WireError("WIRE_NOT_JSON", `snapshot request is not JSON: ${(err as Error).message}`);
+  }
+  const r = parsed as Partial<SnapshotRequest> | null;
+  if (r?.v !== 1 || !Array.isArray(r.tables) || !r.tables.every((t) => typeof t === "string" && t.includes(".")) || typeof r.at !== "string") {
+    throw new WireError("WIRE_MALFORMED", "snapshot request lacks v 1, tables (schema.table names) or at");
+  }
+  return r as SnapshotRequest;
+}

@@ -75,6 +75,10 @@ export class LiveSnapshots {
   private chunkSeq = 0;
   /** Tables already reported as lacking a key (reported again once they have one and lose it). */
   private readonly keyless = new Set<string>();
+  /** Tables to snapshot again (zeroloss snapshot --table), live in the streamer already. */
+  private readonly requested: string[] = [];
+  /** With checkEveryMs 0, new tables are looked for once, when the stream starts. */
+  private firstLook = true;
 
   constructor(private readonly o: LiveSnapshotOptions) {
     this.log = o.log.child({ component: "live-snapshot" });
@@ -89,31 +93,45 @@ export class LiveSnapshots {
     return this.stopped;
   }
 
+  /** A table the stream asked to snapshot again (Streamer.snapshotRequest): read after the current one. */
+  request(table: string): void {
+    this.requested.push(table);
+    this.wake?.();
+  }
+
   /** Runs until stop(); a failure (thrown) ends the stream, and the producer restarts or stops. */
   async runLoop(): Promise<void> {
     for (const p of [...this.o.streamer.liveTables.values()]) {
       if (this.stopped) return;
-      this.log.info({ table: p.table, rowsDone: p.rows, resumeAfterKey: p.lastKey }, "resuming the snapshot of a table added while streaming");
+      this.log.info({ table: p.table, rowsDone: p.rows, resumeAfterKey: p.lastKey }, "resuming the snapshot of a table added while streaming (or requested)");
       await this.snapshotTable(p);
     }
+    // Requests that arrived meanwhile were resumed above (they were live already).
+    this.requested.length = 0;
     while (!this.stopped) {
-      const fresh = await this.newTables();
+      for (let t = this.requested.shift(); t !== undefined && !this.stopped; t = this.requested.shift()) {
+        const progress = this.o.streamer.liveTables.get(t);
+        if (progress !== undefined) await this.snapshotTable(progress);
+      }
+      const fresh = this.o.checkEveryMs === 0 && !this.firstLook ? [] : await this.newTables();
+      this.firstLook = false;
       for (const t of fresh) {
         if (this.stopped) return;
         await this.addTable(t);
       }
-      if (fresh.length > 0) continue;
-      if (this.o.checkEveryMs === 0) return;
+      if (fresh.length > 0 || this.requested.length > 0) continue;
+      // With checkEveryMs 0, only a snapshot request wakes the loop.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.o.checkEveryMs);
+        const timer = this.o.checkEveryMs === 0 ? null : setTimeout(resolve, this.o.checkEveryMs);
         this.wake = () => {
-          clearTimeout(timer);
+          if (timer !== null) clearTimeout(timer);
           resolve();
         };
       });
       this.wake = null;
     }
   }
+
 
   /** Tables matching source.tables that are neither published nor being snapshotted. */
   private async newTables(): Promise<TableName[]> {
@@ -158,14 +176,21 @@ export class LiveSnapshots {
 
   private async snapshotTable(start: SnapshotTableProgress): Promise<void> {
     const name = await this.tableName(start.table);
-    if (await addToPublication(this.o.client, this.o.publication, name)) this.log.info({ table: start.table }, "added to the publication");
+    // A requested table the stream does not carry (zeroloss snapshot checks this first): one empty last chunk ends it.
+    const unknown = !(await this.matches(name));
+    if (unknown) {
+      this.o.metrics.errors.inc({ code: "SNAPSHOT_TABLE_UNKNOWN" });
+      this.log.error({ table: start.table, code: "SNAPSHOT_TABLE_UNKNOWN" }, `snapshot requested for ${start.table}, which does not match source.tables (or is excluded, or does not exist); nothing to snapshot`);
+    } else if (await addToPublication(this.o.client, this.o.publication, name)) {
+      this.log.info({ table: start.table }, "added to the publication");
+    }
     let progress = start;
     let lastLog = Date.now();
     this.o.metrics.snapshotRows.set({ table: start.table }, progress.rows);
     while (!this.stopped && !progress.done) {
       const floor = await this.floor(start.table);
       if (this.stopped) return;
-      const { outcome, next } = await this.readChunk(name, progress, floor);
+      const { outcome, next } = await this.readChunk(name, progress, floor, unknown);
       if ("retry" in outcome) {
         this.o.metrics.liveChunkRetries.inc({ table: start.table });
         this.log.info({ table: start.table, afterKey: progress.lastKey, why: outcome.retry }, "reading a chunk again");
@@ -178,6 +203,12 @@ export class LiveSnapshots {
         this.log.info({ table: start.table, rowsDone: progress.rows, done: progress.done }, progress.done ? "table snapshot complete (taken while streaming)" : "snapshot progress");
       }
     }
+  }
+
+  /** Whether the table exists and matches source.tables (minus source.exclude). */
+  private async matches(name: TableName): Promise<boolean> {
+    const matching = await resolveTables(this.o.client, this.o.tables, this.o.exclude);
+    return matching.some((t) => qualifiedName(t) === qualifiedName(name));
   }
 
   /** The schema and name of `schema.table` (either may hold a dot): as the catalog knows it, else split at the first dot. */
@@ -223,7 +254,7 @@ export class LiveSnapshots {
   }
 
   /** Step 2: one chunk read in its own transaction, handed to the streamer, and the watermark committed with it. */
-  private async readChunk(name: TableName, progress: SnapshotTableProgress, floor: Lsn): Promise<{ outcome: ChunkOutcome; next: SnapshotTableProgress }> {
+  private async readChunk(name: TableName, progress: SnapshotTableProgress, floor: Lsn, unknown = false): Promise<{ outcome: ChunkOutcome; next: SnapshotTableProgress }> {
     const c = this.o.client;
     const table = qualifiedName(name);
     const id = `${this.run}:${++this.chunkSeq}`;
@@ -234,17 +265,19 @@ export class LiveSnapshots {
       let rel: RelationSchema | null = null;
       let keyIndexes: readonly number[] = [];
       let rows: (string | null)[][] = [];
-      let dropped = false;
-      try {
-        // Before the first statement that takes the snapshot: DDL on the table waits for this chunk.
-        await query(c, `locking ${table} for a snapshot chunk`, `LOCK TABLE ${quoteTable(name)} IN ACCESS SHARE MODE`);
-      } catch (err) {
-        if (!(err instanceof ZerolossError && err.details["sqlstate"] === "42P01")) throw err;
-        // Dropped: an empty last chunk ends its snapshot (the publication forgot it with the table).
-        dropped = true;
-        await query(c, "ending a snapshot chunk", "ROLLBACK");
-        await query(c, `beginning the last snapshot chunk of ${table}`, "BEGIN");
-        this.log.warn({ table }, "table dropped before its snapshot finished; its snapshot ends here");
+      let dropped = unknown;
+      if (!dropped) {
+        try {
+          // Before the first statement that takes the snapshot: DDL on the table waits for this chunk.
+          await query(c, `locking ${table} for a snapshot chunk`, `LOCK TABLE ${quoteTable(name)} IN ACCESS SHARE MODE`);
+        } catch (err) {
+          if (!(err instanceof ZerolossError && err.details["sqlstate"] === "42P01")) throw err;
+          // Dropped: an empty last chunk ends its snapshot (the publication forgot it with the table).
+          dropped = true;
+          await query(c, "ending a snapshot chunk", "ROLLBACK");
+          await query(c, `beginning the last snapshot chunk of ${table}`, "BEGIN");
+          this.log.warn({ table }, "table dropped before its snapshot finished; its snapshot ends here");
+        }
       }
       if (!dropped) {
         const info = await describeTable(c, name);

@@ -364,6 +364,9 @@ export class Producer {
     const { config } = this.o;
     const types = new TypeNames(control);
     const keyOrders = new WeakMap<RelationSchema, Promise<KeyColumn[]>>(); // per column list (a Relation message)
+    // The live snapshots start after the stream; a request read before then waits here (it is live in the streamer already).
+    const early: string[] = [];
+    let requests: { request(table: string): void } = { request: (table) => early.push(table) };
     const streamer = new Streamer(
       {
         url: config.source.url,
@@ -387,6 +390,7 @@ export class Producer {
           this.o.metrics.lagSeconds.set(commitDate === null ? 0 : Math.max(0, (Date.now() - commitDate.getTime()) / 1000));
         },
         live,
+        onSnapshotRequest: (table) => requests.request(table),
         keyAfter: async (rel, key, after) => {
           let order = keyOrders.get(rel);
           if (order === undefined) keyOrders.set(rel, (order = readKeyOrder(control, rel.oid, rel.qualified)));
@@ -401,6 +405,8 @@ export class Producer {
     const timers = this.backgroundTasks(control, streamer);
     this.cleanups.push(async () => timers.forEach((t) => clearInterval(t)));
     const liveSnapshots = await this.liveSnapshots(admin, writer, streamer);
+    requests = liveSnapshots;
+    for (const t of early.splice(0)) liveSnapshots.request(t);
     this.setPhase("streaming");
     const running = streamer.run();
     // After run(): the stream takes chunks from here on. A failure of the live snapshot ends the stream.

@@ -23,7 +23,7 @@
 // logical_decoding_work_mem (protocol v1, no in-progress streaming); the producer sends
 // their records into the open Kafka transaction in bounded batches as they arrive, so
 // memory stays flat. The Kafka transaction timeout bounds how long one may take.
-import { ZerolossError } from "@zeroloss/errors";
+import { describeError, ZerolossError } from "@zeroloss/errors";
 import {
   committedVisibleIn,
   formatLsn,
@@ -38,7 +38,7 @@ import {
 } from "@zeroloss/pg";
 import { UNCHANGED } from "@zeroloss/checksum";
 import type { Failpoints } from "@zeroloss/failpoints";
-import type { Checkpoint, EnvelopeSource, SnapshotTableProgress, TopicNames } from "@zeroloss/wire";
+import { decodeSnapshotRequest, SNAPSHOT_REQUEST_PREFIX, type Checkpoint, type EnvelopeSource, type SnapshotRequest, type SnapshotTableProgress, type TopicNames } from "@zeroloss/wire";
 import type { Logger } from "pino";
 import { completeMovedRow, deleteRecord, keyChanged, keyOf, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema, type ValueEncoding } from "./envelopes.js";
 import type { KafkaWriter } from "./kafka-writer.js";
@@ -109,6 +109,8 @@ export interface StreamerOptions {
   readonly onDurable: (lsn: Lsn, commitTime: Date | null) => void;
   /** Tables being snapshotted alongside the stream, from the checkpoint (Checkpoint.live). */
   readonly live: readonly SnapshotTableProgress[];
+  /** A table to snapshot again, requested through the stream (zeroloss snapshot --table); already live when called. */
+  readonly onSnapshotRequest?: (table: string) => void;
   /** Whether a row's key sorts after a live snapshot's last key read, as the table orders its key (catalog.ts keyIsAfter). */
   readonly keyAfter: (rel: RelationSchema, key: ReadonlyMap<string, string | null>, after: readonly (string | null)[]) => Promise<boolean>;
 }
@@ -184,6 +186,30 @@ export class Streamer {
   /** A table starts its live snapshot: it joins the checkpoints from the next Kafka commit on. */
   beginLive(table: string): void {
     if (!this.live.has(table)) this.live.set(table, { table, done: false, lastKey: null, rows: 0 });
+  }
+
+  /**
+   * `zeroloss snapshot --table`: each table named becomes live here, in the stream's order, so
+   * the checkpoint that covers the request holds it (a crash before that reads the request
+   * again); the live snapshot (onSnapshotRequest) then reads it while the stream goes on.
+   */
+  private snapshotRequest(content: Buffer): void {
+    let request: SnapshotRequest;
+    try {
+      request = decodeSnapshotRequest(content);
+    } catch (err) {
+      this.log.error({ err: describeError(err) }, "ignoring a snapshot request that does not decode");
+      return;
+    }
+    for (const table of request.tables) {
+      if (this.live.has(table)) {
+        this.log.info({ table }, "snapshot requested for a table already being snapshotted; it goes on");
+        continue;
+      }
+      this.beginLive(table);
+      this.log.info({ table, requestedAt: request.at }, "snapshot requested (zeroloss snapshot --table): snapshotting it while streaming");
+      this.options.onSnapshotRequest?.(table);
+    }
   }
 
   /** Resolves once a Kafka transaction with a checkpoint written after this call has committed. */
@@ -368,6 +394,7 @@ export class Streamer {
         // (and any other logical message) carry no row; their transaction's commit moves the
         // position on like any other.
         if (msg.prefix === WATERMARK_PREFIX && msg.transactional && !this.skipping) await this.watermark(msg.content.toString("utf8"));
+        if (msg.prefix === SNAPSHOT_REQUEST_PREFIX && msg.transactional && !this.skipping) this.snapshotRequest(msg.content);
         return;
       case "insert":
       case "update":
