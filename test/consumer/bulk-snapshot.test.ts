@@ -76,6 +76,10 @@ describe("bulk, parallel snapshot", () => {
     await consumer.exited;
     consumer = await f.startConsumer();
     await waitForEqual(f, src, [BIG, ...SMALL], [producer, consumer], 180_000);
+    // Progress metrics: the snapshot's rate and time left, both 0 once it has ended.
+    await pollUntil(async () => ((await producer.metric("zeroloss_producer_snapshot_eta_seconds")) === 0 ? true : undefined), { timeoutMs: 30_000, what: "the snapshot's ETA to read 0" });
+    expect(await producer.metric("zeroloss_producer_snapshot_rows_per_second")).toBe(0);
+    expect(await producer.metric("zeroloss_producer_snapshot_rows_estimated", { table: "public.big" })).toBeGreaterThanOrEqual(BIG_ROWS);
 
     // The rows travelled in bulk, cut into key ranges read by both workers.
     const big = await f.recordsRaw("public.big");

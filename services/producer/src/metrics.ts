@@ -7,6 +7,8 @@ export class ProducerMetrics {
   readonly sourceTransactions: Counter;
   readonly snapshotRows: Gauge<"table">;
   readonly snapshotRowsEstimated: Gauge<"table">;
+  readonly snapshotRate: Gauge;
+  readonly snapshotEta: Gauge;
   readonly liveChunkRetries: Counter<"table">;
   readonly lagBytes: Gauge;
   readonly lagSeconds: Gauge;
@@ -23,6 +25,12 @@ export class ProducerMetrics {
     this.sourceTransactions = new Counter({ name: "zeroloss_producer_source_transactions_total", help: "Source transactions committed to Kafka", registers });
     this.snapshotRows = new Gauge({ name: "zeroloss_producer_snapshot_rows", help: "Snapshot rows committed to Kafka, by table", labelNames: ["table"], registers });
     this.snapshotRowsEstimated = new Gauge({ name: "zeroloss_producer_snapshot_rows_estimated", help: "Estimated rows to snapshot, by table", labelNames: ["table"], registers });
+    this.snapshotRate = new Gauge({ name: "zeroloss_producer_snapshot_rows_per_second", help: "The initial snapshot's rows committed per second since this run began it (0 when none is running)", registers });
+    this.snapshotEta = new Gauge({
+      name: "zeroloss_producer_snapshot_eta_seconds",
+      help: "The initial snapshot's estimated rows left at its rate so far (-1 while no rate is known; 0 when none is running)",
+      registers,
+    });
     this.liveChunkRetries = new Counter({
       name: "zeroloss_producer_live_snapshot_chunk_retries_total",
       help: "Chunks of a table snapshotted while streaming that were read again (a truncate or an unseen TOAST-keeping update came first)",

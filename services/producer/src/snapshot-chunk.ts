@@ -48,12 +48,17 @@ export async function readChunk(client: pg.Client, ranges: TableRanges, range: S
   }
   const lines = copyLines(Buffer.concat(parts).toString("utf8"));
   const last = lines[lines.length - 1];
-  return { lines, lastKey: last === undefined ? null : keyFields(last, ranges.keyIndexes).map(parseCopyField) };
+  return { lines, lastKey: last === undefined ? null : keyFields(last, ranges.keyIndexes, fieldsNeeded(ranges.keyIndexes)).map(parseCopyField) };
+}
+
+/** How many leading fields of a chunk line hold every key column (after the checksum). */
+function fieldsNeeded(keyIndexes: readonly number[]): number {
+  return Math.max(...keyIndexes) + 2;
 }
 
 /** The key's fields of a chunk line (still COPY-escaped): after the leading checksum, at the key columns' places. */
-function keyFields(line: string, keyIndexes: readonly number[]): string[] {
-  const fields = line.split("\t", Math.max(...keyIndexes) + 2);
+function keyFields(line: string, keyIndexes: readonly number[], needed: number): string[] {
+  const fields = line.split("\t", needed);
   return keyIndexes.map((i) => fields[i + 1] as string);
 }
 
@@ -83,9 +88,10 @@ export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: reado
     );
     records.push({ record: { topic: rel.topic, key: null, value, partition }, checksums: part.checksums });
   };
+  const needed = fieldsNeeded(keyIndexes);
   for (const line of chunk.lines) {
     const tab = line.indexOf("\t");
-    const key = rel.rowJson.of(valuesAt(keyFields(line, keyIndexes).map(parseCopyField), keyIndexes), rel.keyIndexes);
+    const key = rel.rowJson.of(valuesAt(keyFields(line, keyIndexes, needed).map(parseCopyField), keyIndexes), rel.keyIndexes);
     const partition = partitionForKey(key, partitions);
     let part = open.get(partition);
     if (part === undefined) open.set(partition, (part = { text: "", checksums: [] }));

@@ -1,8 +1,9 @@
-// What an operator sees of a long snapshot in the log: every few seconds, per table rows
-// committed of the estimate, and overall rows/s and the time left at that rate. The counts
+// What an operator sees of a long snapshot in the log and the metrics: every few seconds, per
+// table rows committed of the estimate, and overall rows/s and the time left at that rate. The counts
 // are committed rows (in Kafka), never rows merely read. Estimates come from pg_class
 // (ANALYZE); a table found larger than its estimate shows its rows as the estimate.
 import type { Logger } from "pino";
+import type { ProducerMetrics } from "./metrics.js";
 
 const EVERY_MS = 5_000;
 
@@ -20,6 +21,7 @@ export class SnapshotProgressLog {
 
   constructor(
     private readonly log: Logger,
+    private readonly metrics: ProducerMetrics,
     tables: readonly { table: string; estimated: number; rows: number }[],
   ) {
     for (const t of tables) this.tables.set(t.table, { estimated: t.estimated, rows: t.rows, done: false });
@@ -28,6 +30,7 @@ export class SnapshotProgressLog {
 
   start(): void {
     this.log.info({ tables: this.tableFigures() }, "snapshot starting");
+    this.metrics.snapshotEta.set(-1);
     this.timer = setInterval(() => this.print("snapshot progress"), EVERY_MS);
     this.timer.unref();
   }
@@ -46,6 +49,8 @@ export class SnapshotProgressLog {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     this.print([...this.tables.values()].every((t) => t.done) ? "snapshot read every table" : "snapshot stopped before its end; it resumes after the last committed chunk");
+    this.metrics.snapshotRate.set(0);
+    this.metrics.snapshotEta.set(0);
   }
 
   private total(): { rows: number; estimated: number } {
@@ -67,6 +72,8 @@ export class SnapshotProgressLog {
     const seconds = (Date.now() - this.startedAt) / 1000;
     const rate = seconds > 0 ? (rows - this.rowsAtStart) / seconds : 0;
     const left = Math.max(0, estimated - rows);
+    this.metrics.snapshotRate.set(Math.round(rate));
+    this.metrics.snapshotEta.set(rate > 0 ? Math.round(left / rate) : -1);
     this.log.info(
       {
         rows,

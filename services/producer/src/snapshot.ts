@@ -171,7 +171,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
     return { table: t.name, done: ranges.every((r) => r.done), lastKey: null, rows: ranges.reduce((n, r) => n + r.rows, 0), ranges };
   };
   const progress = () => work.map(progressOf);
-  const report = new SnapshotProgressLog(log, work.map((t) => ({ table: t.name, estimated: t.estimated, rows: progressOf(t).rows })));
+  const report = new SnapshotProgressLog(log, o.metrics, work.map((t) => ({ table: t.name, estimated: t.estimated, rows: progressOf(t).rows })));
   report.start();
 
   // The ranges still to read, in table order; each is read by one worker from start to end.
