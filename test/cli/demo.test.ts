@@ -113,7 +113,7 @@ describe("zeroloss demo", () => {
       expect(t.content, table).toBe("equal");
       expect(t.mismatched, table).toBe(0);
       expect(t.targetRows, table).toBe(t.sourceRows);
-      expect(t.emitted, table).toBeGreaterThanOrEqual(t.sourceRows); // snapshot rows plus the workload's changes
+      expect(t.emitted, table).toBeGreaterThan(0); // records: the snapshot's (bulk, many rows each) and one per streamed change
       expect(t.validated, table).toBe(t.emitted);
     }
     expect(report).toMatch(/backlog: +1,000 accounts, 10,000 payments \(2,000 with a TOASTed remittance\), 20,000 ledger entries/);

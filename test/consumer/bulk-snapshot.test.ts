@@ -3,7 +3,8 @@
 // while the large table takes updates and deletes; the target must equal the source,
 // checksum for checksum. Then bulk records a faulty producer could write: one with an
 // altered row (that row alone is quarantined and named; the others are applied) and one
-// the target cannot load (quarantined whole, named; the stream goes on).
+// the target cannot load (quarantined whole, named; the stream goes on), and one whose key
+// field is not its row's key.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { rowChecksum } from "@zeroloss/checksum";
@@ -123,6 +124,8 @@ describe("bulk, parallel snapshot", () => {
     // The middle row (a key the target holds) was altered after its checksum was computed.
     const altered = record(line("new 1", "1") + line("key 7", "7", "20007") + line("new 3", "3"), 3, 1);
     const unreadable = record(line("new 4", "4") + line("new 5", "5", "not a number"), 2, 2);
+    // A key field that is not its row's key (the tombstones and the LSN guard go by it).
+    const forged = record(`${copyField(encodeKey(columns, { k: "forged" }))}\t${rowChecksum(["k", "v"], ["new 7", "7"])}\tnew 7\t7\n`, 1, 4);
     const after = record(line("new 6", "6"), 1, 3);
     const kafka = createKafka({ brokers: [...inject("stack").kafka], clientId: "test-bulk-faults", log: silentLogger() });
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -130,7 +133,7 @@ describe("bulk, parallel snapshot", () => {
     try {
       await producer.send({
         topic: topicNames(f.prefix).data("public", "small_1"),
-        messages: [altered, unreadable, after].map((e) => ({ key: null, value: encodeEnvelope(e), partition: 0 })),
+        messages: [altered, unreadable, forged, after].map((e) => ({ key: null, value: encodeEnvelope(e), partition: 0 })),
       });
     } finally {
       await producer.disconnect();
@@ -146,9 +149,11 @@ describe("bulk, parallel snapshot", () => {
     const q = await f.target.query<{ reason_code: string; reason: string; record_key: string | null; differing_columns: string | null; envelope: string | null }>(
       `SELECT reason_code, reason, record_key, differing_columns, envelope FROM zeroloss.quarantine ORDER BY id`,
     );
-    expect(q.rows, JSON.stringify(q.rows.map((r) => [r.reason_code, r.reason]))).toHaveLength(2);
-    const mismatch = q.rows.find((r) => r.reason_code !== "BULK_ROWS_UNREADABLE");
+    expect(q.rows, JSON.stringify(q.rows.map((r) => [r.reason_code, r.reason]))).toHaveLength(3);
+    const mismatch = q.rows.find((r) => r.reason_code === "CHECKSUM_MISMATCH");
     const unloadable = q.rows.find((r) => r.reason_code === "BULK_ROWS_UNREADABLE");
+    const wrongKey = q.rows.find((r) => r.reason_code === "WIRE_KEY_MISMATCH");
+    expect(wrongKey?.reason).toContain(`a row's key field {"k":"forged"} is not the key of its values, {"k":"new 7"}`);
     expect(mismatch?.reason_code, mismatch?.reason).toBe("CHECKSUM_MISMATCH");
     expect(mismatch?.record_key).toBe(`{"k":"key 7"}`);
     expect(mismatch?.reason).toContain(`snapshot row with key {"k":"key 7"}`);

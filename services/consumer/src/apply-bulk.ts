@@ -1,9 +1,10 @@
 // A step of bulk snapshot records (packages/wire, BulkRows) applied inside the batch
 // transaction: each record's COPY text goes to the staging table as it travelled, without
-// decoding a row here; the target then recomputes every row's checksum (TableSql.validateSums),
-// and a row that does not match is quarantined alone, by its key, while the record's other
-// rows are merged. A record the target cannot even load (malformed text) is quarantined
-// whole, named by the target's own error, inside a savepoint so the batch goes on.
+// decoding a row here; the target then recomputes every row's checksum and canonical key
+// (TableSql.validateSums), and a row that does not match is quarantined alone, by its key,
+// while the record's other rows are merged. A record the target cannot even load (malformed
+// text) is quarantined whole, named by the target's own error, and the batch goes on
+// (stageRecords).
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
@@ -15,15 +16,19 @@ import { BULK_LSN_SETTING, BULK_RECORD_SETTING } from "./table-sql.js";
 import type { TargetTable } from "./target-schema.js";
 import { DUPLICATE, QUARANTINED } from "./written-tallies.js";
 
-/** Stages one bulk record; a text the target cannot load rolls back to the savepoint and is returned as the reason. */
-async function stageRecord(db: Client, copySql: string, table: string, r: BulkRecord, offset: string | undefined): Promise<string | null> {
+/**
+ * Copies one bulk record into staging (inside a savepoint the caller holds); what is wrong
+ * with it, or null. A failure of the connection, not of the record, is thrown: the batch is
+ * tried again.
+ */
+async function copyRecord(db: Client, copySql: string, table: string, r: BulkRecord, offset: string | undefined): Promise<string | null> {
   const lsn = r.env.source.lsn;
   try {
     parseLsn(lsn);
   } catch {
     return `its source.lsn ${JSON.stringify(lsn)} is not an LSN`;
   }
-  await query(db, `staging a bulk record of ${table}`, `SAVEPOINT zl_bulk; SELECT set_config('${BULK_RECORD_SETTING}', '${r.index}', true), set_config('${BULK_LSN_SETTING}', '${lsn}', true)`);
+  await query(db, `staging a bulk record of ${table}`, `SELECT set_config('${BULK_RECORD_SETTING}', '${r.index}', true), set_config('${BULK_LSN_SETTING}', '${lsn}', true)`);
   let copied: number;
   try {
     const stream = db.query(copyFrom(copySql));
@@ -31,16 +36,46 @@ async function stageRecord(db: Client, copySql: string, table: string, r: BulkRe
     copied = stream.rowCount;
   } catch (err) {
     const e = pgError(err, `copying the bulk record at offset ${offset} of ${table} into staging`);
-    if (e.retriable) throw e; // the connection, not the record: the batch is tried again
-    await query(db, "rolling back an unreadable bulk record", "ROLLBACK TO SAVEPOINT zl_bulk; RELEASE SAVEPOINT zl_bulk");
+    if (e.retriable) throw e;
     return `the target cannot load its rows: ${e.message}`;
   }
-  if (copied !== r.env.rows.count) {
-    await query(db, "rolling back a bulk record of the wrong size", "ROLLBACK TO SAVEPOINT zl_bulk; RELEASE SAVEPOINT zl_bulk");
-    return `rows.count says ${r.env.rows.count} rows, its COPY text holds ${copied}`;
+  return copied === r.env.rows.count ? null : `rows.count says ${r.env.rows.count} rows, its COPY text holds ${copied}`;
+}
+
+/**
+ * Stages a step's records: all in one savepoint, and only when one fails, again one by one,
+ * each in its own savepoint, to keep the others. (A savepoint per record would overflow the
+ * backend's cache of 64 subtransactions in a load, which slows every snapshot taken on the
+ * target database.) Returns the records staged and, for each one left out, why.
+ */
+async function stageRecords(db: Client, copySql: string, table: string, records: readonly BulkRecord[], plan: BatchPlan): Promise<{ staged: BulkRecord[]; unreadable: Map<BulkRecord, string> }> {
+  await query(db, `staging the bulk records of ${table}`, "SAVEPOINT zl_bulk_step");
+  let failed = false;
+  for (const r of records) {
+    if ((await copyRecord(db, copySql, table, r, plan.records[r.index]?.offset)) !== null) {
+      failed = true;
+      break;
+    }
   }
-  await query(db, "releasing the bulk record's savepoint", "RELEASE SAVEPOINT zl_bulk");
-  return null;
+  if (!failed) {
+    await query(db, "releasing the bulk records' savepoint", "RELEASE SAVEPOINT zl_bulk_step");
+    return { staged: [...records], unreadable: new Map() };
+  }
+  await query(db, "rolling back the bulk records to stage them one by one", "ROLLBACK TO SAVEPOINT zl_bulk_step; RELEASE SAVEPOINT zl_bulk_step");
+  const staged: BulkRecord[] = [];
+  const unreadable = new Map<BulkRecord, string>();
+  for (const r of records) {
+    await query(db, `staging a bulk record of ${table}`, "SAVEPOINT zl_bulk");
+    const wrong = await copyRecord(db, copySql, table, r, plan.records[r.index]?.offset);
+    if (wrong === null) {
+      await query(db, "releasing the bulk record's savepoint", "RELEASE SAVEPOINT zl_bulk");
+      staged.push(r);
+    } else {
+      await query(db, "rolling back an unreadable bulk record", "ROLLBACK TO SAVEPOINT zl_bulk; RELEASE SAVEPOINT zl_bulk");
+      unreadable.set(r, wrong);
+    }
+  }
+  return { staged, unreadable };
 }
 
 /** The line of a bulk record with the row of `key`, and the row it sends (by column name). */
@@ -79,14 +114,9 @@ export async function applyBulk(
   const name = table.quoted;
   const qualified = `${table.schema}.${table.name}`;
   if (conn.staged(table)) await query(db, `emptying the staging table of ${name}`, sql.emptyStaging);
-  const staged: BulkRecord[] = [];
-  for (const r of records) {
+  const { staged, unreadable: left } = await stageRecords(db, sql.copyBulk, name, records, plan);
+  for (const [r, unreadable] of left) {
     const offset = plan.records[r.index]?.offset;
-    const unreadable = await stageRecord(db, sql.copyBulk, name, r, offset);
-    if (unreadable === null) {
-      staged.push(r);
-      continue;
-    }
     outcomes[r.index] = QUARANTINED;
     quarantined.push({
       index: r.index,
@@ -105,7 +135,33 @@ export async function applyBulk(
 
   const tomb = await query<{ any: "t" | "f" }>(db, `looking for tombstones of ${name}`, sql.hasTombstones, [name]);
   const withTombstones = tomb[0]?.any === "t";
-  const badRows = await query<{ n: string; row: string; computed: string | null }>(db, `validating the checksums of ${name}`, sql.validateSums);
+  const flagged = await query<{ n: string; row: string; computed: string | null; mismatch: "t" | "f"; key_sent: string | null; key_given: string | null; key_mismatch: "t" | "f" }>(
+    db,
+    `validating the checksums and keys of ${name}`,
+    sql.validateSums,
+  );
+  // A key field that is not the row's key would aim the LSN guard and the tombstones at another row.
+  const keyBad = flagged.filter((r) => r.key_mismatch === "t");
+  for (const r of keyBad) {
+    const n = Number(r.n);
+    outcomes[n] = QUARANTINED;
+    quarantined.push({
+      index: n,
+      code: "WIRE_KEY_MISMATCH",
+      reason: `table ${qualified}, bulk snapshot record at offset ${plan.records[n]?.offset}: a row's key field ${r.key_sent ?? "(none)"} is not the key of its values, ${r.key_given ?? "(none)"}`,
+      table: qualified,
+      expected: null,
+      computed: r.computed,
+      differing: null,
+      basis: null,
+      ...(r.key_sent === null ? {} : { key: r.key_sent }),
+    });
+  }
+  const badRows = flagged.filter((r) => r.key_mismatch === "f");
+  if (keyBad.length > 0) {
+    await query(db, `marking quarantined rows of ${name}`, sql.markBadRows, [keyBad.map((r) => r.row)]);
+    await query(db, `re-electing the last good record per key of ${name}`, sql.relast, [[...new Set(keyBad.map((r) => Number(r.n)))]]);
+  }
   if (badRows.length > 0) {
     const ids = badRows.map((r) => r.row);
     const computedOf = new Map(badRows.map((r) => [r.row, r.computed]));

@@ -86,6 +86,20 @@ describe("GroupKeys", () => {
     expect(h.join(plan(1, [], { bulk: [B, 0] }))).toBe(true);
   });
 
+  it("lets a plan with bulk records and single rows of one table in only alone: merging would not keep their order", () => {
+    const mixed = plan(3, [[A, 2, "1"]], { bulk: [A, 0] });
+    const g = new GroupKeys();
+    expect(g.join(plan(1, [[B, 0, "1"]]))).toBe(true);
+    expect(g.join(mixed)).toBe(false);
+    const h = new GroupKeys();
+    expect(h.join(mixed)).toBe(true);
+    expect(h.join(plan(1, [[B, 0, "1"]]))).toBe(false);
+    // Bulk records of one table and single rows of another do not need to be alone.
+    const k = new GroupKeys();
+    expect(k.join(plan(2, [[B, 1, "1"]], { bulk: [A, 0] }))).toBe(true);
+    expect(k.join(plan(1, [[B, 0, "2"]]))).toBe(true);
+  });
+
   it("merges bulk steps as their own steps, indexes shifted", () => {
     const { plan: m } = mergePlans([plan(2, [[A, 0, "1"]]), plan(2, [], { bulk: [B, 1] })]);
     expect(m.steps.map((s) => [s.kind, s.table.name, s.kind === "bulk" ? s.records.map((r) => r.index) : null])).toEqual([

@@ -240,9 +240,10 @@ export async function planBatch(topic: string, partition: number, records: reado
 
 /**
  * Plans of several partitions as one: their records one after the other (a plan's record i
- * is the merged record bases[k] + i), and one rows step per table. Only plans without
- * truncates whose keys do not meet (see GroupKeys) may be merged: then the order between
- * them does not matter, as Kafka guarantees none between partitions either.
+ * is the merged record bases[k] + i), one rows step per table, then the bulk steps. Only
+ * plans GroupKeys let share a transaction may be merged (no truncate, no keys that meet, no
+ * plan with bulk and single rows of one table): then the order between them does not matter,
+ * as Kafka guarantees none between partitions either.
  */
 export function mergePlans(plans: readonly BatchPlan[]): { plan: BatchPlan; bases: number[] } {
   const only = plans[0];
@@ -291,8 +292,10 @@ export class GroupKeys {
   /** Adds the plan's keys and returns true, or returns false and adds nothing. */
   join(plan: BatchPlan): boolean {
     if (this.closed) return false;
-    const truncates = plan.steps.some((s) => s.kind === "truncate");
-    if (truncates && this.plans > 0) return false;
+    // Alone, like a truncate: a plan with both bulk records and single rows of one table, whose
+    // order mergePlans would not keep (a streamed change after the snapshot rows it updates).
+    const alone = plan.steps.some((s) => s.kind === "truncate") || mixesBulkAndRows(plan);
+    if (alone && this.plans > 0) return false;
     for (const s of plan.steps) {
       if (s.kind === "truncate") continue;
       if (this.bulkTables.has(s.table.quoted)) return false;
@@ -308,7 +311,13 @@ export class GroupKeys {
       for (const r of s.rows) seen.add(r.key);
     }
     this.plans++;
-    this.closed = truncates;
+    this.closed = alone;
     return true;
   }
+}
+
+/** Whether a plan holds bulk records and single rows of the same table. */
+function mixesBulkAndRows(plan: BatchPlan): boolean {
+  const bulk = new Set(plan.steps.flatMap((s) => (s.kind === "bulk" ? [s.table.quoted] : [])));
+  return plan.steps.some((s) => s.kind === "rows" && bulk.has(s.table.quoted));
 }

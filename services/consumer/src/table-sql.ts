@@ -30,6 +30,8 @@ export const BULK_RECORD_SETTING = "zeroloss.bulk_record";
 export const BULK_LSN_SETTING = "zeroloss.bulk_lsn";
 
 const q = quoteIdent;
+/** A SQL string literal. */
+const sqlText = (v: string) => `'${v.replace(/'/g, "''")}'`;
 const LSN = q(LSN_COLUMN);
 const m = (name: string) => `s.${q(name)}`;
 
@@ -62,8 +64,10 @@ export interface TableSql {
    */
   readonly validate: string;
   /**
-   * The staged rows whose recomputed checksum differs: (n, row, computed). For bulk snapshot
-   * records, whose duplicates are told by the applied position instead of a lookup per row.
+   * For bulk snapshot records (their duplicates are told by the applied position, not by a
+   * lookup per row): the staged rows whose recomputed checksum differs, or whose key field
+   * is not the canonical key of their key columns' values. (n, row, computed, mismatch,
+   * key_sent, key_given, key_mismatch).
    */
   readonly validateSums: string;
   /** $1 int[]: the rows' values as the target prints them, per column c0..cN. */
@@ -105,6 +109,15 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
   // three times, and PostgreSQL would evaluate an inline expression at each (OFFSET 0 keeps
   // the subquery from being pulled up). Measured on the benchmark row: 3.8 against 5.1 µs a row.
   const textsOnce = `CROSS JOIN LATERAL (SELECT ${texts("s")} OFFSET 0) x`;
+  // The canonical key (packages/wire, RowJson): the key columns in ordinal order as a JSON
+  // object of their text output. PostgreSQL's to_json() escapes text as JSON.stringify does.
+  const canonicalKey =
+    `'{' || ` +
+    [...table.keyIndexes]
+      .sort((x, y) => x - y)
+      .map((i) => `${sqlText(`${JSON.stringify(cols[i]?.name ?? "")}:`)} || to_json(x.c${i})::text`)
+      .join(` || ',' || `) +
+    ` || '}'`;
   // Scalar subqueries, so each staged row is one index lookup: a join let the planner hash
   // the whole target table for every batch (its staging table has no statistics).
   // $3 (the table has tombstones) is known when the statement is planned: without any, the
@@ -139,8 +152,9 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
       `SELECT y.n, y.row, y.computed, y.computed IS DISTINCT FROM y.sum AS mismatch, y.dup FROM (SELECT s."zl$n" AS n, s."zl$row" AS row, s."zl$sum" AS sum, ${computed} AS computed, ` +
       `s."zl$lsn" <= ${heldAt} AS dup FROM ${stage} s ${textsOnce}) y WHERE y.computed IS DISTINCT FROM y.sum OR y.dup`,
     validateSums:
-      `SELECT y.n, y.row, y.computed FROM (SELECT s."zl$n" AS n, s."zl$row" AS row, s."zl$sum" AS sum, ${computed} AS computed FROM ${stage} s ${textsOnce}) y ` +
-      `WHERE y.computed IS DISTINCT FROM y.sum`,
+      `SELECT y.n, y.row, y.computed, y.computed IS DISTINCT FROM y.sum AS mismatch, y.key_sent, y.key_given, y.key_sent IS DISTINCT FROM y.key_given AS key_mismatch ` +
+      `FROM (SELECT s."zl$n" AS n, s."zl$row" AS row, s."zl$sum" AS sum, ${computed} AS computed, s."zl$key" AS key_sent, ${canonicalKey} AS key_given ` +
+      `FROM ${stage} s ${textsOnce}) y WHERE y.computed IS DISTINCT FROM y.sum OR y.key_sent IS DISTINCT FROM y.key_given`,
     stagedText: `SELECT s."zl$n" AS n, ${texts("s")} FROM ${stage} s WHERE s."zl$n" = ANY($1::int[])`,
     storedText: `SELECT s."zl$n" AS n, t.${LSN}::text AS lsn, ${texts("t")} FROM ${stage} s JOIN ${target} t ON ${keyMatch} WHERE s."zl$n" = ANY($1::int[])`,
     baseMissing:

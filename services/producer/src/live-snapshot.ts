@@ -106,9 +106,8 @@ export class LiveSnapshots {
       this.log.info({ table: p.table, rowsDone: p.rows, resumeAfterKey: p.lastKey }, "resuming the snapshot of a table added while streaming (or requested)");
       await this.snapshotTable(p);
     }
-    // Requests that arrived meanwhile were resumed above (they were live already).
-    this.requested.length = 0;
     while (!this.stopped) {
+      // A request for a table resumed above finds it done (no longer live) and is skipped.
       for (let t = this.requested.shift(); t !== undefined && !this.stopped; t = this.requested.shift()) {
         const progress = this.o.streamer.liveTables.get(t);
         if (progress !== undefined) await this.snapshotTable(progress);

@@ -13,11 +13,10 @@ import { rowRecord, type RelationSchema } from "./envelopes.js";
 import type { DataRecord } from "./kafka-writer.js";
 import type { TableRanges } from "./snapshot-ranges.js";
 
-/**
- * A bulk record's COPY text stays below this many characters: with JSON's escapes and
- * multi-byte characters the record stays below the broker's 1 MiB message.max.bytes.
- */
+/** A bulk record's COPY text is cut at about this many characters (about 300 KiB encoded for plain text). */
 export const BULK_RECORD_CHARS = 256 * 1024;
+/** A bulk record's encoded value stays at or below this (the broker's message.max.bytes is 1 MiB). */
+export const BULK_RECORD_BYTES = 900 * 1024;
 
 export interface Chunk {
   /** COPY text lines: checksum, then the values in column order. */
@@ -67,11 +66,24 @@ export interface ChunkRecords {
   readonly records: { readonly record: DataRecord; readonly checksums: readonly string[] }[];
 }
 
-/** Bulk records of a chunk: its rows grouped by their key's partition, at most BULK_RECORD_CHARS of text each. */
+/** The rows of one partition, gathered for a bulk record. */
+interface Part {
+  lines: string[];
+  checksums: string[];
+  chars: number;
+}
+
+/**
+ * Bulk records of a chunk: its rows grouped by their key's partition, at most about
+ * BULK_RECORD_CHARS of text each. A record whose encoding still comes out above
+ * BULK_RECORD_BYTES (JSON escapes control characters to six bytes, and UTF-8 takes up to
+ * three per character) is split in two until it fits; a single row above it goes alone, and
+ * the broker names it if it refuses it.
+ */
 export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: readonly number[], partitions: number, source: Omit<EnvelopeSource, "seq">): ChunkRecords {
-  const open = new Map<number, { text: string; checksums: string[] }>();
+  const open = new Map<number, Part>();
   const records: ChunkRecords["records"] = [];
-  const emit = (partition: number, part: { text: string; checksums: string[] }) => {
+  const emit = (partition: number, part: Part): void => {
     const value = encodeEnvelope(
       {
         v: 1,
@@ -81,11 +93,17 @@ export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: reado
         after: null,
         before: null,
         partition,
-        rows: { count: part.checksums.length, copy: part.text },
+        rows: { count: part.checksums.length, copy: part.lines.join("") },
         checksum: null,
       },
       rel.columnsJson,
     );
+    if (value.length > BULK_RECORD_BYTES && part.lines.length > 1) {
+      const half = part.lines.length >> 1;
+      emit(partition, { lines: part.lines.slice(0, half), checksums: part.checksums.slice(0, half), chars: 0 });
+      emit(partition, { lines: part.lines.slice(half), checksums: part.checksums.slice(half), chars: 0 });
+      return;
+    }
     records.push({ record: { topic: rel.topic, key: null, value, partition }, checksums: part.checksums });
   };
   const needed = fieldsNeeded(keyIndexes);
@@ -94,10 +112,12 @@ export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: reado
     const key = rel.rowJson.of(valuesAt(keyFields(line, keyIndexes, needed).map(parseCopyField), keyIndexes), rel.keyIndexes);
     const partition = partitionForKey(key, partitions);
     let part = open.get(partition);
-    if (part === undefined) open.set(partition, (part = { text: "", checksums: [] }));
-    part.text += `${copyField(key)}\t${line}\n`;
+    if (part === undefined) open.set(partition, (part = { lines: [], checksums: [], chars: 0 }));
+    const text = `${copyField(key)}\t${line}\n`;
+    part.lines.push(text);
     part.checksums.push(line.slice(0, tab));
-    if (part.text.length >= BULK_RECORD_CHARS) {
+    part.chars += text.length;
+    if (part.chars >= BULK_RECORD_CHARS) {
       emit(partition, part);
       open.delete(partition);
     }

@@ -90,21 +90,27 @@ class ChunkClock {
   }
 }
 
+/** Bytes of encoded records that may wait for the sender, whatever the rows' width. */
+const QUEUE_BYTES = 64 * 1024 * 1024;
+
 /**
- * Chunks read, waiting for the sender. `put` waits while `limit` chunks wait (memory stays
- * bounded); once closed (the workers are done, or the snapshot failed) nothing waits.
+ * Chunks read, waiting for the sender. `put` waits while `limit` chunks, or QUEUE_BYTES of
+ * records, wait (memory stays bounded); once closed (the workers are done, or the snapshot
+ * failed) nothing waits.
  */
 class ChunkQueue {
   private readonly items: ReadChunk[] = [];
+  private bytes = 0;
   private waiters: Array<() => void> = [];
   private closed = false;
 
   constructor(private readonly limit: number) {}
 
   async put(chunk: ReadChunk): Promise<void> {
-    while (this.items.length >= this.limit && !this.closed) await this.wait();
+    while (this.items.length > 0 && (this.items.length >= this.limit || this.bytes >= QUEUE_BYTES) && !this.closed) await this.wait();
     if (this.closed) return;
     this.items.push(chunk);
+    this.bytes += sizeOf(chunk);
     this.wakeAll();
   }
 
@@ -112,6 +118,7 @@ class ChunkQueue {
   async takeAll(): Promise<ReadChunk[]> {
     while (this.items.length === 0 && !this.closed) await this.wait();
     const taken = this.items.splice(0);
+    this.bytes = 0;
     this.wakeAll();
     return taken;
   }
@@ -130,6 +137,10 @@ class ChunkQueue {
     this.waiters = [];
     for (const f of w) f();
   }
+}
+
+function sizeOf(chunk: ReadChunk): number {
+  return chunk.records.records.reduce((n, r) => n + r.record.value.length, 0);
 }
 
 export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProgress[]> {
@@ -241,7 +252,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
       for (const c of chunks) {
         const p = progressOf(c.table);
         o.metrics.snapshotRows.set({ table: c.table.name }, p.rows);
-        o.metrics.events.inc({ table: c.table.name, op: "r" }, c.rows);
+        o.metrics.events.inc({ table: c.table.name, op: "r" }, c.records.records.length); // records, as the ledger counts them
         report.update(c.table.name, p.rows, p.done);
       }
     }

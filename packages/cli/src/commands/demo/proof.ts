@@ -184,7 +184,7 @@ export function formatProof(p: Proof): string {
     p.proven ? "PROVEN: nothing was lost or altered on the way." : "NOT PROVEN: see the claims marked FAILED below.",
     "",
     ...table([
-      ["table", "source rows", "target rows", "events emitted", "checksums validated", "mismatched", "content"],
+      ["table", "source rows", "target rows", "records emitted", "records validated", "mismatched", "content"],
       ...p.tables.map((t) => [
         t.table,
         t.sourceRows === null ? "-" : n(t.sourceRows),
