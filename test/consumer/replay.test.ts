@@ -29,7 +29,8 @@ describe("replay", () => {
   let src: pg.Client;
 
   beforeAll(async () => {
-    f = await pipelineFixture(inject("stack"), "replay");
+    // One record per snapshot row: the replay's duplicates are checked per row (source.snapshot.bulk).
+    f = await pipelineFixture(inject("stack"), "replay", { source: { snapshot: { bulk: false } } });
     src = await sourceClient(f);
     await src.query(`CREATE TABLE accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(18,4))`);
     await src.query(`INSERT INTO accounts SELECT i, 'owner ' || i, i FROM generate_series(1, 400) i`);

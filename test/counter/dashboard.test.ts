@@ -26,7 +26,8 @@ describe("counter dashboard", () => {
   let page: Page;
 
   beforeAll(async () => {
-    f = await counterFixture(inject("stack"), "ctrdash", { tallies: { windowSize: 100 }, counter: { graceSeconds: 2 } });
+    // One record per snapshot row: the totals checked here count records (source.snapshot.bulk).
+    f = await counterFixture(inject("stack"), "ctrdash", { source: { snapshot: { bulk: false } }, tallies: { windowSize: 100 }, counter: { graceSeconds: 2 } });
     src = await sourceClient(f);
     await src.query(`CREATE TABLE items (id int PRIMARY KEY, v text)`);
     await src.query(`INSERT INTO items SELECT i, 'v' || i FROM generate_series(1, ${ROWS}) i`);

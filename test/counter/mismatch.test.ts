@@ -68,7 +68,8 @@ describe("counter proofs: lag is not loss, and what is proven is raised at once"
   };
 
   beforeAll(async () => {
-    f = await counterFixture(inject("stack"), "ctrmis", { kafka: { partitions: 1 }, tallies: { windowSize: WINDOW }, counter: { slotCheckSeconds: 1 } });
+    // One record per snapshot row: the windows and offsets checked here count records (source.snapshot.bulk).
+    f = await counterFixture(inject("stack"), "ctrmis", { source: { snapshot: { bulk: false } }, kafka: { partitions: 1 }, tallies: { windowSize: WINDOW }, counter: { slotCheckSeconds: 1 } });
     const topics = topicNames(f.prefix);
     dataTopic = topics.data("public", "items");
     talliesTopic = topics.tallies;

@@ -102,7 +102,8 @@ describe("deploy/: Prometheus and Grafana", () => {
     const pages = new Map<string, string>();
 
     beforeAll(async () => {
-      f = await counterFixture(inject("stack"), "deploy", { tallies: { windowSize: 50 } });
+      // One record per snapshot row: the windows must close (source.snapshot.bulk).
+      f = await counterFixture(inject("stack"), "deploy", { source: { snapshot: { bulk: false } }, tallies: { windowSize: 50 } });
       src = await sourceClient(f);
       await src.query(`CREATE TABLE items (id int PRIMARY KEY, v text)`);
       await src.query(`INSERT INTO items SELECT i, 'v' || i FROM generate_series(1, 120) i`);

@@ -26,7 +26,7 @@ describe("parseConfig", () => {
       exclude: [],
       slot: "zeroloss",
       publication: "zeroloss",
-      snapshot: { mode: "initial", chunkSize: 10_000, newTablesSeconds: 10, workers: DEFAULT_SNAPSHOT_WORKERS },
+      snapshot: { mode: "initial", chunkSize: 10_000, newTablesSeconds: 10, workers: DEFAULT_SNAPSHOT_WORKERS, bulk: true },
       heartbeatSeconds: 10,
     });
     expect(cfg.kafka).toMatchObject({ topicPrefix: "zeroloss", partitions: 6, replicationFactor: 1, minInsyncReplicas: 1 });

@@ -48,8 +48,13 @@ export const configSchema = z.strictObject({
          * Default: the machine's cores, at least 2 (one reads while another's rows are sent), at most 8.
          */
         workers: z.number().int().min(1).max(64).default(DEFAULT_SNAPSHOT_WORKERS),
+        /**
+         * Snapshot rows travel many to a record (bulk records, JSON only); false: one record per
+         * row, for readers of the data topics other than zeroloss's consumer.
+         */
+        bulk: z.boolean().default(true),
       })
-      .default({ mode: "initial", chunkSize: 10_000, newTablesSeconds: 10, workers: DEFAULT_SNAPSHOT_WORKERS }),
+      .default({ mode: "initial", chunkSize: 10_000, newTablesSeconds: 10, workers: DEFAULT_SNAPSHOT_WORKERS, bulk: true }),
     /** Seconds of idle stream after which a heartbeat message moves the slot on (0: off). */
     heartbeatSeconds: z.number().min(0).max(3600).default(10),
   }),

@@ -307,6 +307,7 @@ export class Producer {
         slot: src.slot,
         db,
         chunkSize: src.snapshot.chunkSize,
+        bulk: src.snapshot.bulk,
         topics: this.topics,
         encoding: this.encoding,
         writer,
