@@ -80,7 +80,8 @@ describe("bulk, parallel snapshot", () => {
     // Progress metrics: the snapshot's rate and time left, both 0 once it has ended.
     await pollUntil(async () => ((await producer.metric("zeroloss_producer_snapshot_eta_seconds")) === 0 ? true : undefined), { timeoutMs: 30_000, what: "the snapshot's ETA to read 0" });
     expect(await producer.metric("zeroloss_producer_snapshot_rows_per_second")).toBe(0);
-    expect(await producer.metric("zeroloss_producer_snapshot_rows_estimated", { table: "public.big" })).toBeGreaterThanOrEqual(BIG_ROWS);
+    // The restarted producer's estimate: the table's statistics (rows were deleted since; autovacuum may have analyzed it) or the rows committed.
+    expect(await producer.metric("zeroloss_producer_snapshot_rows_estimated", { table: "public.big" })).toBeGreaterThan(BIG_ROWS / 2);
 
     // The rows travelled in bulk, cut into key ranges read by both workers.
     const big = await f.recordsRaw("public.big");
@@ -162,6 +163,8 @@ describe("bulk, parallel snapshot", () => {
     expect((await f.target.query<{ v: string }>(`SELECT v FROM small_1 WHERE k = 'key 7'`)).rows[0]?.v).toBe("7");
     expect(unloadable?.reason_code).toBe("BULK_ROWS_UNREADABLE");
     expect(unloadable?.reason).toMatch(/table public\.small_1, bulk snapshot record at offset \d+: the target cannot load its rows: .*integer/);
+    // Serving (its signal handling installed) before it is asked to stop.
+    await pollUntil(async () => ((await consumer.health()) === null ? undefined : true), { timeoutMs: 30_000, what: "the consumer to serve /healthz" });
     expect(await consumer.stop()).toBe(0);
   }, 120_000);
 });
