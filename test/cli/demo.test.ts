@@ -100,7 +100,7 @@ describe("zeroloss demo", () => {
 
     // Progress while it ran: the dashboard URL and the workload's advance.
     expect(stderr).toMatch(/the counter's dashboard: http:\/\/127\.0\.0\.1:\d+\//);
-    expect(stderr).toMatch(/\d+ of 8 s: emitted [\d,]+ · in Kafka/);
+    expect(stderr).toMatch(/\d+ of 8 s: rows emitted [\d,]+ · in Kafka/);
 
     // The printed proof.
     const report = stdout.trimStart();
@@ -113,7 +113,7 @@ describe("zeroloss demo", () => {
       expect(t.content, table).toBe("equal");
       expect(t.mismatched, table).toBe(0);
       expect(t.targetRows, table).toBe(t.sourceRows);
-      expect(t.emitted, table).toBeGreaterThan(0); // records: the snapshot's (bulk, many rows each) and one per streamed change
+      expect(t.emitted, table).toBeGreaterThan(0); // rows: the snapshot's (many per bulk record) and one per streamed change
       expect(t.validated, table).toBe(t.emitted);
     }
     expect(report).toMatch(/backlog: +1,000 accounts, 10,000 payments \(2,000 with a TOASTed remittance\), 20,000 ledger entries/);

@@ -4,26 +4,29 @@
 // checksum for checksum. Then bulk records a faulty producer could write: one with an
 // altered row (that row alone is quarantined and named; the others are applied) and one
 // the target cannot load (quarantined whole, named; the stream goes on), and one whose key
-// field is not its row's key.
+// field is not its row's key. A counter runs throughout: its ledger counts every row once,
+// in records and in rows, and names quarantined rows apart from their records.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { rowChecksum } from "@zeroloss/checksum";
 import { pollUntil } from "@zeroloss/devstack";
 import { createKafka } from "@zeroloss/kafka";
 import { silentLogger } from "@zeroloss/observability";
-import { copyField, encodeEnvelope, encodeKey, topicNames, type Envelope, type EnvelopeColumn } from "@zeroloss/wire";
-import { pipelineFixture, sourceClient, waitForEqual, type PipelineFixture, type TableSpec } from "./harness.js";
+import { copyField, encodeEnvelope, encodeKey, rowsOfRecord, topicNames, type Envelope, type EnvelopeColumn } from "@zeroloss/wire";
+import { counterFixture, waitForSummary, type CounterFixture, type RunningCounter } from "../counter/harness.js";
+import { sourceClient, waitForEqual, type TableSpec } from "./harness.js";
 
 const BIG_ROWS = 120_000;
 const BIG: TableSpec = { name: "public.big", columns: ["id", "amount", "note", "created", "attrs"], key: ["id"] };
 const SMALL: TableSpec[] = [1, 2, 3].map((i) => ({ name: `public.small_${i}`, columns: ["k", "v"], key: ["k"] }));
 
 describe("bulk, parallel snapshot", () => {
-  let f: PipelineFixture;
+  let f: CounterFixture;
   let src: pg.Client;
+  let counter: RunningCounter;
 
   beforeAll(async () => {
-    f = await pipelineFixture(inject("stack"), "bulk", { source: { snapshot: { workers: 2, chunkSize: 4_000 } } });
+    f = await counterFixture(inject("stack"), "bulk", { source: { snapshot: { workers: 2, chunkSize: 4_000 } } });
     src = await sourceClient(f);
     await src.query(`CREATE TABLE big (id bigint PRIMARY KEY, amount numeric(18,4) NOT NULL, note text, created timestamptz NOT NULL, attrs jsonb)`);
     await src.query(
@@ -45,6 +48,7 @@ describe("bulk, parallel snapshot", () => {
   });
 
   it("loads several tables and a large one under updates, deletes and kill -9 of both services; the target equals the source", async () => {
+    counter = await f.startCounter();
     let producer = await f.start();
     let consumer = await f.startConsumer();
     const snapshotRows = async () => (await producer.metric("zeroloss_producer_snapshot_rows", { table: "public.big" })) ?? 0;
@@ -100,6 +104,25 @@ describe("bulk, parallel snapshot", () => {
     expect(ranges.reduce((n, r) => n + r.rows, 0)).toBe(bulkRows);
     const quarantined = await f.target.query<{ n: string }>(`SELECT count(*) AS n FROM zeroloss.quarantine`);
     expect(quarantined.rows[0]?.n).toBe("0");
+
+    // The ledger counts every committed record and every row in them once, at every stage,
+    // though both services were killed mid-load (aborted records and re-read ones aside).
+    const inKafka = (await Promise.all([BIG, ...SMALL].map((t) => f.recordsRaw(t.name)))).flat();
+    const records = inKafka.length;
+    const rows = inKafka.reduce((n, r) => n + rowsOfRecord(r.envelope), 0);
+    expect(rows).toBeGreaterThan(records * 10);
+    const s = await waitForSummary(
+      counter,
+      `the ledger to count ${records} records holding ${rows} rows at every stage`,
+      (x) => x.windows.behind === 0 && x.totals.transferred === records && x.totals.rows.transferred === rows && x.totals.rows.applied + x.totals.rows.duplicate === rows,
+      120_000,
+    );
+    expect(s.totals).toMatchObject({ emitted: records, transferred: records, quarantined: 0 });
+    expect(s.totals.rows).toMatchObject({ emitted: rows, transferred: rows, quarantined: 0 });
+    expect(s.totals.applied + s.totals.duplicate).toBe(records);
+    expect(s.ok).toBe(true);
+    // Progress from the checkpoints, across the producer's restart: every range's rows, done.
+    expect(s.snapshots?.find((t) => t.table === "public.big")).toMatchObject({ kind: "initial", done: true, rows: bulkRows, etaSeconds: 0 });
     expect(await consumer.stop()).toBe(0);
     expect(await producer.stop()).toBe(0);
   }, 300_000);
@@ -163,6 +186,15 @@ describe("bulk, parallel snapshot", () => {
     expect((await f.target.query<{ v: string }>(`SELECT v FROM small_1 WHERE k = 'key 7'`)).rows[0]?.v).toBe("7");
     expect(unloadable?.reason_code).toBe("BULK_ROWS_UNREADABLE");
     expect(unloadable?.reason).toMatch(/table public\.small_1, bulk snapshot record at offset \d+: the target cannot load its rows: .*integer/);
+    // The ledger: three records quarantined, holding four bad rows (one altered, two unloadable,
+    // one forged); the altered record's two good rows and the last record's row applied.
+    const s = await waitForSummary(counter, "the faulty records written in the ledger", (x) => x.totals.quarantined === 3);
+    expect(s.totals.rows.quarantined).toBe(4);
+    expect(s.ok).toBe(false);
+    const status = await f.status(counter);
+    expect(status.code, status.stdout).toBe(1);
+    expect(status.stdout).toMatch(/rows: +emitted [\d,]+, in Kafka [\d,]+, applied [\d,]+, duplicate [\d,]+, quarantined 4\n/);
+    expect(status.stdout).toContain("3 record(s) quarantined (4 rows)");
     // Serving (its signal handling installed) before it is asked to stop.
     await pollUntil(async () => ((await consumer.health()) === null ? undefined : true), { timeoutMs: 30_000, what: "the consumer to serve /healthz" });
     expect(await consumer.stop()).toBe(0);

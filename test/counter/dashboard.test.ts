@@ -1,5 +1,6 @@
 // The live dashboard as an SRE sees it, in headless Chromium: the totals per stage of a
-// balanced run, then, without reloading, a window turning into a mismatch (a tally claiming
+// balanced run (records and rows), snapshot progress per table (the run's own, done, and a
+// running one another producer reports), then, without reloading, a window turning into a mismatch (a tally claiming
 // offsets the topic does not hold) and showing highlighted. The screenshot is kept under
 // .zeroloss/artifacts/ for a person to look at.
 import { existsSync, statSync } from "node:fs";
@@ -60,10 +61,49 @@ describe("counter dashboard", () => {
       expect(await tile("data-stage", stage), stage).toBe(summary.totals[stage].toLocaleString("en-US"));
     }
     expect(await tile("data-stage", "applied")).toBe(ROWS.toLocaleString("en-US"));
+    expect(await tile("data-row-stage", "applied")).toBe(ROWS.toLocaleString("en-US")); // one row per record here
     expect(await tile("data-state", "mismatch")).toBe("0");
+    // The initial snapshot, from the producer's checkpoints: done, every row.
+    expect(summary.snapshots?.find((t) => t.table === "public.items")).toMatchObject({ kind: "initial", rows: ROWS, estimatedRows: ROWS, done: true, etaSeconds: 0 });
+    const items = page.locator('#snapshots tbody tr[data-table="public.items"]');
+    await items.waitFor({ timeout: 30_000 });
+    expect(await items.innerText()).toMatch(/public\.items\s+initial\s+1,234 \(100%\)\s+1,234\s+done\b/);
     expect(await page.locator("#partitions tbody tr").count()).toBe(summary.partitions.length);
     expect(await page.locator("#no-attention").isVisible()).toBe(true);
     expect(await page.locator("#attention tbody tr").count()).toBe(0);
+  });
+
+  it("shows a running snapshot's rows of the estimate, its rate and the time left (dashboard, status, metrics)", async () => {
+    // Two checkpoints of another producer (slot) 10 s apart: 1,000 then 3,000 of about 10,000 rows.
+    const checkpoint = (rows: number, at: string) =>
+      encodeJson({
+        v: 1,
+        slot: "zl_other_slot",
+        db: "other",
+        lsn: "0/100",
+        phase: "snapshot",
+        snapshot: { consistentLsn: "0/100", tables: [{ table: "public.huge", done: false, lastKey: null, rows, estimatedRows: 10_000 }] },
+        at,
+      });
+    const p = f.kafka.producer();
+    await p.connect();
+    await p.send({
+      topic: topicNames(f.prefix).checkpoints,
+      messages: [
+        { key: "zl_other_slot", value: checkpoint(1_000, "2026-12-01T00:00:00.000Z") },
+        { key: "zl_other_slot", value: checkpoint(3_000, "2026-12-01T00:00:10.000Z") },
+      ],
+    });
+    await p.disconnect();
+    const s = await waitForSummary(counter, "the other producer's snapshot progress", (x) => x.snapshots?.some((t) => t.table === "public.huge" && t.rows === 3_000) === true);
+    expect(s.snapshots?.find((t) => t.table === "public.huge")).toMatchObject({ kind: "initial", rows: 3_000, estimatedRows: 10_000, done: false, rowsPerSecond: 200, etaSeconds: 35 });
+    const huge = page.locator('#snapshots tbody tr[data-table="public.huge"]');
+    await huge.waitFor({ timeout: 30_000 });
+    expect(await huge.innerText()).toMatch(/public\.huge\s+initial\s+3,000 \(30%\)\s+10,000\s+running\s+200\s+35 s/);
+    const status = await f.status(counter);
+    expect(status.stdout).toContain("snapshot of public.huge (initial): 3,000 of about 10,000 rows in Kafka, 200 rows/s, about 35 s left");
+    expect(await counter.metric("zeroloss_ledger_snapshot_eta_seconds", { table: "public.huge" })).toBe(35);
+    expect(await counter.metric("zeroloss_ledger_snapshot_rows", { table: "public.huge", figure: "per_second" })).toBe(200);
   });
 
   it("highlights a window that turns into a mismatch, without a reload", async () => {

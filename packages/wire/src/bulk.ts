@@ -38,3 +38,11 @@ export function bulkRowChecksum(env: Pick<Envelope, "columns">, row: BulkRow): s
     row.values,
   );
 }
+
+/**
+ * The rows a data record holds, as the ledger counts them: a bulk record's `rows.count`,
+ * every other record (a change, a single snapshot row, a truncate marker) one.
+ */
+export function rowsOfRecord(env: { readonly rows?: { readonly count: number } | null | undefined } | null): number {
+  return env?.rows?.count ?? 1;
+}

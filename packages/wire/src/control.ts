@@ -41,6 +41,13 @@ export interface Tally {
   /** For written tallies: applied, duplicate, quarantined. */
   readonly detail?: Readonly<Record<string, number>>;
   /**
+   * The rows the `count` records hold (rowsOfRecord: a bulk snapshot record holds many,
+   * every other record one). Absent from services before 2026-12: then equal to `count`.
+   */
+  readonly rows?: number;
+  /** Written tallies: the rows applied, duplicate and quarantined (detail counts records; one bad row of a bulk record quarantines that row alone). */
+  readonly rowDetail?: Readonly<Record<string, number>>;
+  /**
    * Written tallies only: these offsets had been applied to the target before (a consumer-group
    * offset reset, or records delivered again after a crash between the target commit and the
    * offset commit). The counter keeps the first count of a window and marks it replayed.
@@ -65,6 +72,12 @@ export interface SnapshotTableProgress {
   /** Key of the last row read (key columns in index order), null before the first chunk. Unused when `ranges` is set. */
   readonly lastKey: KeyValues | null;
   readonly rows: number;
+  /**
+   * The rows the table was estimated to hold when its snapshot began (the planner's
+   * statistics, or a count), for progress: rows done of the estimate, and the time left.
+   * Absent from producers before 2026-12.
+   */
+  readonly estimatedRows?: number;
   /**
    * The table cut into key ranges that snapshot workers read at once (absent: one range, the
    * whole table, resumed after `lastKey`; so are checkpoints of producers before 2026-12).
@@ -173,6 +186,13 @@ export function decodeTally(value: Buffer | null): Tally {
     if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new WireError("WIRE_MALFORMED", `tally record's ${k} is not a non-negative integer`);
   }
   if ((o["lastOffset"] as number) < (o["firstOffset"] as number)) throw new WireError("WIRE_MALFORMED", "tally record's lastOffset is below its firstOffset");
+  const rows = o["rows"];
+  if (rows !== undefined && (typeof rows !== "number" || !Number.isInteger(rows) || rows < 0)) throw new WireError("WIRE_MALFORMED", "tally record's rows is not a non-negative integer");
+  const rowDetail = o["rowDetail"];
+  if (rowDetail !== undefined) {
+    const ok = typeof rowDetail === "object" && rowDetail !== null && Object.values(rowDetail).every((n) => typeof n === "number" && Number.isInteger(n) && n >= 0);
+    if (!ok) throw new WireError("WIRE_MALFORMED", "tally record's rowDetail is not an object of non-negative integers");
+  }
   const after = o["after"];
   if (after !== undefined && (typeof after !== "number" || !Number.isInteger(after) || after < 0 || after > (o["firstOffset"] as number))) {
     throw new WireError("WIRE_MALFORMED", "tally record's after is not an offset at or below its firstOffset");

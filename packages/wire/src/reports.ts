@@ -16,6 +16,15 @@ export type WindowState = (typeof WINDOW_STATES)[number];
 export const TRANSACTION_STATES = ["pending", "incomplete", "complete", "applied"] as const;
 export type TransactionState = (typeof TRANSACTION_STATES)[number];
 
+/** Rows counted at each stage: a bulk snapshot record holds many, every other record one. */
+export interface RowTotals {
+  emitted: number;
+  transferred: number;
+  applied: number;
+  duplicate: number;
+  quarantined: number;
+}
+
 export interface StageTotals {
   emitted: number;
   transferred: number;
@@ -24,6 +33,8 @@ export interface StageTotals {
   quarantined: number;
   /** Records re-read by replays (each replay counted), kept apart from the totals. */
   replayed: number;
+  /** The same stages counted in rows. */
+  rows: RowTotals;
 }
 
 export interface PartitionSummary {
@@ -37,6 +48,8 @@ export interface PartitionSummary {
   emitted: number;
   transferred: number;
   written: number;
+  /** The same three counted in rows. */
+  rows: { emitted: number; transferred: number; written: number };
   /** Records the producer reported that the counter has not (yet) found in Kafka. */
   kafkaLag: number;
   /** Records in Kafka the consumer has not (yet) reported written. */
@@ -56,6 +69,7 @@ export interface WindowRow {
   applied: number;
   duplicate: number;
   quarantined: number;
+  rows: RowTotals;
   replayRecords: number;
   unbalancedSince: string | null;
   updatedAt: string;
@@ -75,6 +89,24 @@ export interface SlotState {
   readonly checkedAt: string | null;
 }
 
+/** A table's snapshot, as the producer's checkpoints report it (progress, not proof). */
+export interface SnapshotProgress {
+  readonly slot: string;
+  readonly table: string;
+  /** initial: the snapshot the slot began with; live: a table added, or snapshotted again, while streaming. */
+  readonly kind: "initial" | "live";
+  /** Rows committed to Kafka. */
+  readonly rows: number;
+  /** The estimate when the snapshot began (never below rows); null when the producer gave none. */
+  readonly estimatedRows: number | null;
+  readonly done: boolean;
+  /** Rows per second since the counter first saw this snapshot; null before two checkpoints. */
+  readonly rowsPerSecond: number | null;
+  /** The estimated rows left at that rate; 0 when done, null when unknown. */
+  readonly etaSeconds: number | null;
+  readonly updatedAt: string;
+}
+
 export interface Summary {
   at: string;
   graceSeconds: number;
@@ -86,6 +118,8 @@ export interface Summary {
   /** Windows in mismatch, attention or behind, worst first (at most 50). */
   needsAttention: WindowRow[];
   slot: SlotState;
+  /** Snapshots running and ended, running first (absent from counters before 2026-12). */
+  snapshots?: SnapshotProgress[];
   /** Problems beyond windows and transactions (a slot ahead of the checkpoint), each a sentence naming what to do. */
   problems: string[];
   /** true when nothing is in mismatch or attention, nothing is quarantined, no transaction is incomplete and `problems` is empty. */

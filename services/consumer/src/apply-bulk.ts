@@ -154,6 +154,7 @@ export async function applyBulk(
       computed: r.computed,
       differing: null,
       basis: null,
+      rows: 1,
       ...(r.key_sent === null ? {} : { key: r.key_sent }),
     });
   }
@@ -197,6 +198,7 @@ export async function applyBulk(
         differing: columns,
         basis,
         key,
+        rows: 1,
         ...(found === null ? {} : { payload: found.line }),
       });
     }

@@ -9,10 +9,10 @@ import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
 import type { Failpoints } from "@zeroloss/failpoints";
 import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
-import { copyField, copyIntArray, encodeJson, type Envelope, type Tally } from "@zeroloss/wire";
+import { copyField, copyIntArray, encodeJson, rowsOfRecord, type Envelope, type Tally } from "@zeroloss/wire";
 import { mergePlans, type BatchPlan, type StagedRow, type Step } from "./batch.js";
 import { tableSql, truncateSql, type TableSql } from "./table-sql.js";
-import { talliesOf } from "./written-tallies.js";
+import { talliesOf, type RecordRows } from "./written-tallies.js";
 import { applyBulk } from "./apply-bulk.js";
 import type { TargetTable } from "./target-schema.js";
 
@@ -49,6 +49,8 @@ export interface Quarantined {
   /** One row of a bulk record: its canonical key, and its line (key, checksum, values as COPY text) kept in place of the record. */
   readonly key?: string;
   readonly payload?: string;
+  /** The rows of its record it covers (one row of a bulk record: 1); absent: all of them. */
+  readonly rows?: number;
 }
 
 export interface BatchResult {
@@ -58,6 +60,8 @@ export interface BatchResult {
   readonly tallies: readonly Tally[];
   /** Records at offsets the target had applied before (a replay or a redelivery). */
   readonly replayed: number;
+  /** Per record: its rows, and how many of them were quarantined. */
+  readonly rows: RecordRows;
 }
 
 /** A target connection with its staging tables (temporary, so per connection). */
@@ -244,12 +248,20 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
       ]);
     }
 
+    const rows = Uint32Array.from(plan.envelopes, rowsOfRecord);
+    const badRows = new Uint32Array(plan.records.length);
+    for (const q of quarantined) {
+      const all = rows[q.index] ?? 1;
+      badRows[q.index] = Math.min(all, q.rows === undefined ? all : (badRows[q.index] ?? 0) + q.rows);
+    }
     const results = batches.map((b, k): BatchResult => {
       const base = bases[k] as number;
-      const own = outcomes.slice(base, base + b.plan.records.length);
-      const { tallies, replayed } = talliesOf(b, own, ctx.windowSize, appliedBefore.get(`${b.topic}:${b.partition}`) ?? 0n);
+      const end = base + b.plan.records.length;
+      const own = outcomes.slice(base, end);
+      const recordRows = { rows: rows.subarray(base, end), quarantined: badRows.subarray(base, end) };
+      const { tallies, replayed } = talliesOf(b, own, ctx.windowSize, appliedBefore.get(`${b.topic}:${b.partition}`) ?? 0n, recordRows);
       const mine = quarantined.filter((q) => owner[q.index] === k).map((q) => ({ ...q, index: q.index - base }));
-      return { outcomes: own, quarantined: mine, tallies, replayed };
+      return { outcomes: own, quarantined: mine, tallies, replayed, rows: recordRows };
     });
     const tallies = results.flatMap((r) => r.tallies);
     // The tallies (in order) and the applied positions in one statement: one round trip less

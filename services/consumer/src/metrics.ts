@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 export class ConsumerMetrics {
   readonly records: Counter<"table" | "result">;
+  readonly rows: Counter<"table" | "result">;
   readonly consumed: Counter<"table">;
   readonly malformed: Counter<"code">;
   readonly checksumMismatches: Counter<"table">;
@@ -22,6 +23,12 @@ export class ConsumerMetrics {
     this.records = new Counter({
       name: "zeroloss_consumer_records_total",
       help: "Data records by table and result: applied, duplicate (the target already held that change or a newer one), quarantined",
+      labelNames: ["table", "result"],
+      registers,
+    });
+    this.rows = new Counter({
+      name: "zeroloss_consumer_rows_total",
+      help: "Rows by table and result, as the records count (a bulk snapshot record holds many rows; one bad row of it is quarantined alone)",
       labelNames: ["table", "result"],
       registers,
     });

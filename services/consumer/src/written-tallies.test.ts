@@ -31,4 +31,11 @@ describe("talliesOf", () => {
       [7, 7, false, 6],
     ]);
   });
+
+  it("counts rows apart from records: a bulk record with one bad row quarantines one row and applies the rest", () => {
+    const recordRows = { rows: [1, 500, 300, 1], quarantined: [0, 1, 0, 1] };
+    const { tallies } = talliesOf(batch([10, 11, 12, 13]), Uint8Array.from([APPLIED, QUARANTINED, DUPLICATE, QUARANTINED]), 100, 10n, recordRows);
+    expect(tallies).toHaveLength(1);
+    expect(tallies[0]).toMatchObject({ count: 4, rows: 802, detail: { applied: 1, duplicate: 1, quarantined: 2 }, rowDetail: { applied: 500, duplicate: 300, quarantined: 2 } });
+  });
 });

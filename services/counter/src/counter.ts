@@ -1,5 +1,5 @@
 // The counter's life: a Kafka consumer group (read_committed) over the data topics of the
-// prefix, the tallies topic and the manifests topic. The partition batches of a fetch become
+// prefix, the tallies, manifests and checkpoints topics. The partition batches of a fetch become
 // one ledger transaction (GroupCommit; deltas.ts → ledger.ts) together with the counter's
 // positions in those partitions; Kafka offsets are committed afterwards only as a hint. The
 // ledger's position is the truth: on joining the group every assigned partition is read from
@@ -14,7 +14,7 @@ import { backoff, describeError, ZerolossError } from "@zeroloss/errors";
 import { createKafka, GroupCommit, GroupService, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, query, serviceError, type Client } from "@zeroloss/pg";
-import { topicNames, type TopicNames } from "@zeroloss/wire";
+import { rowsOfRecord, topicNames, type TopicNames } from "@zeroloss/wire";
 import type { EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { addDataRecords, addManifestRecords, addTallyRecords, emptyDeltas } from "./deltas.js";
@@ -22,6 +22,7 @@ import { ensureLedger, storedPositions, writeBatch, type PositionWrite } from ".
 import type { CounterMetrics } from "./metrics.js";
 import type { SlotState, Summary } from "@zeroloss/wire";
 import { SlotWatch } from "./slot-watch.js";
+import { addCheckpointRecords } from "./snapshots.js";
 import { claimsAhead, recordStableEnds, settleTransactions, summary } from "./states.js";
 
 export interface CounterOptions {
@@ -50,7 +51,7 @@ const FETCH = { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 102
 interface Counted {
   readonly topic: string;
   readonly partition: number;
-  readonly kind: "data" | "tallies" | "manifests";
+  readonly kind: "data" | "tallies" | "manifests" | "checkpoints";
   readonly first: bigint;
   /** The offset after the batch. */
   readonly next: bigint;
@@ -106,7 +107,7 @@ export class Counter {
     this.avro = o.config.kafka.registry === undefined ? null : new AvroRegistry(o.config.kafka.registry.url);
     this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
     this.slotWatch = new SlotWatch({ config: o.config, kafka: this.kafka, log: o.log.child({ component: "slot-check" }) });
-    const control = new Set([this.topics.tallies, this.topics.manifests]);
+    const control = new Set([this.topics.tallies, this.topics.manifests, this.topics.checkpoints]);
     const c = o.config.counter;
     this.svc = new GroupService({
       kafka: this.kafka,
@@ -278,7 +279,7 @@ export class Counter {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     if (batch.messages.length === 0) return;
-    const kind = topic === this.topics.tallies ? "tallies" : topic === this.topics.manifests ? "manifests" : "data";
+    const kind = topic === this.topics.tallies ? "tallies" : topic === this.topics.manifests ? "manifests" : topic === this.topics.checkpoints ? "checkpoints" : "data";
     const next = BigInt(batch.lastOffset()) + 1n;
     const counted: Counted = {
       topic,
@@ -327,7 +328,13 @@ export class Counter {
     // Avro records' schemas are fetched before the ledger transaction, not inside it.
     const avro = this.avro;
     if (avro !== null) for (const b of batches) if (b.kind === "data") await avro.load(b.messages.map((m) => m.value));
-    const source = avro === null ? null : (value: Buffer) => avro.decode(value).source;
+    const source =
+      avro === null
+        ? null
+        : (value: Buffer) => {
+            const env = avro.decode(value);
+            return { ...env.source, rows: rowsOfRecord(env) };
+          };
     const db = await this.acquire();
     try {
       await query(db, "beginning a ledger transaction", "BEGIN");
@@ -355,6 +362,7 @@ export class Counter {
         const rejectedBefore = deltas.rejected.length;
         if (b.kind === "tallies") addTallyRecords(deltas, records, windowSize);
         else if (b.kind === "manifests") addManifestRecords(deltas, records);
+        else if (b.kind === "checkpoints") addCheckpointRecords(deltas.snapshots, records, deltas.rejected);
         else addDataRecords(deltas, b.topic, b.partition, records, windowSize, source);
         positions.push({ topic: b.topic, partition: b.partition, nextOffset: b.next > from ? b.next : from, highWatermark: b.highWatermark });
         outcomes.push({ seekTo: null, records: records.length, rejected: deltas.rejected.slice(rejectedBefore) });

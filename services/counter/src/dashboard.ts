@@ -1,6 +1,7 @@
 // The live dashboard: one self-contained page (no CDN, no build step) that polls
-// /api/summary every 2 seconds and shows the totals per stage, each partition with its last
-// balanced offset and lag, and the windows needing attention, mismatches highlighted.
+// /api/summary every 2 seconds and shows the totals per stage in records and in rows, the
+// snapshots' progress per table, each partition with its last balanced offset and lag, and
+// the windows needing attention, mismatches highlighted.
 // Element ids and data attributes are what test/counter/dashboard.test.ts reads.
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -33,8 +34,14 @@ export const DASHBOARD_HTML = `<!doctype html>
 <h1>zeroloss counter</h1>
 <div id="status" class="unknown">loading…</div>
 <p class="muted">Updated <span id="updated">never</span>. A window is a mismatch only when the counter has read far enough to prove it; until then it is behind.</p>
-<h2>Totals</h2>
+<h2>Totals (records)</h2>
 <div class="totals" id="totals"></div>
+<h2>Totals (rows)</h2>
+<p class="muted">A bulk snapshot record holds many rows; every other record one.</p>
+<div class="totals" id="row-totals"></div>
+<h2>Snapshots</h2>
+<table id="snapshots"><thead><tr><th>table</th><th>kind</th><th>rows in Kafka</th><th>estimated</th><th>done</th><th>rows/s</th><th>time left</th></tr></thead><tbody></tbody></table>
+<p id="no-snapshots" class="muted">None seen.</p>
 <h2>Windows by state</h2>
 <div class="totals" id="window-states"></div>
 <h2>Partitions</h2>
@@ -45,6 +52,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <script>
 "use strict";
 const STAGES = ["emitted", "transferred", "applied", "duplicate", "quarantined", "replayed"];
+const ROW_STAGES = ["emitted", "transferred", "applied", "duplicate", "quarantined"];
+const duration = (s) => s === null || s === undefined ? "–" : s < 90 ? s + " s" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
 const fmt = (n) => n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US");
 function cell(tr, text) { const td = document.createElement("td"); td.textContent = text; tr.appendChild(td); }
 function tiles(el, entries, attr) {
@@ -67,6 +76,17 @@ function render(s) {
     : (s.problems && s.problems.length > 0 ? s.problems.join(" ") + " " : "") + bad + " problem(s): " + s.windows.mismatch + " window(s) in mismatch, " + s.windows.attention + " with quarantined records, " + s.transactions.incomplete + " incomplete transaction(s)";
   document.getElementById("updated").textContent = new Date(s.at).toLocaleTimeString();
   tiles(document.getElementById("totals"), STAGES.map((k) => [k, s.totals[k]]), "data-stage");
+  tiles(document.getElementById("row-totals"), ROW_STAGES.map((k) => [k, s.totals.rows ? s.totals.rows[k] : null]), "data-row-stage");
+  const snaps = s.snapshots || [];
+  const sb = document.querySelector("#snapshots tbody");
+  sb.replaceChildren(...snaps.map((t) => {
+    const tr = document.createElement("tr");
+    tr.dataset.table = t.table;
+    const pct = t.estimatedRows ? " (" + Math.min(100, Math.floor(100 * t.rows / t.estimatedRows)) + "%)" : "";
+    for (const v of [t.table, t.kind, fmt(t.rows) + pct, fmt(t.estimatedRows), t.done ? "done" : "running", fmt(t.rowsPerSecond), t.done ? "–" : duration(t.etaSeconds)]) cell(tr, String(v));
+    return tr;
+  }));
+  document.getElementById("no-snapshots").hidden = snaps.length > 0;
   tiles(document.getElementById("window-states"), Object.entries(s.windows), "data-state");
   const pb = document.querySelector("#partitions tbody");
   pb.replaceChildren(...s.partitions.map((p) => {

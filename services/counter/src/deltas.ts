@@ -1,16 +1,19 @@
 // What one fetched batch of one partition adds to the ledger, computed without I/O:
 //   - a data topic's records: `transferred` per offset window (records counted, never offset
-//     differences: commit markers and aborted records take offsets too), the offsets seen as
+//     differences: commit markers and aborted records take offsets too; and the rows they
+//     hold, a bulk snapshot record's rows.count), the offsets seen as
 //     ranges, and per source transaction the records seen per table;
 //   - the tallies topic: emitted and written counts per window, each tally once (by its
 //     stage, topic, partition, first offset and replay flag: the consumer's outbox may send
 //     a tally twice), and the offsets a written tally says the consumer passed over;
 //   - the manifests topic: what each source transaction (or snapshot chunk) holds, and the
-//     offsets its records lie below in each partition (its bounds).
+//     offsets its records lie below in each partition (its bounds);
+//   - the checkpoints topic: snapshot progress per table (snapshots.ts).
 // ledger.ts writes a batch's deltas in one database transaction with the new position.
 import { schemaIdOf } from "@zeroloss/avro";
 import { isZerolossError } from "@zeroloss/errors";
 import { decodeManifest, decodeTally, windowPieces, windowStartOf, type Manifest, type Tally } from "@zeroloss/wire";
+import { emptySnapshotDeltas, type SnapshotDeltas } from "./snapshots.js";
 
 export interface WindowDelta {
   readonly topic: string;
@@ -23,6 +26,8 @@ export interface WindowDelta {
   quarantined: number;
   replayRecords: number;
   replayTallies: number;
+  /** The same counts in rows (a bulk snapshot record holds many; every other record one). */
+  readonly rows: RowCounts;
   /** Half-open offset ranges [from, to) seen in Kafka (data records only). */
   readonly transferredRanges: [number, number][];
   /** Ranges [first, last + 1) the producer's emitted tallies cover. */
@@ -31,6 +36,14 @@ export interface WindowDelta {
   readonly writtenRanges: [number, number][];
   /** Ranges [after, first) the consumer's written tallies say it passed over without writing. */
   readonly skippedRanges: [number, number][];
+}
+
+export interface RowCounts {
+  emitted: number;
+  transferred: number;
+  applied: number;
+  duplicate: number;
+  quarantined: number;
 }
 
 /** A source transaction or snapshot chunk, identified the same way by its records and its manifest. */
@@ -56,12 +69,14 @@ export interface BatchDeltas {
   readonly tallies: Tally[];
   /** "topic:partition" → the highest manifest bound read for it (manifests are in commit order). */
   readonly manifestBounds: Map<string, number>;
+  /** The checkpoints topic: snapshot progress (snapshots.ts). */
+  readonly snapshots: SnapshotDeltas;
   /** Records the counter could not use, with why: not an envelope, tally or manifest, or a tally of another window size (data records still count as transferred). */
   readonly rejected: { offset: string; reason: string }[];
 }
 
 export function emptyDeltas(): BatchDeltas {
-  return { windows: new Map(), transactions: new Map(), tallies: [], manifestBounds: new Map(), rejected: [] };
+  return { windows: new Map(), transactions: new Map(), tallies: [], manifestBounds: new Map(), snapshots: emptySnapshotDeltas(), rejected: [] };
 }
 
 /** Appends offset `offset` to ascending half-open ranges, extending the last when adjacent. */
@@ -86,6 +101,7 @@ function windowOf(d: BatchDeltas, topic: string, partition: number, windowStart:
       quarantined: 0,
       replayRecords: 0,
       replayTallies: 0,
+      rows: { emitted: 0, transferred: 0, applied: 0, duplicate: 0, quarantined: 0 },
       transferredRanges: [],
       emittedRanges: [],
       writtenRanges: [],
@@ -119,6 +135,8 @@ export interface SourceBlock {
   commitLsn: string;
   commitTime: string;
   xid: number | null;
+  /** The rows the record holds (rows.count of a bulk record, else 1). */
+  rows: number;
 }
 
 /** Reads the source block of an Avro value (its schema loaded); null: no registry is configured. */
@@ -148,7 +166,9 @@ function sourceOf(value: Buffer | null, avro: AvroSource): SourceBlock | string 
   if (typeof db !== "string" || typeof schema !== "string" || typeof table !== "string" || typeof commitLsn !== "string" || typeof commitTime !== "string") {
     return "a source block without db, schema, table, commitLsn or commitTime";
   }
-  return { db, schema, table, commitLsn, commitTime, xid: typeof xid === "number" ? xid : null };
+  const count = (env as { rows?: { count?: unknown } | null }).rows?.count;
+  const rows = typeof count === "number" && Number.isInteger(count) && count >= 0 ? count : 1;
+  return { db, schema, table, commitLsn, commitTime, xid: typeof xid === "number" ? xid : null, rows };
 }
 
 /** Adds a data topic's records (offset order) to `d`. */
@@ -162,9 +182,11 @@ export function addDataRecords(d: BatchDeltas, topic: string, partition: number,
     addOffset(w.transferredRanges, offset);
     const src = sourceOf(r.value, avro);
     if (typeof src === "string") {
+      w.rows.transferred++; // one row, as the consumer counts a record it cannot read
       d.rejected.push({ offset: r.offset, reason: src });
       continue;
     }
+    w.rows.transferred += src.rows;
     const t = txnOf(d, src);
     const table = `${src.schema}.${src.table}`;
     t.seen[table] = (t.seen[table] ?? 0) + 1;
@@ -199,6 +221,7 @@ export function addTally(d: BatchDeltas, t: Tally): void {
   const range: [number, number] = [t.firstOffset, t.lastOffset + 1];
   if (t.stage === "emitted") {
     w.emitted += t.count;
+    w.rows.emitted += t.rows ?? t.count;
     w.emittedRanges.push(range);
     return;
   }
@@ -210,6 +233,11 @@ export function addTally(d: BatchDeltas, t: Tally): void {
   w.applied += t.detail?.["applied"] ?? 0;
   w.duplicate += t.detail?.["duplicate"] ?? 0;
   w.quarantined += t.detail?.["quarantined"] ?? 0;
+  // Tallies of consumers before 2026-12 count records only: each was one row.
+  const rows = t.rowDetail ?? t.detail;
+  w.rows.applied += rows?.["applied"] ?? 0;
+  w.rows.duplicate += rows?.["duplicate"] ?? 0;
+  w.rows.quarantined += rows?.["quarantined"] ?? 0;
   w.writtenRanges.push(range);
   if (t.after !== undefined && t.after < t.firstOffset) {
     // Passed over for good: may reach back into earlier windows.

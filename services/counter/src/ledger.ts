@@ -7,13 +7,32 @@
 // and `unbalanced_since`, the moment the window's counts last stopped agreeing.
 import { query, type Client } from "@zeroloss/pg";
 import { addTally, multirange, type BatchDeltas } from "./deltas.js";
+import { SNAPSHOTS_DDL, writeSnapshots } from "./snapshots.js";
 
 export const SCHEMA = "zeroloss_counter";
 
 const DDL_LOCK = 0x7a6c_636e; // "zlcn": one counter creating the schema at a time
 
-/** A window balances when emitted = transferred = applied + duplicate + quarantined (replays aside). */
-export const BALANCED_SQL = (w: string) => `(${w}.emitted = ${w}.transferred AND ${w}.transferred = ${w}.applied + ${w}.duplicate + ${w}.quarantined)`;
+/** Records balance when emitted = transferred = applied + duplicate + quarantined (replays aside). */
+const RECORDS_BALANCED_SQL = (w: string) => `(${w}.emitted = ${w}.transferred AND ${w}.transferred = ${w}.applied + ${w}.duplicate + ${w}.quarantined)`;
+/** Rows balance by the same rule (a bulk snapshot record holds many rows). */
+export const ROWS_BALANCED_SQL = (w: string) =>
+  `(${w}.emitted_rows = ${w}.transferred_rows AND ${w}.transferred_rows = ${w}.applied_rows + ${w}.duplicate_rows + ${w}.quarantined_rows)`;
+/** A window balances when its records and its rows do. */
+export const BALANCED_SQL = (w: string) => `(${RECORDS_BALANCED_SQL(w)} AND ${ROWS_BALANCED_SQL(w)})`;
+/** The counts a batch adds to a window, by column: records, then rows (deltas.ts). */
+const COUNT_COLUMNS = [
+  "emitted",
+  "transferred",
+  "applied",
+  "duplicate",
+  "quarantined",
+  "emitted_rows",
+  "transferred_rows",
+  "applied_rows",
+  "duplicate_rows",
+  "quarantined_rows",
+] as const;
 
 const LEDGER_DDL = [
   `CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`,
@@ -51,6 +70,15 @@ const LEDGER_DDL = [
   `ALTER TABLE ${SCHEMA}.transactions ADD COLUMN IF NOT EXISTS offsets jsonb, ADD COLUMN IF NOT EXISTS bounds jsonb`,
   `ALTER TABLE ${SCHEMA}.partitions ALTER COLUMN high_watermark DROP NOT NULL, ADD COLUMN IF NOT EXISTS emitted_to bigint, ADD COLUMN IF NOT EXISTS manifest_bound bigint,
      ADD COLUMN IF NOT EXISTS stable_end bigint, ADD COLUMN IF NOT EXISTS stable_claims_to bigint, ADD COLUMN IF NOT EXISTS stable_short_since timestamptz`,
+  // Rows beside records (2026-12): a window counted before then held one row per record.
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '${SCHEMA}' AND table_name = 'windows' AND column_name = 'emitted_rows') THEN
+       ALTER TABLE ${SCHEMA}.windows ADD COLUMN emitted_rows bigint NOT NULL DEFAULT 0, ADD COLUMN transferred_rows bigint NOT NULL DEFAULT 0,
+         ADD COLUMN applied_rows bigint NOT NULL DEFAULT 0, ADD COLUMN duplicate_rows bigint NOT NULL DEFAULT 0, ADD COLUMN quarantined_rows bigint NOT NULL DEFAULT 0;
+       UPDATE ${SCHEMA}.windows SET emitted_rows = emitted, transferred_rows = transferred, applied_rows = applied, duplicate_rows = duplicate, quarantined_rows = quarantined;
+     END IF;
+   END $$`,
+  SNAPSHOTS_DDL(SCHEMA),
   `CREATE INDEX IF NOT EXISTS transactions_unapplied ON ${SCHEMA}.transactions (first_seen_at) WHERE applied_at IS NULL`,
   // Applied, then a record more than its manifest promised arrived (complete_at cleared): incomplete.
   `CREATE INDEX IF NOT EXISTS transactions_reopened ON ${SCHEMA}.transactions (applied_at) WHERE applied_at IS NOT NULL AND complete_at IS NULL`,
@@ -161,42 +189,48 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
 
   const windows = [...d.windows.values()];
   if (windows.length > 0) {
-    const balancedNew = BALANCED_SQL("x");
+    // $1-$3 and $5-$6 per window, $4 the window size, then one array per count column, then the offsets.
+    const n = COUNT_COLUMNS.length;
+    const countParams = COUNT_COLUMNS.map((_, i) => `$${i + 7}::bigint[]`).join(", ");
+    const offsetParams = [0, 1, 2, 3].map((i) => `$${n + 7 + i}::text[]`).join(", ");
+    const sum = (c: string) => `w.${c} + excluded.${c}`;
+    // BALANCED_SQL's own rule over the sums: "s.emitted" read as "w.emitted + excluded.emitted".
+    const balancedAfter = BALANCED_SQL("s").replace(/\bs\.(\w+)/g, (_, c: string) => `(${sum(c)})`);
     await query(
       db,
       "adding counts to the ledger's windows",
-      `INSERT INTO ${SCHEMA}.windows AS w (topic, partition, window_start, window_size, emitted, transferred, applied, duplicate, quarantined,
-         replay_records, replay_tallies, transferred_offsets, emitted_offsets, written_offsets, skipped_offsets, unbalanced_since)
-       SELECT x.topic, x.partition, x.window_start, $14, x.emitted, x.transferred, x.applied, x.duplicate, x.quarantined, x.replay_records, x.replay_tallies,
-              x.t_off::int8multirange, x.e_off::int8multirange, x.w_off::int8multirange, x.s_off::int8multirange, CASE WHEN ${balancedNew} THEN NULL ELSE now() END
-         FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::int[],
-                     $11::text[], $12::text[], $13::text[], $15::text[])
-           AS x(topic, partition, window_start, emitted, transferred, applied, duplicate, quarantined, replay_records, replay_tallies, t_off, e_off, w_off, s_off)
+      `INSERT INTO ${SCHEMA}.windows AS w (topic, partition, window_start, window_size, replay_records, replay_tallies, ${COUNT_COLUMNS.join(", ")},
+         transferred_offsets, emitted_offsets, written_offsets, skipped_offsets, unbalanced_since)
+       SELECT x.topic, x.partition, x.window_start, $4, x.replay_records, x.replay_tallies, ${COUNT_COLUMNS.map((c) => `x.${c}`).join(", ")},
+              x.t_off::int8multirange, x.e_off::int8multirange, x.w_off::int8multirange, x.s_off::int8multirange, CASE WHEN ${BALANCED_SQL("x")} THEN NULL ELSE now() END
+         FROM unnest($1::text[], $2::int[], $3::bigint[], $5::bigint[], $6::int[], ${countParams}, ${offsetParams})
+           AS x(topic, partition, window_start, replay_records, replay_tallies, ${COUNT_COLUMNS.join(", ")}, t_off, e_off, w_off, s_off)
        ON CONFLICT (topic, partition, window_start) DO UPDATE SET
-         emitted = w.emitted + excluded.emitted, transferred = w.transferred + excluded.transferred,
-         applied = w.applied + excluded.applied, duplicate = w.duplicate + excluded.duplicate, quarantined = w.quarantined + excluded.quarantined,
+         ${COUNT_COLUMNS.map((c) => `${c} = ${sum(c)}`).join(", ")},
          replay_records = w.replay_records + excluded.replay_records, replay_tallies = w.replay_tallies + excluded.replay_tallies,
          transferred_offsets = w.transferred_offsets + excluded.transferred_offsets, emitted_offsets = w.emitted_offsets + excluded.emitted_offsets,
          written_offsets = w.written_offsets + excluded.written_offsets, skipped_offsets = w.skipped_offsets + excluded.skipped_offsets, updated_at = now(),
-         unbalanced_since = CASE
-           WHEN (w.emitted + excluded.emitted = w.transferred + excluded.transferred AND w.transferred + excluded.transferred =
-                 w.applied + excluded.applied + w.duplicate + excluded.duplicate + w.quarantined + excluded.quarantined) THEN NULL
-           ELSE COALESCE(w.unbalanced_since, now()) END`,
+         unbalanced_since = CASE WHEN ${balancedAfter} THEN NULL ELSE COALESCE(w.unbalanced_since, now()) END`,
       [
         windows.map((x) => x.topic),
         windows.map((x) => x.partition),
         windows.map((x) => x.windowStart),
+        w.windowSize,
+        windows.map((x) => x.replayRecords),
+        windows.map((x) => x.replayTallies),
         windows.map((x) => x.emitted),
         windows.map((x) => x.transferred),
         windows.map((x) => x.applied),
         windows.map((x) => x.duplicate),
         windows.map((x) => x.quarantined),
-        windows.map((x) => x.replayRecords),
-        windows.map((x) => x.replayTallies),
+        windows.map((x) => x.rows.emitted),
+        windows.map((x) => x.rows.transferred),
+        windows.map((x) => x.rows.applied),
+        windows.map((x) => x.rows.duplicate),
+        windows.map((x) => x.rows.quarantined),
         windows.map((x) => multirange(x.transferredRanges)),
         windows.map((x) => multirange(x.emittedRanges)),
         windows.map((x) => multirange(x.writtenRanges)),
-        w.windowSize,
         windows.map((x) => multirange(x.skippedRanges)),
       ],
     );
@@ -268,6 +302,7 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
       [list.map((m) => m.topic), list.map((m) => m.partition), list.map((m) => m.hw?.toString() ?? null), list.map((m) => m.emittedTo), list.map((m) => m.bound)],
     );
   }
+  await writeSnapshots(db, SCHEMA, d.snapshots);
   await query(
     db,
     "recording the counter's positions",

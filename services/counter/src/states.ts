@@ -4,8 +4,9 @@
 // counts, offset ranges and the counter's own positions: a window turns from behind to
 // balanced, or to mismatch, as the counter reads on, never by age.
 import { query, type Client } from "@zeroloss/pg";
-import { TRANSACTION_STATES, WINDOW_STATES, type SlotState, type Summary, type StageTotals, type WindowRow, type WindowState, type TransactionState } from "@zeroloss/wire";
+import { TRANSACTION_STATES, WINDOW_STATES, type SlotState, type RowTotals, type Summary, type StageTotals, type WindowRow, type WindowState, type TransactionState } from "@zeroloss/wire";
 import { BALANCED_SQL, SCHEMA } from "./ledger.js";
+import { snapshotProgress } from "./snapshots.js";
 
 /**
  * Per window, what the counter knows and which differences are proven (docs/counter.md,
@@ -40,14 +41,19 @@ const WINDOW_FACTS = `SELECT w.*, pt.high_watermark, COALESCE(pos.next_offset, 0
   FROM ${SCHEMA}.windows w LEFT JOIN ${SCHEMA}.partitions pt USING (topic, partition) LEFT JOIN ${SCHEMA}.positions pos USING (topic, partition)`;
 
 /**
+ * Rows count as records do (a bulk snapshot record holds many): once the counter has read
+ * what the tallies claim, rows the producer emitted that Kafka's records do not hold, or
+ * rows written that differ from those the same records hold, are proven.
  * In order: a proven difference → mismatch; quarantined records → attention (at once, even
  * while behind); counts that disagree without proof → behind; the partition has not yet
  * reached the window's end → open; re-read by a replay → replayed; else balanced.
  */
 const STATE = `CASE
   WHEN NOT isempty(f.past_end) OR NOT isempty(f.not_emitted) OR NOT isempty(f.skipped)
-    OR (f.kafka_read AND f.emitted <> f.transferred)
-    OR (f.written_read AND f.applied + f.duplicate + f.quarantined > f.transferred) THEN 'mismatch'
+    OR (f.kafka_read AND (f.emitted <> f.transferred OR f.emitted_rows <> f.transferred_rows))
+    OR (f.written_read AND f.applied + f.duplicate + f.quarantined > f.transferred)
+    OR (f.written_read AND f.applied + f.duplicate + f.quarantined = f.transferred AND f.emitted = f.transferred
+        AND f.applied_rows + f.duplicate_rows + f.quarantined_rows <> f.transferred_rows) THEN 'mismatch'
   WHEN f.quarantined > 0 THEN 'attention'
   WHEN NOT ${BALANCED_SQL("f")} THEN 'behind'
   WHEN f.high_watermark IS NULL OR f.high_watermark < f.window_start + f.window_size THEN 'open'
@@ -104,6 +110,11 @@ interface RawWindow {
   applied: string;
   duplicate: string;
   quarantined: string;
+  emitted_rows: string;
+  transferred_rows: string;
+  applied_rows: string;
+  duplicate_rows: string;
+  quarantined_rows: string;
   replay_records: string;
   unbalanced_since: string | null;
   updated_at: string;
@@ -118,12 +129,13 @@ interface RawWindow {
   not_written: string;
 }
 
-const WINDOW_COLUMNS = `topic, partition, window_start, window_size, state, emitted, transferred, applied, duplicate, quarantined, replay_records,
+const WINDOW_COLUMNS = `topic, partition, window_start, window_size, state, emitted, transferred, applied, duplicate, quarantined,
+  emitted_rows, transferred_rows, applied_rows, duplicate_rows, quarantined_rows, replay_records,
   unbalanced_since, updated_at, read_to, written_to, kafka_read, written_read, not_in_kafka::text, past_end::text, not_emitted::text, skipped::text,
   (transferred_offsets - written_offsets - skipped)::text AS not_written`;
 
 /** Why a window is not balanced, in the operator's words: proven differences first, then what is only behind. */
-function windowProblems(r: RawWindow, w: { emitted: number; transferred: number; applied: number; duplicate: number; quarantined: number }): string[] {
+function windowProblems(r: RawWindow, w: { emitted: number; transferred: number; applied: number; duplicate: number; quarantined: number; rows: RowTotals }): string[] {
   const problems: string[] = [];
   const written = w.applied + w.duplicate + w.quarantined;
   const readTo = num(r.read_to);
@@ -150,7 +162,27 @@ function windowProblems(r: RawWindow, w: { emitted: number; transferred: number;
   } else if (written > w.transferred) {
     problems.push(`behind: the consumer reported ${written} records written, ${w.transferred} found in Kafka so far; ${read}`);
   }
-  if (w.quarantined > 0) problems.push(`${w.quarantined} quarantined (zeroloss.quarantine in the target, and the DLQ topic)`);
+  // Rows: named where the records agree (a difference in records is named above).
+  const rows = w.rows;
+  const rowsWritten = rows.applied + rows.duplicate + rows.quarantined;
+  if (w.emitted === w.transferred && rows.emitted !== rows.transferred) {
+    problems.push(
+      r.kafka_read === "t"
+        ? `the producer emitted ${rows.emitted} rows in ${w.emitted} records, the same records in Kafka hold ${rows.transferred} rows`
+        : `behind: the producer reported ${rows.emitted} rows emitted, ${rows.transferred} found in Kafka so far; ${read}`,
+    );
+  }
+  if (written === w.transferred && rowsWritten !== rows.transferred) {
+    problems.push(
+      r.written_read === "t" && w.emitted === w.transferred
+        ? `the consumer reported ${rowsWritten} rows written, the same records in Kafka hold ${rows.transferred} rows`
+        : `behind: the consumer reported ${rowsWritten} rows written, ${rows.transferred} found in Kafka so far`,
+    );
+  }
+  if (w.quarantined > 0) {
+    const inRows = rows.quarantined === w.quarantined ? "" : ` (${rows.quarantined} rows)`;
+    problems.push(`${w.quarantined} record(s) quarantined${inRows} (zeroloss.quarantine in the target, and the DLQ topic)`);
+  }
   return problems;
 }
 
@@ -161,6 +193,13 @@ function windowRow(r: RawWindow): WindowRow {
     applied: num(r.applied),
     duplicate: num(r.duplicate),
     quarantined: num(r.quarantined),
+    rows: {
+      emitted: num(r.emitted_rows),
+      transferred: num(r.transferred_rows),
+      applied: num(r.applied_rows),
+      duplicate: num(r.duplicate_rows),
+      quarantined: num(r.quarantined_rows),
+    },
   };
   const start = num(r.window_start);
   return {
@@ -297,11 +336,12 @@ function transactionProblem(
 }
 
 export async function summary(db: Client, graceSeconds: number, slot: SlotState): Promise<Summary> {
-  const [totals] = await query<Record<keyof StageTotals, string | null>>(
+  const [totals] = await query<Record<Exclude<keyof StageTotals, "rows"> | `${keyof RowTotals}_rows`, string | null>>(
     db,
     "summing the ledger",
     `SELECT sum(emitted) AS emitted, sum(transferred) AS transferred, sum(applied) AS applied, sum(duplicate) AS duplicate,
-            sum(quarantined) AS quarantined, sum(replay_records) AS replayed FROM ${SCHEMA}.windows`,
+            sum(quarantined) AS quarantined, sum(replay_records) AS replayed, sum(emitted_rows) AS emitted_rows, sum(transferred_rows) AS transferred_rows,
+            sum(applied_rows) AS applied_rows, sum(duplicate_rows) AS duplicate_rows, sum(quarantined_rows) AS quarantined_rows FROM ${SCHEMA}.windows`,
   );
   const states = await query<{ state: WindowState; n: string; oldest: string | null }>(
     db,
@@ -327,12 +367,16 @@ export async function summary(db: Client, graceSeconds: number, slot: SlotState)
     emitted: string;
     transferred: string;
     written: string;
+    emitted_rows: string;
+    transferred_rows: string;
+    written_rows: string;
     last_balanced: string | null;
   }>(
     db,
     "summing the ledger per partition",
     `SELECT topic, partition, max(high_watermark) AS high_watermark, max(read_to) AS read_to, sum(emitted) AS emitted, sum(transferred) AS transferred,
-            sum(applied + duplicate + quarantined) AS written,
+            sum(applied + duplicate + quarantined) AS written, sum(emitted_rows) AS emitted_rows, sum(transferred_rows) AS transferred_rows,
+            sum(applied_rows + duplicate_rows + quarantined_rows) AS written_rows,
             max(upper(transferred_offsets) - 1) FILTER (WHERE window_start < COALESCE(first_unsettled, 'Infinity'::numeric)) AS last_balanced
        FROM (SELECT s.*, min(window_start) FILTER (WHERE state IN ('behind', 'mismatch', 'attention')) OVER (PARTITION BY topic, partition) AS first_unsettled
                FROM (${WINDOWS_WITH_STATE}) s) x
@@ -360,6 +404,13 @@ export async function summary(db: Client, graceSeconds: number, slot: SlotState)
     duplicate: num(totals?.duplicate),
     quarantined: num(totals?.quarantined),
     replayed: num(totals?.replayed),
+    rows: {
+      emitted: num(totals?.emitted_rows),
+      transferred: num(totals?.transferred_rows),
+      applied: num(totals?.applied_rows),
+      duplicate: num(totals?.duplicate_rows),
+      quarantined: num(totals?.quarantined_rows),
+    },
   };
   return {
     at: new Date().toISOString(),
@@ -383,12 +434,14 @@ export async function summary(db: Client, graceSeconds: number, slot: SlotState)
         emitted,
         transferred,
         written,
+        rows: { emitted: num(p.emitted_rows), transferred: num(p.transferred_rows), written: num(p.written_rows) },
         kafkaLag: Math.max(0, emitted - transferred),
         targetLag: Math.max(0, transferred - written),
         lastBalancedOffset: p.last_balanced === null ? null : num(p.last_balanced),
       };
     }),
     needsAttention: attention.map(windowRow),
+    snapshots: await snapshotProgress(db, SCHEMA),
     slot,
     problems,
     ok: isOk(windows, transactions, t.quarantined) && problems.length === 0,

@@ -222,14 +222,14 @@ describe("KafkaWriter: overlapping sends and commits keep Kafka's order", () => 
 describe("KafkaWriter: tallies and control records as the counter needs them", () => {
   it("notes one tally per window and unbroken run, never a range over offsets the transaction does not hold", () => {
     const tallies = new Map<string, WindowTally>();
-    noteRun(tallies, "t", 0, 995, 3, 1000); // 995-997
-    noteRun(tallies, "t", 0, 998, 4, 1000); // 998-1001: continues the run, crosses into window 1000
-    noteRun(tallies, "t", 0, 1003, 2, 1000); // 1003-1004: after the other lane's commit marker at 1002
-    const runs = [...tallies.values()].map((t) => [t.windowStart, t.firstOffset, t.lastOffset, t.count]).sort((a, b) => (a[1] as number) - (b[1] as number));
+    noteRun(tallies, "t", 0, 995, [1, 1, 1], 1000); // 995-997
+    noteRun(tallies, "t", 0, 998, [1, 500, 1, 300], 1000); // 998-1001: continues the run, crosses into window 1000; two bulk records
+    noteRun(tallies, "t", 0, 1003, [1, 1], 1000); // 1003-1004: after the other lane's commit marker at 1002
+    const runs = [...tallies.values()].map((t) => [t.windowStart, t.firstOffset, t.lastOffset, t.count, t.rows]).sort((a, b) => (a[1] as number) - (b[1] as number));
     expect(runs).toEqual([
-      [0, 995, 999, 5],
-      [1000, 1000, 1001, 2],
-      [1000, 1003, 1004, 2],
+      [0, 995, 999, 5, 504],
+      [1000, 1000, 1001, 2, 301],
+      [1000, 1003, 1004, 2, 2],
     ]);
     for (const t of tallies.values()) expect(t.lastOffset - t.firstOffset + 1).toBe(t.count);
   });

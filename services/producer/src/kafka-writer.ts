@@ -82,16 +82,19 @@ export function controlSends(records: readonly { topic: string; key: string; val
  * ranges with what Kafka holds). The current run of a window is keyed by the window; an
  * earlier one moves to a key with its first offset.
  */
-export function noteRun(tallies: Map<string, WindowTally>, topic: string, partition: number, base: number, count: number, windowSize: number): void {
-  for (const { windowStart, from, to } of windowPieces(base, base + count, windowSize)) {
+export function noteRun(tallies: Map<string, WindowTally>, topic: string, partition: number, base: number, rows: readonly number[], windowSize: number): void {
+  for (const { windowStart, from, to } of windowPieces(base, base + rows.length, windowSize)) {
+    let pieceRows = 0;
+    for (let i = from - base; i < to - base; i++) pieceRows += rows[i] ?? 1;
     const k = `${topic}\u0000${partition}\u0000${windowStart}`;
     const t = tallies.get(k);
     if (t !== undefined && t.lastOffset + 1 === from) {
       t.count += to - from;
+      t.rows += pieceRows;
       t.lastOffset = to - 1;
     } else {
       if (t !== undefined) tallies.set(`${k}\u0000${t.firstOffset}`, t);
-      tallies.set(k, { topic, partition, windowStart, count: to - from, firstOffset: from, lastOffset: to - 1 });
+      tallies.set(k, { topic, partition, windowStart, count: to - from, rows: pieceRows, firstOffset: from, lastOffset: to - 1 });
     }
   }
 }
@@ -101,6 +104,8 @@ export interface WindowTally {
   partition: number;
   windowStart: number;
   count: number;
+  /** The rows the records hold (rowsOfRecord). */
+  rows: number;
   firstOffset: number;
   lastOffset: number;
 }
@@ -108,6 +113,8 @@ export interface WindowTally {
 /** Buffered records of one topic by partition, and their sizes. */
 interface TopicBatch {
   readonly messages: Map<number, Message[]>;
+  /** Per partition, the rows of each message, in order. */
+  readonly rows: Map<number, number[]>;
   readonly bytes: Map<number, number>;
 }
 type Pending = Map<string, TopicBatch>;
@@ -118,6 +125,8 @@ export interface DataRecord {
   readonly value: Buffer;
   /** Forced partition (truncate markers go to every partition); else from the key. */
   readonly partition?: number;
+  /** The rows it holds (a bulk snapshot record's rows.count); absent: one. The emitted tallies count them. */
+  readonly rows?: number;
 }
 
 /** One transactional producer and the transaction open on it. */
@@ -234,15 +243,19 @@ export class KafkaWriter {
     if ((this.pending.get(record.topic)?.bytes.get(partition) ?? 0) + size > PARTITION_BATCH_LIMIT) await this.startSend();
     let batch = this.pending.get(record.topic);
     if (batch === undefined) {
-      batch = { messages: new Map(), bytes: new Map() };
+      batch = { messages: new Map(), rows: new Map(), bytes: new Map() };
       this.pending.set(record.topic, batch);
     }
     let list = batch.messages.get(partition);
-    if (list === undefined) {
+    let rows = batch.rows.get(partition);
+    if (list === undefined || rows === undefined) {
       list = [];
+      rows = [];
       batch.messages.set(partition, list);
+      batch.rows.set(partition, rows);
     }
     list.push({ key: record.key, value: record.value, partition });
+    rows.push(record.rows ?? 1);
     this.pendingBytes += size;
     const partitionBytes = (batch.bytes.get(partition) ?? 0) + size;
     batch.bytes.set(partition, partitionBytes);
@@ -307,15 +320,10 @@ export class KafkaWriter {
       throw kafkaError(err, `sending ${topicMessages.reduce((n, t) => n + t.messages.length, 0)} records to Kafka`);
     }
     for (const m of metadata) {
-      const count = batches.get(m.topicName)?.messages.get(m.partition)?.length ?? 0;
-      if (count === 0 || m.baseOffset === undefined) continue;
-      const base = Number(m.baseOffset);
-      this.noteOffsets(lane.tallies, m.topicName, m.partition, base, count);
+      const rows = batches.get(m.topicName)?.rows.get(m.partition) ?? [];
+      if (rows.length === 0 || m.baseOffset === undefined) continue;
+      noteRun(lane.tallies, m.topicName, m.partition, Number(m.baseOffset), rows, this.options.windowSize);
     }
-  }
-
-  private noteOffsets(tallies: Map<string, WindowTally>, topic: string, partition: number, base: number, count: number): void {
-    noteRun(tallies, topic, partition, base, count, this.options.windowSize);
   }
 
   /** Each manifest with its bounds: per partition its records went to, the offset after this Kafka transaction's last record there. */
@@ -413,6 +421,7 @@ export class KafkaWriter {
       windowStart: t.windowStart,
       windowSize: this.options.windowSize,
       count: t.count,
+      rows: t.rows,
       firstOffset: t.firstOffset,
       lastOffset: t.lastOffset,
     }));

@@ -170,7 +170,7 @@ export class LiveSnapshots {
     this.o.streamer.beginLive(table);
     await this.o.streamer.checkpoint(); // live in Kafka before its first change can be
     this.log.info({ table, estimatedRows: info.estimatedRows }, "new table: snapshotting it while streaming");
-    await this.snapshotTable({ table, done: false, lastKey: null, rows: 0 });
+    await this.snapshotTable({ table, done: false, lastKey: null, rows: 0, ...(info.estimatedRows === null ? {} : { estimatedRows: info.estimatedRows }) });
   }
 
   private async snapshotTable(start: SnapshotTableProgress): Promise<void> {
@@ -184,6 +184,13 @@ export class LiveSnapshots {
       this.log.info({ table: start.table }, "added to the publication");
     }
     let progress = start;
+    if (progress.estimatedRows === undefined && !unknown) {
+      // A requested table: its estimate from the planner's statistics (-1: never analyzed, none).
+      const r = await query<{ n: string }>(this.o.client, `estimating the rows of ${start.table}`, "SELECT reltuples::bigint::text AS n FROM pg_class WHERE oid = $1::regclass", [quoteTable(name)]);
+      const n = Number(r[0]?.n ?? -1);
+      if (n >= 0) progress = { ...progress, estimatedRows: n };
+    }
+    if (progress.estimatedRows !== undefined) this.o.metrics.snapshotRowsEstimated.set({ table: start.table }, progress.estimatedRows);
     let lastLog = Date.now();
     this.o.metrics.snapshotRows.set({ table: start.table }, progress.rows);
     while (!this.stopped && !progress.done) {
@@ -289,6 +296,7 @@ export class LiveSnapshots {
       const done = rel === null || rows.length < this.o.chunkSize;
       const last = rows[rows.length - 1];
       next = {
+        ...progress,
         table,
         done,
         lastKey: last === undefined ? progress.lastKey : keyIndexes.map((i) => last[i] ?? null),

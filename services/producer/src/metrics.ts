@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 export class ProducerMetrics {
   readonly events: Counter<"table" | "op">;
+  readonly rows: Counter<"table" | "op">;
   readonly sourceTransactions: Counter;
   readonly snapshotRows: Gauge<"table">;
   readonly snapshotRowsEstimated: Gauge<"table">;
@@ -22,6 +23,12 @@ export class ProducerMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.events = new Counter({ name: "zeroloss_producer_events_total", help: "Data records committed to Kafka, by table and op", labelNames: ["table", "op"], registers });
+    this.rows = new Counter({
+      name: "zeroloss_producer_rows_total",
+      help: "Rows committed to Kafka, by table and op (a bulk snapshot record holds many rows, every other record one)",
+      labelNames: ["table", "op"],
+      registers,
+    });
     this.sourceTransactions = new Counter({ name: "zeroloss_producer_source_transactions_total", help: "Source transactions committed to Kafka", registers });
     this.snapshotRows = new Gauge({ name: "zeroloss_producer_snapshot_rows", help: "Snapshot rows committed to Kafka, by table", labelNames: ["table"], registers });
     this.snapshotRowsEstimated = new Gauge({ name: "zeroloss_producer_snapshot_rows_estimated", help: "Estimated rows to snapshot, by table", labelNames: ["table"], registers });

@@ -104,7 +104,7 @@ export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: reado
       emit(partition, { lines: part.lines.slice(half), checksums: part.checksums.slice(half), chars: 0 });
       return;
     }
-    records.push({ record: { topic: rel.topic, key: null, value, partition }, checksums: part.checksums });
+    records.push({ record: { topic: rel.topic, key: null, value, partition, rows: part.checksums.length }, checksums: part.checksums });
   };
   const needed = fieldsNeeded(keyIndexes);
   for (const line of chunk.lines) {

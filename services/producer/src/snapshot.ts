@@ -181,7 +181,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
   }
   const progressOf = (t: TableWork): SnapshotTableProgress => {
     const ranges = t.ranges ?? [];
-    return { table: t.name, done: ranges.every((r) => r.done), lastKey: null, rows: ranges.reduce((n, r) => n + r.rows, 0), ranges };
+    return { table: t.name, done: ranges.every((r) => r.done), lastKey: null, rows: ranges.reduce((n, r) => n + r.rows, 0), estimatedRows: t.estimated, ranges };
   };
   const progress = () => work.map(progressOf);
   const report = new SnapshotProgressLog(log, o.metrics, work.map((t) => ({ table: t.name, estimated: t.estimated, rows: progressOf(t).rows })));
@@ -254,7 +254,8 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
       for (const c of chunks) {
         const p = progressOf(c.table);
         o.metrics.snapshotRows.set({ table: c.table.name }, p.rows);
-        o.metrics.events.inc({ table: c.table.name, op: "r" }, c.records.records.length); // records, as the ledger counts them
+        o.metrics.events.inc({ table: c.table.name, op: "r" }, c.records.records.length);
+        o.metrics.rows.inc({ table: c.table.name, op: "r" }, c.records.records.reduce((n, r) => n + (r.record.rows ?? 1), 0));
         report.update(c.table.name, p.rows, p.done);
       }
     }

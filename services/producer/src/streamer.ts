@@ -675,7 +675,12 @@ export class Streamer {
     this.counted = new Map();
     this.sourceTxnsInKafkaTxn = 0;
     const landed = this.options.writer.commit(manifests, checkpoint).then(async () => {
-      for (const [table, ops] of counted) for (const [op, n] of ops) this.options.metrics.events.inc({ table, op }, n);
+      for (const [table, ops] of counted) {
+        for (const [op, n] of ops) {
+          this.options.metrics.events.inc({ table, op }, n);
+          this.options.metrics.rows.inc({ table, op }, n); // a streamed record (or a live snapshot's) is one row
+        }
+      }
       this.options.metrics.sourceTransactions.inc(sourceTxns);
       this.skipBefore = upTo;
       if (upTo > this.checkpointed) this.checkpointed = upTo;

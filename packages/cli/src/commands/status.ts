@@ -39,6 +39,11 @@ export function headline(s: Summary): string {
   return "OK: every closed window balances, the open ones so far; nothing quarantined, no incomplete transaction";
 }
 
+/** 42 s, 12 min, 3.5 h. */
+function formatSeconds(s: number): string {
+  return s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
 export async function statusCommand(o: StatusOptions): Promise<number> {
   const base = o.url ?? counterUrl((await loadConfig(o.config === undefined ? {} : { file: o.config })).counter.http);
   let s: Summary;
@@ -59,6 +64,12 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
     headline(s),
     `records: emitted ${n(s.totals.emitted)}, in Kafka ${n(s.totals.transferred)}, applied ${n(s.totals.applied)}, ` +
       `duplicate ${n(s.totals.duplicate)}, quarantined ${n(s.totals.quarantined)} (replayed ${n(s.totals.replayed)})`,
+    ...(s.totals.rows === undefined
+      ? [] // a counter before 2026-12
+      : [
+          `rows:    emitted ${n(s.totals.rows.emitted)}, in Kafka ${n(s.totals.rows.transferred)}, applied ${n(s.totals.rows.applied)}, ` +
+            `duplicate ${n(s.totals.rows.duplicate)}, quarantined ${n(s.totals.rows.quarantined)}`,
+        ]),
     `windows: ${Object.entries(s.windows)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}` + (s.oldestUnbalancedSeconds === null ? "" : `; oldest unbalanced for ${Math.round(s.oldestUnbalancedSeconds)} s`),
@@ -66,6 +77,14 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
   ];
+  for (const t of (s.snapshots ?? []).filter((x) => !x.done)) {
+    const of = t.estimatedRows === null ? "" : ` of about ${n(t.estimatedRows)}`;
+    const rate = t.rowsPerSecond === null ? "" : `, ${n(t.rowsPerSecond)} rows/s`;
+    const eta = t.etaSeconds === null ? "" : `, about ${formatSeconds(t.etaSeconds)} left`;
+    lines.push(`  snapshot of ${t.table} (${t.kind === "initial" ? "initial" : "while streaming"}): ${n(t.rows)}${of} rows in Kafka${rate}${eta}`);
+  }
+  const ended = (s.snapshots ?? []).filter((x) => x.done);
+  if (ended.length > 0) lines.push(`  snapshots done: ${ended.length} table(s), ${n(ended.reduce((a, x) => a + x.rows, 0))} rows`);
   for (const p of s.partitions) {
     lines.push(
       `  ${p.topic}[${p.partition}]: last balanced offset ${n(p.lastBalancedOffset)}, counter read to ${n(p.readTo)} (${n(p.counterLag)} behind the end), ` +

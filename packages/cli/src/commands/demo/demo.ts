@@ -68,6 +68,8 @@ function demoConfig(stack: DevStack, ports: Record<PipelineService, number>, enc
 
 interface Flow {
   producerEvents: number;
+  /** Rows in them (a bulk snapshot record holds many). */
+  producerRows: number;
   /** Snapshot rows the producer committed to Kafka, over every table. */
   snapshotRows: number;
   summary: Summary;
@@ -82,6 +84,9 @@ function balanced(f: Flow, atLeast: number): boolean {
     t.emitted === f.producerEvents &&
     t.transferred === t.emitted &&
     t.applied + t.duplicate + t.quarantined === t.emitted &&
+    t.rows.emitted === f.producerRows &&
+    t.rows.transferred === t.rows.emitted &&
+    t.rows.applied + t.rows.duplicate + t.rows.quarantined === t.rows.emitted &&
     f.summary.windows.behind === 0 &&
     tx.pending === 0 &&
     tx.complete === 0
@@ -90,12 +95,17 @@ function balanced(f: Flow, atLeast: number): boolean {
 
 async function flow(p: Pipeline): Promise<Flow> {
   const [producer, summary] = await Promise.all([p.metrics("producer"), p.summary()]);
-  return { producerEvents: sumOf(producer, "zeroloss_producer_events_total"), snapshotRows: sumOf(producer, "zeroloss_producer_snapshot_rows"), summary };
+  return {
+    producerEvents: sumOf(producer, "zeroloss_producer_events_total"),
+    producerRows: sumOf(producer, "zeroloss_producer_rows_total"),
+    snapshotRows: sumOf(producer, "zeroloss_producer_snapshot_rows"),
+    summary,
+  };
 }
 
 function flowLine(f: Flow): string {
-  const t = f.summary.totals;
-  return `emitted ${n(f.producerEvents)} · in Kafka ${n(t.transferred)} · applied ${n(t.applied + t.duplicate)} · quarantined ${n(t.quarantined)}`;
+  const r = f.summary.totals.rows;
+  return `rows emitted ${n(f.producerRows)} · in Kafka ${n(r.transferred)} · applied ${n(r.applied + r.duplicate)} · quarantined ${n(r.quarantined)}`;
 }
 
 /** The registry's subjects and versions after the run, and the subject each demo table's records belong under. */

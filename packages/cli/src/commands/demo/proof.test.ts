@@ -9,15 +9,22 @@ function metrics(lines: string[]): Sample[] {
   return parseMetrics(lines.join("\n"));
 }
 
+// The snapshot's rows in bulk records: 100 rows of public.a in 3 records, 50 of public.b in 2.
 const producer = metrics([
-  'zeroloss_producer_events_total{table="public.a",op="r"} 100',
+  'zeroloss_producer_events_total{table="public.a",op="r"} 3',
   'zeroloss_producer_events_total{table="public.a",op="u"} 20',
-  'zeroloss_producer_events_total{table="public.b",op="r"} 50',
+  'zeroloss_producer_events_total{table="public.b",op="r"} 2',
+  'zeroloss_producer_rows_total{table="public.a",op="r"} 100',
+  'zeroloss_producer_rows_total{table="public.a",op="u"} 20',
+  'zeroloss_producer_rows_total{table="public.b",op="r"} 50',
 ]);
 const consumerLines = [
-  'zeroloss_consumer_records_total{table="public.a",result="applied"} 118',
+  'zeroloss_consumer_records_total{table="public.a",result="applied"} 21',
   'zeroloss_consumer_records_total{table="public.a",result="duplicate"} 2',
-  'zeroloss_consumer_records_total{table="public.b",result="applied"} 50',
+  'zeroloss_consumer_records_total{table="public.b",result="applied"} 2',
+  'zeroloss_consumer_rows_total{table="public.a",result="applied"} 118',
+  'zeroloss_consumer_rows_total{table="public.a",result="duplicate"} 2',
+  'zeroloss_consumer_rows_total{table="public.b",result="applied"} 50',
   'zeroloss_consumer_end_to_end_seconds_bucket{le="0.1"} 60',
   'zeroloss_consumer_end_to_end_seconds_bucket{le="1"} 70',
   'zeroloss_consumer_end_to_end_seconds_bucket{le="+Inf"} 70',
@@ -26,7 +33,7 @@ const consumer = metrics(consumerLines);
 const summary: Summary = {
   at: "2026-11-21T00:00:00Z",
   graceSeconds: 180,
-  totals: { emitted: 170, transferred: 170, applied: 168, duplicate: 2, quarantined: 0, replayed: 0 },
+  totals: { emitted: 25, transferred: 25, applied: 23, duplicate: 2, quarantined: 0, replayed: 0, rows: { emitted: 170, transferred: 170, applied: 168, duplicate: 2, quarantined: 0 } },
   windows: { open: 4, behind: 0, balanced: 3, attention: 0, mismatch: 0, replayed: 0 },
   transactions: { pending: 0, incomplete: 0, complete: 0, applied: 12 },
   oldestUnbalancedSeconds: null,
@@ -97,7 +104,9 @@ describe("the demo's proof", () => {
   it.each([
     ["drift found by the verifier", { verify: { code: 1, report: { ...equal, result: "drift" as const, tables: [{ ...equal.tables[0]!, result: "drift" as const, driftRows: 3 }, equal.tables[1]!] } } }, "source and target are equal by content"],
     ["a checksum the target recomputed differently", { consumer: metrics([...consumerLines, 'zeroloss_consumer_checksum_mismatches_total{table="public.b"} 1']) }, "every row's checksum was recomputed by the target database and matched"],
-    ["records the consumer did not validate", { consumer: metrics(['zeroloss_consumer_records_total{table="public.a",result="applied"} 120', 'zeroloss_consumer_records_total{table="public.b",result="applied"} 49']) }, "every row's checksum was recomputed by the target database and matched"],
+    ["rows the consumer did not validate", { consumer: metrics(['zeroloss_consumer_rows_total{table="public.a",result="applied"} 120', 'zeroloss_consumer_rows_total{table="public.b",result="applied"} 49']) }, "every row's checksum was recomputed by the target database and matched"],
+    ["rows emitted that Kafka's records do not hold", { summary: { ...summary, totals: { ...summary.totals, rows: { ...summary.totals.rows, transferred: 169 } } } }, "every change reached Kafka and the target"],
+    ["one row of a bulk record quarantined", { summary: { ...summary, totals: { ...summary.totals, rows: { ...summary.totals.rows, applied: 167, quarantined: 1 } } } }, "every change reached Kafka and the target"],
     ["a window in mismatch", { summary: { ...summary, ok: false, windows: { ...summary.windows, mismatch: 1 } } }, "every offset window and source transaction balances"],
     ["records emitted but not in Kafka", { summary: { ...summary, totals: { ...summary.totals, transferred: 169 } } }, "every change reached Kafka and the target"],
     [

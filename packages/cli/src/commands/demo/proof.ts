@@ -8,9 +8,9 @@ import type { WorkloadStats } from "./workload.js";
 
 export interface TableProof {
   readonly table: string;
-  /** Row events the producer committed to Kafka (snapshot rows and changes). */
+  /** Rows the producer committed to Kafka (snapshot rows and changes). */
   readonly emitted: number;
-  /** Records whose checksum the target database recomputed and found equal (applied or duplicate). */
+  /** Rows whose checksum the target database recomputed and found equal (applied or duplicate). */
   readonly validated: number;
   readonly checksumMismatches: number;
   readonly quarantined: number;
@@ -81,19 +81,21 @@ export function buildProof(i: ProofInputs): Proof {
     const v = reported.get(table);
     return {
       table,
-      emitted: sumOf(i.producer, "zeroloss_producer_events_total", { table }),
-      validated: sumOf(i.consumer, "zeroloss_consumer_records_total", { table, result: "applied" }) + sumOf(i.consumer, "zeroloss_consumer_records_total", { table, result: "duplicate" }),
+      emitted: sumOf(i.producer, "zeroloss_producer_rows_total", { table }),
+      validated: sumOf(i.consumer, "zeroloss_consumer_rows_total", { table, result: "applied" }) + sumOf(i.consumer, "zeroloss_consumer_rows_total", { table, result: "duplicate" }),
       checksumMismatches: sumOf(i.consumer, "zeroloss_consumer_checksum_mismatches_total", { table }),
-      quarantined: sumOf(i.consumer, "zeroloss_consumer_records_total", { table, result: "quarantined" }),
+      quarantined: sumOf(i.consumer, "zeroloss_consumer_rows_total", { table, result: "quarantined" }),
       sourceRows: v?.sourceRows ?? null,
       targetRows: v?.targetRows ?? null,
       content: v?.result ?? "not verified",
       driftRows: v?.driftRows ?? 0,
     };
   });
-  const unexpectedTables = labelValues(i.producer, "zeroloss_producer_events_total", "table").filter((t) => !i.tables.includes(t));
+  const unexpectedTables = labelValues(i.producer, "zeroloss_producer_rows_total", "table").filter((t) => !i.tables.includes(t));
   const t = i.summary.totals;
+  const r = t.rows;
   const producerEmitted = sumOf(i.producer, "zeroloss_producer_events_total");
+  const producerRows = sumOf(i.producer, "zeroloss_producer_rows_total");
   const w = i.summary.windows;
   const tx = i.summary.transactions;
   const latency = bucketsSince(histogramBuckets(i.consumer, LATENCY_METRIC), i.latencyBefore);
@@ -101,10 +103,20 @@ export function buildProof(i: ProofInputs): Proof {
   const claims: Claim[] = [
     {
       claim: "every change reached Kafka and the target",
-      ok: i.drained.ok && t.emitted === producerEmitted && t.transferred === t.emitted && t.applied + t.duplicate === t.emitted && t.quarantined === 0,
+      ok:
+        i.drained.ok &&
+        t.emitted === producerEmitted &&
+        t.transferred === t.emitted &&
+        t.applied + t.duplicate === t.emitted &&
+        t.quarantined === 0 &&
+        r.emitted === producerRows &&
+        r.transferred === r.emitted &&
+        r.applied + r.duplicate === r.emitted &&
+        r.quarantined === 0,
       detail:
-        `producer committed ${n(producerEmitted)}; the counter's ledger: emitted ${n(t.emitted)}, in Kafka ${n(t.transferred)}, ` +
-        `applied ${n(t.applied)} + duplicate ${n(t.duplicate)}, quarantined ${n(t.quarantined)}` +
+        `producer committed ${n(producerRows)} rows in ${n(producerEmitted)} records; the counter's ledger, rows (records): ` +
+        `emitted ${n(r.emitted)} (${n(t.emitted)}), in Kafka ${n(r.transferred)} (${n(t.transferred)}), ` +
+        `applied ${n(r.applied)} (${n(t.applied)}) + duplicate ${n(r.duplicate)} (${n(t.duplicate)}), quarantined ${n(r.quarantined)} (${n(t.quarantined)})` +
         (i.drained.ok ? "" : `; ${i.drained.detail}`),
     },
     {
@@ -184,7 +196,7 @@ export function formatProof(p: Proof): string {
     p.proven ? "PROVEN: nothing was lost or altered on the way." : "NOT PROVEN: see the claims marked FAILED below.",
     "",
     ...table([
-      ["table", "source rows", "target rows", "records emitted", "records validated", "mismatched", "content"],
+      ["table", "source rows", "target rows", "rows emitted", "rows validated", "mismatched", "content"],
       ...p.tables.map((t) => [
         t.table,
         t.sourceRows === null ? "-" : n(t.sourceRows),
