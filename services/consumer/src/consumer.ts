@@ -4,6 +4,9 @@
 // offsets committed. kafkajs's auto-resolve and auto-commit
 // are off: a batch that was not committed in the target is never committed in Kafka.
 //
+// Fetch-ahead: a batch is handed back to kafkajs once the Applier has it, so the next fetch
+// runs while the target applies it; one batch per partition is in the target at a time.
+//
 // Failures: a retriable one (target or Kafka away, serialization failure, deadlock) retries
 // the batch with backoff, heartbeating so the group keeps the partition; a non-retriable
 // one (a target table that does not match, a bug) stops that partition with the error on
@@ -13,7 +16,7 @@
 import type { Config } from "@zeroloss/config";
 import { backoff, describeError, type ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
-import { createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
+import { awaitWithHeartbeat, createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg";
 import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
@@ -66,6 +69,10 @@ export class Consumer {
   /** Per "topic:partition": the offset after what this process applied and committed (or, stopped, the offset it stopped at). */
   private readonly positions = new Map<string, bigint>();
   private ddl: Client | null = null;
+  /** Per "topic:partition": the batch in the target (or waiting for a transaction), until it is done. */
+  private readonly inTarget = new Map<string, Promise<void>>();
+  /** Batches fetched and waiting for their partition's batch in the target. */
+  private ahead = 0;
 
   constructor(private readonly o: ConsumerOptions) {
     this.log = o.log;
@@ -140,6 +147,7 @@ export class Consumer {
     try {
       await this.svc.run();
     } finally {
+      await Promise.allSettled([...this.inTarget.values()]); // batches handed back to kafkajs early still finish (or give up: not live)
       await this.outbox.close();
       for (const c of this.free.splice(0)) await c.client.end().catch(() => undefined); // closing at exit: nothing to report
       await this.ddl?.end().catch(() => undefined);
@@ -165,7 +173,8 @@ export class Consumer {
     group.on(group.events.END_BATCH_PROCESS, (e) => {
       const { topic, partition, batchSize, lastOffset, highWatermark } = e.payload;
       const k = `${topic}:${partition}`;
-      if (batchSize === 0 && !this.stoppedPartitions.has(k)) {
+      // Not while a batch of the partition is in the target: these markers lie past its records.
+      if (batchSize === 0 && !this.stoppedPartitions.has(k) && !this.inTarget.has(k)) {
         const next = BigInt(lastOffset) + 1n;
         group.commitOffsets([{ topic, partition, offset: next.toString() }]).then(
           () => this.positions.set(k, next),
@@ -189,10 +198,46 @@ export class Consumer {
     });
   }
 
+  /**
+   * kafkajs fetches again only once every batch of its last fetch is handed back. A batch is
+   * therefore handed back as soon as it is in the Applier's hands, and the next fetch runs
+   * while the target applies it (fetch-ahead). One batch per partition is in the target at a
+   * time, in offset order: the next one waits here for it. Its offset is resolved at once so
+   * kafkajs fetches past it; only the commit after the target transaction (commitOffsets)
+   * moves the group's offset, so a crash still re-reads it.
+   */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, pause } = payload;
+    const { batch, resolveOffset, heartbeat } = payload;
+    const k = `${batch.topic}:${batch.partition}`;
+    const previous = this.inTarget.get(k);
+    if (previous !== undefined) {
+      this.ahead++;
+      this.o.metrics.batchesAhead.set(this.ahead);
+      try {
+        await awaitWithHeartbeat(previous, heartbeat);
+      } finally {
+        this.ahead--;
+        this.o.metrics.batchesAhead.set(this.ahead);
+      }
+    }
+    if (this.stoppedPartitions.has(k) || batch.messages.length === 0) return;
+    const work = this.applyBatch(payload).catch((err: unknown) => {
+      // Not a batch's failure (those are handled inside): a bug. The consumer stops with it; nothing was committed past it.
+      const e = this.noteError(err, `applying ${k}`);
+      this.log.error({ code: e.code, topic: batch.topic, partition: batch.partition }, `the consumer stops: ${e.message}`);
+      this.svc.fail(e);
+    });
+    this.inTarget.set(k, work);
+    void work.finally(() => {
+      if (this.inTarget.get(k) === work) this.inTarget.delete(k);
+    });
+    resolveOffset(batch.lastOffset());
+  }
+
+  /** Plans and applies one partition batch, retrying what retrying can cure; a batch's own failure stops its partition. */
+  private async applyBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, pause } = payload;
     const { topic, partition } = batch;
-    if (this.stoppedPartitions.has(`${topic}:${partition}`) || batch.messages.length === 0) return;
     const records: InputRecord[] = batch.messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value }));
     const nextOffset = BigInt(batch.lastOffset()) + 1n;
     const log = this.log.child({ topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() });
@@ -222,8 +267,11 @@ export class Consumer {
           this.latestTable.clear();
         }
         if (!e.retriable && !raced) {
+          // The batch fetched after this one (if any) finds the partition stopped and is not applied.
           this.stoppedPartitions.set(`${topic}:${partition}`, { topic, partition, code: e.code, message: e.message });
-          if (!this.positions.has(`${topic}:${partition}`)) this.positions.set(`${topic}:${partition}`, BigInt(batch.firstOffset() ?? "0"));
+          const at = this.positions.get(`${topic}:${partition}`) ?? BigInt(batch.firstOffset() ?? "0");
+          this.positions.set(`${topic}:${partition}`, at);
+          this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - at))); // it keeps its lag
           this.o.metrics.stoppedPartitions.set(this.stoppedPartitions.size);
           pause();
           log.error({ code: e.code, details: e.details }, `partition stopped: ${e.message}`);
@@ -231,12 +279,17 @@ export class Consumer {
         }
         const wait = retry.next();
         log.warn({ code: e.code, retryInMs: wait }, `batch failed, retrying: ${e.message}`);
-        await waitWithHeartbeat(wait, heartbeat, () => this.svc.stopped);
+        try {
+          await waitWithHeartbeat(wait, heartbeat, () => this.svc.stopped);
+        } catch (hb) {
+          // A rebalance under way: the next owner of the partition reads this batch again.
+          log.info({ err: describeError(hb) }, "heartbeat failed while waiting to retry a batch; leaving it to the partition's next owner");
+          return;
+        }
       }
     }
     this.observe(plan, result);
     if (!committed) return;
-    resolveOffset(batch.lastOffset());
     this.positions.set(`${topic}:${partition}`, nextOffset);
     this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - nextOffset)));
     void this.outbox.drain();

@@ -44,7 +44,8 @@ import type { Logger } from "pino";
 import { schemaFromTable, type RelationSchema, type ValueEncoding } from "./envelopes.js";
 import { keyPages } from "./key-pages.js";
 import type { ProducerMetrics } from "./metrics.js";
-import { WATERMARK_PREFIX, type ChunkOutcome, type LiveChunk, type Streamer } from "./streamer.js";
+import { WATERMARK_PREFIX, type Streamer } from "./streamer.js";
+import type { ChunkOutcome, LiveChunk } from "./watermark-window.js";
 
 export interface LiveSnapshotOptions {
   /** A connection of its own (it holds the chunk's transaction). */
@@ -101,7 +102,7 @@ export class LiveSnapshots {
 
   /** Runs until stop(); a failure (thrown) ends the stream, and the producer restarts or stops. */
   async runLoop(): Promise<void> {
-    for (const p of [...this.o.streamer.liveTables.values()]) {
+    for (const p of [...this.o.streamer.window.tables.values()]) {
       if (this.stopped) return;
       this.log.info({ table: p.table, rowsDone: p.rows, resumeAfterKey: p.lastKey }, "resuming the snapshot of a table added while streaming (or requested)");
       await this.snapshotTable(p);
@@ -109,7 +110,7 @@ export class LiveSnapshots {
     while (!this.stopped) {
       // A request for a table resumed above finds it done (no longer live) and is skipped.
       for (let t = this.requested.shift(); t !== undefined && !this.stopped; t = this.requested.shift()) {
-        const progress = this.o.streamer.liveTables.get(t);
+        const progress = this.o.streamer.window.tables.get(t);
         if (progress !== undefined) await this.snapshotTable(progress);
       }
       const fresh = this.o.checkEveryMs === 0 && !this.firstLook ? [] : await this.newTables();
@@ -136,7 +137,7 @@ export class LiveSnapshots {
   private async newTables(): Promise<TableName[]> {
     const c = this.o.client;
     const [matching, published] = [await resolveTables(c, this.o.tables, this.o.exclude), await publishedTables(c, this.o.publication)];
-    const known = new Set([...published.map(qualifiedName), ...this.o.streamer.liveTables.keys()]);
+    const known = new Set([...published.map(qualifiedName), ...this.o.streamer.window.tables.keys()]);
     return matching.filter((t) => !known.has(qualifiedName(t)));
   }
 
@@ -167,7 +168,7 @@ export class LiveSnapshots {
       this.log.info({ table }, "new table added to the publication; streaming its changes without a snapshot (source.snapshot.mode never)");
       return;
     }
-    this.o.streamer.beginLive(table);
+    this.o.streamer.window.begin(table);
     await this.o.streamer.checkpoint(); // live in Kafka before its first change can be
     this.log.info({ table, estimatedRows: info.estimatedRows }, "new table: snapshotting it while streaming");
     await this.snapshotTable({ table, done: false, lastKey: null, rows: 0, ...(info.estimatedRows === null ? {} : { estimatedRows: info.estimatedRows }) });
@@ -303,14 +304,14 @@ export class LiveSnapshots {
         rows: progress.rows + rows.length,
       };
       const chunk: LiveChunk = { id, table, rel, rows, floor, snapshot, progress: next };
-      registered = this.o.streamer.expectChunk(chunk);
+      registered = this.o.streamer.window.expect(chunk);
       // Observed here so a stream that fails before the COMMIT below is never an unhandled
       // rejection; the await at the end rethrows it.
       registered.catch(() => undefined);
       await query(c, "writing the chunk's watermark", "SELECT pg_logical_emit_message(true, $1, $2)", [WATERMARK_PREFIX, id]);
       await query(c, "committing the snapshot chunk", "COMMIT");
     } catch (err) {
-      if (registered !== null) this.o.streamer.forgetChunk(id);
+      if (registered !== null) this.o.streamer.window.forget(id);
       await c.query("ROLLBACK").catch((e: unknown) => this.log.debug({ err: describeError(e) }, "rolling back a failed chunk"));
       throw err;
     }

@@ -9,7 +9,8 @@ import { decodeEnvelope, topicNames, type Envelope } from "@zeroloss/wire";
 import { relationSchema } from "./envelopes.js";
 import type { DataRecord, KafkaWriter } from "./kafka-writer.js";
 import { testStreamerOptions } from "./streamer-test-options.js";
-import { Streamer, WATERMARK_PREFIX, type ChunkOutcome, type LiveChunk } from "./streamer.js";
+import { Streamer, WATERMARK_PREFIX } from "./streamer.js";
+import type { ChunkOutcome, LiveChunk } from "./watermark-window.js";
 
 const topics = topicNames("zl");
 const OID = 42;
@@ -40,6 +41,7 @@ function setup(lastKey: string[] | null) {
   );
   // As run() would: the stream is up (chunks are refused once it has ended).
   (streamer as unknown as { failure: (e: unknown) => void }).failure = () => undefined;
+  streamer.window.open();
   const handle = (lsn: bigint, msg: PgoutputMessage) => (streamer as unknown as { handle(l: string, m: PgoutputMessage): Promise<void> }).handle(formatLsn(lsn), msg);
   (streamer as unknown as { relations: Map<number, unknown> }).relations.set(OID, rel);
   let commitAt = 1000n;
@@ -51,7 +53,7 @@ function setup(lastKey: string[] | null) {
     await handle(commitAt, { tag: "commit", commitLsn: commitAt, endLsn: commitAt + 1n, commitTime: 0n });
   };
   const chunk = (id: string, rows: (string | null)[][], floor: bigint, snapshot: string, last: string | null, done = false): Promise<ChunkOutcome> =>
-    streamer.expectChunk({
+    streamer.window.expect({
       id,
       table: "public.late",
       rel,

@@ -25,7 +25,6 @@
 // memory stays flat. The Kafka transaction timeout bounds how long one may take.
 import { describeError, ZerolossError } from "@zeroloss/errors";
 import {
-  committedVisibleIn,
   formatLsn,
   formatPgTimestamp,
   parseLsn,
@@ -33,16 +32,16 @@ import {
   type ColumnFacts,
   type Lsn,
   type PgoutputMessage,
-  type TxSnapshot,
   type TypeNames,
 } from "@zeroloss/pg";
 import { UNCHANGED } from "@zeroloss/checksum";
 import type { Failpoints } from "@zeroloss/failpoints";
 import { decodeSnapshotRequest, SNAPSHOT_REQUEST_PREFIX, type Checkpoint, type EnvelopeSource, type SnapshotRequest, type SnapshotTableProgress, type TopicNames } from "@zeroloss/wire";
 import type { Logger } from "pino";
-import { completeMovedRow, deleteRecord, keyChanged, keyOf, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema, type ValueEncoding } from "./envelopes.js";
+import { completeMovedRow, deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema, type ValueEncoding } from "./envelopes.js";
 import type { KafkaWriter } from "./kafka-writer.js";
 import { ManifestBuilder } from "./manifest.js";
+import { WatermarkWindow, type RecentChange } from "./watermark-window.js";
 import type { ProducerMetrics } from "./metrics.js";
 
 export const HEARTBEAT_PREFIX = "zeroloss.heartbeat";
@@ -54,37 +53,6 @@ export const HEARTBEAT_PREFIX = "zeroloss.heartbeat";
 export const IDLE_CHECKPOINT_MS = 1_000;
 /** The logical message that commits with a live snapshot chunk's read: where its rows join the stream. */
 export const WATERMARK_PREFIX = "zeroloss.watermark";
-
-/** A chunk of a table's live snapshot, read and waiting for its watermark to come through the stream. */
-export interface LiveChunk {
-  /** The watermark message's content. */
-  readonly id: string;
-  /** `schema.table` */
-  readonly table: string;
-  /** null: the table was dropped, and this empty chunk ends its snapshot. */
-  readonly rel: RelationSchema | null;
-  readonly rows: readonly (readonly (string | null)[])[];
-  /** Below every change the chunk's read did not see: the rows' LSN. */
-  readonly floor: Lsn;
-  /** The read's transaction snapshot. */
-  readonly snapshot: TxSnapshot;
-  /** The table's progress once these rows are in Kafka. */
-  readonly progress: SnapshotTableProgress;
-}
-
-/** What became of a chunk: its rows joined the stream, or it must be read again (why). */
-export type ChunkOutcome = { readonly emitted: number } | { readonly retry: string };
-
-/** A change to a table being snapshotted while streaming, kept until a chunk's floor passes it. */
-interface RecentChange {
-  readonly key: string;
-  readonly xid: number;
-  readonly lsn: Lsn;
-  /** An update that left a TOAST value unchanged (the target needs the row to apply it). */
-  readonly keepsToast: boolean;
-  /** Such an update not sent, its row not read yet: its key values, to find the chunk that must bring it. */
-  readonly held?: { readonly rel: RelationSchema; readonly key: ReadonlyMap<string, string | null> };
-}
 
 export interface StreamerOptions {
   readonly url: string;
@@ -152,14 +120,8 @@ export class Streamer {
   private readonly log: Logger;
   private failure: ((err: ZerolossError) => void) | null = null;
   private finish: (() => void) | null = null;
-  /** Live snapshots in progress, by table: written into every checkpoint. */
-  private readonly live = new Map<string, SnapshotTableProgress>();
-  /** Chunks read and registered, by watermark id. */
-  private readonly chunks = new Map<string, { chunk: LiveChunk; settle: (o: ChunkOutcome) => void; fail: (e: unknown) => void }>();
-  /** Per table, the LSN of the last truncate streamed (a chunk read before it is read again). */
-  private readonly truncatedAt = new Map<string, Lsn>();
-  /** Per table being snapshotted while streaming: its changes newer than its last chunk's floor. */
-  private readonly recent = new Map<string, RecentChange[]>();
+  /** The live snapshot's tables, chunks waiting for their watermark, and the changes they must yield to. */
+  readonly window: WatermarkWindow;
   /** Callers of checkpoint(), answered when the next Kafka commit lands. */
   private checkpointWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private checkpointWanted = false;
@@ -175,17 +137,7 @@ export class Streamer {
     this.received = start;
     this.skipBefore = start;
     this.log = options.log.child({ component: "streamer" });
-    for (const p of options.live) this.live.set(p.table, p);
-  }
-
-  /** Tables being snapshotted alongside the stream, and their progress as last emitted. */
-  get liveTables(): ReadonlyMap<string, SnapshotTableProgress> {
-    return this.live;
-  }
-
-  /** A table starts its live snapshot: it joins the checkpoints from the next Kafka commit on. */
-  beginLive(table: string): void {
-    if (!this.live.has(table)) this.live.set(table, { table, done: false, lastKey: null, rows: 0 });
+    this.window = new WatermarkWindow(options.live, (rel, key, after, unknown) => this.keyAfterOrUnknown(rel, key, after, unknown));
   }
 
   /**
@@ -202,11 +154,10 @@ export class Streamer {
       return;
     }
     for (const table of request.tables) {
-      if (this.live.has(table)) {
+      if (!this.window.begin(table)) {
         this.log.info({ table }, "snapshot requested for a table already being snapshotted; it goes on");
         continue;
       }
-      this.beginLive(table);
       this.log.info({ table, requestedAt: request.at }, "snapshot requested (zeroloss snapshot --table): snapshotting it while streaming");
       this.options.onSnapshotRequest?.(table);
     }
@@ -225,25 +176,6 @@ export class Streamer {
         else this.checkpointWanted = true; // at the end of the source transaction being read
       });
     });
-  }
-
-  /**
-   * Registers a chunk read by the live snapshot; it joins the stream when its watermark
-   * message arrives. Resolves with what became of it; rejects when the stream fails first.
-   */
-  expectChunk(chunk: LiveChunk): Promise<ChunkOutcome> {
-    return new Promise<ChunkOutcome>((settle, fail) => {
-      if (this.failure === null) {
-        fail(new ZerolossError("STREAM_STOPPED", `the stream ended before chunk ${chunk.id} of ${chunk.table} could join it`, { retriable: true }));
-        return;
-      }
-      this.chunks.set(chunk.id, { chunk, settle, fail });
-    });
-  }
-
-  /** A registered chunk whose read failed: its watermark will not come. */
-  forgetChunk(id: string): void {
-    this.chunks.delete(id);
   }
 
   /** Fails the stream from outside (the live snapshot failed): the producer restarts or stops. */
@@ -271,6 +203,7 @@ export class Streamer {
       this.failure = reject;
       this.finish = resolve;
     });
+    this.window.open();
     // Observed at once: the stream can fail (or be aborted by the live snapshot) while it is
     // still starting, before `done` is returned; the caller gets the failure either way.
     let failedFirst: unknown = null;
@@ -295,6 +228,7 @@ export class Streamer {
       // The failure that ended the stream first (an abort) names the cause better than the start's.
       if (failedFirst !== null) throw failedFirst;
       this.failure = null;
+      this.window.close(new ZerolossError("STREAM_STOPPED", "the stream could not start", { retriable: true, cause: err }));
       throw err;
     }
     this.log.info({ from: formatLsn(this.durable), slot: this.options.slot }, "streaming changes");
@@ -335,8 +269,7 @@ export class Streamer {
   }
 
   private dropWaiters(e: ZerolossError): void {
-    for (const { fail } of this.chunks.values()) fail(e);
-    this.chunks.clear();
+    this.window.close(e);
     for (const w of this.checkpointWaiters.splice(0)) w.reject(e);
   }
 
@@ -414,84 +347,35 @@ export class Streamer {
   }
 
   /**
-   * A chunk's rows join the stream where its read committed. A row carries as LSN the
-   * chunk's floor, below every change the read did not see, or the LSN of the newest change
-   * to it the read saw, if later: the target takes every change the read did not see over
-   * the row, and the row over every change it contains (live-snapshot.ts explains the
-   * floor). A row that a transaction the read did not see changed before the watermark is
-   * left out: that change is already in the stream, newer than the row. Two cases need the
-   * chunk read again instead: a truncate after the floor (the target would drop the rows as
-   * older than it), and an update that left a TOAST value unchanged, not seen by the read,
-   * of a row in the chunk's key range (it was either held back as not read yet, or the
-   * target could not apply it without the row: the row must come with the change in it).
+   * A chunk's rows join the stream where its read committed, as the watermark window decides
+   * them (watermark-window.ts): each with the LSN it carries, rows a change the read did not
+   * see already overtook left out; or the chunk is read again.
    */
   private async watermark(id: string): Promise<void> {
-    const waiting = this.chunks.get(id);
+    const waiting = this.window.take(id);
     if (waiting === undefined) return; // an earlier run's chunk: read again after the restart
-    this.chunks.delete(id);
+    const { chunk } = waiting;
     try {
-      await this.joinChunk(waiting.chunk, waiting.settle);
+      const joined = await this.window.join(chunk);
+      if ("retry" in joined) {
+        waiting.settle(joined);
+        return;
+      }
+      const rel = chunk.rel;
+      if (rel !== null) {
+        const t = this.txn as OpenTransaction;
+        for (const { row, lsn } of joined.rows) {
+          const source = { db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(lsn), commitLsn: t.commitLsn, xid: null, commitTime: t.commitTime, seq: t.seq++ };
+          await this.emit(rel, rowRecord("r", rel, row, source));
+        }
+      }
+      this.window.joined(chunk);
+      waiting.settle({ emitted: joined.rows.length });
     } catch (err) {
       waiting.fail(err); // the live snapshot learns it too; the stream fails with it
       throw err;
     }
   }
-
-  private async joinChunk(chunk: LiveChunk, settle: (o: ChunkOutcome) => void): Promise<void> {
-    const truncated = this.truncatedAt.get(chunk.table);
-    if (truncated !== undefined && truncated > chunk.floor) {
-      settle({ retry: `a truncate at ${formatLsn(truncated)} came after the read` });
-      return;
-    }
-    const recent = (this.recent.get(chunk.table) ?? []).filter((c) => c.lsn > chunk.floor);
-    const unseen = new Map<string, RecentChange>();
-    const seenAt = new Map<string, Lsn>(); // per key, the newest change the read saw
-    for (const c of recent) {
-      if (!committedVisibleIn(chunk.snapshot, c.xid)) unseen.set(c.key, c);
-      else if ((seenAt.get(c.key) ?? 0n) < c.lsn) seenAt.set(c.key, c.lsn);
-    }
-    const rel = chunk.rel;
-    const keys = new Set(rel === null ? [] : chunk.rows.map((row) => keyOf(rel, row)));
-    for (const c of unseen.values()) {
-      if (!c.keepsToast) continue;
-      // Sent (its row was read before): only a row of this chunk could bring an older state.
-      // Held: up to the chunk's last key (or anywhere, for the last chunk) no later chunk reads the row.
-      const inRange =
-        c.held === undefined
-          ? keys.has(c.key)
-          : chunk.progress.done || chunk.progress.lastKey === null || !(await this.keyAfterOrUnknown(c.held.rel, c.held.key, chunk.progress.lastKey));
-      if (inRange) {
-        settle({ retry: `row ${c.key} was updated at ${formatLsn(c.lsn)}, leaving a TOAST value unchanged, by a transaction the read did not see` });
-        return;
-      }
-    }
-    const t = this.txn as OpenTransaction;
-    const fresh: BuiltRecord[] = [];
-    if (rel !== null) {
-      for (const row of chunk.rows) {
-        const source = { db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(chunk.floor), commitLsn: t.commitLsn, xid: null, commitTime: t.commitTime, seq: t.seq };
-        let built = rowRecord("r", rel, row, source);
-        const key = built.record.key ?? "";
-        if (unseen.has(key)) continue;
-        const seen = seenAt.get(key);
-        if (seen !== undefined && seen > chunk.floor) built = rowRecord("r", rel, row, { ...source, lsn: formatLsn(seen) });
-        t.seq++;
-        fresh.push(built);
-      }
-    }
-    // Changes at or below the next chunk's floor are seen by its read: only newer ones are kept.
-    this.recent.set(chunk.table, recent);
-    if (rel !== null) for (const b of fresh) await this.emit(rel, b);
-    if (chunk.progress.done) {
-      this.live.delete(chunk.table);
-      this.recent.delete(chunk.table);
-      this.truncatedAt.delete(chunk.table);
-    } else {
-      this.live.set(chunk.table, chunk.progress);
-    }
-    settle({ emitted: fresh.length });
-  }
-
 
   private source(rel: RelationSchema, lsn: string): EnvelopeSource {
     const t = this.txn;
@@ -521,25 +405,14 @@ export class Streamer {
   }
 
   private note(rel: RelationSchema, built: BuiltRecord, lsn: string, keepsToast: boolean, held?: RecentChange["held"]): void {
-    if (!this.live.has(rel.qualified)) return;
-    const recent = this.recent.get(rel.qualified) ?? [];
-    recent.push({ key: built.record.key ?? "", xid: (this.txn as OpenTransaction).xid, lsn: parseLsn(lsn), keepsToast, ...(held === undefined ? {} : { held }) });
-    this.recent.set(rel.qualified, recent);
-  }
-
-  /** For a table being snapshotted while streaming: the row's key, and whether it is past the rows its chunks have brought so far. */
-  private notYetRead(rel: RelationSchema, tuple: readonly unknown[]): { values: ReadonlyMap<string, string | null>; past: Promise<boolean> } | null {
-    const progress = this.live.get(rel.qualified);
-    if (progress === undefined) return null;
-    const values = new Map(rel.keyIndexes.map((i) => [rel.names[i] as string, tuple[i] as string | null]));
-    return { values, past: progress.lastKey === null ? Promise.resolve(true) : this.keyAfterOrUnknown(rel, values, progress.lastKey, false) };
+    this.window.note(rel.qualified, { key: built.record.key ?? "", xid: (this.txn as OpenTransaction).xid, lsn: parseLsn(lsn), keepsToast, ...(held === undefined ? {} : { held }) });
   }
 
   /**
    * keyAfter, or `unknown` when the table's key is no longer the one its snapshot pages by
    * (dropped, or its key changed): the caller then takes the side that cannot lose the change.
    */
-  private async keyAfterOrUnknown(rel: RelationSchema, key: ReadonlyMap<string, string | null>, after: readonly (string | null)[], unknown = false): Promise<boolean> {
+  private async keyAfterOrUnknown(rel: RelationSchema, key: ReadonlyMap<string, string | null>, after: readonly (string | null)[], unknown: boolean): Promise<boolean> {
     try {
       return await this.options.keyAfter(rel, key, after);
     } catch (err) {
@@ -566,7 +439,7 @@ export class Streamer {
         }
         const built = rowRecord("u", rel, msg.newTuple, this.source(rel, lsn));
         const keepsToast = msg.newTuple.includes(UNCHANGED);
-        const key = keepsToast ? this.notYetRead(rel, msg.newTuple) : null;
+        const key = keepsToast ? this.window.notYetRead(rel, msg.newTuple) : null;
         if (key !== null && (await key.past)) {
           // The target has no row to keep the TOAST value from; the chunk that reads the row
           // brings this change with it (or is read again if it cannot: watermark()).
@@ -584,7 +457,7 @@ export class Streamer {
       case "truncate": {
         for (const oid of msg.relationOids) {
           const rel = this.relation(oid);
-          if (this.live.has(rel.qualified)) this.truncatedAt.set(rel.qualified, parseLsn(lsn));
+          this.window.noteTruncate(rel.qualified, parseLsn(lsn));
           const partitions = this.options.writer.partitionCount(rel.topic);
           const source = this.source(rel, lsn);
           for (let p = 0; p < partitions; p++) await this.emit(rel, truncateRecord(rel, p, { ...source, seq: p === 0 ? source.seq : (this.txn as OpenTransaction).seq++ }));
@@ -664,7 +537,7 @@ export class Streamer {
       db: this.options.db,
       lsn: formatLsn(upTo),
       phase: "streaming",
-      ...(this.live.size === 0 ? {} : { live: [...this.live.values()] }),
+      ...(this.window.tables.size === 0 ? {} : { live: [...this.window.tables.values()] }),
       at: new Date().toISOString(),
     };
     const waiters = this.checkpointWaiters.splice(0);
