@@ -36,7 +36,7 @@ const LongAsBigInt = avsc.types.LongType.__with({
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
 });
 
-interface AvroType {
+export interface AvroType {
   toBuffer(payload: object): Buffer;
   fromBuffer(buffer: Buffer): unknown;
 }
@@ -52,6 +52,8 @@ interface Payload {
   beforeColumns: string[];
   partition: number | null;
   checksum: string | null;
+  /** Absent from writer schemas before 2026-12. */
+  rows?: { count: number; copy: string } | null;
 }
 
 const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|fetch failed/i;
@@ -120,6 +122,7 @@ export class AvroWriter {
       beforeColumns: before === null ? [] : this.columns.flatMap((c) => (Object.hasOwn(before, c.column.name) ? [c.column.name] : [])),
       partition: env.partition ?? null,
       checksum: env.checksum,
+      rows: env.rows === undefined ? null : { count: env.rows.count, copy: env.rows.copy },
     };
     const body = this.type.toBuffer(payload);
     const out = Buffer.allocUnsafe(HEADER + body.length);
@@ -130,17 +133,66 @@ export class AvroWriter {
   }
 }
 
-interface Reader {
+/** What decoding the values of one writer schema needs. */
+export interface AvroReader {
   readonly type: AvroType;
   readonly columns: readonly SchemaColumn[];
   readonly envelopeColumns: readonly EnvelopeColumn[];
   readonly columnsJson: string;
 }
 
+/** An Avro type for a schema, parsed as the registry client parses it (int8 as BigInt). */
+export function avroType(schema: object): AvroType {
+  return avsc.Type.forSchema(schema as avsc.Schema, { registry: { long: LongAsBigInt } }) as unknown as AvroType;
+}
+
+/** The reader of a writer schema: `type` parsed from it, `schema` its JSON (the pg.* attributes name the columns). */
+export function avroReader(type: AvroType, schema: unknown): AvroReader {
+  const columns = schemaColumns(schema);
+  const envelopeColumns = Object.freeze(columns.map((c) => Object.freeze({ ...c.column })));
+  return { type, columns, envelopeColumns, columnsJson: JSON.stringify(envelopeColumns) };
+}
+
+/** The envelope of an Avro value (framing included) of the reader's schema, as the JSON encoding would have given it. */
+export function decodeAvro(r: AvroReader, value: Buffer): Envelope {
+  let p: Payload;
+  try {
+    p = r.type.fromBuffer(value.subarray(HEADER)) as Payload;
+  } catch (err) {
+    throw new WireError("WIRE_MALFORMED", `record value does not decode with its schema (id ${schemaIdOf(value)}): ${(err as Error).message}`);
+  }
+  const table = `${p.source.schema}.${p.source.table}`;
+  const unchanged = new Set(p.unchanged);
+  const rowOf = (obj: Record<string, unknown>, present: (name: string) => boolean): Row => {
+    const row: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
+    for (const c of r.columns) {
+      const name = c.column.name;
+      if (present(name)) row[name] = fromAvro(c.kind, obj[c.field], { table, column: name });
+    }
+    return row;
+  };
+  const beforeColumns = new Set(p.beforeColumns);
+  return checkEnvelope(
+    {
+      v: p.v as 1, // checkEnvelope refuses any other version
+      op: p.op,
+      source: { ...p.source, xid: p.source.xid === null ? null : Number(p.source.xid) },
+      columns: p.op === "t" ? [] : r.envelopeColumns,
+      after: p.after === null ? null : rowOf(p.after, (n) => !unchanged.has(n)),
+      ...(p.unchanged.length > 0 ? { unchanged: p.unchanged } : {}),
+      before: p.before === null ? null : rowOf(p.before, (n) => beforeColumns.has(n)),
+      ...(p.partition === null ? {} : { partition: p.partition }),
+      checksum: p.checksum,
+      ...(p.rows === undefined || p.rows === null ? {} : { rows: { count: p.rows.count, copy: p.rows.copy } }),
+    },
+    true,
+  );
+}
+
 /** The registry, as zeroloss uses it: writers for the producer, decoding for the consumer and the counter. */
 export class AvroRegistry {
   private readonly client: SchemaRegistry;
-  private readonly readers = new Map<number, Reader>();
+  private readonly readers = new Map<number, AvroReader>();
   /** Schema ids whose schema cannot be read, and why (their records are malformed). */
   private readonly unreadable = new Map<number, string>();
   private readonly knownColumnsJson = new WeakMap<readonly EnvelopeColumn[], string>();
@@ -237,7 +289,7 @@ export class AvroRegistry {
     }
   }
 
-  private async fetchReader(id: number): Promise<Reader> {
+  private async fetchReader(id: number): Promise<AvroReader> {
     let type: AvroType;
     let text: string;
     try {
@@ -256,14 +308,12 @@ export class AvroRegistry {
     } catch (err) {
       throw new ZerolossError("AVRO_SCHEMA_UNKNOWN", `schema id ${id} is not JSON: ${(err as Error).message}`);
     }
-    const columns = schemaColumns(parsed);
-    const envelopeColumns = Object.freeze(columns.map((c) => Object.freeze({ ...c.column })));
-    const columnsJson = JSON.stringify(envelopeColumns);
-    this.knownColumnsJson.set(envelopeColumns, columnsJson);
-    return { type, columns, envelopeColumns, columnsJson };
+    const reader = avroReader(type, parsed);
+    this.knownColumnsJson.set(reader.envelopeColumns, reader.columnsJson);
+    return reader;
   }
 
-  private reader(value: Buffer): Reader {
+  private reader(value: Buffer): AvroReader {
     const id = schemaIdOf(value);
     if (id === null) throw new WireError("WIRE_NOT_AVRO", "record value is not in the schema registry's framing (magic byte 0, schema id)");
     const r = this.readers.get(id);
@@ -273,40 +323,9 @@ export class AvroRegistry {
     return r;
   }
 
-  private body(value: Buffer, r: Reader): Payload {
-    try {
-      return r.type.fromBuffer(value.subarray(HEADER)) as Payload;
-    } catch (err) {
-      throw new WireError("WIRE_MALFORMED", `record value does not decode with its schema (id ${schemaIdOf(value)}): ${(err as Error).message}`);
-    }
-  }
-
   /** The envelope of a loaded Avro value, as the JSON encoding would have given it. */
   decode(value: Buffer): Envelope {
-    const r = this.reader(value);
-    const p = this.body(value, r);
-    const table = `${p.source.schema}.${p.source.table}`;
-    const unchanged = new Set(p.unchanged);
-    const rowOf = (obj: Record<string, unknown>, present: (name: string) => boolean): Row => {
-      const row: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
-      for (const c of r.columns) {
-        const name = c.column.name;
-        if (present(name)) row[name] = fromAvro(c.kind, obj[c.field], { table, column: name });
-      }
-      return row;
-    };
-    const beforeColumns = new Set(p.beforeColumns);
-    return checkEnvelope({
-      v: p.v as 1, // checkEnvelope refuses any other version
-      op: p.op,
-      source: { ...p.source, xid: p.source.xid === null ? null : Number(p.source.xid) },
-      columns: p.op === "t" ? [] : r.envelopeColumns,
-      after: p.after === null ? null : rowOf(p.after, (n) => !unchanged.has(n)),
-      ...(p.unchanged.length > 0 ? { unchanged: p.unchanged } : {}),
-      before: p.before === null ? null : rowOf(p.before, (n) => beforeColumns.has(n)),
-      ...(p.partition === null ? {} : { partition: p.partition }),
-      checksum: p.checksum,
-    }, true);
+    return decodeAvro(this.reader(value), value);
   }
 
   /** JSON.stringify(env.columns) for an envelope this registry decoded (computed once per schema), else undefined. */

@@ -95,6 +95,12 @@ export function envelopeSchema(schema: string, table: string, columns: readonly 
       { name: "beforeColumns", type: arrayOf("string"), default: [] },
       { name: "partition", type: ["null", "int"], default: null },
       { name: "checksum", type: ["null", "string"], default: null },
+      // A bulk snapshot record's rows (docs/envelope.md): COPY text lines of key, checksum and values.
+      {
+        name: "rows",
+        type: ["null", { type: "record", name: "BulkRows", namespace: "zeroloss", fields: [{ name: "count", type: "int" }, { name: "copy", type: "string" }] }],
+        default: null,
+      },
     ],
   };
 }

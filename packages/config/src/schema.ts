@@ -49,7 +49,7 @@ export const configSchema = z.strictObject({
          */
         workers: z.number().int().min(1).max(64).default(DEFAULT_SNAPSHOT_WORKERS),
         /**
-         * Snapshot rows travel many to a record (bulk records, JSON only); false: one record per
+         * Snapshot rows travel many to a record (bulk records, JSON or Avro); false: one record per
          * row, for readers of the data topics other than zeroloss's consumer.
          */
         bulk: z.boolean().default(true),

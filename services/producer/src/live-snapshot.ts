@@ -16,11 +16,13 @@
 //      minus one as their LSN, and the target takes every such change over them, before or
 //      after them in Kafka (its merge keeps a row's newest LSN).
 //   2. The read, in one REPEATABLE READ transaction that first locks the table against DDL:
-//      the column list, the rows after the last key, the transaction snapshot, and a
-//      transactional logical message (the watermark) that commits with it.
-//   3. The streamer emits the rows where the watermark arrives in the stream, or asks for
-//      the chunk to be read again when a truncate or an unseen TOAST-keeping update came
-//      first (Streamer.watermark). The next checkpoint records the progress with the rows.
+//      the column list, the rows after the last key (the initial snapshot's COPY reader:
+//      the source computes each row's checksum, the rows stay COPY text), the transaction
+//      snapshot, and a transactional logical message (the watermark) that commits with it.
+//   3. The streamer emits the rows where the watermark arrives in the stream (bulk records,
+//      as the initial snapshot's), or the chunk is read again when a truncate or an unseen
+//      TOAST-keeping update came first (WatermarkWindow.join). The next checkpoint records
+//      the progress with the rows.
 import { describeError, ZerolossError } from "@zeroloss/errors";
 import {
   addToPublication,
@@ -37,12 +39,13 @@ import {
   type TableInfo,
   type TableName,
 } from "@zeroloss/pg";
-import type { SnapshotTableProgress, TopicNames } from "@zeroloss/wire";
+import type { KeyValues, SnapshotTableProgress, TopicNames } from "@zeroloss/wire";
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { schemaFromTable, type RelationSchema, type ValueEncoding } from "./envelopes.js";
-import { keyPages } from "./key-pages.js";
+import { readChunk as readSnapshotChunk } from "./snapshot-chunk.js";
+import { TableRanges } from "./snapshot-ranges.js";
 import type { ProducerMetrics } from "./metrics.js";
 import { WATERMARK_PREFIX, type Streamer } from "./streamer.js";
 import type { ChunkOutcome, LiveChunk } from "./watermark-window.js";
@@ -271,7 +274,8 @@ export class LiveSnapshots {
     try {
       let rel: RelationSchema | null = null;
       let keyIndexes: readonly number[] = [];
-      let rows: (string | null)[][] = [];
+      let lines: readonly string[] = [];
+      let lastKey: KeyValues | null = null;
       let dropped = unknown;
       if (!dropped) {
         try {
@@ -289,21 +293,21 @@ export class LiveSnapshots {
       if (!dropped) {
         const info = await describeTable(c, name);
         rel = await this.o.encoding.prepare(schemaFromTable(this.o.topics, info));
-        const pages = keyPages(info, this.o.chunkSize);
-        keyIndexes = pages.keyIndexes;
-        rows = await pages.read(c, progress.lastKey);
+        // The initial snapshot's reader: the source computes each row's checksum, and the rows stay COPY text.
+        const reader = new TableRanges(info);
+        keyIndexes = reader.keyIndexes;
+        ({ lines, lastKey } = await readSnapshotChunk(c, reader, { after: null, to: null, lastKey: progress.lastKey, done: false, rows: progress.rows }, this.o.chunkSize));
       }
       const snapshot = parseTxSnapshot((await query<{ s: string }>(c, "reading the chunk's transaction snapshot", "SELECT pg_current_snapshot()::text AS s"))[0]?.s ?? "");
-      const done = rel === null || rows.length < this.o.chunkSize;
-      const last = rows[rows.length - 1];
+      const done = rel === null || lines.length < this.o.chunkSize;
       next = {
         ...progress,
         table,
         done,
-        lastKey: last === undefined ? progress.lastKey : keyIndexes.map((i) => last[i] ?? null),
-        rows: progress.rows + rows.length,
+        lastKey: lastKey ?? progress.lastKey,
+        rows: progress.rows + lines.length,
       };
-      const chunk: LiveChunk = { id, table, rel, rows, floor, snapshot, progress: next };
+      const chunk: LiveChunk = { id, table, rel, lines, keyIndexes, floor, snapshot, progress: next };
       registered = this.o.streamer.window.expect(chunk);
       // Observed here so a stream that fails before the COMMIT below is never an unhandled
       // rejection; the await at the end rethrows it.

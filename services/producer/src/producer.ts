@@ -391,6 +391,7 @@ export class Producer {
           this.o.metrics.lagSeconds.set(commitDate === null ? 0 : Math.max(0, (Date.now() - commitDate.getTime()) / 1000));
         },
         live,
+        bulk: config.source.snapshot.bulk,
         onSnapshotRequest: (table) => requests.request(table),
         keyAfter: async (rel, key, after) => {
           let order = keyOrders.get(rel);

@@ -1,14 +1,15 @@
 // One chunk of a snapshot range, read from the source with COPY … TO STDOUT and turned into
-// data records. With JSON values, a chunk's rows travel in bulk records (packages/wire,
-// BulkRows): one or more per partition, each row's line prefixed with its canonical key, so
-// neither Node process decodes a row's values. With Avro, one record per row (rowRecord).
+// data records: bulk records (packages/wire, BulkRows), one or more per partition, each
+// row's line prefixed with its canonical key, so neither Node process decodes a row's
+// values (JSON or Avro envelopes alike); or, with source.snapshot.bulk false, one record
+// per row (rowRecords).
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
 import { to as copyTo } from "pg-copy-streams";
 import type pg from "pg";
 import { ZerolossError } from "@zeroloss/errors";
 import { partitionForKey } from "@zeroloss/kafka";
-import { copyField, copyLines, encodeEnvelope, parseCopyField, parseCopyLine, type EnvelopeSource, type KeyValues, type SnapshotRange } from "@zeroloss/wire";
+import { copyField, copyLines, encodeEnvelope, parseCopyField, parseCopyLine, type Envelope, type EnvelopeSource, type KeyValues, type SnapshotRange } from "@zeroloss/wire";
 import { rowRecord, type RelationSchema } from "./envelopes.js";
 import type { DataRecord } from "./kafka-writer.js";
 import type { TableRanges } from "./snapshot-ranges.js";
@@ -80,24 +81,30 @@ interface Part {
  * three per character) is split in two until it fits; a single row above it goes alone, and
  * the broker names it if it refuses it.
  */
-export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: readonly number[], partitions: number, source: Omit<EnvelopeSource, "seq">): ChunkRecords {
+export function bulkRecords(
+  rel: RelationSchema,
+  chunk: Pick<Chunk, "lines">,
+  keyIndexes: readonly number[],
+  partitions: number,
+  source: Omit<EnvelopeSource, "seq">,
+  /** The first record's source.seq (the next ones count up from it). */
+  firstSeq = 0,
+): ChunkRecords {
   const open = new Map<number, Part>();
   const records: ChunkRecords["records"] = [];
   const emit = (partition: number, part: Part): void => {
-    const value = encodeEnvelope(
-      {
-        v: 1,
-        op: "r",
-        source: { ...source, seq: records.length },
-        columns: rel.columns,
-        after: null,
-        before: null,
-        partition,
-        rows: { count: part.checksums.length, copy: part.lines.join("") },
-        checksum: null,
-      },
-      rel.columnsJson,
-    );
+    const env: Envelope = {
+      v: 1,
+      op: "r",
+      source: { ...source, seq: firstSeq + records.length },
+      columns: rel.columns,
+      after: null,
+      before: null,
+      partition,
+      rows: { count: part.checksums.length, copy: part.lines.join("") },
+      checksum: null,
+    };
+    const value = rel.avro === null ? encodeEnvelope(env, rel.columnsJson) : rel.avro.encode(env);
     if (value.length > BULK_RECORD_BYTES && part.lines.length > 1) {
       const half = part.lines.length >> 1;
       emit(partition, { lines: part.lines.slice(0, half), checksums: part.checksums.slice(0, half), chars: 0 });
@@ -106,10 +113,10 @@ export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: reado
     }
     records.push({ record: { topic: rel.topic, key: null, value, partition, rows: part.checksums.length }, checksums: part.checksums });
   };
-  const needed = fieldsNeeded(keyIndexes);
+  const keyOf = lineKeys(rel, keyIndexes);
   for (const line of chunk.lines) {
     const tab = line.indexOf("\t");
-    const key = rel.rowJson.of(valuesAt(keyFields(line, keyIndexes, needed).map(parseCopyField), keyIndexes), rel.keyIndexes);
+    const key = keyOf(line);
     const partition = partitionForKey(key, partitions);
     let part = open.get(partition);
     if (part === undefined) open.set(partition, (part = { lines: [], checksums: [], chars: 0 }));
@@ -126,6 +133,17 @@ export function bulkRecords(rel: RelationSchema, chunk: Chunk, keyIndexes: reado
   return { records };
 }
 
+/** The canonical key (the Kafka key a single record would carry) of a chunk line, without decoding its other values. */
+export function lineKeys(rel: RelationSchema, keyIndexes: readonly number[]): (line: string) => string {
+  const needed = fieldsNeeded(keyIndexes);
+  return (line) => rel.rowJson.of(valuesAt(keyFields(line, keyIndexes, needed).map(parseCopyField), keyIndexes), rel.keyIndexes);
+}
+
+/** A chunk line's values, in column order (the leading checksum left out). */
+export function lineValues(line: string): (string | null)[] {
+  return parseCopyLine(line).slice(1);
+}
+
 /** A sparse row holding `values` at the key columns' places (RowJson.of picks them by index). */
 function valuesAt(values: readonly (string | null)[], at: readonly number[]): (string | null)[] {
   const row: (string | null)[] = [];
@@ -133,11 +151,11 @@ function valuesAt(values: readonly (string | null)[], at: readonly number[]): (s
   return row;
 }
 
-/** One record per row (kafka.encoding avro: the Avro envelope has no bulk form yet). */
+/** One record per row (source.snapshot.bulk false: for readers of the data topics other than zeroloss's consumer). */
 export function rowRecords(rel: RelationSchema, chunk: Chunk, source: Omit<EnvelopeSource, "seq">): ChunkRecords {
   return {
     records: chunk.lines.map((line, seq) => {
-      const built = rowRecord("r", rel, parseCopyLine(line).slice(1), { ...source, seq });
+      const built = rowRecord("r", rel, lineValues(line), { ...source, seq });
       return { record: built.record, checksums: [built.checksum as string] };
     }),
   };

@@ -44,7 +44,7 @@ export interface SnapshotOptions {
   readonly slot: string;
   readonly db: string;
   readonly chunkSize: number;
-  /** Rows many to a record (source.snapshot.bulk; JSON values only). */
+  /** Rows many to a record (source.snapshot.bulk). */
   readonly bulk: boolean;
   readonly topics: TopicNames;
   readonly encoding: ValueEncoding;
@@ -204,7 +204,7 @@ export async function runSnapshot(o: SnapshotOptions): Promise<SnapshotTableProg
           const chunk = await readChunk(client, table.reader, at, o.chunkSize);
           const commitTime = clock.next();
           const source = { db: o.db, schema: table.info.schema, table: table.info.name, lsn: floor, commitLsn: consistent, xid: null, commitTime };
-          const records = table.rel.avro === null && o.bulk ? bulkRecords(table.rel, chunk, table.reader.keyIndexes, o.writer.partitionCount(table.rel.topic), source) : rowRecords(table.rel, chunk, source);
+          const records = o.bulk ? bulkRecords(table.rel, chunk, table.reader.keyIndexes, o.writer.partitionCount(table.rel.topic), source) : rowRecords(table.rel, chunk, source);
           const manifest = new ManifestBuilder("snapshot", o.db, null, consistent, commitTime);
           for (const r of records.records) {
             const partition = r.record.partition ?? o.writer.partitionOf(r.record.topic, r.record.key);

@@ -30,6 +30,7 @@ export function testStreamerOptions(topics: TopicNames, writer: KafkaWriter, ove
     failpoints: Failpoints.none,
     onDurable: () => undefined,
     live: [],
+    bulk: false,
     keyAfter: async () => true,
     ...overrides,
   };

@@ -3,9 +3,9 @@
 // when a chunk must be read again. The orderings here are the ones a real run reaches only by
 // chance (test/consumer/new-tables.test.ts runs the whole thing under load).
 import { describe, expect, it } from "vitest";
-import { UNCHANGED } from "@zeroloss/checksum";
+import { rowChecksum, UNCHANGED } from "@zeroloss/checksum";
 import { formatLsn, parseTxSnapshot, type PgoutputMessage } from "@zeroloss/pg";
-import { decodeEnvelope, topicNames, type Envelope } from "@zeroloss/wire";
+import { copyField, decodeEnvelope, parseBulkRows, topicNames, type Envelope } from "@zeroloss/wire";
 import { relationSchema } from "./envelopes.js";
 import type { DataRecord, KafkaWriter } from "./kafka-writer.js";
 import { testStreamerOptions } from "./streamer-test-options.js";
@@ -21,7 +21,7 @@ const rel = relationSchema(topics, OID, "public", "late", [
 ]);
 
 /** A streamer whose Kafka writer keeps what it is given, and whose stream is fed by hand. */
-function setup(lastKey: string[] | null) {
+function setup(lastKey: string[] | null, bulk = false) {
   const sent: DataRecord[] = [];
   const writer = {
     open: false,
@@ -34,6 +34,7 @@ function setup(lastKey: string[] | null) {
   const streamer = new Streamer(
     testStreamerOptions(topics, writer, {
       lingerMs: 1_000_000,
+      bulk,
       live: [{ table: "public.late", done: false, lastKey, rows: 0 }],
       keyAfter: async (_rel, key, after) => BigInt(key.get("id") ?? "0") > BigInt(after[0] ?? "0"),
     }),
@@ -57,7 +58,9 @@ function setup(lastKey: string[] | null) {
       id,
       table: "public.late",
       rel,
-      rows,
+      // As the snapshot reads rows: COPY text of the source's checksum, then the values.
+      lines: rows.map((r) => [rowChecksum(["id", "v", "doc"], r), ...r.map(copyField)].join("\t")),
+      keyIndexes: [0],
       floor,
       snapshot: parseTxSnapshot(snapshot),
       progress: { table: "public.late", done, lastKey: last === null ? null : [last], rows: rows.length },
@@ -88,6 +91,26 @@ describe("a live snapshot's chunks in the stream", () => {
     ]);
     expect(sent[1]?.source.lsn).toBe(formatLsn(700n)); // over the insert at 600, which the target holds
     expect(sent[2]?.source.lsn).toBe(formatLsn(500n)); // the floor, below every change the read missed
+  });
+
+  it("sends the rows at the floor in bulk records (source.snapshot.bulk), a row with a newer LSN alone", async () => {
+    const s = setup(["0"], true);
+    await s.txn(10, [[600n, insert(5, 1)]]); // seen by the read: row 5 carries its LSN
+    const outcome = s.chunk("c1", [row(4, 0), row(5, 1), row(6, 0)], 500n, "20:20:", "6");
+    await s.watermark(12, 800n, "c1");
+    expect(await outcome).toEqual({ emitted: 3 });
+    const [change, bulk, alone] = s.envelopes();
+    expect(change?.op).toBe("c");
+    expect(bulk?.rows?.count).toBe(2);
+    expect(bulk?.source.lsn).toBe(formatLsn(500n));
+    const rows = parseBulkRows(bulk as Envelope);
+    expect(rows.map((r) => [r.key, r.values])).toEqual([
+      ['{"id":"4"}', row(4, 0)],
+      ['{"id":"6"}', row(6, 0)],
+    ]);
+    expect(rows[0]?.checksum).toBe(rowChecksum(["id", "v", "doc"], row(4, 0)));
+    expect([alone?.op, alone?.after?.["id"], alone?.source.lsn]).toEqual(["r", "5", formatLsn(600n)]);
+    expect(new Set([bulk?.source.seq, alone?.source.seq]).size).toBe(2);
   });
 
   it("leaves out a row that a transaction the read did not see changed before the watermark", async () => {

@@ -39,8 +39,9 @@ import type { Failpoints } from "@zeroloss/failpoints";
 import { decodeSnapshotRequest, SNAPSHOT_REQUEST_PREFIX, type Checkpoint, type EnvelopeSource, type SnapshotRequest, type SnapshotTableProgress, type TopicNames } from "@zeroloss/wire";
 import type { Logger } from "pino";
 import { completeMovedRow, deleteRecord, keyChanged, rowRecord, schemaFromRelation, truncateRecord, type BuiltRecord, type RelationSchema, type ValueEncoding } from "./envelopes.js";
-import type { KafkaWriter } from "./kafka-writer.js";
+import type { DataRecord, KafkaWriter } from "./kafka-writer.js";
 import { ManifestBuilder } from "./manifest.js";
+import { bulkRecords, lineValues } from "./snapshot-chunk.js";
 import { WatermarkWindow, type RecentChange } from "./watermark-window.js";
 import type { ProducerMetrics } from "./metrics.js";
 
@@ -79,6 +80,8 @@ export interface StreamerOptions {
   readonly live: readonly SnapshotTableProgress[];
   /** A table to snapshot again, requested through the stream (zeroloss snapshot --table); already live when called. */
   readonly onSnapshotRequest?: (table: string) => void;
+  /** A live snapshot's rows many to a record (source.snapshot.bulk), as the initial snapshot's. */
+  readonly bulk: boolean;
   /** Whether a row's key sorts after a live snapshot's last key read, as the table orders its key (catalog.ts keyIsAfter). */
   readonly keyAfter: (rel: RelationSchema, key: ReadonlyMap<string, string | null>, after: readonly (string | null)[]) => Promise<boolean>;
 }
@@ -115,7 +118,7 @@ export class Streamer {
   /** Set when records lingered long enough while a commit was in flight (committedOnLanding). */
   private commitOnLanding = false;
   /** Records per table and op in the open Kafka transaction, for the events metric after commit. */
-  private counted = new Map<string, Map<string, number>>();
+  private counted = new Map<string, Map<string, { records: number; rows: number }>>();
   private sourceTxnsInKafkaTxn = 0;
   private readonly log: Logger;
   private failure: ((err: ZerolossError) => void) | null = null;
@@ -364,10 +367,17 @@ export class Streamer {
       const rel = chunk.rel;
       if (rel !== null) {
         const t = this.txn as OpenTransaction;
-        for (const { row, lsn } of joined.rows) {
-          const source = { db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(lsn), commitLsn: t.commitLsn, xid: null, commitTime: t.commitTime, seq: t.seq++ };
-          await this.emit(rel, rowRecord("r", rel, row, source));
+        const source = (lsn: Lsn) => ({ db: this.options.db, schema: rel.schema, table: rel.table, lsn: formatLsn(lsn), commitLsn: t.commitLsn, xid: null, commitTime: t.commitTime });
+        // Rows at the floor travel as the initial snapshot's do (bulk records, one LSN for all);
+        // a row carrying the LSN of a newer change the read saw, alone.
+        const atFloor = joined.rows.filter((r) => r.lsn === chunk.floor).map((r) => r.line);
+        const alone = this.options.bulk ? joined.rows.filter((r) => r.lsn !== chunk.floor) : joined.rows;
+        if (this.options.bulk && atFloor.length > 0) {
+          const { records } = bulkRecords(rel, { lines: atFloor }, chunk.keyIndexes, this.options.writer.partitionCount(rel.topic), source(chunk.floor), t.seq);
+          t.seq += records.length;
+          for (const r of records) await this.emitBulk(rel, r.record, r.checksums);
         }
+        for (const { line, lsn } of alone) await this.emit(rel, rowRecord("r", rel, lineValues(line), { ...source(lsn), seq: t.seq++ }));
       }
       this.window.joined(chunk);
       waiting.settle({ emitted: joined.rows.length });
@@ -391,11 +401,29 @@ export class Streamer {
 
   private async emit(rel: RelationSchema, built: BuiltRecord): Promise<void> {
     const t = this.txn as OpenTransaction;
-    let ops = this.counted.get(rel.qualified);
-    if (ops === undefined) this.counted.set(rel.qualified, (ops = new Map()));
-    ops.set(built.op, (ops.get(built.op) ?? 0) + 1);
+    this.count(rel.qualified, built.op, 1);
     const partition = await this.options.writer.add(built.record);
     t.manifest.add(rel.qualified, built.record.topic, partition, built.checksum);
+  }
+
+  /** A bulk snapshot record of a live snapshot's chunk (rows many to a record). */
+  private async emitBulk(rel: RelationSchema, record: DataRecord, checksums: readonly string[]): Promise<void> {
+    const t = this.txn as OpenTransaction;
+    this.count(rel.qualified, "r", checksums.length);
+    const partition = await this.options.writer.add(record);
+    t.manifest.addBulk(rel.qualified, record.topic, partition, checksums);
+  }
+
+  /** One record of `table` and `op` holding `rows` rows, for the metrics once its Kafka transaction commits. */
+  private count(table: string, op: string, rows: number): void {
+    let ops = this.counted.get(table);
+    if (ops === undefined) this.counted.set(table, (ops = new Map()));
+    const c = ops.get(op);
+    if (c === undefined) ops.set(op, { records: 1, rows });
+    else {
+      c.records++;
+      c.rows += rows;
+    }
   }
 
   /** A row change: noted for the chunks of a table being snapshotted while streaming (watermark()), then emitted. */
@@ -550,8 +578,8 @@ export class Streamer {
     const landed = this.options.writer.commit(manifests, checkpoint).then(async () => {
       for (const [table, ops] of counted) {
         for (const [op, n] of ops) {
-          this.options.metrics.events.inc({ table, op }, n);
-          this.options.metrics.rows.inc({ table, op }, n); // a streamed record (or a live snapshot's) is one row
+          this.options.metrics.events.inc({ table, op }, n.records);
+          this.options.metrics.rows.inc({ table, op }, n.rows);
         }
       }
       this.options.metrics.sourceTransactions.inc(sourceTxns);

@@ -12,7 +12,8 @@
 import { ZerolossError } from "@zeroloss/errors";
 import { committedVisibleIn, formatLsn, type Lsn, type TxSnapshot } from "@zeroloss/pg";
 import type { SnapshotTableProgress } from "@zeroloss/wire";
-import { keyOf, type RelationSchema } from "./envelopes.js";
+import type { RelationSchema } from "./envelopes.js";
+import { lineKeys } from "./snapshot-chunk.js";
 
 /** A chunk of a table's live snapshot, read and waiting for its watermark to come through the stream. */
 export interface LiveChunk {
@@ -22,7 +23,10 @@ export interface LiveChunk {
   readonly table: string;
   /** null: the table was dropped, and this empty chunk ends its snapshot. */
   readonly rel: RelationSchema | null;
-  readonly rows: readonly (readonly (string | null)[])[];
+  /** The rows as the snapshot reads them (snapshot-chunk.ts): COPY text lines of the source's checksum, then the values. */
+  readonly lines: readonly string[];
+  /** Where the key columns are among the values, in the key's own order. */
+  readonly keyIndexes: readonly number[];
   /** Below every change the chunk's read did not see: the rows' LSN. */
   readonly floor: Lsn;
   /** The read's transaction snapshot. */
@@ -52,8 +56,8 @@ export interface WaitingChunk {
   readonly fail: (e: unknown) => void;
 }
 
-/** A chunk's rows to emit, each with the LSN it carries; or why the chunk is read again. */
-export type ChunkRows = { readonly rows: readonly { readonly row: readonly (string | null)[]; readonly lsn: Lsn }[] } | { readonly retry: string };
+/** A chunk's rows (its lines) to emit, each with the LSN it carries; or why the chunk is read again. */
+export type ChunkRows = { readonly rows: readonly { readonly line: string; readonly lsn: Lsn }[] } | { readonly retry: string };
 
 /** Whether a row's key sorts after `after` in its table's key order; `unknown` when that cannot be told (the table's key is no longer the one its snapshot pages by): the side that cannot lose the change. */
 export type KeyAfter = (rel: RelationSchema, key: ReadonlyMap<string, string | null>, after: readonly (string | null)[], unknown: boolean) => Promise<boolean>;
@@ -173,7 +177,8 @@ export class WatermarkWindow {
       else if ((seenAt.get(c.key) ?? 0n) < c.lsn) seenAt.set(c.key, c.lsn);
     }
     const rel = chunk.rel;
-    const keyed = rel === null ? [] : chunk.rows.map((row) => ({ row, key: keyOf(rel, row) }));
+    const keyOf = rel === null ? null : lineKeys(rel, chunk.keyIndexes);
+    const keyed = keyOf === null ? [] : chunk.lines.map((line) => ({ line, key: keyOf(line) }));
     const keys = new Set(keyed.map((r) => r.key));
     for (const c of unseen.values()) {
       if (!c.keepsToast) continue;
@@ -188,7 +193,7 @@ export class WatermarkWindow {
       .filter((r) => !unseen.has(r.key))
       .map((r) => {
         const seen = seenAt.get(r.key);
-        return { row: r.row, lsn: seen !== undefined && seen > chunk.floor ? seen : chunk.floor };
+        return { line: r.line, lsn: seen !== undefined && seen > chunk.floor ? seen : chunk.floor };
       });
     return { rows };
   }
