@@ -1,8 +1,9 @@
-// `zeroloss snapshot --table`: one table snapshotted again while the producer streams. The
-// target's copy of the table is damaged by hand (rows deleted, values altered), the other
-// table keeps taking writes, and the re-snapshot must repair the one without holding up the
-// other: both end equal to the source, checksum for checksum. A table the producer does not
-// stream is refused, naming it, and nothing is requested.
+// `zeroloss snapshot --table`: two tables snapshotted again while the producer streams, at
+// once (each on a snapshot worker's connection). The target's copies are damaged by hand
+// (rows deleted, values altered), another table keeps taking writes, and the re-snapshots
+// must repair them without holding up the other: all end equal to the source, checksum for
+// checksum. A table the producer does not stream is refused, naming it, and nothing is
+// requested.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -13,6 +14,7 @@ import { pipelineFixture, sourceClient, waitForEqual, type PipelineFixture, type
 const CLI = resolve(import.meta.dirname, "../../packages/cli/bin/zeroloss.js");
 const A: TableSpec = { name: "public.accounts", columns: ["id", "owner", "balance"], key: ["id"] };
 const B: TableSpec = { name: "public.events", columns: ["id", "kind"], key: ["id"] };
+const C: TableSpec = { name: "public.notes", columns: ["id", "body"], key: ["id"] };
 
 function cli(f: PipelineFixture, ...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args, "--config", f.configFile], { encoding: "utf8", timeout: 60_000, env: { ...process.env, ZEROLOSS_LOG_LEVEL: "warn" } });
@@ -29,6 +31,8 @@ describe("zeroloss snapshot --table", () => {
     await src.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind text)`);
     await src.query(`INSERT INTO accounts SELECT i, 'owner ' || i, i * 1.5 FROM generate_series(1, 3000) i`);
     await src.query(`INSERT INTO events SELECT i, 'k' || (i % 7) FROM generate_series(1, 200) i`);
+    await src.query(`CREATE TABLE notes (id int PRIMARY KEY, body text)`);
+    await src.query(`INSERT INTO notes SELECT i, repeat('n', i % 50) FROM generate_series(1, 2000) i`);
   });
 
   afterAll(async () => {
@@ -36,16 +40,17 @@ describe("zeroloss snapshot --table", () => {
     await f?.close();
   });
 
-  it("re-loads one table while the other streams, repairing what was damaged by hand", async () => {
+  it("re-loads two tables at once while another streams, repairing what was damaged by hand", async () => {
     const producer = await f.start();
     const consumer = await f.startConsumer();
-    await waitForEqual(f, src, [A, B], [producer, consumer]);
+    await waitForEqual(f, src, [A, B, C], [producer, consumer]);
 
     // Damage behind zeroloss's back: the target lost rows and holds altered values.
     await f.target.query(`DELETE FROM accounts WHERE id % 10 = 0`);
     await f.target.query(`UPDATE accounts SET balance = -1 WHERE id % 10 = 5`);
     const damaged = await f.target.query<{ n: string }>(`SELECT count(*) AS n FROM accounts`);
     expect(damaged.rows[0]?.n).toBe("2700");
+    await f.target.query(`DELETE FROM notes WHERE id > 1500`);
 
     // The other table streams all along; accounts changes during its snapshot too.
     const writer = (async () => {
@@ -54,12 +59,19 @@ describe("zeroloss snapshot --table", () => {
         await src.query(`UPDATE accounts SET balance = balance + 1 WHERE id = $1`, [((i * 37) % 3000) + 1]);
       }
     })();
-    const requested = cli(f, "snapshot", "--table", "public.accounts");
+    const requested = cli(f, "snapshot", "--table", "public.accounts", "--table", "public.notes");
     expect(requested.status, requested.stderr).toBe(0);
     expect(requested.stdout).toContain("requested a snapshot of public.accounts");
+    expect(requested.stdout).toContain("public.notes");
     await writer;
-    // Only the snapshot brings the deleted rows back and the altered values right.
-    await waitForEqual(f, src, [A, B], [producer, consumer], 120_000);
+    // Only the snapshots bring the deleted rows back and the altered values right.
+    await waitForEqual(f, src, [A, B, C], [producer, consumer], 120_000);
+    // Two tables requested, two snapshot workers (source.snapshot.workers is at least 2): each
+    // opened a connection of its own beside the live snapshot's first one.
+    const sessions = await src.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'zeroloss-producer-live-snapshot' AND datname = current_database()`,
+    );
+    expect(Number(sessions.rows[0]?.n)).toBe(3);
     // The rows read again by the requested snapshot, in bulk records (which may begin and end
     // inside one Kafka transaction, so no checkpoint need list the table as live): all but
     // those the 400 updates overtook (a row changed by a transaction the read did not see).

@@ -44,7 +44,8 @@ export const configSchema = z.strictObject({
         /** Seconds between looks for tables that began to match source.tables; each is snapshotted while streaming (0: only at start). */
         newTablesSeconds: z.number().min(0).max(3600).default(10),
         /**
-         * Source connections reading key ranges at once, each in the slot's exported snapshot.
+         * Source connections reading key ranges at once, each in the slot's exported snapshot; while
+         * streaming, tables snapshotted at once (added tables, zeroloss snapshot --table).
          * Default: the machine's cores, at least 2 (one reads while another's rows are sent), at most 8.
          */
         workers: z.number().int().min(1).max(64).default(DEFAULT_SNAPSHOT_WORKERS),

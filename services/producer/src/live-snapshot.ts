@@ -1,7 +1,8 @@
 // Tables that begin to match source.tables while the producer streams (created later, or
 // matched by a changed pattern): added to the publication and snapshotted in primary-key
 // chunks while the stream goes on, the watermark method of DESIGN.md (Netflix's DBLog).
-// One table at a time; the other tables' changes flow meanwhile.
+// Up to source.snapshot.workers tables at once, each on a connection of its own and one
+// chunk at a time; the other tables' changes flow meanwhile.
 //
 // Adding a table: its topic is created, the streamer records it as live in a committed
 // checkpoint, and only then is it added to the publication, so a crash at any point either
@@ -51,8 +52,12 @@ import { WATERMARK_PREFIX, type Streamer } from "./streamer.js";
 import type { ChunkOutcome, LiveChunk } from "./watermark-window.js";
 
 export interface LiveSnapshotOptions {
-  /** A connection of its own (it holds the chunk's transaction). */
+  /** A connection of its own: looking for new tables, adding them. */
   readonly client: pg.Client;
+  /** Tables snapshotted at once (source.snapshot.workers), each on a connection of its own (it holds the chunk's transaction). */
+  readonly workers: number;
+  /** Opens a worker's connection (kept until close()). */
+  readonly connect: () => Promise<pg.Client>;
   readonly tables: readonly string[];
   readonly exclude: readonly string[];
   readonly publication: string;
@@ -83,6 +88,8 @@ export class LiveSnapshots {
   private readonly requested: string[] = [];
   /** With checkEveryMs 0, new tables are looked for once, when the stream starts. */
   private firstLook = true;
+  /** The workers' connections, opened as needed. */
+  private readonly clients: pg.Client[] = [];
 
   constructor(private readonly o: LiveSnapshotOptions) {
     this.log = o.log.child({ component: "live-snapshot" });
@@ -97,6 +104,11 @@ export class LiveSnapshots {
     return this.stopped;
   }
 
+  /** Closes the workers' connections (after stop()). */
+  async close(): Promise<void> {
+    for (const c of this.clients.splice(0)) await c.end().catch(() => undefined); // closing at exit: nothing to report
+  }
+
   /** A table the stream asked to snapshot again (Streamer.snapshotRequest): read after the current one. */
   request(table: string): void {
     this.requested.push(table);
@@ -105,23 +117,25 @@ export class LiveSnapshots {
 
   /** Runs until stop(); a failure (thrown) ends the stream, and the producer restarts or stops. */
   async runLoop(): Promise<void> {
-    for (const p of [...this.o.streamer.window.tables.values()]) {
-      if (this.stopped) return;
-      this.log.info({ table: p.table, rowsDone: p.rows, resumeAfterKey: p.lastKey }, "resuming the snapshot of a table added while streaming (or requested)");
-      await this.snapshotTable(p);
-    }
+    const resumed = [...this.o.streamer.window.tables.values()];
+    for (const p of resumed) this.log.info({ table: p.table, rowsDone: p.rows, resumeAfterKey: p.lastKey }, "resuming the snapshot of a table added while streaming (or requested)");
+    await this.snapshotTables(resumed);
     while (!this.stopped) {
       // A request for a table resumed above finds it done (no longer live) and is skipped.
-      for (let t = this.requested.shift(); t !== undefined && !this.stopped; t = this.requested.shift()) {
+      const requested = this.requested.splice(0).flatMap((t) => {
         const progress = this.o.streamer.window.tables.get(t);
-        if (progress !== undefined) await this.snapshotTable(progress);
-      }
+        return progress === undefined ? [] : [progress];
+      });
+      await this.snapshotTables(requested);
       const fresh = this.o.checkEveryMs === 0 && !this.firstLook ? [] : await this.newTables();
       this.firstLook = false;
+      const added: SnapshotTableProgress[] = [];
       for (const t of fresh) {
         if (this.stopped) return;
-        await this.addTable(t);
+        const start = await this.addTable(t);
+        if (start !== null) added.push(start);
       }
+      await this.snapshotTables(added);
       if (fresh.length > 0 || this.requested.length > 0) continue;
       // With checkEveryMs 0, only a snapshot request wakes the loop.
       await new Promise<void>((resolve) => {
@@ -136,6 +150,25 @@ export class LiveSnapshots {
   }
 
 
+  /**
+   * Snapshots the tables, up to `workers` at once, each on a worker's connection. The
+   * watermark rules hold per table (WatermarkWindow keeps each table's chunks and changes
+   * apart), so tables need no order among them. A failure ends the stream once every worker
+   * has stopped.
+   */
+  private async snapshotTables(tables: readonly SnapshotTableProgress[]): Promise<void> {
+    const queue = [...tables];
+    const worker = async (slot: number): Promise<void> => {
+      for (let t = queue.shift(); t !== undefined && !this.stopped; t = queue.shift()) {
+        this.clients[slot] ??= await this.o.connect();
+        await this.snapshotTable(t, this.clients[slot]);
+      }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.min(this.o.workers, queue.length) }, (_, i) => worker(i)));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+  }
+
   /** Tables matching source.tables that are neither published nor being snapshotted. */
   private async newTables(): Promise<TableName[]> {
     const c = this.o.client;
@@ -144,13 +177,14 @@ export class LiveSnapshots {
     return matching.filter((t) => !known.has(qualifiedName(t)));
   }
 
-  private async addTable(name: TableName): Promise<void> {
+  /** Adds a new table to the stream; the progress its snapshot starts from, or null when it takes none (yet). */
+  private async addTable(name: TableName): Promise<SnapshotTableProgress | null> {
     const table = qualifiedName(name);
     let info: TableInfo;
     try {
       info = await describeTable(this.o.client, name);
     } catch (err) {
-      if (err instanceof ZerolossError && err.code === "TABLE_NOT_FOUND") return; // dropped again since
+      if (err instanceof ZerolossError && err.code === "TABLE_NOT_FOUND") return null; // dropped again since
       throw err;
     }
     if (info.keyColumns.length === 0) {
@@ -162,35 +196,36 @@ export class LiveSnapshots {
           `new table ${table} matches source.tables but has no primary key or replica identity index; it is not streamed until it has one (checked every ${this.o.checkEveryMs / 1000} s)`,
         );
       }
-      return;
+      return null;
     }
     this.keyless.delete(table);
     await this.o.addTopic(info);
     if (!this.o.withSnapshot) {
       await addToPublication(this.o.client, this.o.publication, name);
       this.log.info({ table }, "new table added to the publication; streaming its changes without a snapshot (source.snapshot.mode never)");
-      return;
+      return null;
     }
     this.o.streamer.window.begin(table);
     await this.o.streamer.checkpoint(); // live in Kafka before its first change can be
     this.log.info({ table, estimatedRows: info.estimatedRows }, "new table: snapshotting it while streaming");
-    await this.snapshotTable({ table, done: false, lastKey: null, rows: 0, ...(info.estimatedRows === null ? {} : { estimatedRows: info.estimatedRows }) });
+    return { table, done: false, lastKey: null, rows: 0, ...(info.estimatedRows === null ? {} : { estimatedRows: info.estimatedRows }) };
   }
 
-  private async snapshotTable(start: SnapshotTableProgress): Promise<void> {
-    const name = await this.tableName(start.table);
+  /** One table's snapshot, chunk after chunk, on the worker's connection `c`. */
+  private async snapshotTable(start: SnapshotTableProgress, c: pg.Client): Promise<void> {
+    const name = await this.tableName(start.table, c);
     // A requested table the stream does not carry (zeroloss snapshot checks this first): one empty last chunk ends it.
-    const unknown = !(await this.matches(name));
+    const unknown = !(await this.matches(name, c));
     if (unknown) {
       this.o.metrics.errors.inc({ code: "SNAPSHOT_TABLE_UNKNOWN" });
       this.log.error({ table: start.table, code: "SNAPSHOT_TABLE_UNKNOWN" }, `snapshot requested for ${start.table}, which does not match source.tables (or is excluded, or does not exist); nothing to snapshot`);
-    } else if (await addToPublication(this.o.client, this.o.publication, name)) {
+    } else if (await addToPublication(c, this.o.publication, name)) {
       this.log.info({ table: start.table }, "added to the publication");
     }
     let progress = start;
     if (progress.estimatedRows === undefined && !unknown) {
       // A requested table: its estimate from the planner's statistics (-1: never analyzed, none).
-      const r = await query<{ n: string }>(this.o.client, `estimating the rows of ${start.table}`, "SELECT reltuples::bigint::text AS n FROM pg_class WHERE oid = $1::regclass", [quoteTable(name)]);
+      const r = await query<{ n: string }>(c, `estimating the rows of ${start.table}`, "SELECT reltuples::bigint::text AS n FROM pg_class WHERE oid = $1::regclass", [quoteTable(name)]);
       const n = Number(r[0]?.n ?? -1);
       if (n >= 0) progress = { ...progress, estimatedRows: n };
     }
@@ -198,9 +233,9 @@ export class LiveSnapshots {
     let lastLog = Date.now();
     this.o.metrics.snapshotRows.set({ table: start.table }, progress.rows);
     while (!this.stopped && !progress.done) {
-      const floor = await this.floor(start.table);
+      const floor = await this.floor(start.table, c);
       if (this.stopped) return;
-      const { outcome, next } = await this.readChunk(name, progress, floor, unknown);
+      const { outcome, next } = await this.readChunk(c, name, progress, floor, unknown);
       if ("retry" in outcome) {
         this.o.metrics.liveChunkRetries.inc({ table: start.table });
         this.log.info({ table: start.table, afterKey: progress.lastKey, why: outcome.retry }, "reading a chunk again");
@@ -216,14 +251,13 @@ export class LiveSnapshots {
   }
 
   /** Whether the table exists and matches source.tables (minus source.exclude). */
-  private async matches(name: TableName): Promise<boolean> {
-    const matching = await resolveTables(this.o.client, this.o.tables, this.o.exclude);
+  private async matches(name: TableName, c: pg.Client): Promise<boolean> {
+    const matching = await resolveTables(c, this.o.tables, this.o.exclude);
     return matching.some((t) => qualifiedName(t) === qualifiedName(name));
   }
 
   /** The schema and name of `schema.table` (either may hold a dot): as the catalog knows it, else split at the first dot. */
-  private async tableName(qualified: string): Promise<TableName> {
-    const c = this.o.client;
+  private async tableName(qualified: string, c: pg.Client): Promise<TableName> {
     const known = [...(await publishedTables(c, this.o.publication)), ...(await resolveTables(c, this.o.tables, this.o.exclude))];
     const found = known.find((t) => qualifiedName(t) === qualified);
     if (found !== undefined) return found;
@@ -235,8 +269,7 @@ export class LiveSnapshots {
    * The LSN below every change the next read will not see (step 1 above). Waits for the
    * transactions that were running when it was taken, and says which ones while it waits.
    */
-  private async floor(table: string): Promise<Lsn> {
-    const c = this.o.client;
+  private async floor(table: string, c: pg.Client): Promise<Lsn> {
     const at = (await query<{ lsn: string }>(c, "reading the WAL insert position", "SELECT pg_current_wal_insert_lsn()::text AS lsn"))[0]?.lsn ?? "0/0";
     const xid = BigInt((await query<{ xid: string }>(c, "taking a transaction id", "SELECT pg_current_xact_id()::text AS xid"))[0]?.xid ?? "0");
     const started = Date.now();
@@ -264,8 +297,7 @@ export class LiveSnapshots {
   }
 
   /** Step 2: one chunk read in its own transaction, handed to the streamer, and the watermark committed with it. */
-  private async readChunk(name: TableName, progress: SnapshotTableProgress, floor: Lsn, unknown = false): Promise<{ outcome: ChunkOutcome; next: SnapshotTableProgress }> {
-    const c = this.o.client;
+  private async readChunk(c: pg.Client, name: TableName, progress: SnapshotTableProgress, floor: Lsn, unknown = false): Promise<{ outcome: ChunkOutcome; next: SnapshotTableProgress }> {
     const table = qualifiedName(name);
     const id = `${this.run}:${++this.chunkSeq}`;
     let registered: Promise<ChunkOutcome> | null = null;

@@ -423,13 +423,17 @@ export class Producer {
   /** Snapshots tables that begin to match source.tables while streaming (live-snapshot.ts), once started. */
   private async liveSnapshots(admin: Admin, writer: KafkaWriter, streamer: Streamer): Promise<LiveSnapshots> {
     const src = this.o.config.source;
-    const client = await connect(src.url, {
-      applicationName: "zeroloss-producer-live-snapshot",
-      onIdleError: (err) => this.log.warn({ err: err.message }, "live snapshot connection lost; the next query restarts the pipeline"),
-    });
+    const open = () =>
+      connect(src.url, {
+        applicationName: "zeroloss-producer-live-snapshot",
+        onIdleError: (err) => this.log.warn({ err: err.message }, "live snapshot connection lost; the next query restarts the pipeline"),
+      });
+    const client = await open();
     this.cleanups.push(() => client.end());
     const live = new LiveSnapshots({
       client,
+      workers: src.snapshot.workers,
+      connect: open,
       tables: src.tables,
       exclude: src.exclude,
       publication: src.publication,
@@ -443,7 +447,10 @@ export class Producer {
       log: this.log,
       metrics: this.o.metrics,
     });
-    this.cleanups.push(async () => live.stop());
+    this.cleanups.push(async () => {
+      live.stop();
+      await live.close();
+    });
     return live;
   }
 
