@@ -68,7 +68,7 @@ describe("bulk, parallel snapshot", () => {
       await src.query(`DELETE FROM big WHERE id % 101 = $1::int`, [round]);
       await src.query(`INSERT INTO big SELECT g, 1, 'late', now(), NULL FROM generate_series(${BIG_ROWS + 1 + round * 100}, ${BIG_ROWS + 100 + round * 100}) g`);
     }
-    // kill -9 mid-load: the consumer (its batch in the target or not), then the producer (a chunk in Kafka or not), then the consumer again.
+    // kill -9 mid-load: the consumer (its batch in the target or not), then the producer (a chunk in Kafka or not), then the producer again, then the consumer again.
     consumer.proc.kill("SIGKILL");
     await consumer.exited;
     consumer = await f.startConsumer();
@@ -76,6 +76,12 @@ describe("bulk, parallel snapshot", () => {
     producer.proc.kill("SIGKILL");
     await producer.exited;
     expect((await f.checkpoints()).at(-1)?.phase, "the producer's kill must land inside the snapshot").toBe("snapshot");
+    producer = await f.start();
+    // And once more, resumed from its ranges' checkpoints.
+    await passed(BIG_ROWS * 0.6);
+    producer.proc.kill("SIGKILL");
+    await producer.exited;
+    expect((await f.checkpoints()).at(-1)?.phase, "the producer's second kill must land inside the snapshot").toBe("snapshot");
     producer = await f.start();
     consumer.proc.kill("SIGKILL");
     await consumer.exited;

@@ -115,7 +115,10 @@ export class Consumer {
       sessionTimeoutMs: c.sessionTimeoutMs,
       topicPollMs: c.topicPollMs,
       concurrency: c.partitionsConcurrently,
-      consumer: { maxBytesPerPartition: c.maxBatchBytes, maxBytes: c.maxBatchBytes * Math.max(2, c.partitionsConcurrently) },
+      // A fetch brings about what the target transactions in flight take (each up to
+      // maxBatchBytes); the next one is fetched while they apply (fetch-ahead, onBatch), so
+      // more per fetch would only wait in memory.
+      consumer: { maxBytesPerPartition: c.maxBatchBytes, maxBytes: c.maxBatchBytes * Math.max(2, c.targetTransactions) },
       wants: (t) => this.topics.dataPattern.test(t),
       setUp: () => this.setUp(),
       eachBatch: (payload) => this.onBatch(payload),
