@@ -5,7 +5,8 @@
 //     is in attention (one record, one row quarantined), not in mismatch;
 //   - a tally claiming more rows than its record holds, once the counter has read it: a
 //     proven mismatch, named in rows;
-//   - tallies without rows (services before 2026-12): one row per record, balanced.
+//   - tallies without rows (services before 2026-12): one row per record, and a window they
+//     counted in does not compare rows (a bulk record there held many): no false alarm.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@zeroloss/devstack";
 import { connect, type Client } from "@zeroloss/pg";
@@ -86,6 +87,7 @@ describe("the ledger counts rows as well as records", () => {
     const w = await windowOf("zl.public.bulk");
     expect(w?.state).toBe("attention");
     expect(w?.rows).toEqual(s.totals.rows);
+    expect(w?.rowsExact).toBe(true);
     expect(w?.problems).toEqual(["1 record(s) quarantined (2 rows) (zeroloss.quarantine in the target, and the DLQ topic)"]);
     expect(s.partitions.find((p) => p.topic === "zl.public.bulk")?.rows).toEqual({ emitted: 601, transferred: 601, written: 601 });
   });
@@ -107,6 +109,19 @@ describe("the ledger counts rows as well as records", () => {
     const written = { stage: "written", topic: "zl.public.early", partition: 0, count: 1, firstOffset: 0, lastOffset: 0, after: 0 } as const;
     await write("zl.public.early", [], [tally({ ...written, detail: { applied: 1, duplicate: 0, quarantined: 0 }, rows: 500, rowDetail: { applied: 500, duplicate: 0, quarantined: 0 } })], 1);
     expect(await windowOf("zl.public.early")).toBeUndefined(); // balanced (and open): nothing to attend to
+  });
+
+  it("does not compare rows in a window where a service before 2026-12 tallied a bulk record (no false alarm across an upgrade)", async () => {
+    const old = { topic: "zl.public.mixed", partition: 0, count: 1, firstOffset: 0, lastOffset: 0 } as const;
+    await write(
+      "zl.public.mixed",
+      [record(0, 300)],
+      [tally({ ...old, stage: "emitted" }), tally({ ...old, stage: "written", after: 0, detail: { applied: 1, duplicate: 0, quarantined: 0 } })],
+      1,
+    );
+    expect(await windowOf("zl.public.mixed")).toBeUndefined(); // balanced: records agree, rows unknown
+    const s = await summary(db, 60, SLOT);
+    expect(s.partitions.find((p) => p.topic === "zl.public.mixed")?.rows).toEqual({ emitted: 1, transferred: 300, written: 1 });
   });
 
   it("counts one row per record for tallies without rows (services before 2026-12)", async () => {

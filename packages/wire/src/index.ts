@@ -6,3 +6,4 @@ export * from "./reports.js";
 export * from "./windows.js";
 export * from "./copy-text.js";
 export * from "./bulk.js";
+export * from "./source-block.js";

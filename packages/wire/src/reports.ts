@@ -70,6 +70,8 @@ export interface WindowRow {
   duplicate: number;
   quarantined: number;
   rows: RowTotals;
+  /** false: a tally of a service before 2026-12 (which counts no rows) was counted here; the rows show records and are not compared. */
+  rowsExact: boolean;
   replayRecords: number;
   unbalancedSince: string | null;
   updatedAt: string;

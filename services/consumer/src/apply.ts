@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
 import type { Failpoints } from "@zeroloss/failpoints";
 import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
-import { copyField, copyIntArray, encodeJson, rowsOfRecord, type Envelope, type Tally } from "@zeroloss/wire";
+import { copyField, copyIntArray, encodeJson, lenientSource, rowsOfRecord, type Envelope, type Tally } from "@zeroloss/wire";
 import { mergePlans, type BatchPlan, type StagedRow, type Step } from "./batch.js";
 import { tableSql, truncateSql, type TableSql } from "./table-sql.js";
 import { talliesOf, type RecordRows } from "./written-tallies.js";
@@ -248,7 +248,13 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
       ]);
     }
 
-    const rows = Uint32Array.from(plan.envelopes, rowsOfRecord);
+    // A record that is no envelope counts the rows it claims, as the counter counts it.
+    const rows = Uint32Array.from(plan.envelopes, (env, i) => {
+      if (env !== null) return rowsOfRecord(env);
+      const value = plan.records[i]?.value ?? null;
+      const src = value === null ? "" : lenientSource(value);
+      return typeof src === "string" ? 1 : src.rows;
+    });
     const badRows = new Uint32Array(plan.records.length);
     for (const q of quarantined) {
       const all = rows[q.index] ?? 1;

@@ -48,6 +48,8 @@ interface StoppedPartition {
 /** undefined_column, datatype_mismatch: what a batch planned before a concurrent target DDL meets. */
 const SCHEMA_RACE = new Set(["42703", "42804"]);
 
+const bigMax = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
 export class Consumer {
   private readonly log: Logger;
   private readonly failpoints: Failpoints;
@@ -70,7 +72,11 @@ export class Consumer {
   private readonly positions = new Map<string, bigint>();
   private ddl: Client | null = null;
   /** Per "topic:partition": the batch in the target (or waiting for a transaction), until it is done. */
-  private readonly inTarget = new Map<string, Promise<void>>();
+  private readonly inTarget = new Map<string, { readonly done: Promise<void>; readonly nextOffset: bigint }>();
+  /** Per "topic:partition": the highest high watermark fetched, for the lag gauge. */
+  private readonly highWatermarks = new Map<string, bigint>();
+  /** The partitions this process holds since the last rebalance (null before the first). */
+  private assigned: ReadonlySet<string> | null = null;
   /** Batches fetched and waiting for their partition's batch in the target. */
   private ahead = 0;
 
@@ -150,7 +156,7 @@ export class Consumer {
     try {
       await this.svc.run();
     } finally {
-      await Promise.allSettled([...this.inTarget.values()]); // batches handed back to kafkajs early still finish (or give up: not live)
+      await Promise.allSettled([...this.inTarget.values()].map((b) => b.done)); // batches handed back to kafkajs early still finish (or give up: not live)
       await this.outbox.close();
       for (const c of this.free.splice(0)) await c.client.end().catch(() => undefined); // closing at exit: nothing to report
       await this.ddl?.end().catch(() => undefined);
@@ -176,25 +182,36 @@ export class Consumer {
     group.on(group.events.END_BATCH_PROCESS, (e) => {
       const { topic, partition, batchSize, lastOffset, highWatermark } = e.payload;
       const k = `${topic}:${partition}`;
-      // Not while a batch of the partition is in the target: these markers lie past its records.
-      if (batchSize === 0 && !this.stoppedPartitions.has(k) && !this.inTarget.has(k)) {
+      this.highWatermarks.set(k, bigMax(this.highWatermarks.get(k) ?? 0n, BigInt(highWatermark)));
+      if (batchSize === 0 && !this.stoppedPartitions.has(k)) {
         const next = BigInt(lastOffset) + 1n;
-        group.commitOffsets([{ topic, partition, offset: next.toString() }]).then(
-          () => this.positions.set(k, next),
-          (err: unknown) => this.log.debug({ err: describeError(err), topic, partition }, "committing past commit markers failed; the next batch commits"),
-        );
+        const commit = () => {
+          // Never backwards (a later batch committed first), never past a batch that was not applied and committed.
+          if (this.stoppedPartitions.has(k) || (this.positions.get(k) ?? -1n) >= next) return;
+          group.commitOffsets([{ topic, partition, offset: next.toString() }]).then(
+            () => {
+              if ((this.positions.get(k) ?? -1n) < next) this.positions.set(k, next);
+              this.setLag(topic, partition);
+            },
+            (err: unknown) => this.log.debug({ err: describeError(err), topic, partition }, "committing past commit markers failed; the next batch commits"),
+          );
+        };
+        // These markers lie past the records of the partition's batch in the target (fetched
+        // before them): committed once that batch is applied and its offsets committed.
+        const before = this.inTarget.get(k);
+        if (before === undefined) commit();
+        else void before.done.then(() => ((this.positions.get(k) ?? -1n) >= before.nextOffset ? commit() : undefined));
       }
-      // Lag is counted from what is applied and committed, not from what was fetched: a
-      // stopped partition keeps its lag.
-      const applied = this.positions.get(k);
-      if (applied !== undefined) this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(highWatermark) - applied)));
+      this.setLag(topic, partition);
     });
     // After a rebalance, partitions that went to another member are no longer this process's lag to report.
     group.on(group.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((p) => `${topic}:${p}`)));
+      this.assigned = assigned;
       for (const k of [...this.positions.keys()]) {
         if (assigned.has(k)) continue;
         this.positions.delete(k);
+        this.highWatermarks.delete(k);
         const at = k.lastIndexOf(":");
         this.o.metrics.lag.remove({ topic: k.slice(0, at), partition: k.slice(at + 1) });
       }
@@ -217,7 +234,7 @@ export class Consumer {
       this.ahead++;
       this.o.metrics.batchesAhead.set(this.ahead);
       try {
-        await awaitWithHeartbeat(previous, heartbeat);
+        await awaitWithHeartbeat(previous.done, heartbeat);
       } finally {
         this.ahead--;
         this.o.metrics.batchesAhead.set(this.ahead);
@@ -230,9 +247,10 @@ export class Consumer {
       this.log.error({ code: e.code, topic: batch.topic, partition: batch.partition }, `the consumer stops: ${e.message}`);
       this.svc.fail(e);
     });
-    this.inTarget.set(k, work);
+    const entry = { done: work, nextOffset: BigInt(batch.lastOffset()) + 1n };
+    this.inTarget.set(k, entry);
     void work.finally(() => {
-      if (this.inTarget.get(k) === work) this.inTarget.delete(k);
+      if (this.inTarget.get(k) === entry) this.inTarget.delete(k);
     });
     resolveOffset(batch.lastOffset());
   }
@@ -272,9 +290,8 @@ export class Consumer {
         if (!e.retriable && !raced) {
           // The batch fetched after this one (if any) finds the partition stopped and is not applied.
           this.stoppedPartitions.set(`${topic}:${partition}`, { topic, partition, code: e.code, message: e.message });
-          const at = this.positions.get(`${topic}:${partition}`) ?? BigInt(batch.firstOffset() ?? "0");
-          this.positions.set(`${topic}:${partition}`, at);
-          this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - at))); // it keeps its lag
+          if (!this.positions.has(`${topic}:${partition}`)) this.positions.set(`${topic}:${partition}`, BigInt(batch.firstOffset() ?? "0"));
+          this.setLag(topic, partition); // it keeps its lag
           this.o.metrics.stoppedPartitions.set(this.stoppedPartitions.size);
           pause();
           log.error({ code: e.code, details: e.details }, `partition stopped: ${e.message}`);
@@ -282,20 +299,36 @@ export class Consumer {
         }
         const wait = retry.next();
         log.warn({ code: e.code, retryInMs: wait }, `batch failed, retrying: ${e.message}`);
-        try {
-          await waitWithHeartbeat(wait, heartbeat, () => this.svc.stopped);
-        } catch (hb) {
-          // A rebalance under way: the next owner of the partition reads this batch again.
-          log.info({ err: describeError(hb) }, "heartbeat failed while waiting to retry a batch; leaving it to the partition's next owner");
-          return;
-        }
+        // Its offset is resolved already (fetch-ahead): kafkajs will not hand it over again, so
+        // it is tried until it is applied or its partition is no longer this process's to
+        // apply (live() above). A failed heartbeat is kafkajs's to act on (the waiting batch
+        // behind this one heartbeats too, and rejoins); this batch goes on.
+        await waitWithHeartbeat(wait, heartbeat, () => this.svc.stopped).catch((hb: unknown) =>
+          log.debug({ err: describeError(hb) }, "heartbeat failed while waiting to retry a batch"),
+        );
       }
     }
     this.observe(plan, result);
     if (!committed) return;
-    this.positions.set(`${topic}:${partition}`, nextOffset);
-    this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - nextOffset)));
+    const k = `${topic}:${partition}`;
+    if (this.assigned === null || this.assigned.has(k)) {
+      if ((this.positions.get(k) ?? -1n) < nextOffset) this.positions.set(k, nextOffset);
+      this.highWatermarks.set(k, bigMax(this.highWatermarks.get(k) ?? 0n, BigInt(batch.highWatermark)));
+      this.setLag(topic, partition);
+    }
     void this.outbox.drain();
+  }
+
+  /**
+   * Lag from what is applied and committed, not from what was fetched (a stopped partition
+   * keeps its lag), against the highest high watermark fetched.
+   */
+  private setLag(topic: string, partition: number): void {
+    const k = `${topic}:${partition}`;
+    const applied = this.positions.get(k);
+    const hw = this.highWatermarks.get(k);
+    if (applied === undefined || hw === undefined) return;
+    this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(hw - applied)));
   }
 
   /** The offsets of batches just committed in the target, in one request (failpoints around it). */

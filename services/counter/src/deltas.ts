@@ -12,7 +12,7 @@
 // ledger.ts writes a batch's deltas in one database transaction with the new position.
 import { schemaIdOf } from "@zeroloss/avro";
 import { isZerolossError } from "@zeroloss/errors";
-import { decodeManifest, decodeTally, windowPieces, windowStartOf, type Manifest, type Tally } from "@zeroloss/wire";
+import { decodeManifest, decodeTally, lenientSource, windowPieces, windowStartOf, type Manifest, type SourceBlock, type Tally } from "@zeroloss/wire";
 import { emptySnapshotDeltas, type SnapshotDeltas } from "./snapshots.js";
 
 export interface WindowDelta {
@@ -28,6 +28,8 @@ export interface WindowDelta {
   replayTallies: number;
   /** The same counts in rows (a bulk snapshot record holds many; every other record one). */
   readonly rows: RowCounts;
+  /** A tally without rows (a service before 2026-12) counted here: the window's rows are not compared. */
+  rowsInexact: boolean;
   /** Half-open offset ranges [from, to) seen in Kafka (data records only). */
   readonly transferredRanges: [number, number][];
   /** Ranges [first, last + 1) the producer's emitted tallies cover. */
@@ -102,6 +104,7 @@ function windowOf(d: BatchDeltas, topic: string, partition: number, windowStart:
       replayRecords: 0,
       replayTallies: 0,
       rows: { emitted: 0, transferred: 0, applied: 0, duplicate: 0, quarantined: 0 },
+      rowsInexact: false,
       transferredRanges: [],
       emittedRanges: [],
       writtenRanges: [],
@@ -127,18 +130,6 @@ export interface InputRecord {
   readonly value: Buffer | null;
 }
 
-/** The source block of an envelope, read without trusting the rest of it (the consumer validates envelopes; the counter counts). */
-export interface SourceBlock {
-  db: string;
-  schema: string;
-  table: string;
-  commitLsn: string;
-  commitTime: string;
-  xid: number | null;
-  /** The rows the record holds (rows.count of a bulk record, else 1). */
-  rows: number;
-}
-
 /** Reads the source block of an Avro value (its schema loaded); null: no registry is configured. */
 export type AvroSource = ((value: Buffer) => SourceBlock) | null;
 
@@ -154,21 +145,7 @@ function sourceOf(value: Buffer | null, avro: AvroSource): SourceBlock | string 
       return `an Avro record that does not decode: ${err.message}`;
     }
   }
-  let env: unknown;
-  try {
-    env = JSON.parse(value.toString("utf8"));
-  } catch {
-    return "not JSON"; // counted, and named in the log by the caller
-  }
-  const s = (env as { source?: Partial<SourceBlock> } | null)?.source;
-  if (s === undefined || s === null || typeof s !== "object") return "no source block";
-  const { db, schema, table, commitLsn, commitTime, xid } = s;
-  if (typeof db !== "string" || typeof schema !== "string" || typeof table !== "string" || typeof commitLsn !== "string" || typeof commitTime !== "string") {
-    return "a source block without db, schema, table, commitLsn or commitTime";
-  }
-  const count = (env as { rows?: { count?: unknown } | null }).rows?.count;
-  const rows = typeof count === "number" && Number.isInteger(count) && count >= 0 ? count : 1;
-  return { db, schema, table, commitLsn, commitTime, xid: typeof xid === "number" ? xid : null, rows };
+  return lenientSource(value);
 }
 
 /** Adds a data topic's records (offset order) to `d`. */
@@ -222,6 +199,7 @@ export function addTally(d: BatchDeltas, t: Tally): void {
   if (t.stage === "emitted") {
     w.emitted += t.count;
     w.rows.emitted += t.rows ?? t.count;
+    if (t.rows === undefined) w.rowsInexact = true;
     w.emittedRanges.push(range);
     return;
   }
@@ -233,7 +211,8 @@ export function addTally(d: BatchDeltas, t: Tally): void {
   w.applied += t.detail?.["applied"] ?? 0;
   w.duplicate += t.detail?.["duplicate"] ?? 0;
   w.quarantined += t.detail?.["quarantined"] ?? 0;
-  // Tallies of consumers before 2026-12 count records only: each was one row.
+  // Tallies of consumers before 2026-12 count records only: one row each, and the window's rows are not compared.
+  if (t.rowDetail === undefined) w.rowsInexact = true;
   const rows = t.rowDetail ?? t.detail;
   w.rows.applied += rows?.["applied"] ?? 0;
   w.rows.duplicate += rows?.["duplicate"] ?? 0;

@@ -18,8 +18,8 @@ const RECORDS_BALANCED_SQL = (w: string) => `(${w}.emitted = ${w}.transferred AN
 /** Rows balance by the same rule (a bulk snapshot record holds many rows). */
 export const ROWS_BALANCED_SQL = (w: string) =>
   `(${w}.emitted_rows = ${w}.transferred_rows AND ${w}.transferred_rows = ${w}.applied_rows + ${w}.duplicate_rows + ${w}.quarantined_rows)`;
-/** A window balances when its records and its rows do. */
-export const BALANCED_SQL = (w: string) => `(${RECORDS_BALANCED_SQL(w)} AND ${ROWS_BALANCED_SQL(w)})`;
+/** A window balances when its records and its rows do (its rows only when every tally counted rows). */
+export const BALANCED_SQL = (w: string) => `(${RECORDS_BALANCED_SQL(w)} AND (${w}.rows_inexact OR ${ROWS_BALANCED_SQL(w)}))`;
 /** The counts a batch adds to a window, by column: records, then rows (deltas.ts). */
 const COUNT_COLUMNS = [
   "emitted",
@@ -70,12 +70,15 @@ const LEDGER_DDL = [
   `ALTER TABLE ${SCHEMA}.transactions ADD COLUMN IF NOT EXISTS offsets jsonb, ADD COLUMN IF NOT EXISTS bounds jsonb`,
   `ALTER TABLE ${SCHEMA}.partitions ALTER COLUMN high_watermark DROP NOT NULL, ADD COLUMN IF NOT EXISTS emitted_to bigint, ADD COLUMN IF NOT EXISTS manifest_bound bigint,
      ADD COLUMN IF NOT EXISTS stable_end bigint, ADD COLUMN IF NOT EXISTS stable_claims_to bigint, ADD COLUMN IF NOT EXISTS stable_short_since timestamptz`,
-  // Rows beside records (2026-12): a window counted before then held one row per record.
+  // Rows beside records (2026-12). A window counted before then shows its records as rows,
+  // and its rows are not compared (rows_inexact): a bulk record there held many.
   `DO $$ BEGIN
      IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '${SCHEMA}' AND table_name = 'windows' AND column_name = 'emitted_rows') THEN
        ALTER TABLE ${SCHEMA}.windows ADD COLUMN emitted_rows bigint NOT NULL DEFAULT 0, ADD COLUMN transferred_rows bigint NOT NULL DEFAULT 0,
-         ADD COLUMN applied_rows bigint NOT NULL DEFAULT 0, ADD COLUMN duplicate_rows bigint NOT NULL DEFAULT 0, ADD COLUMN quarantined_rows bigint NOT NULL DEFAULT 0;
-       UPDATE ${SCHEMA}.windows SET emitted_rows = emitted, transferred_rows = transferred, applied_rows = applied, duplicate_rows = duplicate, quarantined_rows = quarantined;
+         ADD COLUMN applied_rows bigint NOT NULL DEFAULT 0, ADD COLUMN duplicate_rows bigint NOT NULL DEFAULT 0, ADD COLUMN quarantined_rows bigint NOT NULL DEFAULT 0,
+         ADD COLUMN rows_inexact boolean NOT NULL DEFAULT false;
+       UPDATE ${SCHEMA}.windows SET emitted_rows = emitted, transferred_rows = transferred, applied_rows = applied, duplicate_rows = duplicate,
+         quarantined_rows = quarantined, rows_inexact = true;
      END IF;
    END $$`,
   SNAPSHOTS_DDL(SCHEMA),
@@ -193,20 +196,20 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
     const n = COUNT_COLUMNS.length;
     const countParams = COUNT_COLUMNS.map((_, i) => `$${i + 7}::bigint[]`).join(", ");
     const offsetParams = [0, 1, 2, 3].map((i) => `$${n + 7 + i}::text[]`).join(", ");
-    const sum = (c: string) => `w.${c} + excluded.${c}`;
+    const sum = (c: string) => (c === "rows_inexact" ? `w.${c} OR excluded.${c}` : `w.${c} + excluded.${c}`);
     // BALANCED_SQL's own rule over the sums: "s.emitted" read as "w.emitted + excluded.emitted".
     const balancedAfter = BALANCED_SQL("s").replace(/\bs\.(\w+)/g, (_, c: string) => `(${sum(c)})`);
     await query(
       db,
       "adding counts to the ledger's windows",
       `INSERT INTO ${SCHEMA}.windows AS w (topic, partition, window_start, window_size, replay_records, replay_tallies, ${COUNT_COLUMNS.join(", ")},
-         transferred_offsets, emitted_offsets, written_offsets, skipped_offsets, unbalanced_since)
+         rows_inexact, transferred_offsets, emitted_offsets, written_offsets, skipped_offsets, unbalanced_since)
        SELECT x.topic, x.partition, x.window_start, $4, x.replay_records, x.replay_tallies, ${COUNT_COLUMNS.map((c) => `x.${c}`).join(", ")},
-              x.t_off::int8multirange, x.e_off::int8multirange, x.w_off::int8multirange, x.s_off::int8multirange, CASE WHEN ${BALANCED_SQL("x")} THEN NULL ELSE now() END
-         FROM unnest($1::text[], $2::int[], $3::bigint[], $5::bigint[], $6::int[], ${countParams}, ${offsetParams})
-           AS x(topic, partition, window_start, replay_records, replay_tallies, ${COUNT_COLUMNS.join(", ")}, t_off, e_off, w_off, s_off)
+              x.rows_inexact, x.t_off::int8multirange, x.e_off::int8multirange, x.w_off::int8multirange, x.s_off::int8multirange, CASE WHEN ${BALANCED_SQL("x")} THEN NULL ELSE now() END
+         FROM unnest($1::text[], $2::int[], $3::bigint[], $5::bigint[], $6::int[], ${countParams}, ${offsetParams}, $${n + 11}::boolean[])
+           AS x(topic, partition, window_start, replay_records, replay_tallies, ${COUNT_COLUMNS.join(", ")}, t_off, e_off, w_off, s_off, rows_inexact)
        ON CONFLICT (topic, partition, window_start) DO UPDATE SET
-         ${COUNT_COLUMNS.map((c) => `${c} = ${sum(c)}`).join(", ")},
+         ${COUNT_COLUMNS.map((c) => `${c} = ${sum(c)}`).join(", ")}, rows_inexact = ${sum("rows_inexact")},
          replay_records = w.replay_records + excluded.replay_records, replay_tallies = w.replay_tallies + excluded.replay_tallies,
          transferred_offsets = w.transferred_offsets + excluded.transferred_offsets, emitted_offsets = w.emitted_offsets + excluded.emitted_offsets,
          written_offsets = w.written_offsets + excluded.written_offsets, skipped_offsets = w.skipped_offsets + excluded.skipped_offsets, updated_at = now(),
@@ -232,6 +235,7 @@ export async function writeBatch(db: Client, w: LedgerWrite): Promise<{ newTalli
         windows.map((x) => multirange(x.emittedRanges)),
         windows.map((x) => multirange(x.writtenRanges)),
         windows.map((x) => multirange(x.skippedRanges)),
+        windows.map((x) => x.rowsInexact),
       ],
     );
   }

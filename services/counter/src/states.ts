@@ -50,9 +50,9 @@ const WINDOW_FACTS = `SELECT w.*, pt.high_watermark, COALESCE(pos.next_offset, 0
  */
 const STATE = `CASE
   WHEN NOT isempty(f.past_end) OR NOT isempty(f.not_emitted) OR NOT isempty(f.skipped)
-    OR (f.kafka_read AND (f.emitted <> f.transferred OR f.emitted_rows <> f.transferred_rows))
+    OR (f.kafka_read AND (f.emitted <> f.transferred OR (NOT f.rows_inexact AND f.emitted_rows <> f.transferred_rows)))
     OR (f.written_read AND f.applied + f.duplicate + f.quarantined > f.transferred)
-    OR (f.written_read AND f.applied + f.duplicate + f.quarantined = f.transferred AND f.emitted = f.transferred
+    OR (f.written_read AND NOT f.rows_inexact AND f.applied + f.duplicate + f.quarantined = f.transferred AND f.emitted = f.transferred
         AND f.applied_rows + f.duplicate_rows + f.quarantined_rows <> f.transferred_rows) THEN 'mismatch'
   WHEN f.quarantined > 0 THEN 'attention'
   WHEN NOT ${BALANCED_SQL("f")} THEN 'behind'
@@ -115,6 +115,7 @@ interface RawWindow {
   applied_rows: string;
   duplicate_rows: string;
   quarantined_rows: string;
+  rows_inexact: "t" | "f";
   replay_records: string;
   unbalanced_since: string | null;
   updated_at: string;
@@ -130,7 +131,7 @@ interface RawWindow {
 }
 
 const WINDOW_COLUMNS = `topic, partition, window_start, window_size, state, emitted, transferred, applied, duplicate, quarantined,
-  emitted_rows, transferred_rows, applied_rows, duplicate_rows, quarantined_rows, replay_records,
+  emitted_rows, transferred_rows, applied_rows, duplicate_rows, quarantined_rows, rows_inexact, replay_records,
   unbalanced_since, updated_at, read_to, written_to, kafka_read, written_read, not_in_kafka::text, past_end::text, not_emitted::text, skipped::text,
   (transferred_offsets - written_offsets - skipped)::text AS not_written`;
 
@@ -162,17 +163,19 @@ function windowProblems(r: RawWindow, w: { emitted: number; transferred: number;
   } else if (written > w.transferred) {
     problems.push(`behind: the consumer reported ${written} records written, ${w.transferred} found in Kafka so far; ${read}`);
   }
-  // Rows: named where the records agree (a difference in records is named above).
+  // Rows: named where the records agree (a difference in records is named above), and only
+  // when every tally of the window counted rows.
   const rows = w.rows;
   const rowsWritten = rows.applied + rows.duplicate + rows.quarantined;
-  if (w.emitted === w.transferred && rows.emitted !== rows.transferred) {
+  const exact = r.rows_inexact === "f";
+  if (exact && w.emitted === w.transferred && rows.emitted !== rows.transferred) {
     problems.push(
       r.kafka_read === "t"
         ? `the producer emitted ${rows.emitted} rows in ${w.emitted} records, the same records in Kafka hold ${rows.transferred} rows`
         : `behind: the producer reported ${rows.emitted} rows emitted, ${rows.transferred} found in Kafka so far; ${read}`,
     );
   }
-  if (written === w.transferred && rowsWritten !== rows.transferred) {
+  if (exact && written === w.transferred && rowsWritten !== rows.transferred) {
     problems.push(
       r.written_read === "t" && w.emitted === w.transferred
         ? `the consumer reported ${rowsWritten} rows written, the same records in Kafka hold ${rows.transferred} rows`
@@ -200,6 +203,7 @@ function windowRow(r: RawWindow): WindowRow {
       duplicate: num(r.duplicate_rows),
       quarantined: num(r.quarantined_rows),
     },
+    rowsExact: r.rows_inexact === "f",
   };
   const start = num(r.window_start);
   return {

@@ -159,9 +159,14 @@ export class LiveSnapshots {
   private async snapshotTables(tables: readonly SnapshotTableProgress[]): Promise<void> {
     const queue = [...tables];
     const worker = async (slot: number): Promise<void> => {
-      for (let t = queue.shift(); t !== undefined && !this.stopped; t = queue.shift()) {
-        this.clients[slot] ??= await this.o.connect();
-        await this.snapshotTable(t, this.clients[slot]);
+      try {
+        for (let t = queue.shift(); t !== undefined && !this.stopped; t = queue.shift()) {
+          this.clients[slot] ??= await this.o.connect();
+          await this.snapshotTable(t, this.clients[slot]);
+        }
+      } catch (err) {
+        queue.length = 0; // the others stop after their table: the stream restarts from the checkpoints
+        throw err;
       }
     };
     const results = await Promise.allSettled(Array.from({ length: Math.min(this.o.workers, queue.length) }, (_, i) => worker(i)));

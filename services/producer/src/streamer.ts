@@ -559,13 +559,14 @@ export class Streamer {
     const upTo = this.received;
     // A checkpoint-only commit (idle) carries no source commit: replication lag is none, not the age of the last one.
     const commitDate = this.manifests.length === 0 ? null : this.lastCommitDate;
+    const live = this.window.forCheckpoint();
     const checkpoint: Checkpoint = {
       v: 1,
       slot: this.options.slot,
       db: this.options.db,
       lsn: formatLsn(upTo),
       phase: "streaming",
-      ...(this.window.tables.size === 0 ? {} : { live: [...this.window.tables.values()] }),
+      ...(live.length === 0 ? {} : { live }),
       at: new Date().toISOString(),
     };
     const waiters = this.checkpointWaiters.splice(0);

@@ -65,6 +65,8 @@ export type KeyAfter = (rel: RelationSchema, key: ReadonlyMap<string, string | n
 export class WatermarkWindow {
   /** Live snapshots in progress, by table: written into every checkpoint. */
   private readonly live = new Map<string, SnapshotTableProgress>();
+  /** Tables whose last chunk joined the stream: in the next checkpoint once more, done (their final rows). */
+  private readonly finished = new Map<string, SnapshotTableProgress>();
   /** Chunks read and registered, by watermark id. */
   private readonly chunks = new Map<string, WaitingChunk>();
   /** Per table, the LSN of the last truncate streamed (a chunk read before it is read again). */
@@ -79,7 +81,7 @@ export class WatermarkWindow {
     live: readonly SnapshotTableProgress[],
     private readonly keyAfter: KeyAfter,
   ) {
-    for (const p of live) this.live.set(p.table, p);
+    for (const p of live) if (!p.done) this.live.set(p.table, p);
   }
 
   /** Tables being snapshotted alongside the stream, and their progress as last emitted. */
@@ -90,8 +92,16 @@ export class WatermarkWindow {
   /** A table starts its live snapshot: it joins the checkpoints from the next Kafka commit on. False when it is being snapshotted already. */
   begin(table: string): boolean {
     if (this.live.has(table)) return false;
+    this.finished.delete(table);
     this.live.set(table, { table, done: false, lastKey: null, rows: 0 });
     return true;
+  }
+
+  /** The progress a checkpoint carries: the tables being snapshotted, and once each table whose snapshot ended since the last one. */
+  forCheckpoint(): SnapshotTableProgress[] {
+    const list = [...this.live.values(), ...this.finished.values()];
+    this.finished.clear();
+    return list;
   }
 
   /** The stream runs: chunks are taken. */
@@ -198,12 +208,13 @@ export class WatermarkWindow {
     return { rows };
   }
 
-  /** The chunk's rows are emitted: its progress goes into the next checkpoint (a done table leaves the window). */
+  /** The chunk's rows are emitted: its progress goes into the next checkpoint (a done table leaves the window, and is reported done once). */
   joined(chunk: LiveChunk): void {
     if (chunk.progress.done) {
       this.live.delete(chunk.table);
       this.recent.delete(chunk.table);
       this.truncatedAt.delete(chunk.table);
+      this.finished.set(chunk.table, chunk.progress);
     } else {
       this.live.set(chunk.table, chunk.progress);
     }
