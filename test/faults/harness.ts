@@ -293,7 +293,7 @@ export async function faultFixture(stack: { source: string; target: string; kafk
       return summary.catch(async (err: unknown) => {
         // What the ledger still waits for names the culprit (a manifest unread, records not found).
         const pending = await f.counter.api("/api/transactions?state=pending&limit=3");
-        throw new Error(`${(err as Error).message}\npending transactions: ${JSON.stringify(pending).slice(0, 4000)}`);
+        throw new Error(`${(err as Error).message}\npending transactions: ${JSON.stringify(pending).slice(0, 4000)}\nunsettled: ${await unsettled(base.ledger.url)}`);
       });
     },
     async prove(watch) {
@@ -447,4 +447,30 @@ export async function scenario(
  */
 export function holdFault(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Complete transactions the counter has not settled as applied, each beside the written and
+ * skipped offsets of the windows its records lie in: what a drain that timed out on them
+ * needs to name the offsets the consumer's tallies never covered.
+ */
+async function unsettled(ledgerUrl: string): Promise<string> {
+  const db = new pg.Client({ connectionString: ledgerUrl });
+  try {
+    await db.connect();
+    const r = await db.query<{ txn: string; k: string; offsets: string; windows: string | null }>(
+      `SELECT t.commit_lsn::text || ' xid ' || COALESCE(t.xid::text, '?') AS txn, o.k, o.v AS offsets,
+              (SELECT string_agg(w.window_start || ': transferred ' || w.transferred_offsets::text || ' written ' || w.written_offsets::text || ' skipped ' || w.skipped_offsets::text, '; ' ORDER BY w.window_start)
+                 FROM zeroloss_counter.windows w
+                WHERE w.topic = split_part(o.k, ':', 1) AND w.partition = split_part(o.k, ':', 2)::int
+                  AND w.window_start + w.window_size > lower(o.v::int8multirange) AND w.window_start < upper(o.v::int8multirange)) AS windows
+         FROM (SELECT * FROM zeroloss_counter.transactions WHERE applied_at IS NULL AND complete_at IS NOT NULL ORDER BY commit_lsn LIMIT 3) t
+        CROSS JOIN LATERAL jsonb_each_text(COALESCE(t.offsets, '{}')) o(k, v)`,
+    );
+    return r.rows.map((x) => `\n  ${x.txn} ${x.k} at ${x.offsets} | ${x.windows ?? "no window"}`).join("").slice(0, 6000) || "none";
+  } catch (err) {
+    return `(the ledger could not be read: ${(err as Error).message})`;
+  } finally {
+    await db.end().catch(() => undefined);
+  }
 }

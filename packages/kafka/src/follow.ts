@@ -74,3 +74,18 @@ export async function waitWithHeartbeat(ms: number, heartbeat: () => Promise<voi
     await heartbeat();
   }
 }
+
+/** Awaits `work`, heartbeating every second while it runs: a long wait must not cost the group member its partitions. */
+export async function awaitWithHeartbeat<T>(work: Promise<T>, heartbeat: () => Promise<void>): Promise<T> {
+  let settled = false;
+  const done = work.finally(() => {
+    settled = true;
+  });
+  while (!settled) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done.then(() => undefined, () => undefined), new Promise<void>((r) => (timer = setTimeout(r, 1_000)))]);
+    clearTimeout(timer);
+    if (!settled) await heartbeat();
+  }
+  return done;
+}

@@ -4,6 +4,9 @@
 // offsets committed. kafkajs's auto-resolve and auto-commit
 // are off: a batch that was not committed in the target is never committed in Kafka.
 //
+// Fetch-ahead: a batch is handed back to kafkajs once the Applier has it, so the next fetch
+// runs while the target applies it; one batch per partition is in the target at a time.
+//
 // Failures: a retriable one (target or Kafka away, serialization failure, deadlock) retries
 // the batch with backoff, heartbeating so the group keeps the partition; a non-retriable
 // one (a target table that does not match, a bug) stops that partition with the error on
@@ -13,7 +16,7 @@
 import type { Config } from "@zeroloss/config";
 import { backoff, describeError, type ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
-import { createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
+import { awaitWithHeartbeat, createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg";
 import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
@@ -45,6 +48,8 @@ interface StoppedPartition {
 /** undefined_column, datatype_mismatch: what a batch planned before a concurrent target DDL meets. */
 const SCHEMA_RACE = new Set(["42703", "42804"]);
 
+const bigMax = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
 export class Consumer {
   private readonly log: Logger;
   private readonly failpoints: Failpoints;
@@ -66,6 +71,14 @@ export class Consumer {
   /** Per "topic:partition": the offset after what this process applied and committed (or, stopped, the offset it stopped at). */
   private readonly positions = new Map<string, bigint>();
   private ddl: Client | null = null;
+  /** Per "topic:partition": the batch in the target (or waiting for a transaction), until it is done. */
+  private readonly inTarget = new Map<string, { readonly done: Promise<void>; readonly nextOffset: bigint }>();
+  /** Per "topic:partition": the highest high watermark fetched, for the lag gauge. */
+  private readonly highWatermarks = new Map<string, bigint>();
+  /** The partitions this process holds since the last rebalance (null before the first). */
+  private assigned: ReadonlySet<string> | null = null;
+  /** Batches fetched and waiting for their partition's batch in the target. */
+  private ahead = 0;
 
   constructor(private readonly o: ConsumerOptions) {
     this.log = o.log;
@@ -108,7 +121,10 @@ export class Consumer {
       sessionTimeoutMs: c.sessionTimeoutMs,
       topicPollMs: c.topicPollMs,
       concurrency: c.partitionsConcurrently,
-      consumer: { maxBytesPerPartition: c.maxBatchBytes, maxBytes: c.maxBatchBytes * Math.max(2, c.partitionsConcurrently) },
+      // A fetch brings about what the target transactions in flight take (each up to
+      // maxBatchBytes); the next one is fetched while they apply (fetch-ahead, onBatch), so
+      // more per fetch would only wait in memory.
+      consumer: { maxBytesPerPartition: c.maxBatchBytes, maxBytes: c.maxBatchBytes * Math.max(2, c.targetTransactions) },
       wants: (t) => this.topics.dataPattern.test(t),
       setUp: () => this.setUp(),
       eachBatch: (payload) => this.onBatch(payload),
@@ -140,6 +156,7 @@ export class Consumer {
     try {
       await this.svc.run();
     } finally {
+      await Promise.allSettled([...this.inTarget.values()].map((b) => b.done)); // batches handed back to kafkajs early still finish (or give up: not live)
       await this.outbox.close();
       for (const c of this.free.splice(0)) await c.client.end().catch(() => undefined); // closing at exit: nothing to report
       await this.ddl?.end().catch(() => undefined);
@@ -165,34 +182,83 @@ export class Consumer {
     group.on(group.events.END_BATCH_PROCESS, (e) => {
       const { topic, partition, batchSize, lastOffset, highWatermark } = e.payload;
       const k = `${topic}:${partition}`;
+      this.highWatermarks.set(k, bigMax(this.highWatermarks.get(k) ?? 0n, BigInt(highWatermark)));
       if (batchSize === 0 && !this.stoppedPartitions.has(k)) {
         const next = BigInt(lastOffset) + 1n;
-        group.commitOffsets([{ topic, partition, offset: next.toString() }]).then(
-          () => this.positions.set(k, next),
-          (err: unknown) => this.log.debug({ err: describeError(err), topic, partition }, "committing past commit markers failed; the next batch commits"),
-        );
+        const commit = () => {
+          // Never backwards (a later batch committed first), never past a batch that was not applied and committed.
+          if (this.stoppedPartitions.has(k) || (this.positions.get(k) ?? -1n) >= next) return;
+          group.commitOffsets([{ topic, partition, offset: next.toString() }]).then(
+            () => {
+              if ((this.positions.get(k) ?? -1n) < next) this.positions.set(k, next);
+              this.setLag(topic, partition);
+            },
+            (err: unknown) => this.log.debug({ err: describeError(err), topic, partition }, "committing past commit markers failed; the next batch commits"),
+          );
+        };
+        // These markers lie past the records of the partition's batch in the target (fetched
+        // before them): committed once that batch is applied and its offsets committed.
+        const before = this.inTarget.get(k);
+        if (before === undefined) commit();
+        else void before.done.then(() => ((this.positions.get(k) ?? -1n) >= before.nextOffset ? commit() : undefined));
       }
-      // Lag is counted from what is applied and committed, not from what was fetched: a
-      // stopped partition keeps its lag.
-      const applied = this.positions.get(k);
-      if (applied !== undefined) this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(highWatermark) - applied)));
+      this.setLag(topic, partition);
     });
     // After a rebalance, partitions that went to another member are no longer this process's lag to report.
     group.on(group.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((p) => `${topic}:${p}`)));
+      this.assigned = assigned;
       for (const k of [...this.positions.keys()]) {
         if (assigned.has(k)) continue;
         this.positions.delete(k);
+        this.highWatermarks.delete(k);
         const at = k.lastIndexOf(":");
         this.o.metrics.lag.remove({ topic: k.slice(0, at), partition: k.slice(at + 1) });
       }
     });
   }
 
+  /**
+   * kafkajs fetches again only once every batch of its last fetch is handed back. A batch is
+   * therefore handed back as soon as it is in the Applier's hands, and the next fetch runs
+   * while the target applies it (fetch-ahead). One batch per partition is in the target at a
+   * time, in offset order: the next one waits here for it. Its offset is resolved at once so
+   * kafkajs fetches past it; only the commit after the target transaction (commitOffsets)
+   * moves the group's offset, so a crash still re-reads it.
+   */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, pause } = payload;
+    const { batch, resolveOffset, heartbeat } = payload;
+    const k = `${batch.topic}:${batch.partition}`;
+    const previous = this.inTarget.get(k);
+    if (previous !== undefined) {
+      this.ahead++;
+      this.o.metrics.batchesAhead.set(this.ahead);
+      try {
+        await awaitWithHeartbeat(previous.done, heartbeat);
+      } finally {
+        this.ahead--;
+        this.o.metrics.batchesAhead.set(this.ahead);
+      }
+    }
+    if (this.stoppedPartitions.has(k) || batch.messages.length === 0) return;
+    const work = this.applyBatch(payload).catch((err: unknown) => {
+      // Not a batch's failure (those are handled inside): a bug. The consumer stops with it; nothing was committed past it.
+      const e = this.noteError(err, `applying ${k}`);
+      this.log.error({ code: e.code, topic: batch.topic, partition: batch.partition }, `the consumer stops: ${e.message}`);
+      this.svc.fail(e);
+    });
+    const entry = { done: work, nextOffset: BigInt(batch.lastOffset()) + 1n };
+    this.inTarget.set(k, entry);
+    void work.finally(() => {
+      if (this.inTarget.get(k) === entry) this.inTarget.delete(k);
+    });
+    resolveOffset(batch.lastOffset());
+  }
+
+  /** Plans and applies one partition batch, retrying what retrying can cure; a batch's own failure stops its partition. */
+  private async applyBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, pause } = payload;
     const { topic, partition } = batch;
-    if (this.stoppedPartitions.has(`${topic}:${partition}`) || batch.messages.length === 0) return;
     const records: InputRecord[] = batch.messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value }));
     const nextOffset = BigInt(batch.lastOffset()) + 1n;
     const log = this.log.child({ topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() });
@@ -222,8 +288,10 @@ export class Consumer {
           this.latestTable.clear();
         }
         if (!e.retriable && !raced) {
+          // The batch fetched after this one (if any) finds the partition stopped and is not applied.
           this.stoppedPartitions.set(`${topic}:${partition}`, { topic, partition, code: e.code, message: e.message });
           if (!this.positions.has(`${topic}:${partition}`)) this.positions.set(`${topic}:${partition}`, BigInt(batch.firstOffset() ?? "0"));
+          this.setLag(topic, partition); // it keeps its lag
           this.o.metrics.stoppedPartitions.set(this.stoppedPartitions.size);
           pause();
           log.error({ code: e.code, details: e.details }, `partition stopped: ${e.message}`);
@@ -231,15 +299,36 @@ export class Consumer {
         }
         const wait = retry.next();
         log.warn({ code: e.code, retryInMs: wait }, `batch failed, retrying: ${e.message}`);
-        await waitWithHeartbeat(wait, heartbeat, () => this.svc.stopped);
+        // Its offset is resolved already (fetch-ahead): kafkajs will not hand it over again, so
+        // it is tried until it is applied or its partition is no longer this process's to
+        // apply (live() above). A failed heartbeat is kafkajs's to act on (the waiting batch
+        // behind this one heartbeats too, and rejoins); this batch goes on.
+        await waitWithHeartbeat(wait, heartbeat, () => this.svc.stopped).catch((hb: unknown) =>
+          log.debug({ err: describeError(hb) }, "heartbeat failed while waiting to retry a batch"),
+        );
       }
     }
     this.observe(plan, result);
     if (!committed) return;
-    resolveOffset(batch.lastOffset());
-    this.positions.set(`${topic}:${partition}`, nextOffset);
-    this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - nextOffset)));
+    const k = `${topic}:${partition}`;
+    if (this.assigned === null || this.assigned.has(k)) {
+      if ((this.positions.get(k) ?? -1n) < nextOffset) this.positions.set(k, nextOffset);
+      this.highWatermarks.set(k, bigMax(this.highWatermarks.get(k) ?? 0n, BigInt(batch.highWatermark)));
+      this.setLag(topic, partition);
+    }
     void this.outbox.drain();
+  }
+
+  /**
+   * Lag from what is applied and committed, not from what was fetched (a stopped partition
+   * keeps its lag), against the highest high watermark fetched.
+   */
+  private setLag(topic: string, partition: number): void {
+    const k = `${topic}:${partition}`;
+    const applied = this.positions.get(k);
+    const hw = this.highWatermarks.get(k);
+    if (applied === undefined || hw === undefined) return;
+    this.o.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, Number(hw - applied)));
   }
 
   /** The offsets of batches just committed in the target, in one request (failpoints around it). */

@@ -16,6 +16,7 @@ export class ConsumerMetrics {
   readonly transactionBatches: Histogram;
   readonly errors: Counter<"code">;
   readonly stoppedPartitions: Gauge;
+  readonly batchesAhead: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -56,6 +57,11 @@ export class ConsumerMetrics {
       registers,
     });
     this.errors = new Counter({ name: "zeroloss_consumer_errors_total", help: "Errors by stable code", labelNames: ["code"], registers });
+    this.batchesAhead = new Gauge({
+      name: "zeroloss_consumer_batches_ahead",
+      help: "Partition batches fetched while the partition's previous batch is in the target, waiting for it (fetch-ahead: above 0 most of the time, the target is what the consumer waits on)",
+      registers,
+    });
     this.stoppedPartitions = new Gauge({ name: "zeroloss_consumer_stopped_partitions", help: "Partitions stopped by a non-retriable failure (see /healthz)", registers });
   }
 }
