@@ -46,7 +46,8 @@ describe("counter ledger", () => {
   let changes = 0;
 
   beforeAll(async () => {
-    f = await counterFixture(inject("stack"), "ctr", { tallies: { windowSize: 50 }, counter: { graceSeconds: 120 } });
+    // slowRefreshSeconds: 2: the held-up refresh below is reported within the test.
+    f = await counterFixture(inject("stack"), "ctr", { tallies: { windowSize: 50 }, counter: { graceSeconds: 120, slowRefreshSeconds: 2 } });
     src = await sourceClient(f);
     await src.query(`CREATE TABLE orders (id int PRIMARY KEY, amount numeric(12,2), note text)`);
     await src.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind text)`);
@@ -192,7 +193,7 @@ describe("counter ledger", () => {
     await blind.stop("SIGKILL");
   });
 
-  it("a refresh held up by a lock in the ledger: the API still answers, from its own connection", async () => {
+  it("a refresh held up by a lock in the ledger: the API still answers, from its own connection; the stuck step is reported", async () => {
     // The 2 s refresh settles transactions with an UPDATE; a writer's row locks (here a
     // table lock) hold it up. The soak saw /api/summary wait minutes behind such refreshes.
     const holder = await connect(f.ledger.url, { applicationName: "test-lock-holder" });
@@ -211,11 +212,29 @@ describe("counter ledger", () => {
       const res = await fetch(`http://127.0.0.1:${counter.port}/api/summary`, { signal: AbortSignal.timeout(20_000) });
       expect(res.status).toBe(200);
       expect(((await res.json()) as SummaryBody).totals.emitted).toBe(changes);
+      // Nothing settles while it waits: said on /healthz and in the log, naming the step.
+      const slow = await pollUntil(
+        async () => {
+          const details = (await counter.health())?.body["details"] as { slowRefresh?: { step: string; runningSeconds: number } } | undefined;
+          return details?.slowRefresh;
+        },
+        { timeoutMs: 30_000, what: "/healthz to report the refresh held up" },
+      );
+      expect(slow.step).toBe("settling transactions");
+      expect(slow.runningSeconds).toBeGreaterThanOrEqual(2);
+      await pollUntil(async () => (counter.output().includes("the ledger refresh is still settling transactions") ? true : undefined), {
+        timeoutMs: 10_000,
+        what: "the counter to log the held-up refresh",
+      });
     } finally {
       await holder.query("ROLLBACK");
       await holder.end();
     }
     // Released, the refreshes go on.
     await waitForSummary(counter, "a refresh after the lock", (x) => x.totals.emitted === changes);
+    await pollUntil(async () => (((await counter.health())?.body["details"] as Record<string, unknown> | undefined)?.["slowRefresh"] === undefined ? true : undefined), {
+      timeoutMs: 30_000,
+      what: "/healthz to stop reporting the refresh once it ended",
+    });
   });
 });

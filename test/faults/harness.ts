@@ -293,7 +293,7 @@ export async function faultFixture(stack: { source: string; target: string; kafk
       return summary.catch(async (err: unknown) => {
         // What the ledger still waits for names the culprit (a manifest unread, records not found).
         const pending = await f.counter.api("/api/transactions?state=pending&limit=3");
-        throw new Error(`${(err as Error).message}\npending transactions: ${JSON.stringify(pending).slice(0, 4000)}\nunsettled: ${await unsettled(base.ledger.url)}`);
+        throw new Error(`${(err as Error).message}\npending transactions: ${JSON.stringify(pending).slice(0, 4000)}\nunsettled: ${await unsettled(base.ledger.url)}\ncounter /healthz: ${JSON.stringify((await f.counter.health())?.body ?? null).slice(0, 2000)}`);
       });
     },
     async prove(watch) {
@@ -467,7 +467,13 @@ async function unsettled(ledgerUrl: string): Promise<string> {
          FROM (SELECT * FROM zeroloss_counter.transactions WHERE applied_at IS NULL AND complete_at IS NOT NULL ORDER BY commit_lsn LIMIT 3) t
         CROSS JOIN LATERAL jsonb_each_text(COALESCE(t.offsets, '{}')) o(k, v)`,
     );
-    return r.rows.map((x) => `\n  ${x.txn} ${x.k} at ${x.offsets} | ${x.windows ?? "no window"}`).join("").slice(0, 6000) || "none";
+    // A settling refresh stuck behind a lock shows here, not in the offsets.
+    const sessions = await db.query<{ s: string }>(
+      `SELECT application_name || ' ' || state || COALESCE(' waiting on ' || wait_event_type || ':' || wait_event, '') || ' for ' || (now() - query_start)::text || ': ' || left(query, 80) AS s
+         FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    const txns = r.rows.map((x) => `\n  ${x.txn} ${x.k} at ${x.offsets} | ${x.windows ?? "no window"}`).join("").slice(0, 6000) || "none";
+    return `${txns}\nledger sessions:${sessions.rows.map((x) => `\n  ${x.s}`).join("")}`;
   } catch (err) {
     return `(the ledger could not be read: ${(err as Error).message})`;
   } finally {

@@ -160,6 +160,8 @@ export const configSchema = z.strictObject({
       retainTransactionsSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
       /** How often metrics and transaction states are refreshed from the ledger. */
       refreshMs: z.number().int().min(100).max(600_000).default(2_000),
+      /** A refresh running longer than this is logged and shown on /healthz, naming its step: no transaction settles meanwhile. */
+      slowRefreshSeconds: z.number().int().min(1).max(86_400).default(60),
       /** Fetched batches are gathered this long into one ledger transaction: fewer, larger writes; the counts lag by as much. */
       lingerMs: z.number().int().min(0).max(60_000).default(0),
       /** How often the data topics are listed, to count topics created after the counter. */
@@ -178,6 +180,7 @@ export const configSchema = z.strictObject({
       graceSeconds: 300,
       retainTransactionsSeconds: 86_400,
       refreshMs: 2_000,
+      slowRefreshSeconds: 60,
       lingerMs: 0,
       topicPollMs: 5_000,
       sessionTimeoutMs: 30_000,

@@ -1,3 +1,3 @@
 export * from "./error.js";
-export { pollUntil, type PollOptions } from "./poll.js";
+export { pollUntil, withDeadline, type PollOptions } from "./poll.js";
 export { backoff, Sleeper, type Backoff } from "./retry.js";

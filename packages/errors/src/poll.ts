@@ -31,3 +31,21 @@ export async function pollUntil<T>(attempt: () => Promise<T | undefined>, option
     await new Promise((r) => setTimeout(r, interval));
   }
 }
+
+/**
+ * `work`, or a TIMEOUT error once `ms` pass: for a step that is one proof among others and must
+ * not hold up the loop it runs in. Past the deadline `work` goes on unobserved; its outcome,
+ * failure included, is no longer anybody's.
+ */
+export async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ZerolossError("TIMEOUT", `${what} took over ${ms} ms; given up`, { retriable: true })), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined); // past the deadline: reported as TIMEOUT above, not as an unhandled rejection
+  }
+}

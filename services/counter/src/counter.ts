@@ -10,7 +10,7 @@
 // A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
 import { AvroRegistry } from "@zeroloss/avro";
 import type { Config } from "@zeroloss/config";
-import { backoff, describeError, ZerolossError } from "@zeroloss/errors";
+import { backoff, describeError, withDeadline, ZerolossError } from "@zeroloss/errors";
 import { createKafka, GroupCommit, GroupService, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, query, serviceError, type Client } from "@zeroloss/pg";
@@ -47,6 +47,12 @@ const CONCURRENT_BATCHES = 256;
  */
 const FETCH = { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 } as const;
 
+/**
+ * The refresh asks Kafka for committed ends only while tallies claim unread offsets; that
+ * probe gets this long. A Kafka outage must not hold up settling and the gauges behind it.
+ */
+const PROBE_DEADLINE_MS = 15_000;
+
 /** A fetched partition batch to count. */
 interface Counted {
   readonly topic: string;
@@ -78,6 +84,10 @@ export class Counter {
   private reader: Client | null = null;
   private refresher: Client | null = null;
   private refreshing: Promise<Summary | null> | null = null;
+  /** What the running refresh is doing, and since when it runs: a refresh stuck in a step is reported (refresh()). */
+  private refreshStep: string | null = null;
+  private refreshStarted = 0;
+  private slowReported = false;
   private latest: Summary | null = null;
   /** Partitions this process holds in the group, as of its last join (on /healthz). */
   private assigned = 0;
@@ -148,6 +158,7 @@ export class Counter {
         assignedPartitions: this.assigned,
         ...(this.latest === null ? {} : { ok: this.latest.ok, windows: this.latest.windows, transactions: this.latest.transactions }),
         ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
+        ...(this.slowReported && this.refreshStep !== null ? { slowRefresh: { step: this.refreshStep, runningSeconds: Math.round((Date.now() - this.refreshStarted) / 1000) } } : {}),
       },
     };
   }
@@ -206,15 +217,26 @@ export class Counter {
     this.free.push(db);
   }
 
-  /** Settles transactions and refreshes the metrics from the ledger; a failure shows on /healthz until the next success. */
   /**
    * Settles transactions and refreshes metrics from the ledger, on a connection of its own:
    * its UPDATE may wait for the writer's row locks, and the API's reads must not queue behind
    * it. A refresh still running when the next is due is not doubled: they used to pile up on
    * one connection during catch-ups, and /api/summary waited minutes behind them (the soak).
+   * One running for over counter.slowRefreshSeconds is reported once, with the step it is in: no
+   * transaction is settled meanwhile. A failure shows on /healthz until the next success.
    */
   refresh(): Promise<Summary | null> {
-    this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = null));
+    if (this.refreshing === null) {
+      this.refreshStarted = Date.now();
+      this.slowReported = false;
+      this.refreshing = this.refreshOnce().finally(() => {
+        this.refreshing = null;
+        this.refreshStep = null;
+      });
+    } else if (!this.slowReported && this.refreshStep !== null && Date.now() - this.refreshStarted > this.o.config.counter.slowRefreshSeconds * 1000) {
+      this.slowReported = true;
+      this.log.warn({ step: this.refreshStep, runningMs: Date.now() - this.refreshStarted }, `the ledger refresh is still ${this.refreshStep}; no transaction is settled until it ends`);
+    }
     return this.refreshing;
   }
 
@@ -228,11 +250,15 @@ export class Counter {
         },
       });
       const db = this.refresher;
+      this.refreshStep = "settling transactions";
       await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds, this.o.config.tallies.windowSize);
-      await this.probeStableEnds(db).catch((err: unknown) => {
-        // Kafka's committed end is one proof among others: the summary and the gauges go on without it.
+      this.refreshStep = "probing Kafka's committed ends";
+      await withDeadline(this.probeStableEnds(db), PROBE_DEADLINE_MS, "probing Kafka's committed ends").catch((err: unknown) => {
+        // Kafka's committed end is one proof among others: the summary, the gauges and the next
+        // settling go on without it (an outage must not stop the refresh).
         this.noteError(err, "probing Kafka's committed end");
       });
+      this.refreshStep = "summarising the ledger";
       const s = await summary(db, this.o.config.counter.graceSeconds, this.slotWatch.state);
       this.o.metrics.set(s);
       this.latest = s;
