@@ -157,7 +157,7 @@ describe("bulk, parallel snapshot", () => {
     // A key field that is not its row's key (the tombstones and the LSN guard go by it).
     const forged = record(`${copyField(encodeKey(columns, { k: "forged" }))}\t${rowChecksum(["k", "v"], ["new 7", "7"])}\tnew 7\t7\n`, 1, 4);
     const after = record(line("new 6", "6"), 1, 3);
-    const kafka = createKafka({ brokers: [...inject("stack").kafka], clientId: "test-bulk-faults", log: silentLogger() });
+    const kafka = createKafka({ connection: { brokers: inject("stack").kafka }, clientId: "test-bulk-faults", log: silentLogger() });
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {

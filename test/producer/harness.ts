@@ -8,7 +8,7 @@ import { stringify } from "yaml";
 import pg from "pg";
 import { createTestDatabase, freePort, pollUntil, type TestDatabase } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
-import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
+import { AvroRegistry, EnvelopeReader, registryAt } from "@zeroloss/avro";
 import { decodeCheckpoint, decodeManifest, decodeTally, parseBulkRows, topicNames, type Checkpoint, type Envelope, type Manifest, type Tally } from "@zeroloss/wire";
 import { parseMetrics, silentLogger, sumOf } from "@zeroloss/observability";
 import { dropSlot, slotStatus } from "@zeroloss/pg";
@@ -77,8 +77,8 @@ export async function producerFixture(stack: Stack, name: string, config: Record
   writeFileSync(configFile, stringify(merged));
   // Records in either encoding: Avro ones through the configured registry.
   const registryUrl = (merged["kafka"] as { registry?: { url?: string } }).registry?.url;
-  const envelopes = new EnvelopeReader(registryUrl === undefined ? null : new AvroRegistry(registryUrl));
-  const kafka = createKafka({ brokers: stack.kafka, clientId: `test-${name}`, log: silentLogger() });
+  const envelopes = new EnvelopeReader(registryUrl === undefined ? null : new AvroRegistry(registryAt(registryUrl)));
+  const kafka = createKafka({ connection: { brokers: stack.kafka }, clientId: `test-${name}`, log: silentLogger() });
   const topics = topicNames(prefix);
   const read = async (topic: string) => {
     const out: Array<{ key: Buffer | null; value: Buffer | null; partition: number; offset: number }> = [];

@@ -7,11 +7,13 @@
 // producer's and consumer's hot paths stay synchronous: a writer is made once per relation
 // version, and a reader loads the schemas of a batch's records before decoding them.
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
+import type http from "node:http";
 import avsc from "avsc";
 import { ZerolossError } from "@zeroloss/errors";
 import { checkEnvelope, WireError, type Envelope, type EnvelopeColumn, type EnvelopeSource, type Op, type Row } from "@zeroloss/wire";
 import { envelopeSchema, schemaColumns, type SchemaColumn } from "./schema.js";
 import { fromAvro, toAvro } from "./values.js";
+import { registryAgent, registryAuth, registryGet, type RegistryConnection } from "./registry-http.js";
 
 /** Confluent's framing: magic byte 0, then the schema id. A JSON envelope starts with `{`. */
 const MAGIC = 0;
@@ -201,11 +203,12 @@ export class AvroRegistry {
   /** The registration under way per subject. */
   private readonly registering = new Map<string, Promise<AvroWriter>>();
 
-  /** The URL without a trailing slash, for the registry's REST paths. */
-  private readonly base: string;
+  private readonly agent: http.Agent;
+  readonly url: string;
 
-  constructor(readonly url: string) {
-    this.base = url.replace(/\/$/, "");
+  constructor(private readonly connection: RegistryConnection) {
+    this.url = connection.url;
+    this.agent = registryAgent(connection);
     // avsc adds every named type it parses to `registry`, and the client passes the same
     // options to each parse: a shared object would refuse the second schema of a subject
     // ("duplicate type name"). A getter hands each parse a fresh one.
@@ -214,7 +217,8 @@ export class AvroRegistry {
         return { long: LongAsBigInt };
       },
     };
-    this.client = new SchemaRegistry({ host: url }, { [SchemaType.AVRO]: avro });
+    const auth = registryAuth(connection);
+    this.client = new SchemaRegistry({ host: connection.url, agent: this.agent, ...(auth === undefined ? {} : { auth }) }, { [SchemaType.AVRO]: avro });
   }
 
   /** Registers (or finds) a table's schema for these columns under `<topic>-value`, BACKWARD compatible with its earlier versions. */
@@ -262,10 +266,10 @@ export class AvroRegistry {
    * must not be overruled.
    */
   private async compatibilityOf(subject: string): Promise<COMPATIBILITY> {
-    const res = await fetch(`${this.base}/config/${encodeURIComponent(subject)}`);
+    const res = await registryGet(this.connection, this.agent, `/config/${encodeURIComponent(subject)}`);
     if (res.status === 404) return COMPATIBILITY.BACKWARD;
-    if (!res.ok) throw Object.assign(new Error(`GET /config/${subject}: ${await res.text()}`), { status: res.status });
-    const level = ((await res.json()) as { compatibilityLevel?: string }).compatibilityLevel?.toUpperCase();
+    if (res.status < 200 || res.status >= 300) throw Object.assign(new Error(`GET /config/${subject}: ${res.text}`), { status: res.status });
+    const level = (JSON.parse(res.text) as { compatibilityLevel?: string }).compatibilityLevel?.toUpperCase();
     const known = Object.values(COMPATIBILITY) as string[];
     return level !== undefined && known.includes(level) ? (level as COMPATIBILITY) : COMPATIBILITY.BACKWARD;
   }
@@ -296,9 +300,9 @@ export class AvroRegistry {
       type = (await this.client.getSchema(id)) as unknown as AvroType;
       // The client's parsed schema drops the fields' pg.* attributes; the column list is read
       // from the schema's own text (the registry's standard GET /schemas/ids/{id}).
-      const res = await fetch(`${this.base}/schemas/ids/${id}`);
-      if (!res.ok) throw Object.assign(new Error(await res.text()), { status: res.status });
-      text = ((await res.json()) as { schema: string }).schema;
+      const res = await registryGet(this.connection, this.agent, `/schemas/ids/${id}`);
+      if (res.status < 200 || res.status >= 300) throw Object.assign(new Error(res.text), { status: res.status });
+      text = (JSON.parse(res.text) as { schema: string }).schema;
     } catch (err) {
       throw registryError(err, this.url, `schema id ${id}`, { schemaId: id });
     }

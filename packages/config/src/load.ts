@@ -6,6 +6,7 @@ import { parseDocument } from "yaml";
 import { isZerolossError, ZerolossError } from "@zeroloss/errors";
 import { configSchema, type Config } from "./schema.js";
 import { applyEnvOverrides } from "./env.js";
+import { resolveSecrets } from "./secrets.js";
 
 export interface ConfigProblem {
   /** `kafka.partitions`, or the environment variable at fault, or `(file)`. */
@@ -66,7 +67,9 @@ export function parseConfig(
   }
   if (problems.length > 0 || !result.success) throw new ConfigError("CONFIG_INVALID", source, problems);
   const cfg = result.data;
-  return { ...cfg, counter: { ...cfg.counter, url: cfg.counter.url ?? cfg.target.url } };
+  const config = resolveSecrets({ ...cfg, counter: { ...cfg.counter, url: cfg.counter.url ?? cfg.target.url } }, cfg.counter.url !== undefined, problems);
+  if (problems.length > 0) throw new ConfigError("CONFIG_INVALID", source, problems);
+  return config;
 }
 
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {

@@ -20,6 +20,59 @@ const httpSection = (defaultPort: number) =>
     host: "0.0.0.0",
   });
 
+/** A path to a file holding a secret (a Kubernetes or Docker secret): read at start, never logged. */
+const secretFile = z.string().min(1);
+
+/**
+ * TLS to the Kafka brokers. Present: every client of every service and the CLI speaks TLS,
+ * verifying the brokers' certificates against caFile (default: Node.js's bundled CAs) and
+ * their names against the host in kafka.brokers (or serverName).
+ */
+const kafkaTls = z
+  .strictObject({
+    /** PEM file of the CA certificates to trust; default: Node.js's bundled public CAs. */
+    caFile: z.string().min(1).optional(),
+    /** Client certificate and key (PEM) for mutual TLS; both or neither. */
+    certFile: z.string().min(1).optional(),
+    keyFile: secretFile.optional(),
+    /** The name the brokers' certificates carry, when it is not the host in kafka.brokers. */
+    serverName: z.string().min(1).optional(),
+    /** false: the certificate chain is still verified, its name is not (brokers reached by an address their certificate does not name). */
+    verifyServerName: z.boolean().default(true),
+  })
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: "certFile and keyFile go together (mutual TLS)", path: ["keyFile"] });
+
+export const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512", "oauthbearer"] as const;
+
+/** SASL to the Kafka brokers (over TLS: set kafka.tls too, as every managed Kafka requires). */
+const kafkaSasl = z
+  .strictObject({
+    mechanism: z.enum(SASL_MECHANISMS),
+    username: z.string().min(1).optional(),
+    /** The password; better from passwordFile or ZEROLOSS_KAFKA_SASL_PASSWORD than in the file. */
+    password: z.string().min(1).optional(),
+    passwordFile: secretFile.optional(),
+    /** oauthbearer: a file holding the current token, read again at every authentication (a sidecar or the platform renews it). */
+    tokenFile: secretFile.optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.mechanism === "oauthbearer") {
+      if (s.tokenFile === undefined) ctx.addIssue({ code: "custom", path: ["tokenFile"], message: "is required with mechanism oauthbearer" });
+      for (const k of ["username", "password", "passwordFile"] as const) {
+        if (s[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "is not used with mechanism oauthbearer (the token is in tokenFile)" });
+      }
+      return;
+    }
+    if (s.username === undefined) ctx.addIssue({ code: "custom", path: ["username"], message: `is required with mechanism ${s.mechanism}` });
+    if ((s.password === undefined) === (s.passwordFile === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["password"], message: `give exactly one of password and passwordFile with mechanism ${s.mechanism}` });
+    }
+    if (s.tokenFile !== undefined) ctx.addIssue({ code: "custom", path: ["tokenFile"], message: "is only for mechanism oauthbearer" });
+  });
+
+/** A PostgreSQL password kept out of the URL (the URL then has none). */
+const pgPasswordFile = secretFile.optional();
+
 /** `schema.table` with `*` as a wildcard in either part, e.g. `public.*`, `billing.payments`. */
 const tablePattern = z
   .string()
@@ -28,6 +81,8 @@ const tablePattern = z
 export const configSchema = z.strictObject({
   source: z.strictObject({
     url: postgresUrl,
+    /** The password of source.url's user, from a file (the URL then carries none). */
+    passwordFile: pgPasswordFile,
     tables: z.array(tablePattern).min(1).default(["public.*"]),
     exclude: z.array(tablePattern).default([]),
     slot: z
@@ -61,6 +116,7 @@ export const configSchema = z.strictObject({
   }),
   target: z.strictObject({
     url: postgresUrl,
+    passwordFile: pgPasswordFile,
     /** A source column list that differs from the target table: apply (add columns, widen types; stop on anything else) or stop. */
     schemaChanges: z.enum(["apply", "stop"]).default("apply"),
   }),
@@ -80,8 +136,22 @@ export const configSchema = z.strictObject({
       encoding: z.enum(["json", "avro"]).default("json"),
       /** A Confluent-compatible schema registry; needed by encoding avro, and by readers of Avro records. */
       registry: z
-        .strictObject({ url: z.string().regex(/^https?:\/\/\S+$/, { message: "must be an http:// or https:// URL" }) })
+        .strictObject({
+          url: z.string().regex(/^https?:\/\/\S+$/, { message: "must be an http:// or https:// URL" }),
+          /** Basic auth (Confluent Cloud: the API key and secret). */
+          username: z.string().min(1).optional(),
+          password: z.string().min(1).optional(),
+          passwordFile: secretFile.optional(),
+          /** https: PEM file of the CAs to trust; default: Node.js's bundled public CAs. */
+          caFile: z.string().min(1).optional(),
+        })
+        .superRefine((r, ctx) => {
+          if (r.password !== undefined && r.passwordFile !== undefined) ctx.addIssue({ code: "custom", path: ["password"], message: "give password or passwordFile, not both" });
+          if ((r.password !== undefined || r.passwordFile !== undefined) && r.username === undefined) ctx.addIssue({ code: "custom", path: ["username"], message: "is required with a password" });
+        })
         .optional(),
+      tls: kafkaTls.optional(),
+      sasl: kafkaSasl.optional(),
     })
     .superRefine((k, ctx) => {
       if (k.encoding === "avro" && k.registry === undefined) {
@@ -147,6 +217,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** The ledger database (schema zeroloss_counter); defaults to target.url. */
       url: postgresUrl.optional(),
+      /** Only with counter.url (else target.passwordFile applies). */
+      passwordFile: pgPasswordFile,
       http: httpSection(9400),
       /** The counter's own Kafka consumer group (its positions live in the ledger; this only assigns partitions). */
       group: z.string().min(1).default("zeroloss-counter"),
@@ -224,7 +296,7 @@ export const configSchema = z.strictObject({
 /** What the file may say (defaults not yet applied). */
 export type ConfigInput = z.input<typeof configSchema>;
 
-/** The validated configuration, defaults applied, `counter.url` resolved. */
+/** The validated configuration, defaults applied, `counter.url` resolved, `…File` secrets read into their values (passwords into the URLs). */
 export type Config = Omit<z.output<typeof configSchema>, "counter"> & {
   counter: Omit<z.output<typeof configSchema>["counter"], "url"> & { url: string };
 };

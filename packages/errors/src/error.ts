@@ -1,6 +1,7 @@
 // The one error base class of zeroloss. Every error carries a stable `code` (scripts and
 // tests match on it, never on message text) and says whether retrying can help, so a
 // caller decides between backoff and a clean stop without parsing messages.
+import { redact } from "./secrets.js";
 
 export interface ZerolossErrorOptions {
   /** Retrying the same operation later may succeed (a connection refused, a broker election). */
@@ -28,7 +29,7 @@ export function isZerolossError(err: unknown): err is ZerolossError {
   return err instanceof ZerolossError;
 }
 
-/** A readable message for any thrown value, including its cause chain. */
+/** A readable message for any thrown value, including its cause chain; secrets (keepSecret) redacted. */
 export function describeError(err: unknown): string {
   const parts: string[] = [];
   let current: unknown = err;
@@ -41,5 +42,5 @@ export function describeError(err: unknown): string {
       break;
     }
   }
-  return parts.join(": caused by: ");
+  return redact(parts.join(": caused by: "));
 }

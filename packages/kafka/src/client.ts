@@ -1,12 +1,14 @@
 // The one way zeroloss makes a kafkajs client: its log lines go to the process's pino
 // logger, topic auto-creation is never relied on, and failures become ZerolossErrors that
 // keep kafkajs's own verdict on whether a retry can help.
-import { ZerolossError } from "@zeroloss/errors";
+import { tlsFailure, ZerolossError } from "@zeroloss/errors";
 import { Kafka, logLevel, type LogEntry } from "kafkajs";
 import type { Logger } from "pino";
+import { saslOptions, tlsOptions, type KafkaConnection } from "./security.js";
 
 export interface KafkaClientOptions {
-  readonly brokers: readonly string[];
+  /** kafka.brokers, kafka.tls, kafka.sasl: the config's kafka section as it is. */
+  readonly connection: KafkaConnection;
   readonly clientId: string;
   readonly log: Logger;
   /** kafkajs's connection and request timeouts, in ms. */
@@ -25,7 +27,9 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   const log = options.log.child({ component: "kafkajs" });
   return new Kafka({
     clientId: options.clientId,
-    brokers: [...options.brokers],
+    brokers: [...options.connection.brokers],
+    ...withDefined("ssl", tlsOptions(options.connection.tls)),
+    ...withDefined("sasl", saslOptions(options.connection.sasl)),
     connectionTimeout: options.connectionTimeoutMs ?? 5_000,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     // kafkajs logs retriable errors (an election, a coordinator moving) at ERROR; zeroloss
@@ -39,6 +43,11 @@ export function createKafka(options: KafkaClientOptions): Kafka {
         log[pinoLevel](rest, String(message));
       },
   });
+}
+
+/** `{ [key]: value }`, or nothing when value is undefined (exactOptionalPropertyTypes). */
+function withDefined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 interface KafkaJsLikeError {
@@ -89,6 +98,10 @@ function rootType(err: unknown): string {
 /** A ZerolossError for a kafkajs failure, with the protocol error as its code. */
 export function kafkaError(err: unknown, what: string): ZerolossError {
   if (err instanceof ZerolossError) return err;
+  const tls = tlsFailure(err);
+  if (tls !== null) {
+    return new ZerolossError("KAFKA_TLS_FAILED", `${what}: TLS: ${tls.reason} (${tls.code}); ${tls.fix} (kafka.tls)`, { cause: err, details: { tls: tls.code } });
+  }
   const type = rootType(err);
   const message = err instanceof Error ? err.message : String(err);
   return new ZerolossError(`KAFKA_${type.replace(/[^A-Za-z0-9]+/g, "_")}`, `${what}: ${message}`, {

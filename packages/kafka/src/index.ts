@@ -6,3 +6,4 @@ export * from "./follow.js";
 export * from "./group-commit.js";
 export * from "./group-service.js";
 export * from "./checkpoint.js";
+export * from "./security.js";

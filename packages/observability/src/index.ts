@@ -1,5 +1,6 @@
 // Logging for every zeroloss process: one pino logger made at the top of main and passed
 // down, with child loggers per component. Nothing below main creates its own.
+import { redact } from "@zeroloss/errors";
 import { pino, type Logger, type LevelWithSilent } from "pino";
 import pretty from "pino-pretty";
 
@@ -13,7 +14,8 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const base = { name: options.name, level: options.level ?? "info" };
+  // Every line passes redact(): a secret that reached a log field (a URL, an error's text) is not written.
+  const base = { name: options.name, level: options.level ?? "info", hooks: { streamWrite: redact } };
   if (options.pretty === true) {
     const stream = pretty({
       destination: 2,

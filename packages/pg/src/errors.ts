@@ -1,7 +1,7 @@
 // Turns node-postgres and network failures into ZerolossErrors with stable codes, so an
 // operator reads "wrong password for user x" instead of a stack trace, and callers know
 // whether a retry can help.
-import { describeError, ZerolossError } from "@zeroloss/errors";
+import { describeError, tlsFailure, ZerolossError } from "@zeroloss/errors";
 
 interface PgLikeError {
   code?: unknown;
@@ -42,6 +42,16 @@ export function pgError(err: unknown, what: string, url?: string): ZerolossError
   const where = url === undefined ? "" : ` (${describeUrl(url)})`;
   if (code === "28P01" || code === "28000") {
     return new ZerolossError("PG_AUTH_FAILED", `${what}${where}: authentication failed: ${message}`, { cause: err, details: { sqlstate: code } });
+  }
+  const tls = tlsFailure(err);
+  if (tls !== null) {
+    return new ZerolossError("PG_TLS_FAILED", `${what}${where}: TLS: ${tls.reason} (${tls.code}); ${tls.fix} (the URL's sslmode, sslrootcert, sslcert, sslkey)`, {
+      cause: err,
+      details: { tls: tls.code },
+    });
+  }
+  if (/does not support SSL/i.test(message)) {
+    return new ZerolossError("PG_TLS_FAILED", `${what}${where}: the server does not accept TLS connections, yet the URL asks for TLS (sslmode)`, { cause: err, details: { tls: "NO_SSL" } });
   }
   if (code === "3D000") {
     return new ZerolossError("PG_DATABASE_MISSING", `${what}${where}: ${message}`, { cause: err, details: { sqlstate: code } });

@@ -85,8 +85,8 @@ export class Consumer {
     this.failpoints = o.failpoints ?? Failpoints.none;
     this.topics = topicNames(o.config.kafka.topicPrefix);
     const registry = o.config.kafka.registry;
-    this.decoder = new EnvelopeReader(registry === undefined ? null : new AvroRegistry(registry.url));
-    this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-consumer`, log: o.log });
+    this.decoder = new EnvelopeReader(registry === undefined ? null : new AvroRegistry(registry));
+    this.kafka = createKafka({ connection: o.config.kafka, clientId: `${o.config.kafka.clientId}-consumer`, log: o.log });
     this.outbox = new OutboxPublisher({
       url: o.config.target.url,
       kafka: this.kafka,

@@ -114,8 +114,8 @@ export class Counter {
       live: (b) => b.live(),
     });
     this.topics = topicNames(o.config.kafka.topicPrefix);
-    this.avro = o.config.kafka.registry === undefined ? null : new AvroRegistry(o.config.kafka.registry.url);
-    this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
+    this.avro = o.config.kafka.registry === undefined ? null : new AvroRegistry(o.config.kafka.registry);
+    this.kafka = createKafka({ connection: o.config.kafka, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
     this.slotWatch = new SlotWatch({ config: o.config, kafka: this.kafka, log: o.log.child({ component: "slot-check" }) });
     const control = new Set([this.topics.tallies, this.topics.manifests, this.topics.checkpoints]);
     const c = o.config.counter;

@@ -85,8 +85,8 @@ export class Producer {
     this.log = o.log;
     this.topics = topicNames(o.config.kafka.topicPrefix);
     const registry = o.config.kafka.registry;
-    this.encoding = o.config.kafka.encoding === "avro" && registry !== undefined ? avroEncoding(new AvroRegistry(registry.url)) : JSON_ENCODING;
-    this.kafka = createKafka({ brokers: o.config.kafka.brokers, clientId: `${o.config.kafka.clientId}-producer`, log: o.log });
+    this.encoding = o.config.kafka.encoding === "avro" && registry !== undefined ? avroEncoding(new AvroRegistry(registry)) : JSON_ENCODING;
+    this.kafka = createKafka({ connection: o.config.kafka, clientId: `${o.config.kafka.clientId}-producer`, log: o.log });
     this.resnapshot = o.resnapshot === true;
     this.acceptSlotGap = o.acceptSlotGap === true;
   }

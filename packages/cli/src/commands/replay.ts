@@ -59,7 +59,7 @@ export async function replayCommand(o: ReplayOptions): Promise<number> {
   const config = await loadConfig({ ...(o.config === undefined ? {} : { file: o.config }) });
   const group = o.group ?? config.consumer.group;
   const topics = topicNames(config.kafka.topicPrefix);
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-replay`, log: o.log.child({}, { level: "warn" }) }); // kafkajs narrates its group joins at info
+  const kafka = createKafka({ connection: config.kafka, clientId: `${config.kafka.clientId}-replay`, log: o.log.child({}, { level: "warn" }) }); // kafkajs narrates its group joins at info
   const admin = kafka.admin();
   try {
     await admin.connect();

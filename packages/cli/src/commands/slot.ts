@@ -173,7 +173,7 @@ async function withSource<T>(options: SlotCommandOptions, fn: (client: Client, c
  */
 /** The slot, then the producer's last checkpoint for it (compareSlotWithCheckpoint fixes the order). */
 async function checkAgainstCheckpoint(client: Client, config: Config): Promise<{ status: SlotStatus; check: CheckpointCheck | undefined }> {
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cli`, log: silentLogger() });
+  const kafka = createKafka({ connection: config.kafka, clientId: `${config.kafka.clientId}-cli`, log: silentLogger() });
   const { slot, check } = await compareSlotWithCheckpoint(client, config.source.slot, (db) => readCheckpoint(kafka, topicNames(config.kafka.topicPrefix).checkpoints, config.source.slot, db));
   // A ZerolossError's message already carries its cause; its chain would repeat it.
   return { status: slot, check: check === undefined || check.read ? check : { read: false, error: isZerolossError(check.error) ? check.error.message : describeError(check.error) } };

@@ -1,0 +1,74 @@
+// Secrets of the configuration: `…File` keys read into the values they stand for, and every
+// secret registered with keepSecret (packages/errors) so no log line or error shows it. Runs
+// once, at load: a file that cannot be read is a configuration problem naming its key.
+import { readFileSync } from "node:fs";
+import { keepSecret } from "@zeroloss/errors";
+import type { ConfigProblem } from "./load.js";
+import type { Config } from "./schema.js";
+
+/** A secret file's content, without the trailing newline editors and `echo` leave. */
+export function readSecretFile(path: string): string {
+  return readFileSync(path, "utf8").replace(/\r?\n$/, "");
+}
+
+/** The config with `…File` secrets read in; problems are pushed to `problems`. */
+export function resolveSecrets(config: Config, counterUrlGiven: boolean, problems: ConfigProblem[]): Config {
+  const read = (key: string, path: string): string | undefined => {
+    try {
+      const value = readSecretFile(path);
+      if (value.length === 0) problems.push({ path: key, message: `${path} is empty` });
+      return value;
+    } catch (err) {
+      problems.push({ path: key, message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      return undefined;
+    }
+  };
+  const withPassword = (section: string, url: string, file: string | undefined): string => {
+    const u = new URL(url);
+    if (file === undefined) {
+      keepSecret(decodeURIComponent(u.password));
+      return url;
+    }
+    if (u.password !== "") {
+      problems.push({ path: `${section}.passwordFile`, message: `${section}.url carries a password too; keep one of them` });
+      return url;
+    }
+    const password = read(`${section}.passwordFile`, file);
+    if (password === undefined) return url;
+    keepSecret(password);
+    u.password = encodeURIComponent(password);
+    return u.toString();
+  };
+  const source = { ...config.source, url: withPassword("source", config.source.url, config.source.passwordFile) };
+  const target = { ...config.target, url: withPassword("target", config.target.url, config.target.passwordFile) };
+  if (!counterUrlGiven && config.counter.passwordFile !== undefined) {
+    problems.push({ path: "counter.passwordFile", message: "is only for counter.url; the ledger on target.url takes target.passwordFile" });
+  }
+  const counter = { ...config.counter, url: counterUrlGiven ? withPassword("counter", config.counter.url, config.counter.passwordFile) : target.url };
+
+  let kafka = config.kafka;
+  const sasl = kafka.sasl;
+  if (sasl !== undefined) {
+    const password = sasl.passwordFile === undefined ? sasl.password : read("kafka.sasl.passwordFile", sasl.passwordFile);
+    keepSecret(password);
+    if (sasl.tokenFile !== undefined) keepSecret(read("kafka.sasl.tokenFile", sasl.tokenFile)); // read again at each authentication
+    kafka = { ...kafka, sasl: { ...sasl, ...(password === undefined ? {} : { password }) } };
+  }
+  const registry = kafka.registry;
+  if (registry !== undefined) {
+    const password = registry.passwordFile === undefined ? registry.password : read("kafka.registry.passwordFile", registry.passwordFile);
+    keepSecret(password);
+    keepSecret(decodeURIComponent(new URL(registry.url).password));
+    kafka = { ...kafka, registry: { ...registry, ...(password === undefined ? {} : { password }) } };
+  }
+  // Certificates and keys are read by the clients; a path that cannot be read is reported now.
+  for (const [key, path] of [
+    ["kafka.tls.caFile", kafka.tls?.caFile],
+    ["kafka.tls.certFile", kafka.tls?.certFile],
+    ["kafka.tls.keyFile", kafka.tls?.keyFile],
+    ["kafka.registry.caFile", kafka.registry?.caFile],
+  ] as const) {
+    if (path !== undefined) read(key, path);
+  }
+  return { ...config, source, target, counter, kafka };
+}
