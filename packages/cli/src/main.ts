@@ -43,11 +43,12 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .description("start the local stack; stays in the foreground (Ctrl-C stops it) unless --detach")
     .option("--brokers <n>", "Kafka brokers: 1, or 3 (replication factor 3, min.insync.replicas=2)", brokerCount, 1 as 1 | 3)
     .option("--detach", "return once everything is ready and leave it running (stop with `zeroloss dev down`)", false)
-    .option("--json", 'print {"source": ..., "target": ..., "kafka": [...]} on stdout when ready (and "registry" with --registry)', false)
+    .option("--json", 'print {"source": ..., "target": ..., "kafka": [...]} on stdout when ready (and "registry" with --registry, "security" with --secure)', false)
     .option("--registry", "also start a Confluent-compatible schema registry (Apicurio Registry, from Maven Central on first use)", false)
+    .option("--secure", "TLS-only PostgreSQL and a SASL_SSL Kafka listener (SCRAM), certificates made for the run; the written config uses them (local mode)", false)
     .option("--config-out <file>", "write a ready-to-use zeroloss.yaml for this stack")
     .exitOverride()
-    .action(async (opts: { brokers: 1 | 3; detach: boolean; json: boolean; registry: boolean; configOut?: string }) => {
+    .action(async (opts: { brokers: 1 | 3; detach: boolean; json: boolean; registry: boolean; secure: boolean; configOut?: string }) => {
       setExit(await devUp({ ...opts, log: log() }));
     });
 

@@ -12,7 +12,7 @@ import { detachedStateFile, type Env } from "./paths.js";
 import type { DevStack } from "./stack.js";
 
 /** What `dev up --detach` records: the stack's description, derived from DevStack so the two cannot drift. */
-export type DetachedState = Pick<DevStack, "source" | "target" | "kafka" | "registry" | "mode" | "brokers" | "kafkaVersion" | "instanceDir" | "pids" | "containers"> & {
+export type DetachedState = Pick<DevStack, "source" | "target" | "kafka" | "registry" | "security" | "mode" | "brokers" | "kafkaVersion" | "instanceDir" | "pids" | "containers"> & {
   readonly startedAt: string;
 };
 
@@ -38,6 +38,7 @@ export async function writeDetachedState(env: Env, stack: DevStack): Promise<Det
     target: stack.target,
     kafka: stack.kafka,
     ...(stack.registry === undefined ? {} : { registry: stack.registry }),
+    ...(stack.security === undefined ? {} : { security: stack.security }),
     mode: stack.mode,
     brokers: stack.brokers,
     kafkaVersion: stack.kafkaVersion,

@@ -1,4 +1,4 @@
-export { startDevStack, startKafkaCluster, chooseMode, type KafkaCluster, type DevStack, type StackEndpoints, type StackMode, type StartStackOptions } from "./stack.js";
+export { startDevStack, startKafkaCluster, chooseMode, type KafkaCluster, type DevStack, type StackEndpoints, type StackMode, type StackSecurity, type StartStackOptions } from "./stack.js";
 export { readDetachedState, writeDetachedState, detachedStatus, stopDetached, type DetachedState, type DetachedStatus } from "./detached.js";
 export { DevstackError, type DevstackErrorCode } from "./errors.js";
 export { KAFKA_VERSION, ensureKafkaRuntime } from "./kafka-runtime.js";
@@ -13,3 +13,4 @@ export { Instance, type ManagedProcess } from "./processes.js";
 export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { startKafka, type KafkaHandle } from "./kafka.js";
 export { REGISTRY_VERSION, ensureRegistryRuntime, startRegistry, type RegistryHandle } from "./registry.js";
+export { makeDevCertificates, type DevCertificates } from "./certs.js";

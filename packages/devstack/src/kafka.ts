@@ -11,6 +11,7 @@ import { ensureKafkaRuntime, type KafkaRuntime } from "./kafka-runtime.js";
 import { freePorts, isListening, LOOPBACK } from "./ports.js";
 import { pollUntil } from "@zeroloss/errors";
 import { findJava } from "./prereqs.js";
+import type { DevCertificates } from "./certs.js";
 import type { Instance, ManagedProcess } from "./processes.js";
 import type { Env } from "./paths.js";
 
@@ -20,6 +21,8 @@ export interface KafkaHandle {
   readonly version: string;
   /** `host:port` of every broker, for kafkajs and the config file. */
   readonly brokers: readonly string[];
+  /** With `secure`: `host:port` of every broker's SASL_SSL listener. */
+  readonly secureBrokers: readonly string[] | null;
   readonly nodes: readonly KafkaNode[];
   /** Stops one broker (SIGTERM, then SIGKILL after the grace period); for outage tests. */
   stopNode(nodeId: number): Promise<void>;
@@ -31,6 +34,8 @@ export interface KafkaNode {
   readonly nodeId: number;
   readonly brokerPort: number;
   readonly controllerPort: number;
+  /** The SASL_SSL listener's port (secure clusters), else null. */
+  readonly securePort: number | null;
   process: ManagedProcess;
 }
 
@@ -39,6 +44,17 @@ export interface StartKafkaOptions {
   readonly env: Env;
   readonly log: Logger;
   readonly readyTimeoutMs?: number;
+  /**
+   * A SASL_SSL listener beside the plaintext one (which the brokers use among themselves and
+   * the readiness check uses): TLS with the dev certificates, SCRAM-SHA-256/512 and PLAIN for
+   * `users` (SCRAM credentials written at format time).
+   */
+  readonly secure?: KafkaSecureListener;
+}
+
+export interface KafkaSecureListener {
+  readonly certs: DevCertificates;
+  readonly users: readonly { readonly name: string; readonly password: string }[];
 }
 
 const LOG4J2 = `# Written by @zeroloss/devstack: broker logs to its stdout, which goes to the node's log file.
@@ -55,16 +71,34 @@ logger.request.name = kafka.request.logger
 logger.request.level = warn
 `;
 
-function serverProperties(nodeId: number, dataDir: string, brokerPort: number, controllerPort: number, voters: string, size: number): string {
+/** The SASL_SSL listener's settings (KafkaSecureListener). */
+function secureProperties(secure: KafkaSecureListener): Record<string, string> {
+  const scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
+  const plainUsers = secure.users.map((u) => `user_${u.name}="${u.password}"`).join(" ");
+  return {
+    "listener.name.secure.sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+    "listener.name.secure.scram-sha-256.sasl.jaas.config": scram,
+    "listener.name.secure.scram-sha-512.sasl.jaas.config": scram,
+    "listener.name.secure.plain.sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    "listener.name.secure.ssl.keystore.type": "PKCS12",
+    "listener.name.secure.ssl.keystore.location": secure.certs.serverStoreFile,
+    "listener.name.secure.ssl.keystore.password": secure.certs.storePassword,
+    "listener.name.secure.ssl.key.password": secure.certs.storePassword,
+  };
+}
+
+function serverProperties(nodeId: number, dataDir: string, ports: { broker: number; controller: number; secure: number | null }, voters: string, size: number, secure?: KafkaSecureListener): string {
   const replication = size >= 3 ? 3 : 1;
   const minIsr = size >= 3 ? 2 : 1;
+  const secureListener = ports.secure === null ? "" : `,SECURE://${LOOPBACK}:${ports.secure}`;
   const props: Record<string, string | number> = {
     "process.roles": "broker,controller",
     "node.id": nodeId,
     "controller.quorum.voters": voters,
-    listeners: `PLAINTEXT://${LOOPBACK}:${brokerPort},CONTROLLER://${LOOPBACK}:${controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://${LOOPBACK}:${brokerPort}`,
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    listeners: `PLAINTEXT://${LOOPBACK}:${ports.broker},CONTROLLER://${LOOPBACK}:${ports.controller}${secureListener}`,
+    "advertised.listeners": `PLAINTEXT://${LOOPBACK}:${ports.broker}${secureListener}`,
+    "listener.security.protocol.map": `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${secureListener === "" ? "" : ",SECURE:SASL_SSL"}`,
+    ...(secure === undefined ? {} : secureProperties(secure)),
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
     "log.dirs": join(dataDir, "data"),
@@ -100,10 +134,11 @@ function javaArgs(runtime: KafkaRuntime, nodeDir: string, heap: string): string[
   ];
 }
 
-async function formatStorage(java: string, runtime: KafkaRuntime, nodeDir: string, clusterId: string): Promise<void> {
+async function formatStorage(java: string, runtime: KafkaRuntime, nodeDir: string, clusterId: string, secure?: KafkaSecureListener): Promise<void> {
+  const scram = (secure?.users ?? []).flatMap((u) => ["256", "512"].flatMap((bits) => ["--add-scram", `SCRAM-SHA-${bits}=[name=${u.name},password=${u.password}]`]));
   await runTool(
     java,
-    [...javaArgs(runtime, nodeDir, "256m"), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", join(nodeDir, "server.properties")],
+    [...javaArgs(runtime, nodeDir, "256m"), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", join(nodeDir, "server.properties"), ...scram],
     { what: `formatting Kafka storage in ${nodeDir}` },
   );
 }
@@ -131,11 +166,13 @@ export async function startKafka(instance: Instance, options: StartKafkaOptions)
   const java = findJava(options.env);
   const runtime = await ensureKafkaRuntime(options.env, log);
   const size = options.brokers;
-  const ports = await freePorts(size * 2);
+  const perNode = options.secure === undefined ? 2 : 3;
+  const ports = await freePorts(size * perNode);
   const nodes = Array.from({ length: size }, (_, i) => ({
     nodeId: i + 1,
-    brokerPort: ports[i * 2] as number,
-    controllerPort: ports[i * 2 + 1] as number,
+    brokerPort: ports[i * perNode] as number,
+    controllerPort: ports[i * perNode + 1] as number,
+    securePort: options.secure === undefined ? null : (ports[i * perNode + 2] as number),
   }));
   const voters = nodes.map((n) => `${n.nodeId}@${LOOPBACK}:${n.controllerPort}`).join(",");
   // A KRaft cluster id is 16 random bytes, base64url without padding (22 characters).
@@ -146,13 +183,17 @@ export async function startKafka(instance: Instance, options: StartKafkaOptions)
   const dirs = await Promise.all(
     nodes.map(async (n) => {
       const dir = await instance.subdir(`kafka-${n.nodeId}`);
-      await writeFile(join(dir, "server.properties"), serverProperties(n.nodeId, dir, n.brokerPort, n.controllerPort, voters, size));
+      await writeFile(
+        join(dir, "server.properties"),
+        serverProperties(n.nodeId, dir, { broker: n.brokerPort, controller: n.controllerPort, secure: n.securePort }, voters, size, options.secure),
+        { mode: 0o600 }, // the keystore password
+      );
       await writeFile(join(dir, "log4j2.properties"), LOG4J2);
       return dir;
     }),
   );
   log.info({ version: runtime.version, brokers: size }, "formatting KRaft storage");
-  await Promise.all(dirs.map((dir) => formatStorage(java, runtime, dir, clusterId)));
+  await Promise.all(dirs.map((dir) => formatStorage(java, runtime, dir, clusterId, options.secure)));
 
   const started: KafkaNode[] = [];
   const spawnNode = (i: number, nodeId: number) => {
@@ -182,6 +223,7 @@ export async function startKafka(instance: Instance, options: StartKafkaOptions)
   return {
     version: runtime.version,
     brokers,
+    secureBrokers: options.secure === undefined ? null : nodes.map((n) => `${LOOPBACK}:${n.securePort}`),
     nodes: started,
     stopNode: async (nodeId) => {
       await nodeOf(nodeId).node.process.stop();

@@ -1,6 +1,6 @@
 // A private PostgreSQL cluster for the dev stack: initdb into the instance folder, started on
 // a free loopback port with logical decoding on, one database created, password auth over TCP.
-import { writeFile, chown } from "node:fs/promises";
+import { chmod, chown, copyFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import type { Logger } from "pino";
@@ -10,9 +10,11 @@ import { pollUntil } from "@zeroloss/errors";
 import { findPostgresBinDir, postgresRunAs } from "./prereqs.js";
 import type { Instance, ManagedProcess } from "./processes.js";
 import type { Env } from "./paths.js";
+import type { DevCertificates } from "./certs.js";
 
 export const DEV_PG_USER = "zeroloss";
-export const DEV_PG_PASSWORD = "zeroloss";
+// Not the product's name: every process hides its passwords from what it prints (keepSecret).
+export const DEV_PG_PASSWORD = "zeroloss-dev";
 
 export interface PostgresHandle {
   readonly name: string;
@@ -36,7 +38,23 @@ export interface StartPostgresOptions {
   readonly readyTimeoutMs?: number;
   /** Server settings on top of the dev defaults, e.g. `track_commit_timestamp` for bench/e2e's latency. */
   readonly settings?: Readonly<Record<string, string>>;
+  /**
+   * TLS only (`zeroloss dev up --secure`): ssl on with the dev certificates, every TCP
+   * connection `hostssl` (a plaintext one is refused) with a client certificate signed by the
+   * dev CA; the URL asks for sslmode=verify-full against the dev CA and carries the client's.
+   */
+  readonly tls?: DevCertificates;
+  /** The superuser's password; default DEV_PG_PASSWORD. */
+  readonly password?: string;
 }
+
+/** pg_hba.conf of a TLS-only cluster: sockets in the instance folder trusted; TCP only over TLS, with a password and a client certificate the dev CA signed. */
+const TLS_ONLY_HBA = `# Written by @zeroloss/devstack: TCP connections over TLS only.
+local all all trust
+local replication all trust
+hostssl all all ${LOOPBACK}/32 scram-sha-256 clientcert=verify-ca
+hostssl replication all ${LOOPBACK}/32 scram-sha-256 clientcert=verify-ca
+`;
 
 /** Settings for every dev cluster: logical decoding with room for many slots and test databases. */
 const SERVER_SETTINGS: Readonly<Record<string, string>> = {
@@ -53,8 +71,11 @@ const SERVER_SETTINGS: Readonly<Record<string, string>> = {
   client_connection_check_interval: "1s",
 };
 
-export function postgresUrl(port: number, database: string, host: string = LOOPBACK): string {
-  return `postgres://${DEV_PG_USER}:${DEV_PG_PASSWORD}@${host}:${port}/${database}`;
+/** A dev cluster's URL; with `tls`, verify-full against the dev CA and the dev client certificate. */
+export function postgresUrl(port: number, database: string, host: string = LOOPBACK, tls?: DevCertificates, password: string = DEV_PG_PASSWORD): string {
+  const q = (k: string, v: string) => `${k}=${encodeURIComponent(v)}`;
+  const tlsQuery = tls === undefined ? "" : `?${["sslmode=verify-full", q("sslrootcert", tls.caFile), q("sslcert", tls.clientCertFile), q("sslkey", tls.clientKeyFile)].join("&")}`;
+  return `postgres://${DEV_PG_USER}:${encodeURIComponent(password)}@${host}:${port}/${database}${tlsQuery}`;
 }
 
 export async function startPostgres(instance: Instance, options: StartPostgresOptions): Promise<PostgresHandle> {
@@ -64,7 +85,8 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
   const home = await instance.subdir(`pg-${options.name}`, runAs);
   const dataDir = join(home, "data");
   const pwFile = join(home, "pwfile");
-  await writeFile(pwFile, `${DEV_PG_PASSWORD}\n`, { mode: 0o600 });
+  const password = options.password ?? DEV_PG_PASSWORD;
+  await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
   if (runAs) await chown(pwFile, runAs.uid, runAs.gid);
 
   log.info({ binDir, runAs: runAs?.user }, "initdb");
@@ -74,8 +96,27 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
     { what: `initdb for the ${options.name} cluster`, env: { ...process.env, LC_ALL: "C" }, ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) },
   );
 
+  let tlsSettings: Record<string, string> = {};
+  if (options.tls !== undefined) {
+    // The server reads its key only when it owns it and nobody else may read it.
+    const own = async (name: string, from: string) => {
+      const to = join(home, name);
+      await copyFile(from, to);
+      await chmod(to, 0o600);
+      if (runAs) await chown(to, runAs.uid, runAs.gid);
+      return to;
+    };
+    tlsSettings = {
+      ssl: "on",
+      ssl_cert_file: await own("server.pem", options.tls.serverCertFile),
+      ssl_key_file: await own("server.key", options.tls.serverKeyFile),
+      ssl_ca_file: await own("ca.pem", options.tls.caFile),
+    };
+    await writeFile(join(dataDir, "pg_hba.conf"), TLS_ONLY_HBA);
+    if (runAs) await chown(join(dataDir, "pg_hba.conf"), runAs.uid, runAs.gid);
+  }
   const port = await freePort();
-  const settings = { ...SERVER_SETTINGS, ...options.settings, port: String(port), listen_addresses: LOOPBACK, unix_socket_directories: home };
+  const settings = { ...SERVER_SETTINGS, ...options.settings, ...tlsSettings, port: String(port), listen_addresses: LOOPBACK, unix_socket_directories: home };
   const spawnServer = () =>
     instance.spawn({
       name: `postgres-${options.name}`,
@@ -87,7 +128,7 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
     });
   let proc = await spawnServer();
 
-  const adminUrl = postgresUrl(port, "postgres");
+  const adminUrl = postgresUrl(port, "postgres", LOOPBACK, options.tls, password);
   const ready = () => pollUntil(
     async () => {
       const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
@@ -105,7 +146,7 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
     { timeoutMs: options.readyTimeoutMs ?? 60_000, what: `PostgreSQL ${options.name} on port ${port}`, abortIf: () => proc.assertRunning() },
   );
   await ready();
-  const url = postgresUrl(port, options.database);
+  const url = postgresUrl(port, options.database, LOOPBACK, options.tls, password);
   log.info({ url, pid: proc.pid }, "ready");
   return {
     name: options.name,

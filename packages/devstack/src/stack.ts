@@ -5,7 +5,11 @@
 //  - "local": the machine's PostgreSQL binaries and Kafka's jars run as child processes.
 // ZEROLOSS_DEVSTACK=local|docker forces a mode. With `registry`, a Confluent-compatible
 // schema registry joins it (registry.ts; ZEROLOSS_REGISTRY_URL names one in external mode).
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "pino";
+import { makeDevCertificates, type DevCertificates } from "./certs.js";
 import { DevstackError } from "./errors.js";
 import { startKafka, waitForKafka, type BrokerCount, type KafkaHandle } from "./kafka.js";
 import { startPostgres } from "./postgres.js";
@@ -25,6 +29,21 @@ export interface StackEndpoints {
   readonly kafka: readonly string[];
   /** The schema registry's Confluent-compatible URL, when one was asked for. */
   readonly registry?: string;
+  /** A secure stack's credentials and CA (`dev up --secure`): `kafka` are then SASL_SSL listeners and the PostgreSQL URLs ask for verify-full. */
+  readonly security?: StackSecurity;
+}
+
+export interface StackSecurity {
+  /** PEM of the CA that signed the stack's server certificates. */
+  readonly caFile: string;
+  /** A client certificate and key signed by that CA (mutual TLS). */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+  /** A SCRAM-SHA-512 (also SCRAM-SHA-256 and PLAIN) user of the Kafka cluster; its password is in kafkaPasswordFile. */
+  readonly kafkaUser: string;
+  readonly kafkaPasswordFile: string;
+  /** The PostgreSQL superuser's password (both clusters; also in the URLs, as the dev stack's always are). */
+  readonly postgresPasswordFile: string;
 }
 
 export interface DevStack extends StackEndpoints {
@@ -55,6 +74,8 @@ export interface StartStackOptions {
   readonly targetDatabase?: string;
   /** Start a schema registry too (`zeroloss dev up --registry`). */
   readonly registry?: boolean;
+  /** TLS-only PostgreSQL and a SASL_SSL Kafka listener, with certificates made for the run (`zeroloss dev up --secure`; local mode only). */
+  readonly secure?: boolean;
 }
 
 async function settledOrThrow<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
@@ -98,6 +119,9 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
   const brokers = options.brokers ?? 1;
   const log = options.log;
   const mode = await chooseMode(env);
+  if (options.secure === true && mode !== "local") {
+    throw new DevstackError("STACK_CONFIG_INVALID", `a secure stack runs in local mode only (this one would be ${mode}): set ZEROLOSS_DEVSTACK=local and unset ZEROLOSS_SOURCE_URL & co.`);
+  }
 
   if (mode === "external") {
     const found = externalEndpoints(env) as StackEndpoints;
@@ -127,10 +151,12 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
   try {
     // allSettled, not all: when one service fails, the others must finish spawning before
     // the instance is stopped, or a late starter would outlive the stop.
+    const secure = options.secure === true ? await secureParts(instance) : null;
+    const tls = secure === null ? {} : { tls: secure.certs, password: secure.postgresPassword };
     const [source, target, kafka, registry] = await settledOrThrow([
-      startPostgres(instance, { name: "source", database: options.sourceDatabase ?? "source", env, log }),
-      startPostgres(instance, { name: "target", database: options.targetDatabase ?? "target", env, log }),
-      startKafka(instance, { brokers, env, log }),
+      startPostgres(instance, { name: "source", database: options.sourceDatabase ?? "source", env, log, ...tls }),
+      startPostgres(instance, { name: "target", database: options.targetDatabase ?? "target", env, log, ...tls }),
+      startKafka(instance, { brokers, env, log, ...(secure === null ? {} : { secure: { certs: secure.certs, users: [secure.user] } }) }),
       options.registry === true ? startRegistry(instance, { env, log }) : Promise.resolve(null),
     ] as const);
     const processes = [source.process, target.process, ...kafka.nodes.map((n) => n.process), ...(registry === null ? [] : [registry.process])];
@@ -144,8 +170,9 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
     return {
       source: source.url,
       target: target.url,
-      kafka: kafka.brokers,
+      kafka: kafka.secureBrokers ?? kafka.brokers,
       ...(registry === null ? {} : { registry: registry.url }),
+      ...(secure === null ? {} : { security: secure.security }),
       mode,
       brokers,
       kafkaVersion: kafka.version,
@@ -197,4 +224,32 @@ export async function startKafkaCluster(options: { brokers: BrokerCount; env?: E
     await instance.stop({ keepFiles: true });
     throw err;
   }
+}
+
+/** The certificates and the Kafka user of a secure local stack, in the instance folder. */
+async function secureParts(
+  instance: Instance,
+): Promise<{ certs: DevCertificates; user: { name: string; password: string }; postgresPassword: string; security: StackSecurity }> {
+  const dir = await instance.subdir("tls");
+  const certs = await makeDevCertificates(dir);
+  const secret = async (name: string) => {
+    const value = randomBytes(16).toString("hex");
+    await writeFile(join(dir, name), `${value}\n`, { mode: 0o600 });
+    return { value, file: join(dir, name) };
+  };
+  const kafka = await secret("kafka-password");
+  const postgres = await secret("postgres-password");
+  return {
+    certs,
+    user: { name: "zeroloss", password: kafka.value },
+    postgresPassword: postgres.value,
+    security: {
+      caFile: certs.caFile,
+      clientCertFile: certs.clientCertFile,
+      clientKeyFile: certs.clientKeyFile,
+      kafkaUser: "zeroloss",
+      kafkaPasswordFile: kafka.file,
+      postgresPasswordFile: postgres.file,
+    },
+  };
 }

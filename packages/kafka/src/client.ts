@@ -66,6 +66,7 @@ interface KafkaJsLikeError {
  */
 const PERMANENT = new Set([
   "SASL_AUTHENTICATION_FAILED",
+  "SASL_AUTHENTICATION_ERROR", // kafkajs's own error for refused credentials (no protocol type under it)
   "TOPIC_AUTHORIZATION_FAILED",
   "GROUP_AUTHORIZATION_FAILED",
   "CLUSTER_AUTHORIZATION_FAILED",
@@ -92,7 +93,8 @@ function rootType(err: unknown): string {
     if (depth === 0 && typeof e.name === "string") name = e.name.replace(/^KafkaJS/, "");
     current = e.cause ?? e.originalError;
   }
-  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+  // KafkaJSSASLAuthenticationError → SASL_AUTHENTICATION_ERROR
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2").toUpperCase();
 }
 
 /** A ZerolossError for a kafkajs failure, with the protocol error as its code. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "@zeroloss/config";
 import { configForStack, endpointsJson } from "./dev.js";
 
-const stack = { source: "postgres://zeroloss:zeroloss@127.0.0.1:5001/source", target: "postgres://zeroloss:zeroloss@127.0.0.1:5002/target", kafka: ["127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"] };
+const stack = { source: "postgres://zeroloss:zeroloss-dev@127.0.0.1:5001/source", target: "postgres://zeroloss:zeroloss-dev@127.0.0.1:5002/target", kafka: ["127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"] };
 
 describe("dev up output", () => {
   it("prints exactly the contract JSON", () => {

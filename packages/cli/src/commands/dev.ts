@@ -16,15 +16,25 @@ import type { Logger } from "@zeroloss/observability";
 
 /** The exact JSON of `dev up --json`: a public contract (README, docs/cli.md). */
 export function endpointsJson(stack: StackEndpoints): string {
-  return JSON.stringify({ source: stack.source, target: stack.target, kafka: [...stack.kafka], ...(stack.registry === undefined ? {} : { registry: stack.registry }) });
+  return JSON.stringify({
+    source: stack.source,
+    target: stack.target,
+    kafka: [...stack.kafka],
+    ...(stack.registry === undefined ? {} : { registry: stack.registry }),
+    ...(stack.security === undefined ? {} : { security: stack.security }),
+  });
 }
 
-/** The configuration of every service for a stack, as `dev up --config-out` writes it. */
-/** `encoding` avro needs the stack's registry; a stack with one writes Avro unless told json. */
+/**
+ * The configuration of every service for a stack, as `dev up --config-out` writes it.
+ * `encoding` avro needs the stack's registry; a stack with one writes Avro unless told json.
+ */
 export function stackConfig(stack: StackEndpoints, brokers: number, encoding: "json" | "avro" = stack.registry === undefined ? "json" : "avro"): ConfigInput {
+  // A secure stack's config keeps its passwords in files, as production configs should.
+  const pg = (url: string) => (stack.security === undefined ? { url } : { url: withoutPassword(url), passwordFile: stack.security.postgresPasswordFile });
   return {
-    source: { url: stack.source, tables: ["public.*"], slot: "zeroloss", publication: "zeroloss" },
-    target: { url: stack.target },
+    source: { ...pg(stack.source), tables: ["public.*"], slot: "zeroloss", publication: "zeroloss" },
+    target: pg(stack.target),
     kafka: {
       brokers: [...stack.kafka],
       topicPrefix: "zeroloss",
@@ -33,11 +43,24 @@ export function stackConfig(stack: StackEndpoints, brokers: number, encoding: "j
       minInsyncReplicas: brokers >= 3 ? 2 : 1,
       encoding,
       ...(stack.registry === undefined ? {} : { registry: { url: stack.registry } }),
+      // A secure stack: SASL_SSL with the run's CA and SCRAM user; the password stays in its file.
+      ...(stack.security === undefined
+        ? {}
+        : {
+            tls: { caFile: stack.security.caFile },
+            sasl: { mechanism: "scram-sha-512" as const, username: stack.security.kafkaUser, passwordFile: stack.security.kafkaPasswordFile },
+          }),
     },
     producer: { http: { port: 9401 } },
     consumer: { group: "zeroloss", http: { port: 9402 } },
-    counter: { url: stack.target, http: { port: 9400 } },
+    counter: { ...pg(stack.target), http: { port: 9400 } },
   };
+}
+
+function withoutPassword(url: string): string {
+  const u = new URL(url);
+  u.password = "";
+  return u.toString();
 }
 
 /** A zeroloss.yaml, validated by the same loader the services use before anyone writes it. */
@@ -58,6 +81,9 @@ function describe(stack: DevStack): string {
     `target  ${stack.target}`,
     `kafka   ${stack.kafka.join(",")}${stack.kafkaVersion ? `  (Apache Kafka ${stack.kafkaVersion}, ${stack.brokers} broker${stack.brokers > 1 ? "s" : ""})` : ""}`,
     ...(stack.registry === undefined ? [] : [`registry ${stack.registry}  (Confluent-compatible API)`]),
+    ...(stack.security === undefined
+      ? []
+      : [`secure  TLS only (CA ${stack.security.caFile}); Kafka SASL_SSL as ${stack.security.kafkaUser} (SCRAM-SHA-512/256, PLAIN), password in ${stack.security.kafkaPasswordFile}`]),
     `mode    ${stack.mode}${stack.instanceDir ? `  (files and logs: ${stack.instanceDir})` : ""}`,
   ].join("\n");
 }
@@ -67,6 +93,7 @@ export interface DevUpOptions {
   readonly detach: boolean;
   readonly json: boolean;
   readonly registry: boolean;
+  readonly secure?: boolean;
   readonly configOut?: string;
   readonly log: Logger;
 }
@@ -84,7 +111,7 @@ export async function devUp(options: DevUpOptions): Promise<number> {
     }
   }
   const started = Date.now();
-  const stack = await startDevStack({ brokers: options.brokers, detached: options.detach, registry: options.registry, log });
+  const stack = await startDevStack({ brokers: options.brokers, detached: options.detach, registry: options.registry, secure: options.secure === true, log });
   log.info({ seconds: Math.round((Date.now() - started) / 100) / 10 }, "stack ready");
   try {
     if (options.configOut !== undefined) {
@@ -138,6 +165,7 @@ export async function devStatus(options: { json: boolean; log: Logger }): Promis
         target: state.target,
         kafka: state.kafka,
         ...(state.registry === undefined ? {} : { registry: state.registry }),
+        ...(state.security === undefined ? {} : { security: state.security }),
         brokers: state.brokers,
         kafkaVersion: state.kafkaVersion,
         startedAt: state.startedAt,

@@ -1,0 +1,171 @@
+// The pipeline over a secure stack (`zeroloss dev up --secure`): PostgreSQL over TLS only
+// (verify-full, a client certificate, the password from a file) and Kafka over SASL_SSL
+// (SCRAM-SHA-512, the password from a file). The producer, consumer and counter run at debug
+// level; no secret may appear in anything they print or serve. Then the failures an operator
+// meets first: a wrong Kafka password, a CA the broker's certificate does not chain to, a
+// server name the certificate does not carry, PostgreSQL without a client certificate.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { configForStack } from "../../packages/cli/src/commands/dev.js";
+import { freePort, makeDevCertificates, pollUntil, startDevStack, type DevStack } from "@zeroloss/devstack";
+import { createKafka, kafkaError } from "@zeroloss/kafka";
+import { silentLogger } from "@zeroloss/observability";
+import { connect } from "@zeroloss/pg";
+import { CONSUMER_MAIN } from "../consumer/harness.js";
+import { COUNTER_MAIN } from "../counter/harness.js";
+import { PRODUCER_MAIN, startService, type RunningProducer } from "../producer/harness.js";
+import { runVerify } from "../verifier/harness.js";
+
+const ROWS = 2_000;
+
+describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
+  let stack: DevStack;
+  let dir: string;
+  let configFile: string;
+  let config: Record<string, Record<string, unknown>>;
+  let secrets: string[];
+  const running: RunningProducer[] = [];
+
+  beforeAll(async () => {
+    stack = await startDevStack({ secure: true, env: { ...process.env, ZEROLOSS_DEVSTACK: "local" }, log: silentLogger() });
+    const security = stack.security!;
+    secrets = [readFileSync(security.kafkaPasswordFile, "utf8").trim(), readFileSync(security.postgresPasswordFile, "utf8").trim()];
+    dir = mkdtempSync(join(tmpdir(), "zeroloss-secure-"));
+    config = parse(configForStack(stack, 1)) as Record<string, Record<string, unknown>>;
+    config["kafka"] = { ...config["kafka"], partitions: 3 };
+    config["log"] = { level: "debug" };
+    configFile = join(dir, "zeroloss.yaml");
+    writeFileSync(configFile, stringify(config));
+    // Every test's producer finds a table (each may run alone).
+    const source = await connect(stack.source, { applicationName: "test-secure-setup" });
+    await source.query("CREATE TABLE payments (id bigint PRIMARY KEY, amount numeric(12,2) NOT NULL, memo text)");
+    await source.end();
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(running.map((s) => s.stop().catch(() => undefined)));
+    await stack?.stop();
+  });
+
+  const start = async (main: string, portVariable: string, file = configFile) => {
+    const s = startService(main, portVariable, file, [], { [portVariable]: String(await freePort()) });
+    running.push(s);
+    return s;
+  };
+
+  it("streams, counts and verifies over TLS and SASL_SSL; no secret in any output, page or metric", { timeout: 240_000 }, async () => {
+    expect(new URL(String(config["source"]?.["url"])).password, "the written config keeps the password in a file").toBe("");
+    const source = new pg.Client({ connectionString: stack.source });
+    await source.connect();
+    try {
+      expect((await source.query<{ ssl: boolean }>("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0]?.ssl).toBe(true);
+      await source.query(`INSERT INTO payments SELECT i, i * 1.01, 'p' || i FROM generate_series(1, ${ROWS}) i`);
+
+      const producer = await start(PRODUCER_MAIN, "ZEROLOSS_PRODUCER_HTTP_PORT");
+      const consumer = await start(CONSUMER_MAIN, "ZEROLOSS_CONSUMER_HTTP_PORT");
+      const counter = await start(COUNTER_MAIN, "ZEROLOSS_COUNTER_HTTP_PORT");
+      await pollUntil(async () => ((await producer.health())?.body["status"] === "streaming" ? true : undefined), { timeoutMs: 90_000, what: "the producer to stream over SASL_SSL" });
+      await source.query("UPDATE payments SET amount = amount + 1 WHERE id % 7 = 0");
+      await source.query("DELETE FROM payments WHERE id % 11 = 0");
+
+      const target = new pg.Client({ connectionString: stack.target });
+      await target.connect();
+      try {
+        const want = await source.query<{ n: string; s: string }>("SELECT count(*)::text AS n, sum(amount)::text AS s FROM payments");
+        await pollUntil(
+          async () => {
+            const got = await target.query<{ n: string; s: string }>("SELECT count(*)::text AS n, sum(amount)::text AS s FROM payments").catch(() => null);
+            return got?.rows[0]?.n === want.rows[0]?.n && got?.rows[0]?.s === want.rows[0]?.s ? true : undefined;
+          },
+          { timeoutMs: 120_000, what: "the target to equal the source", abortIf: () => running.forEach((s) => { if (s.proc.exitCode !== null) throw new Error(`a service exited:\n${s.output().slice(-3000)}`); }) },
+        );
+      } finally {
+        await target.end();
+      }
+      const summary = await pollUntil(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${counter.port}/api/summary`).catch(() => null);
+          const s = res?.ok === true ? ((await res.json()) as { ok: boolean; totals: { emitted: number; transferred: number; applied: number }; windows: { behind: number } }) : null;
+          return s !== null && s.ok && s.totals.emitted > 0 && s.totals.transferred === s.totals.emitted && s.totals.applied === s.totals.emitted && s.windows.behind === 0 ? s : undefined;
+        },
+        { timeoutMs: 90_000, what: "the counter to see every record emitted, in Kafka and applied" },
+      );
+      expect(summary.ok).toBe(true);
+      const verify = await runVerify(configFile, ["--json"]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+
+      // Everything the services printed (at debug level) and serve: no secret, in any form.
+      const served: string[] = [];
+      for (const s of [producer, consumer, counter]) {
+        served.push((await s.scrape()) ?? "", JSON.stringify((await s.health())?.body ?? {}));
+      }
+      for (const path of ["/api/summary", "/api/windows", "/api/transactions"]) served.push(await (await fetch(`http://127.0.0.1:${counter.port}${path}`)).text());
+      const printed = [...running.map((s) => s.output()), verify.stdout, verify.stderr, ...served].join("\n");
+      expect(printed.length).toBeGreaterThan(10_000); // debug logs were written
+      for (const secret of secrets) {
+        for (const form of [secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")]) expect(printed.includes(form), `a secret appeared in the output`).toBe(false);
+      }
+    } finally {
+      await source.end();
+    }
+  });
+
+  it("a wrong Kafka password: the producer stops with the SASL failure, once, instead of retrying forever", { timeout: 90_000 }, async () => {
+    const wrong = join(dir, "wrong-password");
+    writeFileSync(wrong, "not-the-password\n");
+    const file = join(dir, "wrong-password.yaml");
+    writeFileSync(file, stringify({ ...config, kafka: { ...config["kafka"], sasl: { ...(config["kafka"]?.["sasl"] as object), passwordFile: wrong } }, log: { level: "warn" } }));
+    const producer = await start(PRODUCER_MAIN, "ZEROLOSS_PRODUCER_HTTP_PORT", file);
+    expect(await producer.exitWithin(60_000)).toBe(1);
+    expect(producer.output()).toContain("KAFKA_SASL_AUTHENTICATION_ERROR");
+    expect(producer.output()).not.toContain("not-the-password");
+  });
+
+  it("an untrusted CA and a wrong server name: KAFKA_TLS_FAILED naming the cause, not retriable", { timeout: 60_000 }, async () => {
+    const other = await makeDevCertificates(mkdtempSync(join(tmpdir(), "zeroloss-other-ca-")));
+    const kafka = config["kafka"] as { brokers: string[]; sasl: { mechanism: "scram-sha-512"; username: string; passwordFile: string } };
+    const sasl = { mechanism: kafka.sasl.mechanism, username: kafka.sasl.username, password: secrets[0]! };
+    const attempt = async (tls: { caFile: string; serverName?: string }) => {
+      const admin = createKafka({ connection: { brokers: kafka.brokers, tls: { ...tls, verifyServerName: true }, sasl }, clientId: "test-tls", log: silentLogger() }).admin({ retry: { retries: 0 } });
+      try {
+        await admin.connect();
+        await admin.listTopics();
+        return null;
+      } catch (err) {
+        return kafkaError(err, "connecting");
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    const untrusted = await attempt({ caFile: other.caFile });
+    expect(untrusted).toMatchObject({ code: "KAFKA_TLS_FAILED", retriable: false });
+    expect(untrusted?.message).toContain("not signed by a CA this client trusts");
+    const misnamed = await attempt({ caFile: stack.security!.caFile, serverName: "broker.example.com" });
+    expect(misnamed).toMatchObject({ code: "KAFKA_TLS_FAILED", retriable: false });
+    expect(misnamed?.message).toContain("does not name the host");
+    expect(await attempt({ caFile: stack.security!.caFile })).toBeNull();
+  });
+
+  it("PostgreSQL without a client certificate, and with an untrusted CA: one clear error each", { timeout: 60_000 }, async () => {
+    const other = await makeDevCertificates(mkdtempSync(join(tmpdir(), "zeroloss-other-ca-")));
+    const url = new URL(stack.source);
+    const noCert = new URL(url);
+    noCert.searchParams.delete("sslcert");
+    noCert.searchParams.delete("sslkey");
+    await expect(connect(noCert.toString(), { applicationName: "test-no-cert" })).rejects.toMatchObject({ code: "PG_AUTH_FAILED", message: expect.stringMatching(/certificate/) });
+    const untrusted = new URL(url);
+    untrusted.searchParams.set("sslrootcert", other.caFile);
+    await expect(connect(untrusted.toString(), { applicationName: "test-untrusted" })).rejects.toMatchObject({
+      code: "PG_TLS_FAILED",
+      retriable: false,
+      message: expect.stringContaining("not signed by a CA this client trusts"),
+    });
+    const plaintext = new URL(url);
+    plaintext.search = "?sslmode=disable";
+    await expect(connect(plaintext.toString(), { applicationName: "test-plaintext" })).rejects.toMatchObject({ code: "PG_AUTH_FAILED", message: expect.stringContaining("no encryption") });
+  });
+});
