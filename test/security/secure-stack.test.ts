@@ -4,6 +4,8 @@
 // level; no secret may appear in anything they print or serve. Then the failures an operator
 // meets first: a wrong Kafka password, a CA the broker's certificate does not chain to, a
 // server name the certificate does not carry, PostgreSQL without a client certificate.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +18,7 @@ import { createKafka, kafkaError } from "@zeroloss/kafka";
 import { silentLogger } from "@zeroloss/observability";
 import { connect } from "@zeroloss/pg";
 import { CONSUMER_MAIN } from "../consumer/harness.js";
-import { COUNTER_MAIN } from "../counter/harness.js";
+import { CLI, COUNTER_MAIN } from "../counter/harness.js";
 import { PRODUCER_MAIN, startService, type RunningProducer } from "../producer/harness.js";
 import { runVerify } from "../verifier/harness.js";
 
@@ -28,6 +30,7 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
   let configFile: string;
   let config: Record<string, Record<string, unknown>>;
   let secrets: string[];
+  let httpToken: string;
   const running: RunningProducer[] = [];
 
   beforeAll(async () => {
@@ -38,6 +41,10 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
     config = parse(configForStack(stack, 1)) as Record<string, Record<string, unknown>>;
     config["kafka"] = { ...config["kafka"], partitions: 3 };
     config["log"] = { level: "debug" };
+    // The counter's HTTP face asks for a bearer token (every request but /healthz).
+    httpToken = randomBytes(20).toString("hex");
+    writeFileSync(join(dir, "http-token"), `${httpToken}\n`, { mode: 0o600 });
+    config["counter"] = { ...config["counter"], http: { port: 0, host: "127.0.0.1", tokenFile: join(dir, "http-token") } };
     configFile = join(dir, "zeroloss.yaml");
     writeFileSync(configFile, stringify(config));
     // Every test's producer finds a table (each may run alone).
@@ -86,27 +93,37 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
       } finally {
         await target.end();
       }
+      const auth = { authorization: `Bearer ${httpToken}` };
       const summary = await pollUntil(
         async () => {
-          const res = await fetch(`http://127.0.0.1:${counter.port}/api/summary`).catch(() => null);
+          const res = await fetch(`http://127.0.0.1:${counter.port}/api/summary`, { headers: auth }).catch(() => null);
           const s = res?.ok === true ? ((await res.json()) as { ok: boolean; totals: { emitted: number; transferred: number; applied: number }; windows: { behind: number } }) : null;
           return s !== null && s.ok && s.totals.emitted > 0 && s.totals.transferred === s.totals.emitted && s.totals.applied === s.totals.emitted && s.windows.behind === 0 ? s : undefined;
         },
         { timeoutMs: 90_000, what: "the counter to see every record emitted, in Kafka and applied" },
       );
       expect(summary.ok).toBe(true);
+      // Without the token: 401 on data, /healthz open for probes; `zeroloss status` sends it from the config.
+      for (const path of ["/metrics", "/api/summary"]) expect((await fetch(`http://127.0.0.1:${counter.port}${path}`)).status, path).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${counter.port}/api/summary`, { headers: { authorization: "Bearer wrong-token-of-40-characters-0000000000" } })).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${counter.port}/healthz`)).status).toBe(200);
+      const statusFile = join(dir, "status.yaml");
+      writeFileSync(statusFile, stringify({ ...config, counter: { ...config["counter"], http: { port: counter.port, host: "127.0.0.1", tokenFile: join(dir, "http-token") } } }));
+      const status = spawnSync(process.execPath, [CLI, "status", "--config", statusFile], { encoding: "utf8" });
+      expect(status.status, status.stdout + status.stderr).toBe(0);
+      expect(status.stdout).toMatch(/^OK/);
       const verify = await runVerify(configFile, ["--json"]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
 
       // Everything the services printed (at debug level) and serve: no secret, in any form.
       const served: string[] = [];
-      for (const s of [producer, consumer, counter]) {
-        served.push((await s.scrape()) ?? "", JSON.stringify((await s.health())?.body ?? {}));
-      }
-      for (const path of ["/api/summary", "/api/windows", "/api/transactions"]) served.push(await (await fetch(`http://127.0.0.1:${counter.port}${path}`)).text());
-      const printed = [...running.map((s) => s.output()), verify.stdout, verify.stderr, ...served].join("\n");
+      for (const s of [producer, consumer]) served.push((await s.scrape()) ?? "");
+      for (const s of [producer, consumer, counter]) served.push(JSON.stringify((await s.health())?.body ?? {}));
+      served.push(await (await fetch(`http://127.0.0.1:${counter.port}/metrics`, { headers: auth })).text());
+      for (const path of ["/api/summary", "/api/windows", "/api/transactions"]) served.push(await (await fetch(`http://127.0.0.1:${counter.port}${path}`, { headers: auth })).text());
+      const printed = [...running.map((s) => s.output()), verify.stdout, verify.stderr, status.stdout, status.stderr, ...served].join("\n");
       expect(printed.length).toBeGreaterThan(10_000); // debug logs were written
-      for (const secret of secrets) {
+      for (const secret of [...secrets, httpToken]) {
         for (const form of [secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")]) expect(printed.includes(form), `a secret appeared in the output`).toBe(false);
       }
     } finally {

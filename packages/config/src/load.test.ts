@@ -30,7 +30,7 @@ describe("parseConfig", () => {
       heartbeatSeconds: 10,
     });
     expect(cfg.kafka).toMatchObject({ topicPrefix: "zeroloss", partitions: 6, replicationFactor: 1, minInsyncReplicas: 1 });
-    expect(cfg.producer).toEqual({ http: { port: 9401, host: "0.0.0.0" }, batchRecords: 5_000, lingerMs: 100, transactionTimeoutMs: 900_000, stallSeconds: 120 });
+    expect(cfg.producer).toEqual({ http: { port: 9401, host: "127.0.0.1" }, batchRecords: 5_000, lingerMs: 100, transactionTimeoutMs: 900_000, stallSeconds: 120 });
     expect(cfg.tallies.windowSize).toBe(10_000);
     expect(cfg.consumer).toMatchObject({ group: "zeroloss", http: { port: 9402 } });
     expect(cfg.counter.http.port).toBe(9400);

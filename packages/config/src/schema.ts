@@ -11,17 +11,26 @@ const postgresUrl = z
   .min(1)
   .refine((v) => /^postgres(ql)?:\/\//.test(v), { message: "must be a postgres:// or postgresql:// URL" });
 
+/** A path to a file holding a secret (a Kubernetes or Docker secret): read at start, never logged. */
+const secretFile = z.string().min(1);
+
 /** 0 lets the system pick a free port (tests). */
 const port = z.number().int().min(0).max(65535);
 
+/**
+ * A service's /metrics, /healthz and API. Loopback unless told otherwise (in a container:
+ * host 0.0.0.0); with tokenFile every request but /healthz must carry that bearer token.
+ */
 const httpSection = (defaultPort: number) =>
-  z.strictObject({ port: port.default(defaultPort), host: z.string().min(1).default("0.0.0.0") }).default({
-    port: defaultPort,
-    host: "0.0.0.0",
-  });
+  z
+    .strictObject({
+      port: port.default(defaultPort),
+      host: z.string().min(1).default("127.0.0.1"),
+      /** A file holding the bearer token (16 characters or more) that requests must carry. */
+      tokenFile: secretFile.optional(),
+    })
+    .default({ port: defaultPort, host: "127.0.0.1" });
 
-/** A path to a file holding a secret (a Kubernetes or Docker secret): read at start, never logged. */
-const secretFile = z.string().min(1);
 
 /**
  * TLS to the Kafka brokers. Present: every client of every service and the CLI speaks TLS,
@@ -178,7 +187,7 @@ export const configSchema = z.strictObject({
       /** /healthz turns unhealthy when nothing was made durable for this long while changes wait. */
       stallSeconds: z.number().int().min(1).default(120),
     })
-    .default({ http: { port: 9401, host: "0.0.0.0" }, batchRecords: 5_000, lingerMs: 100, transactionTimeoutMs: 900_000, stallSeconds: 120 }),
+    .default({ http: { port: 9401, host: "127.0.0.1" }, batchRecords: 5_000, lingerMs: 100, transactionTimeoutMs: 900_000, stallSeconds: 120 }),
   /** Offset windows shared by the producer's and consumer's tallies and the counter's ledger. */
   tallies: z
     .strictObject({ windowSize: z.number().int().min(1).max(100_000_000).default(10_000) })
@@ -204,7 +213,7 @@ export const configSchema = z.strictObject({
     })
     .default({
       group: "zeroloss",
-      http: { port: 9402, host: "0.0.0.0" },
+      http: { port: 9402, host: "127.0.0.1" },
       maxBatchBytes: 8 * 1024 * 1024,
       partitionsConcurrently: 6,
       targetTransactions: 2,
@@ -247,7 +256,7 @@ export const configSchema = z.strictObject({
       slotCheckSeconds: z.number().int().min(0).max(86_400).default(30),
     })
     .default({
-      http: { port: 9400, host: "0.0.0.0" },
+      http: { port: 9400, host: "127.0.0.1" },
       group: "zeroloss-counter",
       graceSeconds: 300,
       retainTransactionsSeconds: 86_400,
@@ -286,7 +295,7 @@ export const configSchema = z.strictObject({
       quietMs: 3_000,
       maxReportedRows: 100,
       intervalSeconds: 300,
-      http: { port: 9403, host: "0.0.0.0" },
+      http: { port: 9403, host: "127.0.0.1" },
     }),
   log: z
     .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })

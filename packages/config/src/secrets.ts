@@ -61,12 +61,16 @@ export function resolveSecrets(config: Config, counterUrlGiven: boolean, problem
     keepSecret(decodeURIComponent(new URL(registry.url).password));
     kafka = { ...kafka, registry: { ...registry, ...(password === undefined ? {} : { password }) } };
   }
-  // Certificates and keys are read by the clients; a path that cannot be read is reported now.
+  // Certificates, keys and HTTP tokens are read by their users; a path that cannot be read is reported now.
   for (const [key, path] of [
     ["kafka.tls.caFile", kafka.tls?.caFile],
     ["kafka.tls.certFile", kafka.tls?.certFile],
     ["kafka.tls.keyFile", kafka.tls?.keyFile],
     ["kafka.registry.caFile", kafka.registry?.caFile],
+    ["producer.http.tokenFile", config.producer.http.tokenFile],
+    ["consumer.http.tokenFile", config.consumer.http.tokenFile],
+    ["counter.http.tokenFile", config.counter.http.tokenFile],
+    ["verify.http.tokenFile", config.verify.http.tokenFile],
   ] as const) {
     if (path !== undefined) read(key, path);
   }

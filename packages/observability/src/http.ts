@@ -2,7 +2,10 @@
 // (200 when healthy, 503 when not, with the reason as JSON). Extra routes (the counter's
 // API and dashboard) plug in through `routes`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { keepSecret, ZerolossError } from "@zeroloss/errors";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { Logger } from "pino";
 
@@ -18,6 +21,8 @@ export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boo
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
+  /** A file holding a bearer token every request but /healthz must carry (`Authorization: Bearer …`); read at start. */
+  readonly tokenFile?: string | undefined;
   readonly registry: Registry;
   readonly health: () => Health;
   readonly log: Logger;
@@ -49,8 +54,21 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+/** Whether `header` is `Bearer <token>`, compared in constant time. */
+function bearerMatches(header: string | undefined, token: Buffer): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? "")?.[1] ?? "");
+  return given.length === token.length && timingSafeEqual(given, token);
+}
+
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const log = options.log.child({ component: "http" });
+  let token: Buffer | null = null;
+  if (options.tokenFile !== undefined) {
+    const text = readFileSync(options.tokenFile, "utf8").trim();
+    if (text.length < 16) throw new ZerolossError("CONFIG_INVALID", `the HTTP token in ${options.tokenFile} is shorter than 16 characters`, { details: { path: options.tokenFile } });
+    keepSecret(text);
+    token = Buffer.from(text);
+  }
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
       log.error({ err, url: req.url }, "request failed");
@@ -60,16 +78,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   });
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname === "/metrics") {
-      const body = await options.registry.metrics();
-      res.writeHead(200, { "content-type": options.registry.contentType });
-      res.end(body);
-      return;
-    }
     if (url.pathname === "/healthz") {
       const h = options.health();
       res.writeHead(h.healthy ? 200 : 503, { "content-type": "application/json" });
       res.end(`${JSON.stringify(h)}\n`);
+      return;
+    }
+    // /healthz stays open for probes; everything else (metrics, API, dashboard data) needs the token.
+    // The dashboard's page itself is served without it: it carries no data and asks for the token.
+    if (token !== null && !(url.pathname === "/" && req.method === "GET") && !bearerMatches(req.headers.authorization, token)) {
+      res.writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="zeroloss"' });
+      res.end("a bearer token is required (Authorization: Bearer <the token in http.tokenFile>)\n");
+      return;
+    }
+    if (url.pathname === "/metrics") {
+      const body = await options.registry.metrics();
+      res.writeHead(200, { "content-type": options.registry.contentType });
+      res.end(body);
       return;
     }
     for (const route of options.routes ?? []) if (await route(req, res, url)) return;
@@ -84,7 +109,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     });
   });
   const port = (server.address() as AddressInfo).port;
-  log.info({ host: options.host, port }, "serving /metrics and /healthz");
+  log.info({ host: options.host, port, token: token !== null }, "serving /metrics and /healthz");
   return {
     port,
     close: () =>

@@ -17,7 +17,7 @@ export interface ServiceProcessOptions {
   readonly name: string;
   readonly log: Logger;
   readonly registry: Registry;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: { readonly host: string; readonly port: number; readonly tokenFile?: string | undefined };
   readonly service: RunnableService;
   /** Routes beyond /metrics and /healthz (the counter's API and dashboard). */
   readonly routes?: readonly Route[];

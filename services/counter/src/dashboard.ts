@@ -104,9 +104,12 @@ function render(s) {
   }));
   document.getElementById("no-attention").hidden = s.needsAttention.length > 0;
 }
+// With counter.http.tokenFile set, open the dashboard as /#token=<the token>: the fragment never leaves the browser.
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
 async function tick() {
   try {
-    const res = await fetch("api/summary", { cache: "no-store" });
+    const res = await fetch("api/summary", { cache: "no-store", headers: token ? { authorization: "Bearer " + token } : {} });
+    if (res.status === 401) throw new Error("the counter asks for its HTTP token: open this page as /#token=<the token in counter.http.tokenFile>");
     if (!res.ok) throw new Error("HTTP " + res.status);
     render(await res.json());
   } catch (err) {

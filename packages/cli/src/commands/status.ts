@@ -2,7 +2,7 @@
 // Exit 0 when nothing is proven wrong and nothing is quarantined (windows that are only
 // behind are not a problem), 1 when something is, 2 when the counter cannot be reached (or
 // the configuration is wrong).
-import { loadConfig } from "@zeroloss/config";
+import { loadConfig, readSecretFile } from "@zeroloss/config";
 import type { Summary } from "@zeroloss/wire";
 
 export interface StatusOptions {
@@ -45,10 +45,14 @@ function formatSeconds(s: number): string {
 }
 
 export async function statusCommand(o: StatusOptions): Promise<number> {
-  const base = o.url ?? counterUrl((await loadConfig(o.config === undefined ? {} : { file: o.config })).counter.http);
+  // The configuration gives the counter's address and, with counter.http.tokenFile, its bearer token.
+  const config = o.url === undefined || o.config !== undefined ? await loadConfig(o.config === undefined ? {} : { file: o.config }) : null;
+  const base = o.url ?? counterUrl((config as NonNullable<typeof config>).counter.http);
+  const tokenFile = config?.counter.http.tokenFile;
+  const headers: Record<string, string> = tokenFile === undefined ? {} : { authorization: `Bearer ${readSecretFile(tokenFile).trim()}` };
   let s: Summary;
   try {
-    const res = await fetch(new URL("/api/summary", base), { signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(new URL("/api/summary", base), { signal: AbortSignal.timeout(10_000), headers });
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 500)}`);
     s = (await res.json()) as Summary;
   } catch (err) {
