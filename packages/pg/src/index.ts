@@ -8,3 +8,4 @@ export * from "./replication.js";
 export * from "./stream.js";
 export * from "./xid.js";
 export * from "./slot-check.js";
+export * from "./privileges.js";

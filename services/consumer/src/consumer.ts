@@ -18,7 +18,7 @@ import { backoff, describeError, type ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
 import { awaitWithHeartbeat, createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
-import { connect, serviceError, type Client, type TableName } from "@zeroloss/pg";
+import { connect, describeUrl, missingTargetPrivileges, privilegeError, serviceError, type Client, type TableName } from "@zeroloss/pg";
 import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
 import { topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
@@ -171,6 +171,8 @@ export class Consumer {
     if (this.ddl === null) {
       this.ddl = await connect(this.o.config.target.url, { applicationName: "zeroloss-consumer" });
     }
+    const privileges = await missingTargetPrivileges(this.ddl);
+    if (privileges.missing.length > 0) throw privilegeError("consumer", `the target (${describeUrl(this.o.config.target.url)})`, privileges.role, privileges.missing);
     await ensureBookkeeping(this.ddl);
     void this.outbox.drain(); // what a previous run left behind
   }

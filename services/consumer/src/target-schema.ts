@@ -11,7 +11,7 @@
 // tombstone in zeroloss.tombstones (a replayed older insert must not bring the row back),
 // and a truncate leaves its LSN in zeroloss.truncations.
 import { ZerolossError } from "@zeroloss/errors";
-import { query, quoteIdent, quoteTable, type Client, type TableName } from "@zeroloss/pg";
+import { missingTargetPrivileges, privilegeError, query, quoteIdent, quoteTable, type Client, type TableName } from "@zeroloss/pg";
 import type { EnvelopeColumn } from "@zeroloss/wire";
 
 /** The hidden column every target table carries. */
@@ -230,6 +230,11 @@ export async function prepareTable(
   return inDdlTransaction(client, async () => {
     const types = await resolveTypes(client, table, columns);
     let existing = await readTable(client, table);
+    if (existing !== null) {
+      // A table made by someone else: the consumer's role must be allowed to change its rows.
+      const privileges = await missingTargetPrivileges(client, [table]);
+      if (privileges.missing.length > 0) throw privilegeError("consumer", `target table ${name}`, privileges.role, privileges.missing);
+    }
     if (existing === null) {
       const defs = columns.map((c, i) => `${quoteIdent(c.name)} ${types[i] as string}`);
       await query(client, `creating schema ${table.schema} in the target`, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);

@@ -16,12 +16,15 @@ import {
   connect,
   createSlot,
   describeTable,
+  describeUrl,
   dropSlot,
   ensurePublication,
   formatLsn,
   keyIsAfter,
   maxLsn,
+  missingSourcePrivileges,
   parseLsn,
+  privilegeError,
   readKeyOrder,
   qualifiedName,
   query,
@@ -180,6 +183,8 @@ export class Producer {
     await checkServer(control);
     const db = (await query<{ db: string }>(control, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
     const tables = await this.tables(control);
+    const privileges = await missingSourcePrivileges(control, tables, src.publication);
+    if (privileges.missing.length > 0) throw privilegeError("producer", `the source (${describeUrl(src.url)})`, privileges.role, privileges.missing);
 
     const admin = this.kafka.admin();
     this.cleanups.push(() => admin.disconnect());

@@ -1,0 +1,135 @@
+// What each service's database role must be allowed, checked at start so a missing grant is
+// one clear error naming the role, the privilege and the GRANT that fixes it, instead of a
+// "permission denied" deep in a snapshot or a batch. docs/operations.md has the recipes.
+import { ZerolossError } from "@zeroloss/errors";
+import type pg from "pg";
+import { query } from "./connect.js";
+import { qualifiedName, quoteIdent, quoteTable, type TableName } from "./catalog.js";
+
+export interface MissingPrivilege {
+  /** REPLICATION, SELECT, CREATE, INSERT, ... */
+  readonly privilege: string;
+  /** What it is needed on: the role itself, a table, the database, a schema. */
+  readonly on: string;
+  /** The statement that grants it. */
+  readonly grant: string;
+}
+
+interface RoleFacts {
+  role: string;
+  db: string;
+  superuser: boolean;
+  replication: boolean;
+}
+
+async function roleFacts(client: pg.Client): Promise<RoleFacts> {
+  const r = await query<{ role: string; db: string; superuser: boolean; replication: boolean }>(
+    client,
+    "reading the role's privileges",
+    `SELECT current_user AS role, current_database() AS db, r.rolsuper AS superuser,
+            r.rolreplication OR EXISTS (SELECT 1 FROM pg_roles m WHERE m.rolname = 'rds_replication' AND pg_has_role(current_user, m.oid, 'MEMBER')) AS replication
+       FROM pg_roles r WHERE r.rolname = current_user`,
+  );
+  const row = r[0];
+  if (row === undefined) throw new ZerolossError("PG_FAILED", "reading the role's privileges returned no row");
+  return { ...row, superuser: row.superuser === true || String(row.superuser) === "t", replication: row.replication === true || String(row.replication) === "t" };
+}
+
+const truthy = (v: unknown): boolean => v === true || v === "t";
+
+/**
+ * The producer's role on the source: REPLICATION (or rds_replication), SELECT on every chosen
+ * table, and, while the publication does not exist yet, CREATE on the database and ownership
+ * of the tables (what CREATE PUBLICATION … FOR TABLE asks).
+ */
+export async function missingSourcePrivileges(client: pg.Client, tables: readonly TableName[], publication: string): Promise<{ role: string; missing: MissingPrivilege[] }> {
+  const f = await roleFacts(client);
+  if (f.superuser) return { role: f.role, missing: [] };
+  const role = quoteIdent(f.role);
+  const missing: MissingPrivilege[] = [];
+  if (!f.replication) {
+    missing.push({ privilege: "REPLICATION", on: `role ${f.role}`, grant: `ALTER ROLE ${role} REPLICATION; (Amazon RDS and Aurora: GRANT rds_replication TO ${role};)` });
+  }
+  const rows = await query<{ schema: string; name: string; can_select: unknown; owns: unknown; owner: string }>(
+    client,
+    "reading the role's privileges on the chosen tables",
+    `SELECT t.schema, t.name, has_table_privilege(c.oid, 'SELECT') AS can_select, pg_has_role(c.relowner, 'USAGE') AS owns, pg_get_userbyid(c.relowner) AS owner
+       FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+       JOIN pg_namespace n ON n.nspname = t.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  for (const t of rows) {
+    if (!truthy(t.can_select)) missing.push({ privilege: "SELECT", on: `table ${qualifiedName(t)}`, grant: `GRANT SELECT ON ${quoteTable(t)} TO ${role};` });
+  }
+  const exists = await query(client, "reading the publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
+  if (exists.length === 0) {
+    const canCreate = await query<{ ok: unknown }>(client, "reading the role's privileges on the database", "SELECT has_database_privilege(current_database(), 'CREATE') AS ok");
+    if (!truthy(canCreate[0]?.ok)) {
+      missing.push({ privilege: "CREATE", on: `database ${f.db} (to create publication ${publication})`, grant: `GRANT CREATE ON DATABASE ${quoteIdent(f.db)} TO ${role};` });
+    }
+    for (const t of rows) {
+      if (!truthy(t.owns)) {
+        missing.push({
+          privilege: "ownership",
+          on: `table ${qualifiedName(t)} (CREATE PUBLICATION … FOR TABLE needs its owner)`,
+          grant: `GRANT ${quoteIdent(t.owner)} TO ${role}; or have ${t.owner} run CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE … first`,
+        });
+      }
+    }
+  }
+  return { role: f.role, missing };
+}
+
+/**
+ * The consumer's role on the target: its bookkeeping schema (`zeroloss`: CREATE on the
+ * database while it is missing, USAGE and CREATE on it once it exists) and, for each given
+ * existing target table, SELECT, INSERT, UPDATE, DELETE and TRUNCATE.
+ */
+export async function missingTargetPrivileges(client: pg.Client, tables: readonly TableName[] = []): Promise<{ role: string; missing: MissingPrivilege[] }> {
+  const f = await roleFacts(client);
+  if (f.superuser) return { role: f.role, missing: [] };
+  const role = quoteIdent(f.role);
+  const missing: MissingPrivilege[] = [];
+  const schema = await query<{ exists: unknown; usage: unknown; create: unknown; db_create: unknown }>(
+    client,
+    "reading the role's privileges on the bookkeeping schema",
+    `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'zeroloss') AS exists,
+            CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'zeroloss') THEN has_schema_privilege('zeroloss', 'USAGE') END AS usage,
+            CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'zeroloss') THEN has_schema_privilege('zeroloss', 'CREATE') END AS create,
+            has_database_privilege(current_database(), 'CREATE') AS db_create`,
+  );
+  const s = schema[0];
+  if (s !== undefined && !truthy(s.exists) && !truthy(s.db_create)) {
+    missing.push({ privilege: "CREATE", on: `database ${f.db} (to create the schema zeroloss)`, grant: `GRANT CREATE ON DATABASE ${quoteIdent(f.db)} TO ${role};` });
+  }
+  if (s !== undefined && truthy(s.exists)) {
+    for (const [p, ok] of [["USAGE", s.usage], ["CREATE", s.create]] as const) {
+      if (!truthy(ok)) missing.push({ privilege: p, on: "schema zeroloss", grant: `GRANT ${p} ON SCHEMA zeroloss TO ${role};` });
+    }
+  }
+  if (tables.length > 0) {
+    const rows = await query<{ schema: string; name: string; lacking: string[] | string }>(
+      client,
+      "reading the role's privileges on the target tables",
+      `SELECT t.schema, t.name, ARRAY(SELECT p FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) p WHERE NOT has_table_privilege(c.oid, p)) AS lacking
+         FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+         JOIN pg_namespace n ON n.nspname = t.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name`,
+      [tables.map((t) => t.schema), tables.map((t) => t.name)],
+    );
+    for (const t of rows) {
+      const lacking = Array.isArray(t.lacking) ? t.lacking : t.lacking.replace(/^\{|\}$/g, "").split(",").filter((x) => x !== "");
+      if (lacking.length > 0) {
+        missing.push({ privilege: lacking.join(", "), on: `table ${qualifiedName(t)}`, grant: `GRANT ${lacking.join(", ")} ON ${quoteTable(t)} TO ${role};` });
+      }
+    }
+  }
+  return { role: f.role, missing };
+}
+
+/** PG_PRIVILEGE_MISSING: every missing privilege at once, each with its grant; not retriable. */
+export function privilegeError(service: string, where: string, role: string, missing: readonly MissingPrivilege[]): ZerolossError {
+  const list = missing.map((m) => `\n  - ${m.privilege} on ${m.on}: ${m.grant}`).join("");
+  return new ZerolossError("PG_PRIVILEGE_MISSING", `the ${service}'s role ${role} on ${where} lacks ${missing.length} privilege(s) it needs:${list}\n(docs/operations.md, "Roles and grants")`, {
+    details: { role, missing },
+  });
+}
