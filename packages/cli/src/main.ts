@@ -82,8 +82,9 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .option("--json", "print the proof as JSON on stdout", false)
     .option("--dir <folder>", "where the demo's zeroloss.yaml, service logs and proof.json go", ".zeroloss/demo")
     .addOption(new Option("--encoding <encoding>", "how record values travel: json, or avro through a schema registry the demo starts too").choices(["json", "avro"]).default("json"))
+    .option("--secure", "run it on the secure stack: TLS-only PostgreSQL with client certificates, Kafka over SASL_SSL, passwords in files (local mode)", false)
     .exitOverride()
-    .action(async (opts: { duration: number; rate: number; sustain: number; keep: boolean; json: boolean; dir: string; encoding: "json" | "avro" }) => {
+    .action(async (opts: { duration: number; rate: number; sustain: number; keep: boolean; json: boolean; dir: string; encoding: "json" | "avro"; secure: boolean }) => {
       setExit(await demoCommand({ ...opts, log: log() }));
     });
 

@@ -29,6 +29,8 @@ export interface DemoOptions {
   readonly dir: string;
   /** kafka.encoding: avro also starts the schema registry. */
   readonly encoding: "json" | "avro";
+  /** The secure stack (`zeroloss dev up --secure`): TLS-only PostgreSQL, Kafka over SASL_SSL, passwords in files. */
+  readonly secure?: boolean;
   readonly log: Logger;
 }
 
@@ -59,7 +61,7 @@ function demoConfig(stack: DevStack, ports: Record<PipelineService, number>, enc
     consumer: { group: "zeroloss", http: http(ports.consumer) },
     // Windows of 1,000 offsets, so a short demo closes many; the grace period is longer than any drain the demo waits for.
     tallies: { windowSize: 1000 },
-    counter: { url: stack.target, http: http(ports.counter), graceSeconds: 180, refreshMs: 1000 },
+    counter: { ...base.counter, http: http(ports.counter), graceSeconds: 180, refreshMs: 1000 },
     // The pipeline is drained before the verifier runs: a difference that stays 20 s is drift.
     verify: { settleSeconds: 20, quietMs: 1000 },
     log: { level: "info" },
@@ -158,8 +160,12 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   try {
     progress.line(`zeroloss demo: a payments database streamed PostgreSQL → Kafka → PostgreSQL, then proven (workload ${o.duration} s at ${o.rate} transactions/s)`);
     const avro = o.encoding === "avro";
-    progress.line(`starting the local stack: source and target PostgreSQL, Apache Kafka (1 broker)${avro ? ", a schema registry (Avro)" : ""}`);
-    stack = await startDevStack({ brokers: 1, detached: false, registry: avro, log: o.log.child({ part: "stack" }, { level: "warn" }) });
+    const secure = o.secure === true;
+    progress.line(
+      `starting the local stack: source and target PostgreSQL, Apache Kafka (1 broker)${avro ? ", a schema registry (Avro)" : ""}` +
+        (secure ? "; secure: PostgreSQL over TLS only with client certificates, Kafka over SASL_SSL (SCRAM-SHA-512), passwords in files" : ""),
+    );
+    stack = await startDevStack({ brokers: 1, detached: false, registry: avro, secure, log: o.log.child({ part: "stack" }, { level: "warn" }) });
     void stack.unexpectedExit.then((report) => (stackFailure = report));
     progress.line(`stack ready (${stack.mode}${stack.instanceDir === null ? "" : `, files in ${stack.instanceDir}`})`);
     abortIf();
