@@ -64,7 +64,7 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
     return s;
   };
 
-  it("streams, counts and verifies over TLS and SASL_SSL; no secret in any output, page or metric", { timeout: 240_000 }, async () => {
+  it("snapshots, streams, counts, replays and verifies over TLS and SASL_SSL; no secret in any output, page or metric", { timeout: 240_000 }, async () => {
     expect(new URL(String(config["source"]?.["url"])).password, "the written config keeps the password in a file").toBe("");
     const source = new pg.Client({ connectionString: stack.source });
     await source.connect();
@@ -112,16 +112,29 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
       const status = spawnSync(process.execPath, [CLI, "status", "--config", statusFile], { encoding: "utf8" });
       expect(status.status, status.stdout + status.stderr).toBe(0);
       expect(status.stdout).toMatch(/^OK/);
+      // A replay over SASL_SSL: the group's offsets reset to the start, every record read again and found applied.
+      await consumer.stop();
+      const replay = spawnSync(process.execPath, [CLI, "replay", "--config", configFile, "--to-earliest", "--json"], { encoding: "utf8" });
+      expect(replay.status, replay.stdout + replay.stderr).toBe(0);
+      const again = await start(CONSUMER_MAIN, "ZEROLOSS_CONSUMER_HTTP_PORT");
+      await pollUntil(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${counter.port}/api/summary`, { headers: auth }).catch(() => null);
+          const s = res?.ok === true ? ((await res.json()) as { ok: boolean; totals: { emitted: number; replayed: number } }) : null;
+          return s !== null && s.ok && s.totals.replayed >= summary.totals.emitted ? true : undefined;
+        },
+        { timeoutMs: 90_000, what: "the counter to see every record replayed" },
+      );
       const verify = await runVerify(configFile, ["--json"]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
 
       // Everything the services printed (at debug level) and serve: no secret, in any form.
       const served: string[] = [];
-      for (const s of [producer, consumer]) served.push((await s.scrape()) ?? "");
-      for (const s of [producer, consumer, counter]) served.push(JSON.stringify((await s.health())?.body ?? {}));
+      for (const s of [producer, again]) served.push((await s.scrape()) ?? "");
+      for (const s of [producer, again, counter]) served.push(JSON.stringify((await s.health())?.body ?? {}));
       served.push(await (await fetch(`http://127.0.0.1:${counter.port}/metrics`, { headers: auth })).text());
       for (const path of ["/api/summary", "/api/windows", "/api/transactions"]) served.push(await (await fetch(`http://127.0.0.1:${counter.port}${path}`, { headers: auth })).text());
-      const printed = [...running.map((s) => s.output()), verify.stdout, verify.stderr, status.stdout, status.stderr, ...served].join("\n");
+      const printed = [...running.map((s) => s.output()), verify.stdout, verify.stderr, status.stdout, status.stderr, replay.stdout, replay.stderr, ...served].join("\n");
       expect(printed.length).toBeGreaterThan(10_000); // debug logs were written
       for (const secret of [...secrets, httpToken]) {
         for (const form of [secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64")]) expect(printed.includes(form), `a secret appeared in the output`).toBe(false);
