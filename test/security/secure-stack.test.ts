@@ -180,6 +180,26 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
     expect(await attempt({ caFile: stack.security!.caFile })).toBeNull();
   });
 
+  it("OAUTHBEARER: the token is read from kafka.sasl.tokenFile at authentication", { timeout: 60_000 }, async () => {
+    const kafka = config["kafka"] as { brokers: string[] };
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const tokenFile = join(dir, "kafka-token");
+    // The dev listener's validator takes unsigned tokens (alg none) at their word.
+    writeFileSync(tokenFile, `${b64({ alg: "none" })}.${b64({ sub: "zeroloss", iat: now, exp: now + 3600 })}.\n`);
+    const admin = createKafka({
+      connection: { brokers: kafka.brokers, tls: { caFile: stack.security!.caFile, verifyServerName: true }, sasl: { mechanism: "oauthbearer", tokenFile } },
+      clientId: "test-oauth",
+      log: silentLogger(),
+    }).admin();
+    try {
+      await admin.connect();
+      expect(await admin.listTopics()).toEqual(expect.arrayContaining([expect.stringMatching(/^zeroloss\./)]));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it("PostgreSQL without a client certificate, and with an untrusted CA: one clear error each", { timeout: 60_000 }, async () => {
     const other = await makeDevCertificates(mkdtempSync(join(tmpdir(), "zeroloss-other-ca-")));
     const url = new URL(stack.source);

@@ -47,7 +47,7 @@ export interface StartKafkaOptions {
   /**
    * A SASL_SSL listener beside the plaintext one (which the brokers use among themselves and
    * the readiness check uses): TLS with the dev certificates, SCRAM-SHA-256/512 and PLAIN for
-   * `users` (SCRAM credentials written at format time).
+   * `users` (SCRAM credentials written at format time), and OAUTHBEARER with unsigned tokens.
    */
   readonly secure?: KafkaSecureListener;
 }
@@ -76,7 +76,10 @@ function secureProperties(secure: KafkaSecureListener): Record<string, string> {
   const scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
   const plainUsers = secure.users.map((u) => `user_${u.name}="${u.password}"`).join(" ");
   return {
-    "listener.name.secure.sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+    // OAUTHBEARER with Kafka's unsecured validator: unsigned tokens (alg none) are taken at
+    // their word. For trying a client's token plumbing locally, never for production.
+    "listener.name.secure.sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN,OAUTHBEARER",
+    "listener.name.secure.oauthbearer.sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
     "listener.name.secure.scram-sha-256.sasl.jaas.config": scram,
     "listener.name.secure.scram-sha-512.sasl.jaas.config": scram,
     "listener.name.secure.plain.sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
