@@ -9,7 +9,7 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
 import type http from "node:http";
 import avsc from "avsc";
-import { ZerolossError } from "@zeroloss/errors";
+import { tlsFailure, ZerolossError } from "@zeroloss/errors";
 import { checkEnvelope, WireError, type Envelope, type EnvelopeColumn, type EnvelopeSource, type Op, type Row } from "@zeroloss/wire";
 import { envelopeSchema, schemaColumns, type SchemaColumn } from "./schema.js";
 import { fromAvro, toAvro } from "./values.js";
@@ -68,6 +68,10 @@ const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOT
  */
 function registryError(err: unknown, url: string, doing: string, details: Record<string, unknown> = {}): ZerolossError {
   if (err instanceof ZerolossError) return err;
+  const tls = tlsFailure(err);
+  if (tls !== null) {
+    return new ZerolossError("REGISTRY_TLS_FAILED", `the schema registry (${url}) for ${doing}: TLS: ${tls.reason} (${tls.code}); ${tls.fix} (kafka.registry.caFile)`, { details, cause: err });
+  }
   const status = (err as { status?: unknown })?.status;
   const message = (err as Error)?.message ?? String(err);
   if (NETWORK.test(message) || (typeof status === "number" && (status >= 500 || status === 408 || status === 429))) {
