@@ -12,7 +12,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { configForStack } from "../../packages/cli/src/commands/dev.js";
+import { configForStack, endpointsJson } from "../../packages/cli/src/commands/dev.js";
 import { freePort, makeDevCertificates, pollUntil, startDevStack, type DevStack } from "@zeroloss/devstack";
 import { createKafka, kafkaError } from "@zeroloss/kafka";
 import { silentLogger } from "@zeroloss/observability";
@@ -66,6 +66,7 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
 
   it("snapshots, streams, counts, replays and verifies over TLS and SASL_SSL; no secret in any output, page or metric", { timeout: 240_000 }, async () => {
     expect(new URL(String(config["source"]?.["url"])).password, "the written config keeps the password in a file").toBe("");
+    expect(endpointsJson(stack)).not.toContain(secrets[1]!);
     const source = new pg.Client({ connectionString: stack.source });
     await source.connect();
     try {
@@ -155,12 +156,13 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
     expect(producer.output()).not.toContain("not-the-password");
   });
 
-  it("an untrusted CA and a wrong server name: KAFKA_TLS_FAILED naming the cause, not retriable", { timeout: 60_000 }, async () => {
+  it("an untrusted CA, a wrong server name, no client certificate: KAFKA_TLS_FAILED naming the cause, not retriable", { timeout: 60_000 }, async () => {
     const other = await makeDevCertificates(mkdtempSync(join(tmpdir(), "zeroloss-other-ca-")));
     const kafka = config["kafka"] as { brokers: string[]; sasl: { mechanism: "scram-sha-512"; username: string; passwordFile: string } };
     const sasl = { mechanism: kafka.sasl.mechanism, username: kafka.sasl.username, password: secrets[0]! };
-    const attempt = async (tls: { caFile: string; serverName?: string }) => {
-      const admin = createKafka({ connection: { brokers: kafka.brokers, tls: { ...tls, verifyServerName: true }, sasl }, clientId: "test-tls", log: silentLogger() }).admin({ retry: { retries: 0 } });
+    const client = { certFile: stack.security!.clientCertFile, keyFile: stack.security!.clientKeyFile };
+    const attempt = async (tls: { caFile: string; serverName?: string; certFile?: string; keyFile?: string }) => {
+      const admin = createKafka({ connection: { brokers: kafka.brokers, tls: { ...tls, verifyServerName: true }, sasl }, clientId: "test-tls", log: silentLogger(), retries: 0 }).admin();
       try {
         await admin.connect();
         await admin.listTopics();
@@ -171,13 +173,17 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
         await admin.disconnect();
       }
     };
-    const untrusted = await attempt({ caFile: other.caFile });
+    const untrusted = await attempt({ caFile: other.caFile, ...client });
     expect(untrusted).toMatchObject({ code: "KAFKA_TLS_FAILED", retriable: false });
     expect(untrusted?.message).toContain("not signed by a CA this client trusts");
-    const misnamed = await attempt({ caFile: stack.security!.caFile, serverName: "broker.example.com" });
+    const misnamed = await attempt({ caFile: stack.security!.caFile, serverName: "broker.example.com", ...client });
     expect(misnamed).toMatchObject({ code: "KAFKA_TLS_FAILED", retriable: false });
     expect(misnamed?.message).toContain("does not name the host");
-    expect(await attempt({ caFile: stack.security!.caFile })).toBeNull();
+    // The listener wants a client certificate (mutual TLS) as well as SASL.
+    const noCert = await attempt({ caFile: stack.security!.caFile });
+    expect(noCert).toMatchObject({ code: "KAFKA_TLS_FAILED", retriable: false });
+    expect(noCert?.message).toContain("wanted one and got none");
+    expect(await attempt({ caFile: stack.security!.caFile, ...client })).toBeNull();
   });
 
   it("OAUTHBEARER: the token is read from kafka.sasl.tokenFile at authentication", { timeout: 60_000 }, async () => {
@@ -188,7 +194,11 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
     // The dev listener's validator takes unsigned tokens (alg none) at their word.
     writeFileSync(tokenFile, `${b64({ alg: "none" })}.${b64({ sub: "zeroloss", iat: now, exp: now + 3600 })}.\n`);
     const admin = createKafka({
-      connection: { brokers: kafka.brokers, tls: { caFile: stack.security!.caFile, verifyServerName: true }, sasl: { mechanism: "oauthbearer", tokenFile } },
+      connection: {
+        brokers: kafka.brokers,
+        tls: { caFile: stack.security!.caFile, certFile: stack.security!.clientCertFile, keyFile: stack.security!.clientKeyFile, verifyServerName: true },
+        sasl: { mechanism: "oauthbearer", tokenFile },
+      },
       clientId: "test-oauth",
       log: silentLogger(),
     }).admin();

@@ -46,7 +46,8 @@ export interface StartKafkaOptions {
   readonly readyTimeoutMs?: number;
   /**
    * A SASL_SSL listener beside the plaintext one (which the brokers use among themselves and
-   * the readiness check uses): TLS with the dev certificates, SCRAM-SHA-256/512 and PLAIN for
+   * the readiness check uses): TLS with the dev certificates and a client certificate the dev
+   * CA signed (mutual TLS), SCRAM-SHA-256/512 and PLAIN for
    * `users` (SCRAM credentials written at format time), and OAUTHBEARER with unsigned tokens.
    */
   readonly secure?: KafkaSecureListener;
@@ -83,6 +84,10 @@ function secureProperties(secure: KafkaSecureListener): Record<string, string> {
     "listener.name.secure.scram-sha-256.sasl.jaas.config": scram,
     "listener.name.secure.scram-sha-512.sasl.jaas.config": scram,
     "listener.name.secure.plain.sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    // Mutual TLS: a client certificate the dev CA signed is required as well as SASL.
+    "listener.name.secure.ssl.client.auth": "required",
+    "listener.name.secure.ssl.truststore.type": "PEM",
+    "listener.name.secure.ssl.truststore.location": secure.certs.caFile,
     "listener.name.secure.ssl.keystore.type": "PKCS12",
     "listener.name.secure.ssl.keystore.location": secure.certs.serverStoreFile,
     "listener.name.secure.ssl.keystore.password": secure.certs.storePassword,

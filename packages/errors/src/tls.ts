@@ -27,7 +27,7 @@ function classify(code: string, message: string): TlsFailure | null {
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return { code, reason: "the server's certificate is outside its validity period", fix: "renew the server's certificate" };
   if (/CERTIFICATE_REQUIRED|certificate required/i.test(`${code} ${message}`)) return { code: code || "CERTIFICATE_REQUIRED", reason: "the server requires a client certificate", fix: "give a client certificate and key" };
   if (/WRONG_VERSION_NUMBER|wrong version number/i.test(`${code} ${message}`)) return { code: code || "WRONG_VERSION_NUMBER", reason: "the server did not answer in TLS on this port", fix: "check the port, or turn TLS off for a plaintext server" };
-  if (/BAD_CERTIFICATE|UNKNOWN_CA|alert (bad certificate|unknown ca)/i.test(`${code} ${message}`)) return { code: code || "BAD_CERTIFICATE", reason: "the server refused this client's certificate", fix: "give a client certificate signed by a CA the server trusts" };
+  if (/BAD_CERTIFICATE|UNKNOWN_CA|alert (bad certificate|unknown ca)/i.test(`${code} ${message}`)) return { code: code || "BAD_CERTIFICATE", reason: "the server refused this client's certificate, or wanted one and got none", fix: "give a client certificate and key signed by a CA the server trusts" };
   return null;
 }
 

@@ -14,6 +14,8 @@ export interface KafkaClientOptions {
   /** kafkajs's connection and request timeouts, in ms. */
   readonly connectionTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
+  /** kafkajs's own retries of a failed connection or request (default 5): tools and tests that want the first failure pass 0. */
+  readonly retries?: number;
 }
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -32,6 +34,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     ...withDefined("sasl", saslOptions(options.connection.sasl)),
     connectionTimeout: options.connectionTimeoutMs ?? 5_000,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
+    ...(options.retries === undefined ? {} : { retry: { retries: options.retries } }),
     // kafkajs logs retriable errors (an election, a coordinator moving) at ERROR; zeroloss
     // retries and reports them itself, so they are kept at debug here.
     logLevel: logLevel.INFO,

@@ -17,8 +17,8 @@ import type { Logger } from "@zeroloss/observability";
 /** The exact JSON of `dev up --json`: a public contract (README, docs/cli.md). */
 export function endpointsJson(stack: StackEndpoints): string {
   return JSON.stringify({
-    source: stack.source,
-    target: stack.target,
+    source: shown(stack, stack.source),
+    target: shown(stack, stack.target),
     kafka: [...stack.kafka],
     ...(stack.registry === undefined ? {} : { registry: stack.registry }),
     ...(stack.security === undefined ? {} : { security: stack.security }),
@@ -47,7 +47,7 @@ export function stackConfig(stack: StackEndpoints, brokers: number, encoding: "j
       ...(stack.security === undefined
         ? {}
         : {
-            tls: { caFile: stack.security.caFile },
+            tls: { caFile: stack.security.caFile, certFile: stack.security.clientCertFile, keyFile: stack.security.clientKeyFile },
             sasl: { mechanism: "scram-sha-512" as const, username: stack.security.kafkaUser, passwordFile: stack.security.kafkaPasswordFile },
           }),
     },
@@ -55,6 +55,11 @@ export function stackConfig(stack: StackEndpoints, brokers: number, encoding: "j
     consumer: { group: "zeroloss", http: { port: 9402 } },
     counter: { ...pg(stack.target), http: { port: 9400 } },
   };
+}
+
+/** A stack URL as printed: a secure stack's password stays in its file (security.postgresPasswordFile). */
+function shown(stack: StackEndpoints, url: string): string {
+  return stack.security === undefined ? url : withoutPassword(url);
 }
 
 function withoutPassword(url: string): string {
@@ -77,13 +82,16 @@ export function configForStack(stack: StackEndpoints, brokers: number): string {
 
 function describe(stack: DevStack): string {
   return [
-    `source  ${stack.source}`,
-    `target  ${stack.target}`,
+    `source  ${shown(stack, stack.source)}`,
+    `target  ${shown(stack, stack.target)}`,
     `kafka   ${stack.kafka.join(",")}${stack.kafkaVersion ? `  (Apache Kafka ${stack.kafkaVersion}, ${stack.brokers} broker${stack.brokers > 1 ? "s" : ""})` : ""}`,
     ...(stack.registry === undefined ? [] : [`registry ${stack.registry}  (Confluent-compatible API)`]),
     ...(stack.security === undefined
       ? []
-      : [`secure  TLS only (CA ${stack.security.caFile}); Kafka SASL_SSL as ${stack.security.kafkaUser} (SCRAM-SHA-512/256, PLAIN), password in ${stack.security.kafkaPasswordFile}`]),
+      : [
+          `secure  TLS only, client certificates required (CA ${stack.security.caFile}); PostgreSQL password in ${stack.security.postgresPasswordFile}; ` +
+            `Kafka SASL_SSL as ${stack.security.kafkaUser} (SCRAM-SHA-512/256, PLAIN), password in ${stack.security.kafkaPasswordFile}`,
+        ]),
     `mode    ${stack.mode}${stack.instanceDir ? `  (files and logs: ${stack.instanceDir})` : ""}`,
   ].join("\n");
 }
@@ -161,8 +169,8 @@ export async function devStatus(options: { json: boolean; log: Logger }): Promis
       `${JSON.stringify({
         running: status.running,
         mode: state.mode,
-        source: state.source,
-        target: state.target,
+        source: shown(state, state.source),
+        target: shown(state, state.target),
         kafka: state.kafka,
         ...(state.registry === undefined ? {} : { registry: state.registry }),
         ...(state.security === undefined ? {} : { security: state.security }),
