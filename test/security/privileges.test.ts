@@ -123,9 +123,9 @@ describe("roles and grants", () => {
       const { role, missing } = await missingTargetPrivileges(limited, [{ schema: "public", name: "accounts" }]);
       expect(role).toBe(consumerRole);
       expect(missing).toContainEqual({
-        privilege: "INSERT, UPDATE, DELETE, TRUNCATE",
+        privilege: "INSERT, UPDATE, DELETE",
         on: "table public.accounts",
-        grant: `GRANT INSERT, UPDATE, DELETE, TRUNCATE ON "public"."accounts" TO "${consumerRole}";`,
+        grant: `GRANT INSERT, UPDATE, DELETE ON "public"."accounts" TO "${consumerRole}";`,
       });
     } finally {
       await limited.end();

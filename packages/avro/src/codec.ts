@@ -60,14 +60,27 @@ interface Payload {
 
 const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|socket hang up|fetch failed/i;
 
+/** A URL as errors name it: user and password (basic auth in the URL) left out. */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return "(the registry URL)";
+  }
+}
+
 /**
  * A failure talking to the registry. Retriable when the registry could not be reached or
  * failed (5xx); not when it answered with a verdict (409 incompatible, other 4xx) or the
  * schema itself failed. The client reports a refused connection as a status 400 whose
  * message names the socket error, so the message is checked first.
  */
-function registryError(err: unknown, url: string, doing: string, details: Record<string, unknown> = {}): ZerolossError {
+function registryError(err: unknown, registryUrl: string, doing: string, details: Record<string, unknown> = {}): ZerolossError {
   if (err instanceof ZerolossError) return err;
+  const url = withoutCredentials(registryUrl);
   const tls = tlsFailure(err);
   if (tls !== null) {
     return new ZerolossError("REGISTRY_TLS_FAILED", `the schema registry (${url}) for ${doing}: TLS: ${tls.reason} (${tls.code}); ${tls.fix} (kafka.registry.caFile)`, { details, cause: err });

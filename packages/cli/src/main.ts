@@ -1,7 +1,7 @@
 // The `zeroloss` command: parses arguments and hands each command to its module.
 // Exit codes: 0 success, 1 the command failed, 2 usage or configuration error.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { isZerolossError, describeError } from "@zeroloss/errors";
+import { isZerolossError, describeError, redact } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
 import { demoCommand } from "./commands/demo/demo.js";
@@ -234,10 +234,10 @@ export async function run(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (isZerolossError(err)) {
-      process.stderr.write(`zeroloss: error [${err.code}]: ${err.message}\n`);
+      process.stderr.write(redact(`zeroloss: error [${err.code}]: ${err.message}\n`));
       return err.code.startsWith("CONFIG_") || err.code === "STACK_CONFIG_INVALID" ? EXIT_USAGE : EXIT_FAILED;
     }
-    process.stderr.write(`zeroloss: unexpected error: ${describeError(err)}\n${err instanceof Error ? (err.stack ?? "") : ""}\n`);
+    process.stderr.write(redact(`zeroloss: unexpected error: ${describeError(err)}\n${err instanceof Error ? (err.stack ?? "") : ""}\n`));
     return EXIT_FAILED;
   }
   return exitCode;

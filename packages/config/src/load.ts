@@ -3,7 +3,7 @@
 // one pass instead of one error per restart.
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
-import { isZerolossError, ZerolossError } from "@zeroloss/errors";
+import { isZerolossError, redact, ZerolossError } from "@zeroloss/errors";
 import { configSchema, type Config } from "./schema.js";
 import { applyEnvOverrides } from "./env.js";
 import { resolveSecrets } from "./secrets.js";
@@ -96,7 +96,7 @@ export async function loadServiceConfig(service: string, file: string | undefine
     return await loadConfig({ ...(file === undefined ? {} : { file }), env });
   } catch (err) {
     const code = isZerolossError(err) ? err.code : "CONFIG_INVALID";
-    process.stderr.write(`zeroloss ${service}: error [${code}]: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(redact(`zeroloss ${service}: error [${code}]: ${err instanceof Error ? err.message : String(err)}\n`));
     return null;
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeError, redact, REDACTED } from "@zeroloss/errors";
+import { describeError, forgetSecret, keepSecret, redact, REDACTED } from "@zeroloss/errors";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "./index.js";
 
@@ -92,5 +92,28 @@ kafka: { brokers: ["127.0.0.1:9093"], sasl: { mechanism: oauthbearer, tokenFile:
       "target.passwordFile: cannot read /nonexistent/zeroloss/target.pw: ENOENT",
       "kafka.sasl.tokenFile: cannot read /nonexistent/token: ENOENT",
     ]);
+  });
+
+  it("hides a password as written in the URL (a bare %), takes socket-folder URLs as they are, and leaves short or numeric values alone", () => {
+    const cfg = parseConfig(
+      `
+source: { url: "postgres://rep:50%-off-sale@127.0.0.1:5432/src" }
+target: { url: "postgres://app@/tgt?host=/var/run/postgresql&password=q-param-secret" }
+kafka: { brokers: ["127.0.0.1:9093"] }
+`,
+      "test.yaml",
+    );
+    expect(cfg.target.url).toBe("postgres://app@/tgt?host=/var/run/postgresql&password=q-param-secret");
+    expect(redact("postgres://rep:50%-off-sale@h and q-param-secret")).toBe(`postgres://rep:${REDACTED}@h and ${REDACTED}`);
+    keepSecret("1234567890");
+    keepSecret("short");
+    expect(redact('{"time":1234567890,"msg":"short"}')).toBe('{"time":1234567890,"msg":"short"}');
+  });
+
+  it("forgets a renewed token's predecessor", () => {
+    keepSecret("token-one-abcdefgh");
+    expect(redact("token-one-abcdefgh")).toBe(REDACTED);
+    forgetSecret("token-one-abcdefgh");
+    expect(redact("token-one-abcdefgh")).toBe("token-one-abcdefgh");
   });
 });

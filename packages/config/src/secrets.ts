@@ -11,6 +11,15 @@ export function readSecretFile(path: string): string {
   return readFileSync(path, "utf8").replace(/\r?\n$/, "");
 }
 
+/** A URL's percent-encoded text decoded, or as written when it is not valid percent-encoding (a bare %). */
+function decodedOrAsIs(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** The config with `…File` secrets read in; problems are pushed to `problems`. */
 export function resolveSecrets(config: Config, counterUrlGiven: boolean, problems: ConfigProblem[]): Config {
   const read = (key: string, path: string): string | undefined => {
@@ -24,12 +33,22 @@ export function resolveSecrets(config: Config, counterUrlGiven: boolean, problem
     }
   };
   const withPassword = (section: string, url: string, file: string | undefined): string => {
-    const u = new URL(url);
-    if (file === undefined) {
-      keepSecret(decodeURIComponent(u.password));
+    // Every form a password may take in the URL as written: user:password@, ?password=.
+    for (const written of [/^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1], /[?&]password=([^&]*)/.exec(url)?.[1]]) {
+      if (written === undefined) continue;
+      keepSecret(written);
+      keepSecret(decodedOrAsIs(written));
+    }
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      // A form WHATWG URLs refuse but node-postgres takes (a socket folder as host=): left as written.
+      if (file !== undefined) problems.push({ path: `${section}.passwordFile`, message: `${section}.url cannot be parsed to add the password to it; put the password in the URL, or use host and port` });
       return url;
     }
-    if (u.password !== "") {
+    if (file === undefined) return url;
+    if (u.password !== "" || u.searchParams.has("password")) {
       problems.push({ path: `${section}.passwordFile`, message: `${section}.url carries a password too; keep one of them` });
       return url;
     }
@@ -58,7 +77,7 @@ export function resolveSecrets(config: Config, counterUrlGiven: boolean, problem
   if (registry !== undefined) {
     const password = registry.passwordFile === undefined ? registry.password : read("kafka.registry.passwordFile", registry.passwordFile);
     keepSecret(password);
-    keepSecret(decodeURIComponent(new URL(registry.url).password));
+    keepSecret(decodedOrAsIs(/^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(registry.url)?.[1] ?? ""));
     kafka = { ...kafka, registry: { ...registry, ...(password === undefined ? {} : { password }) } };
   }
   // Certificates, keys and HTTP tokens are read by their users; a path that cannot be read is reported now.

@@ -1,5 +1,5 @@
 export * from "./error.js";
 export { pollUntil, withDeadline, type PollOptions } from "./poll.js";
 export { backoff, Sleeper, type Backoff } from "./retry.js";
-export { keepSecret, redact, REDACTED } from "./secrets.js";
+export { forgetSecret, keepSecret, MIN_SECRET_LENGTH, redact, REDACTED } from "./secrets.js";
 export { tlsFailure, type TlsFailure } from "./tls.js";

@@ -10,12 +10,30 @@ let pattern: RegExp | null = null;
 /** What a secret is replaced with in anything printed. */
 export const REDACTED = "[redacted]";
 
-/** Registers a secret; short values (under 4 characters) are refused as too common to hide safely. */
-export function keepSecret(value: string | undefined): void {
-  if (value === undefined || value.length < 4) return;
+/**
+ * The shortest secret hidden: replacing shorter ones (or digits only) would blank out common
+ * words and numbers in every line (a timestamp, a topic name). Use passwords at least this long.
+ */
+export const MIN_SECRET_LENGTH = 8;
+
+function forms(value: string): string[] {
   // As written, as it appears inside a JSON string, and as it appears in a URL.
-  for (const form of [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value)]) known.add(form);
-  pattern = null;
+  return [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value)];
+}
+
+/** Registers a secret to be hidden; values too short or all digits are not (MIN_SECRET_LENGTH). */
+export function keepSecret(value: string | undefined): void {
+  if (value === undefined || value.length < MIN_SECRET_LENGTH || /^\d+$/.test(value)) return;
+  for (const form of forms(value)) {
+    if (known.has(form)) continue;
+    known.add(form);
+    pattern = null;
+  }
+}
+
+/** Forgets a secret no longer held (a renewed token's predecessor), so the set does not grow with every renewal. */
+export function forgetSecret(value: string): void {
+  for (const form of forms(value)) if (known.delete(form)) pattern = null;
 }
 
 /** `text` with every registered secret replaced by REDACTED. */

@@ -4,7 +4,7 @@
 // oauthbearer token file is read again at every authentication (its owner renews it).
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
-import { keepSecret, ZerolossError } from "@zeroloss/errors";
+import { forgetSecret, keepSecret, ZerolossError } from "@zeroloss/errors";
 import type { SASLOptions } from "kafkajs";
 
 /** kafka.tls (packages/config). */
@@ -59,11 +59,16 @@ export function saslOptions(sasl: KafkaSasl | undefined): SASLOptions | undefine
   if (sasl.mechanism === "oauthbearer") {
     const file = sasl.tokenFile;
     if (file === undefined) throw new ZerolossError("CONFIG_INVALID", "kafka.sasl.tokenFile is required with mechanism oauthbearer", { details: { setting: "kafka.sasl.tokenFile" } });
+    let current: string | null = null;
     return {
       mechanism: "oauthbearer",
       oauthBearerProvider: async () => {
         const value = readPem("kafka.sasl.tokenFile", file).trim();
-        keepSecret(value);
+        if (value !== current) {
+          if (current !== null) forgetSecret(current); // renewed: the old one is no longer held
+          keepSecret(value);
+          current = value;
+        }
         return { value };
       },
     };

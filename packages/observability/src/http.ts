@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { keepSecret, ZerolossError } from "@zeroloss/errors";
+import { keepSecret, redact, ZerolossError } from "@zeroloss/errors";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { Logger } from "pino";
 
@@ -54,6 +54,9 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+/** The counter dashboard's page (no data; it fetches /api/summary with the token): served without one. */
+const PAGES = new Set(["/", "/dashboard"]);
+
 /** Whether `header` is `Bearer <token>`, compared in constant time. */
 function bearerMatches(header: string | undefined, token: Buffer): boolean {
   const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? "")?.[1] ?? "");
@@ -81,12 +84,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     if (url.pathname === "/healthz") {
       const h = options.health();
       res.writeHead(h.healthy ? 200 : 503, { "content-type": "application/json" });
-      res.end(`${JSON.stringify(h)}\n`);
+      res.end(`${redact(JSON.stringify(h))}\n`); // its lastError is an error's text: no secret in it
       return;
     }
     // /healthz stays open for probes; everything else (metrics, API, dashboard data) needs the token.
     // The dashboard's page itself is served without it: it carries no data and asks for the token.
-    if (token !== null && !(url.pathname === "/" && req.method === "GET") && !bearerMatches(req.headers.authorization, token)) {
+    if (token !== null && !(PAGES.has(url.pathname) && req.method === "GET") && !bearerMatches(req.headers.authorization, token)) {
       res.writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="zeroloss"' });
       res.end("a bearer token is required (Authorization: Bearer <the token in http.tokenFile>)\n");
       return;

@@ -1,7 +1,7 @@
 // The life of a service process after its configuration is read: serve /metrics and
 // /healthz, run the service until it returns or fails, and turn signals into a clean stop.
 // Every service shares it, so their exit codes and signal handling agree.
-import { describeError, isZerolossError } from "@zeroloss/errors";
+import { describeError, isZerolossError, redact } from "@zeroloss/errors";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { startHttpServer, type Health, type Route } from "./http.js";
@@ -50,7 +50,7 @@ export async function runServiceProcess(o: ServiceProcessOptions): Promise<numbe
     const code = isZerolossError(err) ? err.code : "UNEXPECTED";
     log.fatal({ code, err: describeError(err) }, `${o.name} stopped`);
     if (process.stderr.isTTY !== true || log.levelVal > 60) {
-      process.stderr.write(`zeroloss ${o.name}: error [${code}]: ${isZerolossError(err) ? err.message : describeError(err)}\n`);
+      process.stderr.write(redact(`zeroloss ${o.name}: error [${code}]: ${isZerolossError(err) ? err.message : describeError(err)}\n`));
     }
     return 1;
   } finally {

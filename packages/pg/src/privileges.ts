@@ -83,7 +83,9 @@ export async function missingSourcePrivileges(client: pg.Client, tables: readonl
 /**
  * The consumer's role on the target: its bookkeeping schema (`zeroloss`: CREATE on the
  * database while it is missing, USAGE and CREATE on it once it exists) and, for each given
- * existing target table, SELECT, INSERT, UPDATE, DELETE and TRUNCATE.
+ * existing target table, SELECT, INSERT, UPDATE and DELETE (a source TRUNCATE is applied as a
+ * DELETE). Ownership for target.schemaChanges apply is not checked here: a table that needs
+ * no change needs none.
  */
 export async function missingTargetPrivileges(client: pg.Client, tables: readonly TableName[] = []): Promise<{ role: string; missing: MissingPrivilege[] }> {
   const f = await roleFacts(client);
@@ -111,7 +113,7 @@ export async function missingTargetPrivileges(client: pg.Client, tables: readonl
     const rows = await query<{ schema: string; name: string; lacking: string[] | string }>(
       client,
       "reading the role's privileges on the target tables",
-      `SELECT t.schema, t.name, ARRAY(SELECT p FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) p WHERE NOT has_table_privilege(c.oid, p)) AS lacking
+      `SELECT t.schema, t.name, ARRAY(SELECT p FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE']) p WHERE NOT has_table_privilege(c.oid, p)) AS lacking
          FROM unnest($1::text[], $2::text[]) AS t(schema, name)
          JOIN pg_namespace n ON n.nspname = t.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name`,
       [tables.map((t) => t.schema), tables.map((t) => t.name)],

@@ -244,8 +244,11 @@ export class Consumer {
     }
     if (this.stoppedPartitions.has(k) || batch.messages.length === 0) return;
     const work = this.applyBatch(payload).catch((err: unknown) => {
-      // Not a batch's failure (those are handled inside): a bug. The consumer stops with it; nothing was committed past it.
+      // Not a batch's failure (those are handled inside): a bug. The consumer stops with it. The
+      // partition is stopped first, so the batch fetched behind this one is not applied past it.
       const e = this.noteError(err, `applying ${k}`);
+      this.stoppedPartitions.set(k, { topic: batch.topic, partition: batch.partition, code: e.code, message: e.message });
+      this.o.metrics.stoppedPartitions.set(this.stoppedPartitions.size);
       this.log.error({ code: e.code, topic: batch.topic, partition: batch.partition }, `the consumer stops: ${e.message}`);
       this.svc.fail(e);
     });
@@ -261,6 +264,10 @@ export class Consumer {
   private async applyBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale, pause } = payload;
     const { topic, partition } = batch;
+    // Still this process's to apply: kafkajs running, no seek pending, not stopped, and (its
+    // offset resolved early, fetch-ahead) the partition not moved to another member since.
+    const k = `${topic}:${partition}`;
+    const live = () => isRunning() && !isStale() && !this.svc.stopped && !this.stoppedPartitions.has(k) && (this.assigned === null || this.assigned.has(k));
     const records: InputRecord[] = batch.messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value }));
     const nextOffset = BigInt(batch.lastOffset()) + 1n;
     const log = this.log.child({ topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() });
@@ -270,10 +277,10 @@ export class Consumer {
     let committed: boolean;
     let racedOnce = false;
     for (;;) {
-      if (!isRunning() || isStale() || this.svc.stopped) return; // not committed anywhere: the next owner reads it again
+      if (!live()) return; // not committed anywhere: the next owner reads it again
       try {
         plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.table(env) });
-        const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live: () => isRunning() && !isStale() && !this.svc.stopped });
+        const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live });
         if (applied === null) return;
         result = applied.result;
         committed = applied.offsetsCommitted;
@@ -312,7 +319,6 @@ export class Consumer {
     }
     this.observe(plan, result);
     if (!committed) return;
-    const k = `${topic}:${partition}`;
     if (this.assigned === null || this.assigned.has(k)) {
       if ((this.positions.get(k) ?? -1n) < nextOffset) this.positions.set(k, nextOffset);
       this.highWatermarks.set(k, bigMax(this.highWatermarks.get(k) ?? 0n, BigInt(batch.highWatermark)));
