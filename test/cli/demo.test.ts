@@ -81,7 +81,7 @@ describe("zeroloss demo", () => {
   });
 
   it("proves a payments stream end to end, keeps it running for exploration, and leaves nothing behind on Ctrl-C", { timeout: 300_000 }, async () => {
-    const proc = spawn(process.execPath, ["--disable-warning=TimeoutNegativeWarning", CLI, "demo", "--duration", "8", "--keep", "--dir", demoDir], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [CLI, "demo", "--duration", "8", "--keep", "--dir", demoDir], { env, stdio: ["ignore", "pipe", "pipe"] });
     demo = proc;
     let stdout = "";
     let stderr = "";
@@ -163,7 +163,7 @@ describe("zeroloss demo", () => {
 
   it("--encoding avro runs the whole demo through a schema registry it starts, and proves it", { timeout: 300_000 }, async () => {
     const dir = join(demoDir, "avro");
-    const run = spawn(process.execPath, ["--disable-warning=TimeoutNegativeWarning", CLI, "demo", "--encoding", "avro", "--duration", "4", "--json", "--dir", dir], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const run = spawn(process.execPath, [CLI, "demo", "--encoding", "avro", "--duration", "4", "--json", "--dir", dir], { env, stdio: ["ignore", "pipe", "pipe"] });
     demo = run;
     let stdout = "";
     let stderr = "";

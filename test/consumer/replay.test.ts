@@ -15,7 +15,7 @@ const CLI = resolve(import.meta.dirname, "../../packages/cli/bin/zeroloss.js");
 const ACCOUNTS: TableSpec = { name: "public.accounts", columns: ["id", "owner", "balance"], key: ["id"] };
 
 function replay(configFile: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, ["--disable-warning=TimeoutNegativeWarning", CLI, "replay", "--config", configFile, ...args], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, "replay", "--config", configFile, ...args], { encoding: "utf8", timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -146,7 +146,7 @@ describe("counter ledger", () => {
 
   it("a replay after an offset reset marks windows replayed and does not double the totals", async () => {
     await consumer.stop();
-    const reset = spawnSync(process.execPath, ["--disable-warning=TimeoutNegativeWarning", CLI, "replay", "--config", f.configFile, "--to-earliest"], { encoding: "utf8", timeout: 60_000 });
+    const reset = spawnSync(process.execPath, [CLI, "replay", "--config", f.configFile, "--to-earliest"], { encoding: "utf8", timeout: 60_000 });
     expect(reset.status, reset.stdout + reset.stderr).toBe(0);
     consumer = await f.startConsumer();
     const s = await waitForSummary(counter, "every record replayed once", (x) => x.totals.replayed === changes && x.windows.behind === 0);

@@ -23,7 +23,7 @@ const CLI = resolve(import.meta.dirname, "../../packages/cli/bin/zeroloss.js");
 /** A `zeroloss` command (with only PATH from the environment: ZEROLOSS_* would override the config). */
 function zeroloss(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    execFile(process.execPath, ["--disable-warning=TimeoutNegativeWarning", CLI, ...args], { env: { PATH: process.env["PATH"] ?? "" }, timeout: 180_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env["PATH"] ?? "" }, timeout: 180_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolveRun({ code: err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1, stdout, stderr });
     });
   });

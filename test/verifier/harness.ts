@@ -44,7 +44,7 @@ export function runVerify(configFile: string, args: string[] = [], timeoutMs = 1
   return new Promise((resolveRun) => {
     execFile(
       process.execPath,
-      ["--disable-warning=TimeoutNegativeWarning", CLI, "verify", "--config", configFile, ...args],
+      [CLI, "verify", "--config", configFile, ...args],
       { env: { PATH: process.env["PATH"] ?? "" }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1;

@@ -170,3 +170,23 @@ describe("patched kafkajs produce encoding", () => {
     }
   });
 });
+
+describe("kafkajs request queue (patched)", () => {
+  it("schedules its pending-request check without a negative timeout (no TimeoutNegativeWarning at every start)", async () => {
+    const RequestQueue = load<new (o: Record<string, unknown>) => { scheduleCheckPendingRequests(): void; destroy(): void }>("network/requestQueue/index.js");
+    const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, namespace: () => logger };
+    const warnings: string[] = [];
+    const note = (w: Error) => warnings.push(w.name);
+    process.on("warning", note);
+    const queue = new RequestQueue({ maxInFlightRequests: 1, requestTimeout: 1000, enforceRequestTimeout: true, clientId: "test", broker: "b:1", logger });
+    try {
+      queue.scheduleCheckPendingRequests();
+      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).not.toContain("TimeoutNegativeWarning");
+    } finally {
+      queue.destroy();
+      process.off("warning", note);
+    }
+  });
+});

@@ -65,8 +65,7 @@ export class Pipeline {
         const proc = await instance.spawn({
           name,
           command: process.execPath,
-          // kafkajs's harmless TimeoutNegativeWarning (tulios/kafkajs#1751) would fill the logs.
-          args: ["--disable-warning=TimeoutNegativeWarning", entryOf(name), "--config", config],
+          args: [entryOf(name), "--config", config],
           baseEnv: serviceEnv(),
           cwd: o.dir,
           stopSignal: "SIGTERM",
@@ -120,7 +119,7 @@ export async function runVerifier(configFile: string, sustainSeconds: number, lo
   return new Promise((resolveRun, reject) => {
     execFile(
       process.execPath,
-      ["--disable-warning=TimeoutNegativeWarning", entryOf("verifier"), "--config", configFile, "--json", "--no-progress", "--sustain", String(sustainSeconds)],
+      [entryOf("verifier"), "--config", configFile, "--json", "--no-progress", "--sustain", String(sustainSeconds)],
       { env: serviceEnv(), maxBuffer: 256 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1;
