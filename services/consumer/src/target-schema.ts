@@ -137,8 +137,8 @@ function describe(t: TableName): string {
 }
 
 /**
- * Types named by an envelope, as the target's format_type() prints them: a type the target
- * does not have is an error naming the column. The type text from a Kafka record never
+ * Types named by an envelope, as the target's format_type() prints them: types the target
+ * does not have are one error naming every such column. The type text from a Kafka record never
  * reaches DDL itself; only the target's own rendering of the type it resolved to does.
  */
 async function resolveTypes(client: Client, table: TableName, columns: readonly EnvelopeColumn[]): Promise<string[]> {
@@ -148,18 +148,19 @@ async function resolveTypes(client: Client, table: TableName, columns: readonly 
     `SELECT i, format_type(to_regtype(name), typmod) AS t FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS c(name, typmod, i)`,
     [columns.map((c) => c.type), columns.map((c) => c.typmod)],
   );
-  return columns.map((c, i) => {
-    const resolved = rows.find((r) => Number(r.i) === i + 1)?.t ?? null;
-    if (resolved !== c.type) {
-      throw new TargetSchemaError(
-        "TARGET_TYPE_UNKNOWN",
-        `target table ${describe(table)}: column ${c.name} has type ${c.type} in the source, which the target database ` +
-          (resolved === null ? "does not have (create the type, extension or domain in the target first)" : `resolves to ${resolved}`),
-        { table: describe(table), column: c.name, type: c.type },
-      );
-    }
-    return resolved;
-  });
+  const resolved = columns.map((_, i) => rows.find((r) => Number(r.i) === i + 1)?.t ?? null);
+  // Every column at fault in one error: an operator creates the missing types in one pass.
+  const wrong = columns.flatMap((c, i) => (resolved[i] === c.type ? [] : [{ column: c.name, type: c.type, resolved: resolved[i] ?? null }]));
+  const first = wrong[0];
+  if (first !== undefined) {
+    const what = wrong.map((w) => `column ${w.column} has type ${w.type} in the source, which the target database ${w.resolved === null ? "does not have" : `resolves to ${w.resolved}`}`);
+    throw new TargetSchemaError(
+      "TARGET_TYPE_UNKNOWN",
+      `target table ${describe(table)}: ${what.join("; ")}` + (wrong.some((w) => w.resolved === null) ? " (create the types, extensions or domains in the target first)" : ""),
+      { table: describe(table), column: first.column, type: first.type, columns: wrong },
+    );
+  }
+  return resolved as string[];
 }
 
 /** A table as its name alone says, for a truncate marker (which names no column). */
