@@ -29,8 +29,6 @@ export async function runService(name: ServiceName, config: string | undefined, 
       details: { path: entry },
     });
   }
-  // kafkajs 2.2.4 schedules a negative setTimeout on every connection, and Node 24 warns
-  // about each one on stderr (tulios/kafkajs#1751, harmless): keep the operator's terminal for real problems.
   const args = [entry, ...(config === undefined ? [] : ["--config", config]), ...extraArgs];
   // Same process group: a Ctrl-C reaches the service directly and again through us; the
   // service ignores a repeated signal within 2 s, so only a deliberate second Ctrl-C
