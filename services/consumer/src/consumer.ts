@@ -264,10 +264,14 @@ export class Consumer {
   private async applyBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale, pause } = payload;
     const { topic, partition } = batch;
-    // Still this process's to apply: kafkajs running, no seek pending, not stopped, and (its
-    // offset resolved early, fetch-ahead) the partition not moved to another member since.
+    // Still this process's to apply: kafkajs running, no seek pending (the consumer makes
+    // none), the service and the partition not stopped. Each of these, once false, stays false
+    // for the batches fetched behind this one, so none of them applies past a batch that gave up. (A partition moved
+    // to another member by a rebalance is not among them: that can flip back, and the batch
+    // behind would then apply past this one; its next owner finds this batch's records
+    // applied instead, as it would without fetch-ahead.)
     const k = `${topic}:${partition}`;
-    const live = () => isRunning() && !isStale() && !this.svc.stopped && !this.stoppedPartitions.has(k) && (this.assigned === null || this.assigned.has(k));
+    const live = () => isRunning() && !isStale() && !this.svc.stopped && !this.stoppedPartitions.has(k);
     const records: InputRecord[] = batch.messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value }));
     const nextOffset = BigInt(batch.lastOffset()) + 1n;
     const log = this.log.child({ topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() });
