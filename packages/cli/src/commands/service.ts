@@ -20,6 +20,19 @@ const FORWARDED: Partial<Record<NodeJS.Signals, NodeJS.Signals>> = {
   SIGHUP: "SIGTERM",
 };
 
+/**
+ * Under `npx zeroloss …` (or `npm run`), `kill <npx's pid>` ends npm and the `sh -c` it runs,
+ * but that shell does not pass the signal on: the CLI and its service were left running,
+ * orphaned. npm always waits for its command, so under npm a parent that went away means the
+ * user stopped it: the service is stopped as by SIGTERM. Outside npm a new parent means
+ * nothing (`nohup zeroloss … &` outliving its terminal is meant).
+ */
+const ORPHAN_CHECK_MS = 1_000;
+
+function startedByNpm(env: NodeJS.ProcessEnv): boolean {
+  return env["npm_command"] !== undefined || env["npm_lifecycle_event"] !== undefined;
+}
+
 /** Runs the service with `--config` (when given) and `extraArgs`; resolves with its exit code. */
 export async function runService(name: ServiceName, config: string | undefined, extraArgs: readonly string[] = []): Promise<number> {
   const entry = serviceEntry(name);
@@ -42,6 +55,16 @@ export async function runService(name: ServiceName, config: string | undefined, 
     handlers.set(signal, handler);
     process.on(signal, handler);
   }
+  const parent = process.ppid;
+  const orphanCheck = startedByNpm(process.env)
+    ? setInterval(() => {
+        if (process.ppid === parent || child.exitCode !== null || child.signalCode !== null) return;
+        process.stderr.write(`zeroloss: npm, which started this ${name}, is gone (stopped with kill?); stopping the ${name}\n`);
+        child.kill("SIGTERM");
+        clearInterval(orphanCheck);
+      }, ORPHAN_CHECK_MS)
+    : undefined;
+  orphanCheck?.unref();
   try {
     return await new Promise<number>((resolveExit, reject) => {
       child.once("error", (err) => reject(new ZerolossError(`${NAME}_START_FAILED`, `could not start the ${name} (${process.execPath} ${entry}): ${err.message}`, { cause: err })));
@@ -52,6 +75,7 @@ export async function runService(name: ServiceName, config: string | undefined, 
       });
     });
   } finally {
+    clearInterval(orphanCheck);
     for (const [signal, handler] of handlers) process.off(signal, handler);
   }
 }
