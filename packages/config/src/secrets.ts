@@ -11,6 +11,9 @@ export function readSecretFile(path: string): string {
   return readFileSync(path, "utf8").replace(/\r?\n$/, "");
 }
 
+/** The password in `scheme://user:password@…`, as written (still percent-encoded). */
+const URL_PASSWORD = /^[a-z]+:\/\/[^:/@]*:([^@]*)@/i;
+
 /** A URL's percent-encoded text decoded, or as written when it is not valid percent-encoding (a bare %). */
 function decodedOrAsIs(text: string): string {
   try {
@@ -34,7 +37,7 @@ export function resolveSecrets(config: Config, counterUrlGiven: boolean, problem
   };
   const withPassword = (section: string, url: string, file: string | undefined): string => {
     // Every form a password may take in the URL as written: user:password@, ?password=.
-    for (const written of [/^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1], /[?&]password=([^&]*)/.exec(url)?.[1]]) {
+    for (const written of [URL_PASSWORD.exec(url)?.[1], /[?&]password=([^&]*)/.exec(url)?.[1]]) {
       if (written === undefined) continue;
       keepSecret(written);
       keepSecret(decodedOrAsIs(written));
@@ -77,7 +80,7 @@ export function resolveSecrets(config: Config, counterUrlGiven: boolean, problem
   if (registry !== undefined) {
     const password = registry.passwordFile === undefined ? registry.password : read("kafka.registry.passwordFile", registry.passwordFile);
     keepSecret(password);
-    keepSecret(decodedOrAsIs(/^[a-z]+:\/\/[^:/@]*:([^@]*)@/i.exec(registry.url)?.[1] ?? ""));
+    keepSecret(decodedOrAsIs(URL_PASSWORD.exec(registry.url)?.[1] ?? ""));
     kafka = { ...kafka, registry: { ...registry, ...(password === undefined ? {} : { password }) } };
   }
   // Certificates, keys and HTTP tokens are read by their users; a path that cannot be read is reported now.
