@@ -300,7 +300,7 @@ async function measureFloor(source, w) {
             }
             const range = { after: job.from === 0 ? null : [String(job.from)], to: [String(job.to)], lastKey: null, done: false, rows: 0 };
             // The producer's query with the key field in front (the producer adds it in Node).
-            const copyOut = ranges.chunkCopy(src, range, chunk).replace("COPY (SELECT ", `COPY (SELECT '{"id":"' || "id" || '"}', `);
+            const copyOut = ranges.chunkCopy(range, chunk).replace("COPY (SELECT ", `COPY (SELECT '{"id":"' || "id" || '"}', `);
             await dst.query(`BEGIN; SELECT set_config('${BULK_RECORD_SETTING}', '0', true), set_config('${BULK_LSN_SETTING}', '0/10', true)`);
             await pipeline(src.query(copyTo(copyOut)), dst.query(copyFrom(t.copyBulk)));
             const bad = await dst.query(t.validateSums);

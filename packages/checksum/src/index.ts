@@ -14,6 +14,8 @@
 // Length prefixes make the encoding unambiguous: no two different rows encode alike.
 import { hash } from "node:crypto";
 
+export { quoteIdent, quoteLiteral } from "./sql-quote.js";
+
 /** The marker for a column whose value PostgreSQL did not send because it was unchanged (TOAST). */
 export const UNCHANGED: unique symbol = Symbol.for("zeroloss.unchanged-toast");
 export type Unchanged = typeof UNCHANGED;
@@ -145,10 +147,6 @@ export function checksumSql(columns: readonly SqlChecksumColumn[]): string {
   return `encode(sha256(${parts.join(" || ")}), 'hex')`;
 }
 
-/** Quotes an identifier for SQL: always, so case, spaces and keywords survive. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 /**
  * The SQL text output of a column: exactly what PostgreSQL's type output function (and so

@@ -1,6 +1,7 @@
 // What the source's catalog says about the published tables: which tables the include
 // and exclude patterns choose, their columns and types, and the key each is replicated
 // by. A table without a usable key is refused here, by name, with the fix.
+import { quoteIdent } from "@zeroloss/checksum";
 import { ZerolossError } from "@zeroloss/errors";
 import type pg from "pg";
 import { query } from "./connect.js";
@@ -40,9 +41,6 @@ export function quoteTable(t: TableName): string {
   return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 }
 
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 function patternRegex(pattern: string): RegExp {
   const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");

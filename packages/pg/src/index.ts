@@ -1,3 +1,4 @@
+export { quoteIdent, quoteLiteral } from "@zeroloss/checksum";
 export * from "./lsn.js";
 export * from "./settings.js";
 export * from "./errors.js";
@@ -9,3 +10,4 @@ export * from "./stream.js";
 export * from "./xid.js";
 export * from "./slot-check.js";
 export * from "./privileges.js";
+export * from "./transaction.js";

@@ -4,7 +4,8 @@
 import { ZerolossError } from "@zeroloss/errors";
 import type pg from "pg";
 import { query } from "./connect.js";
-import { qualifiedName, quoteIdent, quoteTable, type TableName } from "./catalog.js";
+import { quoteIdent } from "@zeroloss/checksum";
+import { qualifiedName, quoteTable, type TableName } from "./catalog.js";
 
 export interface MissingPrivilege {
   /** REPLICATION, SELECT, CREATE, INSERT, ... */

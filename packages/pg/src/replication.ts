@@ -5,7 +5,8 @@ import type pg from "pg";
 import { query } from "./connect.js";
 import { pgError } from "./errors.js";
 import { parseLsn, type Lsn } from "./lsn.js";
-import { qualifiedName, quoteIdent, quoteTable, type TableName } from "./catalog.js";
+import { quoteIdent } from "@zeroloss/checksum";
+import { qualifiedName, quoteTable, type TableName } from "./catalog.js";
 
 /** wal_level must be logical; refuses with the setting's name and the fix. */
 export async function checkServer(client: pg.Client): Promise<{ version: number }> {

@@ -12,14 +12,11 @@ import { ZerolossError } from "@zeroloss/errors";
 import { LogicalReplicationService } from "pg-logical-replication";
 import { AbstractPlugin } from "pg-logical-replication/dist/output-plugins/abstract.plugin.js";
 import type pg from "pg";
+import { quoteIdent, quoteLiteral } from "@zeroloss/checksum";
 import { clientConfig } from "./connect.js";
 import { pgError } from "./errors.js";
 import { formatLsn, parseLsn, type Lsn } from "./lsn.js";
 import { parsePgoutput, type PgoutputMessage } from "./pgoutput.js";
-
-function literal(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
 
 class Pgoutput extends AbstractPlugin<{ publication: string; onParsed: () => void }> {
   get name(): string {
@@ -31,10 +28,10 @@ class Pgoutput extends AbstractPlugin<{ publication: string; onParsed: () => voi
     return parsePgoutput(buffer);
   }
   start(client: pg.Client, slotName: string, lastLsn: string): Promise<unknown> {
-    const publicationNames = `"${this.options.publication.replace(/"/g, '""')}"`;
+    const publicationNames = quoteIdent(this.options.publication);
     const sql =
-      `START_REPLICATION SLOT "${slotName.replace(/"/g, '""')}" LOGICAL ${formatLsn(parseLsn(lastLsn))} ` +
-      `(proto_version '1', publication_names ${literal(publicationNames)}, messages 'true', binary 'false')`;
+      `START_REPLICATION SLOT ${quoteIdent(slotName)} LOGICAL ${formatLsn(parseLsn(lastLsn))} ` +
+      `(proto_version '1', publication_names ${quoteLiteral(publicationNames)}, messages 'true', binary 'false')`;
     return client.query(sql);
   }
 }

@@ -8,7 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
 import type { Failpoints } from "@zeroloss/failpoints";
-import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
+import { inTransaction, parseLsn, pgError, query, type Client } from "@zeroloss/pg";
 import { copyField, copyIntArray, encodeJson, lenientSource, rowsOfRecord, type Envelope, type Tally } from "@zeroloss/wire";
 import { mergePlans, type BatchPlan, type StagedRow, type Step } from "./batch.js";
 import { tableSql, truncateSql, type TableSql } from "./table-sql.js";
@@ -160,9 +160,8 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
   const partitions = batches.map((b) => `${b.topic}[${b.partition}]`).join(", ");
 
   await conn.prepare(plan);
-  await query(db, "beginning the batch transaction", "BEGIN");
-  conn.beginBatch();
-  try {
+  return inTransaction(db, "the batch transaction", async () => {
+    conn.beginBatch();
     // Serialises two consumers that briefly both hold a partition during a rebalance; in
     // one order, so two transactions of several partitions cannot wait on each other.
     const locks = [...batches].sort((x, y) => (x.topic < y.topic ? -1 : x.topic > y.topic ? 1 : x.partition - y.partition));
@@ -291,12 +290,8 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
       ],
     );
     await ctx.failpoints.hit("consumer.before-target-commit");
-    await query(db, "committing the batch transaction", "COMMIT");
     return results;
-  } catch (err) {
-    await db.query("ROLLBACK").catch(() => undefined); // a lost connection rolls back by itself; the error below says why
-    throw err;
-  }
+  });
 }
 
 /** The COPY text of staged rows: the bookkeeping columns (STAGING_META), then the values. */

@@ -5,7 +5,7 @@
 // has seen by its offsets). FOR UPDATE SKIP LOCKED lets several consumer processes drain
 // one outbox without sending a row twice.
 import { kafkaError } from "@zeroloss/kafka";
-import { connect, query, type Client } from "@zeroloss/pg";
+import { connect, inTransaction, query, type Client } from "@zeroloss/pg";
 import type { Kafka, Message, Producer } from "kafkajs";
 import type { Logger } from "pino";
 
@@ -55,18 +55,15 @@ export class OutboxPublisher {
       this.producer = p;
     }
     const db = this.client;
+    const producer = this.producer;
     for (;;) {
-      await query(db, "beginning an outbox drain", "BEGIN");
-      try {
+      const published = await inTransaction(db, "an outbox drain", async () => {
         const rows = await query<{ id: string; topic: string; key: string | null; value: Buffer }>(
           db,
           "reading the outbox",
           `SELECT id, topic, key, value FROM zeroloss.outbox ORDER BY id LIMIT ${CHUNK} FOR UPDATE SKIP LOCKED`,
         );
-        if (rows.length === 0) {
-          await query(db, "ending an outbox drain", "COMMIT");
-          return;
-        }
+        if (rows.length === 0) return 0;
         const byTopic = new Map<string, Message[]>();
         for (const r of rows) {
           const list = byTopic.get(r.topic) ?? [];
@@ -76,17 +73,15 @@ export class OutboxPublisher {
           byTopic.set(r.topic, list);
         }
         try {
-          await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
         } catch (err) {
           throw kafkaError(err, `publishing ${rows.length} outbox records (tallies, DLQ)`);
         }
         await query(db, "deleting published outbox rows", "DELETE FROM zeroloss.outbox WHERE id = ANY($1::bigint[])", [rows.map((r) => r.id)]);
-        await query(db, "ending an outbox drain", "COMMIT");
-        this.o.log.debug({ records: rows.length }, "published outbox records");
-      } catch (err) {
-        await db.query("ROLLBACK").catch(() => undefined); // the connection may be gone; reset() replaces it
-        throw err;
-      }
+        return rows.length;
+      });
+      if (published === 0) return;
+      this.o.log.debug({ records: published }, "published outbox records");
     }
   }
 

@@ -20,7 +20,7 @@
 // bookkeeping columns they lack take their defaults: the record's index and LSN from
 // transaction-local settings the consumer sets before each record's COPY, op r, last.
 import { checksumSql, textOutputSql, type SqlChecksumColumn } from "@zeroloss/checksum";
-import { quoteIdent } from "@zeroloss/pg";
+import { quoteIdent, quoteLiteral } from "@zeroloss/pg";
 import { LSN_COLUMN, type TargetTable } from "./target-schema.js";
 
 export const STAGING_META = ["zl$n", "zl$key", "zl$lsn", "zl$op", "zl$sum", "zl$unch", "zl$absent", "zl$keep", "zl$last"] as const;
@@ -30,8 +30,6 @@ export const BULK_RECORD_SETTING = "zeroloss.bulk_record";
 export const BULK_LSN_SETTING = "zeroloss.bulk_lsn";
 
 const q = quoteIdent;
-/** A SQL string literal. */
-const sqlText = (v: string) => `'${v.replace(/'/g, "''")}'`;
 const LSN = q(LSN_COLUMN);
 const m = (name: string) => `s.${q(name)}`;
 
@@ -115,7 +113,7 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
     `'{' || ` +
     [...table.keyIndexes]
       .sort((x, y) => x - y)
-      .map((i) => `${sqlText(`${JSON.stringify(cols[i]?.name ?? "")}:`)} || to_json(x.c${i})::text`)
+      .map((i) => `${quoteLiteral(`${JSON.stringify(cols[i]?.name ?? "")}:`)} || to_json(x.c${i})::text`)
       .join(` || ',' || `) +
     ` || '}'`;
   // Scalar subqueries, so each staged row is one index lookup: a join let the planner hash

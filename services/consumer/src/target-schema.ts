@@ -11,7 +11,7 @@
 // tombstone in zeroloss.tombstones (a replayed older insert must not bring the row back),
 // and a truncate leaves its LSN in zeroloss.truncations.
 import { ZerolossError } from "@zeroloss/errors";
-import { missingTargetPrivileges, privilegeError, query, quoteIdent, quoteTable, type Client, type TableName } from "@zeroloss/pg";
+import { inTransaction, missingTargetPrivileges, privilegeError, query, quoteIdent, quoteTable, type Client, type TableName } from "@zeroloss/pg";
 import type { EnvelopeColumn } from "@zeroloss/wire";
 
 /** The hidden column every target table carries. */
@@ -80,22 +80,9 @@ export interface TargetTable extends TableName {
 }
 
 export async function ensureBookkeeping(client: Client): Promise<void> {
-  await inDdlTransaction(client, async () => {
+  await inTransaction(client, "the zeroloss bookkeeping DDL", async () => {
     for (const sql of BOOKKEEPING) await query(client, "creating the zeroloss bookkeeping schema in the target", sql);
-  });
-}
-
-async function inDdlTransaction<T>(client: Client, fn: () => Promise<T>): Promise<T> {
-  await query(client, "starting a DDL transaction", "BEGIN");
-  try {
-    await query(client, "locking target DDL", "SELECT pg_advisory_xact_lock($1)", [DDL_LOCK]);
-    const out = await fn();
-    await query(client, "committing target DDL", "COMMIT");
-    return out;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined); // the connection may be gone; the error below says why
-    throw err;
-  }
+  }, { advisoryLock: DDL_LOCK });
 }
 
 interface CatalogColumn {
@@ -228,7 +215,7 @@ export async function prepareTable(
   if (keyNames.length === 0) {
     throw new TargetSchemaError("TARGET_NO_KEY", `table ${name}: the envelope names no key column, so rows cannot be matched in the target`, { table: name });
   }
-  return inDdlTransaction(client, async () => {
+  return inTransaction(client, `the target DDL of ${name}`, async () => {
     const types = await resolveTypes(client, table, columns);
     let existing = await readTable(client, table);
     if (existing !== null) {
@@ -405,5 +392,5 @@ export async function prepareTable(
       keyIndexes: columns.flatMap((c, i) => (c.key === true ? [i] : [])),
       columnsJson: JSON.stringify(columns),
     };
-  });
+  }, { advisoryLock: DDL_LOCK });
 }

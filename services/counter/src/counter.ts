@@ -13,7 +13,7 @@ import type { Config } from "@zeroloss/config";
 import { backoff, describeError, withDeadline, ZerolossError } from "@zeroloss/errors";
 import { createKafka, GroupCommit, GroupService, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
-import { connect, query, serviceError, type Client } from "@zeroloss/pg";
+import { connect, inTransaction, serviceError, type Client } from "@zeroloss/pg";
 import { rowsOfRecord, topicNames, type TopicNames } from "@zeroloss/wire";
 import type { EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
@@ -362,54 +362,56 @@ export class Counter {
             return { ...env.source, rows: rowsOfRecord(env) };
           };
     const db = await this.acquire();
+    let counted: { positions: PositionWrite[]; outcomes: CountOutcome[] };
     try {
-      await query(db, "beginning a ledger transaction", "BEGIN");
-      const stored = await storedPositions(db, batches);
-      const deltas = emptyDeltas();
-      const windowSize = this.o.config.tallies.windowSize;
-      const positions: PositionWrite[] = [];
-      const outcomes: CountOutcome[] = [];
-      for (const b of batches) {
-        const k = `${b.topic}:${b.partition}`;
-        const from = stored.get(k) ?? 0n;
-        if (b.first > from && this.sought.get(k) !== from) {
-          // The fetch starts past the ledger: the group's offset is ahead of it (a restored or
-          // new ledger). Go back to where the ledger is; noted as sought once this commits.
-          outcomes.push({ seekTo: from, records: 0, rejected: [] });
-          continue;
+      counted = await inTransaction(db, "a ledger transaction", async () => {
+        const stored = await storedPositions(db, batches);
+        const deltas = emptyDeltas();
+        const windowSize = this.o.config.tallies.windowSize;
+        const positions: PositionWrite[] = [];
+        const outcomes: CountOutcome[] = [];
+        for (const b of batches) {
+          const k = `${b.topic}:${b.partition}`;
+          const from = stored.get(k) ?? 0n;
+          if (b.first > from && this.sought.get(k) !== from) {
+            // The fetch starts past the ledger: the group's offset is ahead of it (a restored or
+            // new ledger). Go back to where the ledger is; noted as sought once this commits.
+            outcomes.push({ seekTo: from, records: 0, rejected: [] });
+            continue;
+          }
+          if (b.first > from) {
+            // Sought there already: what lies between is gone (retention) or was never data
+            // (commit markers, aborted records, which kafkajs does not hand over).
+            const low = await this.logStart(b.topic, b.partition);
+            if (low > from) this.log.warn({ topic: b.topic, partition: b.partition, from: from.toString(), logStart: low.toString() }, "records before Kafka's log start are no longer in Kafka (retention); counting from there");
+          }
+          const records = b.messages.filter((m) => BigInt(m.offset) >= from);
+          const rejectedBefore = deltas.rejected.length;
+          if (b.kind === "tallies") addTallyRecords(deltas, records, windowSize);
+          else if (b.kind === "manifests") addManifestRecords(deltas, records);
+          else if (b.kind === "checkpoints") addCheckpointRecords(deltas.snapshots, records, deltas.rejected);
+          else addDataRecords(deltas, b.topic, b.partition, records, windowSize, source);
+          positions.push({ topic: b.topic, partition: b.partition, nextOffset: b.next > from ? b.next : from, highWatermark: b.highWatermark });
+          outcomes.push({ seekTo: null, records: records.length, rejected: deltas.rejected.slice(rejectedBefore) });
         }
-        if (b.first > from) {
-          // Sought there already: what lies between is gone (retention) or was never data
-          // (commit markers, aborted records, which kafkajs does not hand over).
-          const low = await this.logStart(b.topic, b.partition);
-          if (low > from) this.log.warn({ topic: b.topic, partition: b.partition, from: from.toString(), logStart: low.toString() }, "records before Kafka's log start are no longer in Kafka (retention); counting from there");
+        if (positions.length > 0) {
+          const result = await writeBatch(db, { positions, windowSize, deltas });
+          if (result.repeatedTallies > 0) this.log.debug({ repeated: result.repeatedTallies }, "tallies seen before (an outbox resend) were not counted again");
         }
-        const records = b.messages.filter((m) => BigInt(m.offset) >= from);
-        const rejectedBefore = deltas.rejected.length;
-        if (b.kind === "tallies") addTallyRecords(deltas, records, windowSize);
-        else if (b.kind === "manifests") addManifestRecords(deltas, records);
-        else if (b.kind === "checkpoints") addCheckpointRecords(deltas.snapshots, records, deltas.rejected);
-        else addDataRecords(deltas, b.topic, b.partition, records, windowSize, source);
-        positions.push({ topic: b.topic, partition: b.partition, nextOffset: b.next > from ? b.next : from, highWatermark: b.highWatermark });
-        outcomes.push({ seekTo: null, records: records.length, rejected: deltas.rejected.slice(rejectedBefore) });
-      }
-      if (positions.length > 0) {
-        const result = await writeBatch(db, { positions, windowSize, deltas });
-        if (result.repeatedTallies > 0) this.log.debug({ repeated: result.repeatedTallies }, "tallies seen before (an outbox resend) were not counted again");
-      }
-      await query(db, "committing a ledger transaction", "COMMIT");
-      this.free.push(db);
-      outcomes.forEach((o, i) => {
-        const b = batches[i] as Counted;
-        if (o.seekTo !== null) this.sought.set(`${b.topic}:${b.partition}`, o.seekTo);
+        return { positions, outcomes };
       });
-      await this.commitOffsets(positions);
-      return outcomes;
     } catch (err) {
-      await db.query("ROLLBACK").catch(() => undefined); // the connection may be gone; it is closed below
-      await db.end().catch(() => undefined);
+      await db.end().catch(() => undefined); // the connection may be gone or mid-statement: not given back to the pool
       throw err;
     }
+    this.free.push(db);
+    const { positions, outcomes } = counted;
+    outcomes.forEach((o, i) => {
+      const b = batches[i] as Counted;
+      if (o.seekTo !== null) this.sought.set(`${b.topic}:${b.partition}`, o.seekTo);
+    });
+    await this.commitOffsets(positions);
+    return outcomes;
   }
 
   /** The first offset Kafka still holds in a partition. */

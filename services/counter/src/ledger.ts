@@ -5,7 +5,7 @@
 //
 // Window states are derived when read (states.ts); what is stored is counts, offset ranges
 // and `unbalanced_since`, the moment the window's counts last stopped agreeing.
-import { query, type Client } from "@zeroloss/pg";
+import { inTransaction, query, type Client } from "@zeroloss/pg";
 import { addTally, multirange, type BatchDeltas } from "./deltas.js";
 import { SNAPSHOTS_DDL, writeSnapshots } from "./snapshots.js";
 
@@ -102,15 +102,14 @@ const LEDGER_DDL = [
 ];
 
 export async function ensureLedger(db: Client): Promise<void> {
-  await query(db, "starting the ledger DDL transaction", "BEGIN");
-  try {
-    await query(db, "locking the ledger DDL", "SELECT pg_advisory_xact_lock($1)", [DDL_LOCK]);
-    for (const sql of LEDGER_DDL) await query(db, `creating the counter's ledger (schema ${SCHEMA})`, sql);
-    await query(db, "committing the ledger DDL", "COMMIT");
-  } catch (err) {
-    await db.query("ROLLBACK").catch(() => undefined); // the connection may be gone; the error says why
-    throw err;
-  }
+  await inTransaction(
+    db,
+    "the ledger DDL",
+    async () => {
+      for (const sql of LEDGER_DDL) await query(db, `creating the counter's ledger (schema ${SCHEMA})`, sql);
+    },
+    { advisoryLock: DDL_LOCK },
+  );
 }
 
 /**

@@ -24,10 +24,11 @@
 //      as the initial snapshot's), or the chunk is read again when a truncate or an unseen
 //      TOAST-keeping update came first (WatermarkWindow.join). The next checkpoint records
 //      the progress with the rows.
-import { describeError, ZerolossError } from "@zeroloss/errors";
+import { ZerolossError } from "@zeroloss/errors";
 import {
   addToPublication,
   describeTable,
+  inTransaction,
   parseLsn,
   parseTxSnapshot,
   publishedTables,
@@ -305,57 +306,61 @@ export class LiveSnapshots {
   private async readChunk(c: pg.Client, name: TableName, progress: SnapshotTableProgress, floor: Lsn, unknown = false): Promise<{ outcome: ChunkOutcome; next: SnapshotTableProgress }> {
     const table = qualifiedName(name);
     const id = `${this.run}:${++this.chunkSeq}`;
-    let registered: Promise<ChunkOutcome> | null = null;
-    let next: SnapshotTableProgress;
-    await query(c, `beginning a snapshot chunk of ${table}`, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    let read: { next: SnapshotTableProgress; registered: Promise<ChunkOutcome> };
     try {
-      let rel: RelationSchema | null = null;
-      let keyIndexes: readonly number[] = [];
-      let lines: readonly string[] = [];
-      let lastKey: KeyValues | null = null;
-      let dropped = unknown;
-      if (!dropped) {
-        try {
-          // Before the first statement that takes the snapshot: DDL on the table waits for this chunk.
-          await query(c, `locking ${table} for a snapshot chunk`, `LOCK TABLE ${quoteTable(name)} IN ACCESS SHARE MODE`);
-        } catch (err) {
-          if (!(err instanceof ZerolossError && err.details["sqlstate"] === "42P01")) throw err;
-          // Dropped: an empty last chunk ends its snapshot (the publication forgot it with the table).
-          dropped = true;
-          await query(c, "ending a snapshot chunk", "ROLLBACK");
-          await query(c, `beginning the last snapshot chunk of ${table}`, "BEGIN");
-          this.log.warn({ table }, "table dropped before its snapshot finished; its snapshot ends here");
-        }
-      }
-      if (!dropped) {
-        const info = await describeTable(c, name);
-        rel = await this.o.encoding.prepare(schemaFromTable(this.o.topics, info));
-        // The initial snapshot's reader: the source computes each row's checksum, and the rows stay COPY text.
-        const reader = new TableRanges(info);
-        keyIndexes = reader.keyIndexes;
-        ({ lines, lastKey } = await readSnapshotChunk(c, reader, { after: null, to: null, lastKey: progress.lastKey, done: false, rows: progress.rows }, this.o.chunkSize));
-      }
-      const snapshot = parseTxSnapshot((await query<{ s: string }>(c, "reading the chunk's transaction snapshot", "SELECT pg_current_snapshot()::text AS s"))[0]?.s ?? "");
-      const done = rel === null || lines.length < this.o.chunkSize;
-      next = {
-        ...progress,
-        table,
-        done,
-        lastKey: lastKey ?? progress.lastKey,
-        rows: progress.rows + lines.length,
-      };
-      const chunk: LiveChunk = { id, table, rel, lines, keyIndexes, floor, snapshot, progress: next };
-      registered = this.o.streamer.window.expect(chunk);
-      // Observed here so a stream that fails before the COMMIT below is never an unhandled
-      // rejection; the await at the end rethrows it.
-      registered.catch(() => undefined);
-      await query(c, "writing the chunk's watermark", "SELECT pg_logical_emit_message(true, $1, $2)", [WATERMARK_PREFIX, id]);
-      await query(c, "committing the snapshot chunk", "COMMIT");
+      read = await inTransaction(
+        c,
+        `a snapshot chunk of ${table}`,
+        async () => {
+          let rel: RelationSchema | null = null;
+          let keyIndexes: readonly number[] = [];
+          let lines: readonly string[] = [];
+          let lastKey: KeyValues | null = null;
+          let dropped = unknown;
+          if (!dropped) {
+            try {
+              // Before the first statement that takes the snapshot: DDL on the table waits for this chunk.
+              await query(c, `locking ${table} for a snapshot chunk`, `LOCK TABLE ${quoteTable(name)} IN ACCESS SHARE MODE`);
+            } catch (err) {
+              if (!(err instanceof ZerolossError && err.details["sqlstate"] === "42P01")) throw err;
+              // Dropped: an empty last chunk ends its snapshot (the publication forgot it with the table).
+              dropped = true;
+              await query(c, "ending a snapshot chunk", "ROLLBACK");
+              await query(c, `beginning the last snapshot chunk of ${table}`, "BEGIN");
+              this.log.warn({ table }, "table dropped before its snapshot finished; its snapshot ends here");
+            }
+          }
+          if (!dropped) {
+            const info = await describeTable(c, name);
+            rel = await this.o.encoding.prepare(schemaFromTable(this.o.topics, info));
+            // The initial snapshot's reader: the source computes each row's checksum, and the rows stay COPY text.
+            const reader = new TableRanges(info);
+            keyIndexes = reader.keyIndexes;
+            ({ lines, lastKey } = await readSnapshotChunk(c, reader, { after: null, to: null, lastKey: progress.lastKey, done: false, rows: progress.rows }, this.o.chunkSize));
+          }
+          const snapshot = parseTxSnapshot((await query<{ s: string }>(c, "reading the chunk's transaction snapshot", "SELECT pg_current_snapshot()::text AS s"))[0]?.s ?? "");
+          const done = rel === null || lines.length < this.o.chunkSize;
+          const next: SnapshotTableProgress = {
+            ...progress,
+            table,
+            done,
+            lastKey: lastKey ?? progress.lastKey,
+            rows: progress.rows + lines.length,
+          };
+          const chunk: LiveChunk = { id, table, rel, lines, keyIndexes, floor, snapshot, progress: next };
+          const registered = this.o.streamer.window.expect(chunk);
+          // Observed here so a stream that fails before this transaction commits is never an
+          // unhandled rejection; the await at the end rethrows it.
+          registered.catch(() => undefined);
+          await query(c, "writing the chunk's watermark", "SELECT pg_logical_emit_message(true, $1, $2)", [WATERMARK_PREFIX, id]);
+          return { next, registered };
+        },
+        { begin: "BEGIN ISOLATION LEVEL REPEATABLE READ" },
+      );
     } catch (err) {
-      if (registered !== null) this.o.streamer.window.forget(id);
-      await c.query("ROLLBACK").catch((e: unknown) => this.log.debug({ err: describeError(e) }, "rolling back a failed chunk"));
+      this.o.streamer.window.forget(id); // a chunk not registered yet is forgotten as well
       throw err;
     }
-    return { outcome: await registered, next };
+    return { outcome: await read.registered, next: read.next };
   }
 }

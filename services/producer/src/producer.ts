@@ -28,6 +28,7 @@ import {
   readKeyOrder,
   qualifiedName,
   query,
+  quoteLiteral,
   readColumnFacts,
   readKeyColumns,
   requireKeys,
@@ -539,7 +540,7 @@ export class Producer {
       if (name === null) {
         name = (await query<{ s: string }>(client, "exporting the snapshot for the other workers", "SELECT pg_export_snapshot() AS s"))[0]?.s ?? null;
       } else {
-        await query(client, "importing the snapshot", `SET TRANSACTION SNAPSHOT ${client.escapeLiteral(name)}`);
+        await query(client, "importing the snapshot", `SET TRANSACTION SNAPSHOT ${quoteLiteral(name)}`);
       }
     }
     return clients;

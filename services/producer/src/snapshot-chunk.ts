@@ -31,7 +31,7 @@ export async function readChunk(client: pg.Client, ranges: TableRanges, range: S
   const parts: Buffer[] = [];
   try {
     await pipeline(
-      client.query(copyTo(ranges.chunkCopy(client, range, chunkSize))),
+      client.query(copyTo(ranges.chunkCopy(range, chunkSize))),
       new Writable({
         write(chunk: Buffer, _enc, done) {
           parts.push(chunk);

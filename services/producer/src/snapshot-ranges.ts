@@ -4,7 +4,7 @@
 // even. The plan is kept in the checkpoint, so a restart resumes the same ranges.
 import type pg from "pg";
 import { checksumSql, textOutputSql } from "@zeroloss/checksum";
-import { pgError, qualifiedName, quoteIdent, quoteTable, type TableInfo } from "@zeroloss/pg";
+import { pgError, qualifiedName, quoteIdent, quoteLiteral, quoteTable, type TableInfo } from "@zeroloss/pg";
 import type { KeyValues, SnapshotRange } from "@zeroloss/wire";
 
 /** Sampled keys per planned range: enough that the ranges come out about even. */
@@ -16,8 +16,8 @@ export function rangeCount(estimatedRows: number, chunkSize: number, workers: nu
 }
 
 /** Literals of a key's values, cast to the key columns' types: COPY takes no parameters. */
-function keyLiterals(client: pg.Client, types: readonly string[], key: KeyValues): string {
-  return key.map((v, i) => (v === null ? "NULL" : `${client.escapeLiteral(v)}::${types[i] ?? "text"}`)).join(", ");
+function keyLiterals(types: readonly string[], key: KeyValues): string {
+  return key.map((v, i) => (v === null ? "NULL" : `${quoteLiteral(v)}::${types[i] ?? "text"}`)).join(", ");
 }
 
 export class TableRanges {
@@ -64,13 +64,13 @@ export class TableRanges {
    * in key order: per row its canonical checksum (v1, computed by the source over its stored
    * values), then the values in column order.
    */
-  chunkCopy(client: pg.Client, range: SnapshotRange, chunkSize: number): string {
+  chunkCopy(range: SnapshotRange, chunkSize: number): string {
     const cols = this.info.columns.map((c) => quoteIdent(c.name));
     const sum = checksumSql(this.info.columns.map((c) => ({ name: c.name, textSql: textOutputSql(quoteIdent(c.name)) })));
     const from = range.lastKey ?? range.after;
     const where = [
-      ...(from === null ? [] : [`ROW(${this.keyList}) > ROW(${keyLiterals(client, this.keyTypes, from)})`]),
-      ...(range.to === null ? [] : [`ROW(${this.keyList}) <= ROW(${keyLiterals(client, this.keyTypes, range.to)})`]),
+      ...(from === null ? [] : [`ROW(${this.keyList}) > ROW(${keyLiterals(this.keyTypes, from)})`]),
+      ...(range.to === null ? [] : [`ROW(${this.keyList}) <= ROW(${keyLiterals(this.keyTypes, range.to)})`]),
     ];
     return (
       `COPY (SELECT ${sum}, ${cols.join(", ")} FROM ${quoteTable(this.info)}` +

@@ -5,6 +5,7 @@
 // pgoutput's "unchanged TOAST" path. Created and filled on the source only: the consumer
 // creates the target tables.
 import type pg from "pg";
+import { inTransaction } from "@zeroloss/pg";
 
 export const DEMO_TABLES = ["public.accounts", "public.payments", "public.ledger_entries"] as const;
 
@@ -64,30 +65,30 @@ export async function createSchema(source: pg.Client): Promise<void> {
 
 /** Fills the source before the producer starts: the snapshot's work. Every fifth payment has a remittance. */
 export async function loadBacklog(source: pg.Client, size: { accounts: number; payments: number }): Promise<Backlog> {
-  await source.query("BEGIN");
-  await source.query(
-    `INSERT INTO accounts
-     SELECT i, 'owner ' || i, 'DE' || lpad((i * 7919)::text, 20, '0'), (ARRAY['EUR','USD','CHF'])[1 + i % 3],
-            round((random() * 100000)::numeric, 2), timestamptz '2020-01-01 00:00:00+00' + i * interval '37 minutes 11.123456 seconds',
-            jsonb_build_object('tier', i % 4, 'kyc', i % 5 <> 0, 'tags', jsonb_build_array('retail', 'sepa'))
-     FROM generate_series(1, $1::int) i`,
-    [size.accounts],
-  );
-  await source.query(
-    `INSERT INTO payments (from_account, to_account, amount, currency, status, created_at, updated_at, risk, remittance)
-     SELECT f, 1 + (f + 1 + i % ($2::int - 1)) % $2::int, round((1 + random() * 5000)::numeric, 2), 'EUR',
-            (ARRAY['pending','settled','settled','settled'])[1 + i % 4], t, t, ${RISK_SQL("i")},
-            CASE WHEN i % 5 = 0 THEN ${REMITTANCE_SQL} END
-     FROM generate_series(1, $1::int) i,
-          LATERAL (SELECT 1 + (i * 31) % $2::int AS f, clock_timestamp() - i * interval '1.5 seconds' AS t) x`,
-    [size.payments, size.accounts],
-  );
-  await source.query(
-    `INSERT INTO ledger_entries (payment_id, account_id, amount, booked_at, memo)
-     SELECT p.id, e.account, e.amount, p.created_at, e.memo
-     FROM payments p, LATERAL (VALUES (p.from_account, -p.amount, 'debit'), (p.to_account, p.amount, 'credit')) e(account, amount, memo)`,
-  );
-  await source.query("COMMIT");
+  await inTransaction(source, "loading the demo's backlog", async () => {
+    await source.query(
+      `INSERT INTO accounts
+       SELECT i, 'owner ' || i, 'DE' || lpad((i * 7919)::text, 20, '0'), (ARRAY['EUR','USD','CHF'])[1 + i % 3],
+              round((random() * 100000)::numeric, 2), timestamptz '2020-01-01 00:00:00+00' + i * interval '37 minutes 11.123456 seconds',
+              jsonb_build_object('tier', i % 4, 'kyc', i % 5 <> 0, 'tags', jsonb_build_array('retail', 'sepa'))
+       FROM generate_series(1, $1::int) i`,
+      [size.accounts],
+    );
+    await source.query(
+      `INSERT INTO payments (from_account, to_account, amount, currency, status, created_at, updated_at, risk, remittance)
+       SELECT f, 1 + (f + 1 + i % ($2::int - 1)) % $2::int, round((1 + random() * 5000)::numeric, 2), 'EUR',
+              (ARRAY['pending','settled','settled','settled'])[1 + i % 4], t, t, ${RISK_SQL("i")},
+              CASE WHEN i % 5 = 0 THEN ${REMITTANCE_SQL} END
+       FROM generate_series(1, $1::int) i,
+            LATERAL (SELECT 1 + (i * 31) % $2::int AS f, clock_timestamp() - i * interval '1.5 seconds' AS t) x`,
+      [size.payments, size.accounts],
+    );
+    await source.query(
+      `INSERT INTO ledger_entries (payment_id, account_id, amount, booked_at, memo)
+       SELECT p.id, e.account, e.amount, p.created_at, e.memo
+       FROM payments p, LATERAL (VALUES (p.from_account, -p.amount, 'debit'), (p.to_account, p.amount, 'credit')) e(account, amount, memo)`,
+    );
+  });
   return counts(source);
 }
 

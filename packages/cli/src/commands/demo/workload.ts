@@ -7,6 +7,7 @@
 // retried and counted, never dropped.
 import pg from "pg";
 import { ZerolossError } from "@zeroloss/errors";
+import { inTransaction } from "@zeroloss/pg";
 import { REMITTANCE_SQL, RISK_SQL } from "./schema.js";
 
 export type Operation = "pay" | "settle" | "refund" | "profile";
@@ -39,17 +40,6 @@ function pick(): Operation {
 
 const randomAccount = (n: number) => 1 + Math.floor(Math.random() * n);
 
-async function inTransaction(c: pg.Client, body: () => Promise<void>): Promise<void> {
-  await c.query("BEGIN");
-  try {
-    await body();
-    await c.query("COMMIT");
-  } catch (err) {
-    await c.query("ROLLBACK");
-    throw err;
-  }
-}
-
 /** A payment id near a random point of the id range (payments are deleted, so ids have gaps). */
 async function somePayment(c: pg.Client, where: string): Promise<{ id: string; from: string; to: string; amount: string } | undefined> {
   const r = await c.query<{ id: string; from_account: string; to_account: string; amount: string }>(
@@ -78,7 +68,7 @@ async function run(c: pg.Client, op: Operation, accounts: number): Promise<void>
       const to = 1 + ((from + randomAccount(accounts - 1) - 1) % accounts);
       const amount = (1 + Math.random() * 2500).toFixed(2);
       const remittance = Math.random() < 0.2 ? REMITTANCE_SQL : "NULL";
-      return inTransaction(c, async () => {
+      return inTransaction(c, `a demo ${op}`, async () => {
         const p = await c.query<{ id: string }>(
           `INSERT INTO payments (from_account, to_account, amount, currency, status, created_at, updated_at, risk, remittance)
            VALUES ($1, $2, $3, 'EUR', 'pending', now(), now(), ${RISK_SQL("$1::bigint")}, ${remittance}) RETURNING id::text AS id`,
@@ -94,7 +84,7 @@ async function run(c: pg.Client, op: Operation, accounts: number): Promise<void>
       });
     }
     case "settle":
-      return inTransaction(c, async () => {
+      return inTransaction(c, `a demo ${op}`, async () => {
         const p = await somePayment(c, "status = 'pending'");
         if (p === undefined) return;
         await c.query(
@@ -104,14 +94,14 @@ async function run(c: pg.Client, op: Operation, accounts: number): Promise<void>
         );
       });
     case "refund":
-      return inTransaction(c, async () => {
+      return inTransaction(c, `a demo ${op}`, async () => {
         const p = await somePayment(c, "true");
         if (p === undefined) return;
         await c.query("DELETE FROM payments WHERE id = $1", [p.id]); // its ledger entries go with it
         await move(c, p.to, p.from, p.amount);
       });
     case "profile":
-      return inTransaction(c, async () => {
+      return inTransaction(c, `a demo ${op}`, async () => {
         await c.query(
           `UPDATE accounts SET profile = profile || jsonb_build_object('note', $2::text, 'edited', clock_timestamp()) WHERE id = $1`,
           [randomAccount(accounts), `reviewed ${new Date().toISOString()}`],
@@ -150,8 +140,9 @@ export async function runWorkload(o: WorkloadOptions): Promise<WorkloadStats> {
               await run(c, op, o.accounts);
               break;
             } catch (err) {
-              const code = (err as { code?: string }).code;
-              if (code !== undefined && RETRIABLE.has(code) && attempt < 5) {
+              // A raw pg error carries the SQLSTATE as its code; one from BEGIN/COMMIT comes wrapped.
+              const sqlstate = err instanceof ZerolossError ? err.details["sqlstate"] : (err as { code?: unknown }).code;
+              if (typeof sqlstate === "string" && RETRIABLE.has(sqlstate) && attempt < 5) {
                 retried++;
                 continue;
               }
