@@ -33,7 +33,6 @@ import {
   readKeyColumns,
   requireKeys,
   resolveTables,
-  slotAheadError,
   slotStatus,
   TypeNames,
   type KeyColumn,
@@ -45,6 +44,7 @@ import { topicNames, type SnapshotTableProgress, type TopicNames } from "@zerolo
 import type { Admin, Kafka } from "kafkajs";
 import type pg from "pg";
 import type { Logger } from "pino";
+import { planStart, slotMissing } from "./start-plan.js";
 import { KafkaWriter } from "./kafka-writer.js";
 import type { ProducerMetrics } from "./metrics.js";
 import { avroEncoding, JSON_ENCODING, type RelationSchema, type ValueEncoding } from "./envelopes.js";
@@ -217,45 +217,34 @@ export class Producer {
     const slot = await slotStatus(control, src.slot);
     this.log.info({ checkpoint: checkpoint === null ? null : { phase: checkpoint.phase, lsn: checkpoint.lsn }, slot: slot.exists ? { confirmedFlushLsn: slot.confirmedFlushLsn, walStatus: slot.walStatus } : null, mode }, "source position");
 
-    // With --resnapshot the lost slot is what gets replaced (dropped and created again below).
-    if (slot.exists && slot.walStatus === "lost" && !(this.resnapshot && mode !== "never")) {
-      throw new ZerolossError(
-        "SLOT_INVALIDATED",
-        `replication slot ${src.slot} was invalidated (wal_status=lost): the source removed WAL the producer had not read, so changes are missing. ` +
-          `A re-snapshot is needed: zeroloss slot status --config <file> explains; then run zeroloss producer --config <file> --resnapshot`,
-        { details: { slot: src.slot } },
-      );
-    }
-
-    // Fail closed (DESIGN.md invariant 10): PostgreSQL streams from the slot's position, this
-    // producer from its checkpoint; a slot ahead of the checkpoint hides the changes between.
-    // A slot ahead of the checkpoint just read is read again a few times first: right after a
-    // broker outage the last commit's checkpoint may not be readable yet (a 2026-12-06 CI run
-    // stopped here 21 kB behind, after a broker restart, on a pipeline with no gap). A gap
-    // still there after SLOT_AHEAD_REREADS_MS stops the producer as before.
-    let verdict = checkSlotAgainstCheckpoint(checkpoint, slot);
+    // Fail closed (DESIGN.md invariant 10): a slot ahead of the checkpoint just read is read
+    // again a few times before planStart calls it a gap: right after a broker outage the
+    // last commit's checkpoint may not be readable yet (a 2026-12-06 CI run stopped 21 kB
+    // behind, after a broker restart, on a pipeline with no gap).
     for (const waitMs of this.resnapshot ? [] : SLOT_AHEAD_REREADS_MS) {
+      const verdict = checkSlotAgainstCheckpoint(checkpoint, slot);
       if (verdict.ok) break;
       this.log.info({ slot: src.slot, confirmedFlushLsn: verdict.ahead.slot, checkpointLsn: verdict.ahead.checkpoint, retryInMs: waitMs }, "the slot is ahead of the checkpoint read from Kafka; reading it again before calling it a gap");
       await new Promise((r) => setTimeout(r, waitMs));
       checkpoint = await readCheckpoint(this.kafka, this.topics.checkpoints, src.slot, db);
-      verdict = checkSlotAgainstCheckpoint(checkpoint, slot);
     }
+    const plan = planStart({ slotName: src.slot, checkpoint, slot, mode, resnapshot: this.resnapshot, acceptSlotGap: this.acceptSlotGap });
+    this.log.debug({ plan }, "start plan");
+
     let gapAcceptedTo: Lsn | null = null;
-    if (verdict.ok) {
-      if (this.acceptSlotGap) this.log.info({ slot: src.slot }, "--accept-slot-gap: the slot is not ahead of the checkpoint; there is no gap to accept");
+    if (plan.gap.kind === "none") {
+      if (plan.gap.unusedFlag) this.log.info({ slot: src.slot }, "--accept-slot-gap: the slot is not ahead of the checkpoint; there is no gap to accept");
       this.acceptSlotGap = false;
     } else {
-      const { ahead } = verdict;
-      if (!this.acceptSlotGap) throw slotAheadError(src.slot, ahead);
+      const { ahead } = plan.gap;
       this.o.metrics.errors.inc({ code: "SLOT_AHEAD_OF_CHECKPOINT" });
       this.log.error(
         { code: "SLOT_AHEAD_OF_CHECKPOINT", slot: src.slot, confirmedFlushLsn: ahead.slot, checkpointLsn: ahead.checkpoint, bytes: ahead.bytes, phase: ahead.phase },
         `--accept-slot-gap: replication slot ${src.slot} is at ${ahead.slot}, ahead of the checkpoint ${ahead.checkpoint}; ` +
           `changes committed between ${ahead.checkpoint} and ${ahead.slot} (${ahead.bytes} bytes of WAL) are lost, accepted by the operator; streaming on from ${ahead.slot}`,
       );
-      gapAcceptedTo = parseLsn(ahead.slot);
-      if (checkpoint?.phase === "streaming") {
+      gapAcceptedTo = plan.gap.to;
+      if (plan.gap.persist && checkpoint !== null) {
         // Made durable at once: a restart resumes from the slot's position instead of stopping on the same gap again.
         checkpoint = { ...checkpoint, lsn: ahead.slot, at: new Date().toISOString() };
         await writer.commit([], checkpoint);
@@ -263,38 +252,33 @@ export class Producer {
       }
     }
 
-    // Fresh start (or --resnapshot): record the intent first, so a crash between here
-    // and the first chunk never resumes streaming from an older checkpoint.
     let snapshotTables = tables;
-    if (checkpoint === null) {
+    if (plan.publication === "all-tables") {
       requireKeys(tables);
       await ensurePublication(control, src.publication, tables, { alter: true });
-      if (mode !== "never") {
-        checkpoint = { v: 1, slot: src.slot, db, lsn: "0/0", phase: "snapshot", snapshot: { consistentLsn: "0/0", tables: initialProgress(tables) }, at: new Date().toISOString() };
-        await writer.commit([], checkpoint);
-        this.resnapshot = false;
-      }
-    } else if (checkpoint.phase === "snapshot") {
+    } else if (plan.publication === "snapshot-tables") {
       // A table that began to match during the initial snapshot waits for the stream (LiveSnapshots).
-      const inProgress = new Set(checkpoint.snapshot?.tables.map((p) => p.table));
+      const inProgress = new Set(checkpoint?.snapshot?.tables.map((p) => p.table));
       snapshotTables = tables.filter((t) => inProgress.has(qualifiedName(t)));
       requireKeys(snapshotTables);
       await ensurePublication(control, src.publication, snapshotTables, { alter: false });
     } else {
-      // Tables not yet published are added, each with its snapshot, once streaming (LiveSnapshots).
       await ensurePublication(control, src.publication, tables, { alter: false, missingOk: true });
     }
+    if (plan.recordIntent) {
+      checkpoint = { v: 1, slot: src.slot, db, lsn: "0/0", phase: "snapshot", snapshot: { consistentLsn: "0/0", tables: initialProgress(tables) }, at: new Date().toISOString() };
+      await writer.commit([], checkpoint);
+      this.resnapshot = false;
+    }
 
-    if (checkpoint?.phase === "snapshot") {
-      const snap = checkpoint.snapshot;
-      if (snap === undefined) throw new ZerolossError("CHECKPOINT_INVALID", "a snapshot checkpoint without snapshot progress");
+    if (plan.snapshot !== null) {
+      const snap = checkpoint?.snapshot;
+      if (snap === undefined) throw new ZerolossError("CHECKPOINT_INVALID", "a snapshot checkpoint without snapshot progress", { details: { slot: src.slot } });
       let consistent = parseLsn(snap.consistentLsn);
       let floor = snap.floorLsn === undefined ? null : parseLsn(snap.floorLsn);
       let snapshotClients: pg.Client[];
-      if (consistent === 0n) {
-        // The slot is (re)created here, exporting the snapshot the chunks are read in.
-        const status = await slotStatus(control, src.slot);
-        if (status.exists) {
+      if (plan.snapshot.slot === "create") {
+        if (plan.snapshot.dropLeftover) {
           this.log.warn({ slot: src.slot }, "dropping the slot of an unfinished start, to create it with a fresh exported snapshot");
           await dropSlot(control, src.slot);
         }
@@ -310,8 +294,6 @@ export class Producer {
         floor = await this.restartLsn(control, src.slot);
         this.log.info({ slot: src.slot, consistentLsn: formatLsn(consistent), restartLsn: formatLsn(floor) }, "created replication slot with an exported snapshot");
       } else {
-        const status = await slotStatus(control, src.slot);
-        if (!status.exists) throw this.slotMissing(src.slot, "the snapshot in progress");
         // Nothing acknowledges the slot before the snapshot ends, so its restart LSN is still the one it was created with.
         floor ??= await this.restartLsn(control, src.slot);
         snapshotClients = await this.snapshotConnections(src.url, null);
@@ -347,19 +329,19 @@ export class Producer {
       this.acceptSlotGap = false;
       this.lastProgress = Date.now();
       this.log.info({ tables: progress.map((p) => ({ table: p.table, rows: p.rows })) }, "snapshot complete");
-      if (mode === "initial_only") {
-        await dropSlot(control, src.slot);
-        this.log.info({ slot: src.slot }, "initial_only: snapshot complete, slot dropped; stopping");
-        return true;
-      }
     }
 
-    // Streaming.
     let start: Lsn;
-    const status = await slotStatus(control, src.slot);
-    if (checkpoint === null) {
-      // mode never, nothing produced yet: stream from the slot's position, creating it if needed.
-      if (!status.exists) {
+    switch (plan.stream.from) {
+      case "nowhere":
+        if (plan.stream.dropSlot) {
+          await dropSlot(control, src.slot);
+          this.log.info({ slot: src.slot }, "initial_only: snapshot complete, slot dropped; stopping");
+        } else {
+          this.log.info("initial_only: the snapshot was completed by an earlier run; nothing to do");
+        }
+        return true;
+      case "new-slot": {
         const repl = await connect(src.url, { applicationName: "zeroloss-producer-slot", replication: true });
         try {
           start = (await createSlot(repl, src.slot, false)).consistentLsn;
@@ -367,16 +349,18 @@ export class Producer {
           await repl.end();
         }
         this.log.info({ slot: src.slot, consistentLsn: formatLsn(start) }, "created replication slot (snapshot mode never)");
-      } else {
-        start = parseLsn(status.confirmedFlushLsn ?? "0/0");
+        break;
       }
-    } else {
-      if (mode === "initial_only") {
-        this.log.info("initial_only: the snapshot was completed by an earlier run; nothing to do");
-        return true;
+      case "slot":
+        start = parseLsn(slot.confirmedFlushLsn ?? "0/0");
+        break;
+      case "checkpoint": {
+        if (checkpoint === null) throw new ZerolossError("CHECKPOINT_INVALID", "planned to stream from a checkpoint, but none was read or written", { details: { slot: src.slot } });
+        // Read again: the slot may have been dropped while the snapshot ran.
+        if (!(await slotStatus(control, src.slot)).exists) throw slotMissing(src.slot, `checkpoint ${checkpoint.lsn}`);
+        start = parseLsn(checkpoint.lsn);
+        break;
       }
-      if (!status.exists) throw this.slotMissing(src.slot, `checkpoint ${checkpoint.lsn}`);
-      start = parseLsn(checkpoint.lsn);
     }
     return this.stream(control, admin, writer, db, start, checkpoint?.live ?? []);
   }
@@ -509,17 +493,8 @@ export class Producer {
 
   private async restartLsn(control: pg.Client, slot: string): Promise<Lsn> {
     const status = await slotStatus(control, slot);
-    if (status.restartLsn === null) throw this.slotMissing(slot, "the snapshot in progress");
+    if (status.restartLsn === null) throw slotMissing(slot, "the snapshot in progress");
     return parseLsn(status.restartLsn);
-  }
-
-  private slotMissing(slot: string, what: string): ZerolossError {
-    return new ZerolossError(
-      "SLOT_MISSING",
-      `replication slot ${slot} does not exist, but Kafka holds ${what}: changes made since the slot disappeared cannot be read. ` +
-        `A re-snapshot is needed: run zeroloss producer --config <file> --resnapshot (zeroloss slot status --config <file> shows the slot)`,
-      { details: { slot } },
-    );
   }
 
   /**
