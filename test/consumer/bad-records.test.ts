@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { pollUntil } from "@zeroloss/devstack";
 import { readToEnd } from "@zeroloss/kafka";
-import { decodeTally, topicNames } from "@zeroloss/wire";
+import { decodeDlqRecord, decodeTally, topicNames, type DlqRecord } from "@zeroloss/wire";
 import { pipelineFixture, sourceClient, waitForEqual, type PipelineFixture, type TableSpec } from "./harness.js";
 
 const ACCOUNTS: TableSpec = { name: "public.accounts", columns: ["id", "owner", "balance"], key: ["id"] };
@@ -89,13 +89,16 @@ describe("consumer: tampered, poison and mismatched records", () => {
     // DLQ: one record per quarantined record, with its reason code.
     const dlq = await pollUntil(
       async () => {
-        const out: Array<{ code: string; offset: number }> = [];
-        await readToEnd(f.kafka, topics.dlq, (r) => out.push(JSON.parse(r.value?.toString() ?? "{}") as { code: string; offset: number }));
+        const out: DlqRecord[] = [];
+        await readToEnd(f.kafka, topics.dlq, (r) => out.push(decodeDlqRecord(r.value)));
         return out.length >= 4 ? out : undefined;
       },
       { timeoutMs: 30_000, what: "4 DLQ records" },
     );
     expect(dlq.map((d) => d.code).sort()).toEqual(["CHECKSUM_MISMATCH", "WIRE_AVRO_SCHEMA", "WIRE_KEY_MISMATCH", "WIRE_NOT_JSON"]);
+    // The DLQ record carries what the quarantine row holds.
+    const dlqMismatch = dlq.find((d) => d.code === "CHECKSUM_MISMATCH");
+    expect(dlqMismatch).toMatchObject({ table: "public.accounts", expectedChecksum: envelope.checksum, computedChecksum: mismatch.computed_checksum, differingColumns: ["balance"] });
 
     // Counted: metrics and the written tallies.
     expect(await consumer.metric("zeroloss_consumer_checksum_mismatches_total")).toBe(1);

@@ -128,7 +128,8 @@ export function encodeJson(value: Manifest | Tally | Checkpoint): Buffer {
   return Buffer.from(JSON.stringify(value), "utf8");
 }
 
-function parseObject(value: Buffer | null, what: string): Record<string, unknown> {
+/** A control record's JSON object, its version checked; the WireError names `what` record was bad. */
+export function parseObject(value: Buffer | null, what: string): Record<string, unknown> {
   if (value === null) throw new WireError("WIRE_EMPTY", `${what} record has no value`);
   let parsed: unknown;
   try {

@@ -7,3 +7,4 @@ export * from "./windows.js";
 export * from "./copy-text.js";
 export * from "./bulk.js";
 export * from "./source-block.js";
+export * from "./dlq.js";

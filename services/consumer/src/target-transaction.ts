@@ -8,8 +8,9 @@ import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
 import type { Failpoints } from "@zeroloss/failpoints";
+import { ZerolossError } from "@zeroloss/errors";
 import { inTransaction, parseLsn, pgError, query, type Client } from "@zeroloss/pg";
-import { copyField, copyIntArray, encodeJson, lenientSource, rowsOfRecord, type Envelope, type Tally } from "@zeroloss/wire";
+import { copyField, copyIntArray, encodeDlqRecord, encodeJson, lenientSource, rowsOfRecord, type DlqRecord, type Envelope, type Tally } from "@zeroloss/wire";
 import { mergePlans, type BatchPlan, type StagedRow, type Step } from "./batch.js";
 import { tableSql, truncateSql, type TableSql } from "./table-sql.js";
 import { talliesOf, type RecordRows } from "./written-tallies.js";
@@ -202,6 +203,7 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
 
     for (const q of quarantined) {
       const rec = plan.records[q.index];
+      if (rec === undefined) throw new ZerolossError("INTERNAL", `quarantined record ${q.index} is not in the batch of ${plan.records.length}`);
       const env = plan.envelopes[q.index] ?? null;
       const from = batches[owner[q.index] ?? 0] as PartitionBatch;
       await query(
@@ -212,38 +214,38 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
         [
           from.topic,
           from.partition,
-          rec?.offset,
+          rec.offset,
           q.code,
           noNul(q.reason),
           q.table === null ? null : noNul(q.table),
-          q.key ?? envelopeText(rec?.key ?? null),
+          q.key ?? envelopeText(rec.key ?? null),
           q.expected ?? env?.checksum ?? null,
           q.computed,
           q.differing,
           q.basis,
-          q.payload ?? envelopeText(rec?.value ?? null),
-          q.payload === undefined ? (rec?.value ?? null) : Buffer.from(q.payload, "utf8"),
+          q.payload ?? envelopeText(rec.value ?? null),
+          q.payload === undefined ? (rec.value ?? null) : Buffer.from(q.payload, "utf8"),
         ],
       );
-      const dlq = {
+      const dlq: DlqRecord = {
         v: 1,
         code: q.code,
         reason: q.reason,
         topic: from.topic,
         partition: from.partition,
-        offset: Number(rec?.offset),
+        offset: Number(rec.offset),
         table: q.table,
         expectedChecksum: q.expected ?? env?.checksum ?? null,
         computedChecksum: q.computed,
         differingColumns: q.differing,
-        key: q.key === undefined ? (rec?.key?.toString("base64") ?? null) : Buffer.from(q.key, "utf8").toString("base64"),
-        value: q.payload === undefined ? (rec?.value?.toString("base64") ?? null) : Buffer.from(q.payload, "utf8").toString("base64"),
+        key: q.key === undefined ? (rec.key?.toString("base64") ?? null) : Buffer.from(q.key, "utf8").toString("base64"),
+        value: q.payload === undefined ? (rec.value?.toString("base64") ?? null) : Buffer.from(q.payload, "utf8").toString("base64"),
         at: new Date().toISOString(),
       };
       await query(db, "writing a DLQ record to the outbox", "INSERT INTO zeroloss.outbox (topic, key, value) VALUES ($1, $2, $3)", [
         ctx.dlqTopic,
-        envelopeText(rec?.key ?? null),
-        Buffer.from(JSON.stringify(dlq), "utf8"),
+        envelopeText(rec.key ?? null),
+        encodeDlqRecord(dlq),
       ]);
     }
 
