@@ -2,7 +2,7 @@
 // trace (trace.mjs, inside the counter) and the bench's pg_stat_activity and
 // pg_stat_statements summaries (run.mjs). Statements not named here keep their first 80
 // characters.
-/** Short names for the counter's statements (ledger.ts, states.ts). */
+/** Short names for the counter's statements (ledger.ts, window-states.ts, transaction-states.ts, summary.ts). */
 export function label(sql) {
   const s = sql.replace(/\s+/g, " ").trim();
   const rules = [

@@ -6,7 +6,7 @@
 //     each ledger transaction from BEGIN to COMMIT: its statements' time, the Node time
 //     between them (deltas.ts: parsing the records), and the writer's idle time between
 //     transactions;
-//   - @zeroloss/kafka's GroupCommit: batches and records per ledger transaction and how long
+//   - @zeroloss/kafka's DatabaseGroupCommit: batches and records per ledger transaction and how long
 //     each batch waited for its transaction to start (counter.lingerMs, then the writer);
 //   - kafkajs's consumer: fetch requests, partition batches per fetch, records per batch, and
 //     the time from a fetch's answer to the next fetch (kafkajs hands the next fetch's batches
@@ -18,7 +18,7 @@
 import { writeFileSync } from "node:fs";
 import pg from "pg";
 import kafkajs from "kafkajs";
-import { GroupCommit } from "@zeroloss/kafka";
+import { DatabaseGroupCommit } from "@zeroloss/kafka";
 import { label } from "./labels.mjs";
 
 const OUT = process.env.ZEROLOSS_BENCH_TRACE;
@@ -93,13 +93,13 @@ pg.Client.prototype.query = function (config, values, callback) {
 
 const arrived = new WeakMap();
 const groups = { batches: [], records: [], dataRecords: [], waitMs: [], runMs: [], kinds: { data: 0, tallies: 0, manifests: 0 } };
-const write = GroupCommit.prototype.write;
-GroupCommit.prototype.write = function (batch) {
+const write = DatabaseGroupCommit.prototype.write;
+DatabaseGroupCommit.prototype.write = function (batch) {
   arrived.set(batch, now());
   return write.call(this, batch);
 };
-const run = GroupCommit.prototype.run;
-GroupCommit.prototype.run = async function (group) {
+const run = DatabaseGroupCommit.prototype.run;
+DatabaseGroupCommit.prototype.run = async function (group) {
   const start = now();
   let records = 0;
   let data = 0;

@@ -1,6 +1,6 @@
 // The ledger's rows beside its records, in a real PostgreSQL (the ledger's own rules are SQL):
 // batches of data records, emitted and written tallies are written as the counter writes
-// them (deltas.ts → ledger.ts), then read as the summary reads them (states.ts).
+// them (deltas.ts → ledger.ts), then read as the summary reads them (summary.ts).
 //   - bulk records of many rows, one of them quarantined alone: the rows add up, the window
 //     is in attention (one record, one row quarantined), not in mismatch;
 //   - a tally claiming more rows than its record holds, once the counter has read it: a
@@ -13,7 +13,7 @@ import { connect, type Client } from "@zeroloss/pg";
 import { encodeJson, type Tally } from "@zeroloss/wire";
 import { addDataRecords, addTallyRecords, emptyDeltas } from "../../services/counter/src/deltas.js";
 import { ensureLedger, storedPositions, writeBatch } from "../../services/counter/src/ledger.js";
-import { summary } from "../../services/counter/src/states.js";
+import { summary } from "../../services/counter/src/summary.js";
 
 const WINDOW = 100;
 const SLOT = { state: "off", slot: "s", detail: null, aheadBytes: 0, checkedAt: null } as const;

@@ -220,9 +220,9 @@ describe("counter ledger", () => {
         },
         { timeoutMs: 30_000, what: "/healthz to report the refresh held up" },
       );
-      expect(slow.step).toBe("settling transactions");
+      expect(slow.step).toBe("marking applied transactions");
       expect(slow.runningSeconds).toBeGreaterThanOrEqual(2);
-      await pollUntil(async () => (counter.output().includes("the ledger refresh is still settling transactions") ? true : undefined), {
+      await pollUntil(async () => (counter.output().includes("the ledger refresh is still marking applied transactions") ? true : undefined), {
         timeoutMs: 10_000,
         what: "the counter to log the held-up refresh",
       });

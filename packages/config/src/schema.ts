@@ -241,7 +241,7 @@ export const configSchema = z.strictObject({
       retainTransactionsSeconds: z.number().int().min(60).max(31_536_000).default(86_400),
       /** How often metrics and transaction states are refreshed from the ledger. */
       refreshMs: z.number().int().min(100).max(600_000).default(2_000),
-      /** A refresh running longer than this is logged and shown on /healthz, naming its step: no transaction settles meanwhile. */
+      /** A refresh running longer than this is logged and shown on /healthz, naming its step: no transaction is marked applied meanwhile. */
       slowRefreshSeconds: z.number().int().min(1).max(86_400).default(60),
       /** Fetched batches are gathered this long into one ledger transaction: fewer, larger writes; the counts lag by as much. */
       lingerMs: z.number().int().min(0).max(60_000).default(0),

@@ -1,13 +1,13 @@
 // The consumer's target transactions: partition batches handed over together by kafkajs
-// share one (GroupCommit, packages/kafka) when they may: another partition, no key in
+// share one (DatabaseGroupCommit, packages/kafka) when they may: another partition, no key in
 // common, no truncate (GroupKeys). At most `transactions` run at once, each on its own
 // connection; the Kafka offsets of its batches are committed after it, in one request. A
 // shared transaction that fails for a reason retrying cannot cure is tried
 // batch by batch, so only the partition at fault stops and the others go on.
-import { GroupCommit } from "@zeroloss/kafka";
+import { DatabaseGroupCommit } from "@zeroloss/kafka";
 import { serviceError } from "@zeroloss/pg";
 import type { Logger } from "pino";
-import { applyBatches, type BatchContext, type BatchResult, type PartitionBatch, type TargetConnection } from "./apply.js";
+import { applyBatches, type BatchContext, type BatchResult, type PartitionBatch, type TargetConnection } from "./target-transaction.js";
 import { GroupKeys } from "./batch.js";
 
 export interface ApplierOptions {
@@ -37,10 +37,10 @@ export interface Applied {
 }
 
 export class Applier {
-  private readonly commits: GroupCommit<Submitted, Applied>;
+  private readonly commits: DatabaseGroupCommit<Submitted, Applied>;
 
   constructor(private readonly o: ApplierOptions) {
-    this.commits = new GroupCommit({
+    this.commits = new DatabaseGroupCommit({
       slots: o.transactions,
       group: () => {
         const keys = new GroupKeys();

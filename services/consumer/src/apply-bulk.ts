@@ -11,7 +11,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
 import { BULK_LEADING_FIELDS, copyField, copyLines, parseCopyLine, type Row } from "@zeroloss/wire";
 import type { BatchPlan, BulkRecord, Step } from "./batch.js";
-import type { Quarantined, TargetConnection } from "./apply.js";
+import type { Quarantined, TargetConnection } from "./target-transaction.js";
 import { BULK_LSN_SETTING, BULK_RECORD_SETTING } from "./table-sql.js";
 import type { TargetTable } from "./target-schema.js";
 import { DUPLICATE, QUARANTINED } from "./written-tallies.js";

@@ -1,6 +1,6 @@
 // The consumer's life: a Kafka consumer group over the data topics of the prefix
 // (read_committed), the fetched partition batches applied to the target in transactions
-// that several of them share where they may (applier.ts, apply.ts), and only then their
+// that several of them share where they may (applier.ts, target-transaction.ts), and only then their
 // offsets committed. kafkajs's auto-resolve and auto-commit
 // are off: a batch that was not committed in the target is never committed in Kafka.
 //
@@ -23,7 +23,7 @@ import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
 import { topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
-import { APPLIED, DUPLICATE, TargetConnection, type BatchResult, type PartitionBatch } from "./apply.js";
+import { APPLIED, DUPLICATE, TargetConnection, type BatchResult, type PartitionBatch } from "./target-transaction.js";
 import { Applier } from "./applier.js";
 import { planBatch, type BatchPlan, type InputRecord } from "./batch.js";
 import type { ConsumerMetrics } from "./metrics.js";

@@ -6,7 +6,9 @@ import type { Route } from "@zeroloss/observability";
 import { serviceError, type Client } from "@zeroloss/pg";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import { TRANSACTION_STATES, WINDOW_STATES, type SlotState, type TransactionState, type WindowState } from "@zeroloss/wire";
-import { listTransactions, listWindows, summary } from "./states.js";
+import { summary } from "./summary.js";
+import { listTransactions } from "./transaction-states.js";
+import { listWindows } from "./window-states.js";
 
 export interface ApiOptions {
   readonly graceSeconds: number;

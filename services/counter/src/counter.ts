@@ -1,17 +1,17 @@
 // The counter's life: a Kafka consumer group (read_committed) over the data topics of the
 // prefix, the tallies, manifests and checkpoints topics. The partition batches of a fetch become
-// one ledger transaction (GroupCommit; deltas.ts → ledger.ts) together with the counter's
+// one ledger transaction (DatabaseGroupCommit; deltas.ts → ledger.ts) together with the counter's
 // positions in those partitions; Kafka offsets are committed afterwards only as a hint. The
 // ledger's position is the truth: on joining the group every assigned partition is read from
 // it, records below it are skipped, and a fetch that still starts above it seeks back once
 // (a fetch may rightly start above it: commit markers and retention take offsets too), so
 // nothing is counted twice or missed.
 //
-// A refresh tick settles transactions (applied, pruned) and sets the metrics from the ledger.
+// A refresh tick marks transactions applied (and prunes old ones) and sets the metrics from the ledger.
 import { AvroRegistry } from "@zeroloss/avro";
 import type { Config } from "@zeroloss/config";
 import { backoff, describeError, withDeadline, ZerolossError } from "@zeroloss/errors";
-import { createKafka, GroupCommit, GroupService, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
+import { createKafka, DatabaseGroupCommit, GroupService, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, inTransaction, serviceError, type Client } from "@zeroloss/pg";
 import { rowsOfRecord, topicNames, type TopicNames } from "@zeroloss/wire";
@@ -23,7 +23,9 @@ import type { CounterMetrics } from "./metrics.js";
 import type { SlotState, Summary } from "@zeroloss/wire";
 import { SlotWatch } from "./slot-watch.js";
 import { addCheckpointRecords } from "./snapshots.js";
-import { claimsAhead, recordStableEnds, settleTransactions, summary } from "./states.js";
+import { claimsAhead, recordStableEnds } from "./stable-ends.js";
+import { summary } from "./summary.js";
+import { markAppliedTransactions } from "./transaction-states.js";
 
 export interface CounterOptions {
   readonly config: Config;
@@ -49,7 +51,7 @@ const FETCH = { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 102
 
 /**
  * The refresh asks Kafka for committed ends only while tallies claim unread offsets; that
- * probe gets this long. A Kafka outage must not hold up settling and the gauges behind it.
+ * probe gets this long. A Kafka outage must not hold up marking transactions applied, nor the gauges behind it.
  */
 const PROBE_DEADLINE_MS = 15_000;
 
@@ -94,13 +96,13 @@ export class Counter {
   private refreshFailedAt: number | null = null;
   /** Per "topic:partition": the offset this process last sought to after a fetch started past the ledger. */
   private readonly sought = new Map<string, bigint>();
-  private readonly writes: GroupCommit<Counted, CountOutcome>;
+  private readonly writes: DatabaseGroupCommit<Counted, CountOutcome>;
   /** kafka.registry: to read the source block of Avro records; null when none is configured. */
   private readonly avro: AvroRegistry | null;
 
   constructor(private readonly o: CounterOptions) {
     this.log = o.log;
-    this.writes = new GroupCommit<Counted, CountOutcome>({
+    this.writes = new DatabaseGroupCommit<Counted, CountOutcome>({
       slots: 1, // one writer: concurrent ones waited on each other's row locks (bench/README.md, "End to end")
       // The counter is not on the data's path: gathering batches for a while costs only how
       // fresh its counts are, and each ledger write rewrites whole windows' offset ranges.
@@ -223,7 +225,7 @@ export class Counter {
    * it. A refresh still running when the next is due is not doubled: they used to pile up on
    * one connection during catch-ups, and /api/summary waited minutes behind them (the soak).
    * One running for over counter.slowRefreshSeconds is reported once, with the step it is in: no
-   * transaction is settled meanwhile. A failure shows on /healthz until the next success.
+   * transaction is marked applied meanwhile. A failure shows on /healthz until the next success.
    */
   refresh(): Promise<Summary | null> {
     if (this.refreshing === null) {
@@ -235,7 +237,7 @@ export class Counter {
       });
     } else if (!this.slowReported && this.refreshStep !== null && Date.now() - this.refreshStarted > this.o.config.counter.slowRefreshSeconds * 1000) {
       this.slowReported = true;
-      this.log.warn({ step: this.refreshStep, runningMs: Date.now() - this.refreshStarted }, `the ledger refresh is still ${this.refreshStep}; no transaction is settled until it ends`);
+      this.log.warn({ step: this.refreshStep, runningMs: Date.now() - this.refreshStarted }, `the ledger refresh is still ${this.refreshStep}; no transaction is marked applied until it ends`);
     }
     return this.refreshing;
   }
@@ -250,12 +252,12 @@ export class Counter {
         },
       });
       const db = this.refresher;
-      this.refreshStep = "settling transactions";
-      await settleTransactions(db, this.o.config.counter.retainTransactionsSeconds, this.o.config.tallies.windowSize);
+      this.refreshStep = "marking applied transactions";
+      await markAppliedTransactions(db, this.o.config.counter.retainTransactionsSeconds, this.o.config.tallies.windowSize);
       this.refreshStep = "probing Kafka's committed ends";
       await withDeadline(this.probeStableEnds(db), PROBE_DEADLINE_MS, "probing Kafka's committed ends").catch((err: unknown) => {
         // Kafka's committed end is one proof among others: the summary, the gauges and the next
-        // settling go on without it (an outage must not stop the refresh).
+        // refresh go on without it (an outage must not stop the refresh).
         this.noteError(err, "probing Kafka's committed end");
       });
       this.refreshStep = "summarising the ledger";

@@ -3,7 +3,7 @@
 // their partitions commit together, so a restart re-reads from the stored
 // position and never counts a record twice.
 //
-// Window states are derived when read (states.ts); what is stored is counts, offset ranges
+// Window and transaction states are derived when read (window-states.ts, transaction-states.ts); what is stored is counts, offset ranges
 // and `unbalanced_since`, the moment the window's counts last stopped agreeing.
 import { inTransaction, query, type Client } from "@zeroloss/pg";
 import { addTally, multirange, type BatchDeltas } from "./deltas.js";

@@ -1,6 +1,6 @@
 // The counter process: reads its configuration, wires logger, metrics, the HTTP API and
 // dashboard, and the Counter together, and turns signals into a clean stop. Logic lives in
-// counter.ts (Kafka → ledger), ledger.ts and states.ts (the ledger), api.ts (HTTP).
+// counter.ts (Kafka → ledger), ledger.ts (the ledger written), window-states.ts, transaction-states.ts and summary.ts (the ledger read), api.ts (HTTP).
 // Exit codes: 0 stopped cleanly, 1 failed, 2 configuration.
 import { Command } from "commander";
 import { loadServiceConfig } from "@zeroloss/config";

@@ -4,7 +4,7 @@
 // say the same for one process; here it is kept in the ledger, so every counter instance
 // (and `zeroloss status`, and the dashboard) shows it, and it outlives the producer's restarts.
 //
-// Progress, not proof: the counts that prove a load are the windows' (states.ts).
+// Progress, not proof: the counts that prove a load are the windows' (window-states.ts).
 import { query, type Client } from "@zeroloss/pg";
 import { decodeCheckpoint, type Checkpoint, type SnapshotProgress } from "@zeroloss/wire";
 import type { InputRecord } from "./deltas.js";

@@ -269,19 +269,19 @@ export class KafkaWriter {
    * be committed, then starts sending what is buffered.
    */
   private async startSend(): Promise<void> {
-    await this.settle();
+    await this.awaitInFlight();
     const finishing = this.lane.finishing;
     if (finishing !== null) await finishing;
     this.checkOpen("a send");
     if (this.pending.size === 0) return;
     const send = this.send(this.lane, this.takePending());
-    // Observed here so a failure is never unhandled; settle() rethrows it.
+    // Observed here so a failure is never unhandled; awaitInFlight() rethrows it.
     send.catch(() => undefined);
     this.inFlight = send;
   }
 
   /** Waits for the send in flight; throws its failure. */
-  private async settle(): Promise<void> {
+  private async awaitInFlight(): Promise<void> {
     const inFlight = this.inFlight;
     if (inFlight === null) return;
     try {
@@ -371,7 +371,7 @@ export class KafkaWriter {
     const clear = (): void => {
       if (this.inFlight === dataSent) this.inFlight = null;
     };
-    dataSent.then(clear, clear); // a failure is observed by finishTransaction (and settle(), if first)
+    dataSent.then(clear, clear); // a failure is observed by finishTransaction (and awaitInFlight(), if first)
     this.inFlight = dataSent;
     this.recordsInTransaction = 0;
     this.lane = lane === this.lanes[0] ? this.lanes[1] : this.lanes[0];

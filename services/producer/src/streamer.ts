@@ -361,7 +361,7 @@ export class Streamer {
     try {
       const joined = await this.window.join(chunk);
       if ("retry" in joined) {
-        waiting.settle(joined);
+        waiting.resolve(joined);
         return;
       }
       const rel = chunk.rel;
@@ -380,7 +380,7 @@ export class Streamer {
         for (const { line, lsn } of alone) await this.emit(rel, rowRecord("r", rel, lineValues(line), { ...source(lsn), seq: t.seq++ }));
       }
       this.window.joined(chunk);
-      waiting.settle({ emitted: joined.rows.length });
+      waiting.resolve({ emitted: joined.rows.length });
     } catch (err) {
       waiting.fail(err); // the live snapshot learns it too; the stream fails with it
       throw err;

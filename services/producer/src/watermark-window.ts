@@ -52,7 +52,7 @@ export interface RecentChange {
 /** A registered chunk and how to answer its reader. */
 export interface WaitingChunk {
   readonly chunk: LiveChunk;
-  readonly settle: (o: ChunkOutcome) => void;
+  readonly resolve: (o: ChunkOutcome) => void;
   readonly fail: (e: unknown) => void;
 }
 
@@ -121,12 +121,12 @@ export class WatermarkWindow {
    * message arrives. Resolves with what became of it; rejects when the stream ends first.
    */
   expect(chunk: LiveChunk): Promise<ChunkOutcome> {
-    return new Promise<ChunkOutcome>((settle, fail) => {
+    return new Promise<ChunkOutcome>((resolve, fail) => {
       if (this.closed !== null) {
         fail(new ZerolossError("STREAM_STOPPED", `the stream ended before chunk ${chunk.id} of ${chunk.table} could join it`, { retriable: true, cause: this.closed }));
         return;
       }
-      this.chunks.set(chunk.id, { chunk, settle, fail });
+      this.chunks.set(chunk.id, { chunk, resolve, fail });
     });
   }
 

@@ -34,7 +34,7 @@ export function headline(s: Summary): string {
   }
   const behind = s.windows.behind + s.transactions.pending;
   if (behind > 0) {
-    return `OK so far, behind: ${s.windows.behind} window(s) and ${s.transactions.pending} transaction(s) not settled yet (records on their way, or the counter still reading); nothing proven wrong, nothing quarantined`;
+    return `OK so far, behind: ${s.windows.behind} window(s) and ${s.transactions.pending} transaction(s) pending (records on their way, or the counter still reading); nothing proven wrong, nothing quarantined`;
   }
   return "OK: every closed window balances, the open ones so far; nothing quarantined, no incomplete transaction";
 }

@@ -1,6 +1,6 @@
-// GroupCommit: which batches share a transaction, how many run at once, and what a failure does.
+// DatabaseGroupCommit: which batches share a transaction, how many run at once, and what a failure does.
 import { describe, expect, it } from "vitest";
-import { GroupCommit } from "./group-commit.js";
+import { DatabaseGroupCommit } from "./database-group-commit.js";
 
 interface B {
   readonly id: string;
@@ -8,13 +8,13 @@ interface B {
   readonly live?: boolean;
 }
 
-/** A GroupCommit whose transactions are recorded and finish when `finish()` is called. */
+/** A DatabaseGroupCommit whose transactions are recorded and finish when `finish()` is called. */
 function harness(opts: { slots?: number; fail?: (batches: readonly B[]) => Error | null; isolate?: boolean } = {}) {
   const transactions: string[][] = [];
   const open: (() => void)[] = [];
   let running = 0;
   let maxRunning = 0;
-  const gc = new GroupCommit<B, string>({
+  const gc = new DatabaseGroupCommit<B, string>({
     slots: opts.slots ?? 1,
     group: () => {
       const taken = new Set<number>();
@@ -45,7 +45,7 @@ function harness(opts: { slots?: number; fail?: (batches: readonly B[]) => Error
   return { gc, transactions, finish, maxRunning: () => maxRunning };
 }
 
-describe("GroupCommit", () => {
+describe("DatabaseGroupCommit", () => {
   it("puts the batches handed over together in one transaction, and those that may not join in the next", async () => {
     const h = harness();
     const results = Promise.all([h.gc.write({ id: "a", partition: 0 }), h.gc.write({ id: "b", partition: 1 }), h.gc.write({ id: "c", partition: 0 })]);
@@ -92,14 +92,14 @@ describe("GroupCommit", () => {
   });
 
   it("rejects when a transaction returns a result count other than its batch count", async () => {
-    const gc = new GroupCommit<B, string>({ slots: 1, group: () => ({ join: () => true }), commit: async () => ["one"], isolate: () => false });
+    const gc = new DatabaseGroupCommit<B, string>({ slots: 1, group: () => ({ join: () => true }), commit: async () => ["one"], isolate: () => false });
     const results = [gc.write({ id: "a", partition: 0 }), gc.write({ id: "b", partition: 1 })].map((p) => p.then(String, (e: Error) => e.message));
     expect(await Promise.all(results)).toEqual(["a group commit returned 1 results for 2 batches", "a group commit returned 1 results for 2 batches"]);
   });
 
   it("with lingerMs, batches written within it join one transaction though they came in separate turns", async () => {
     const transactions: string[][] = [];
-    const gc = new GroupCommit<B, string>({
+    const gc = new DatabaseGroupCommit<B, string>({
       slots: 1,
       lingerMs: 200,
       group: () => ({ join: () => true }),

@@ -1,5 +1,6 @@
-// Group commit for kafkajs's eachBatch: the partition batches kafkajs hands over at the same
-// time (partitionsConsumedConcurrently) are written to a database together, in as few
+// Database group commit for kafkajs's eachBatch (database transactions, not Kafka ones):
+// the partition batches kafkajs hands over at the same time
+// (partitionsConsumedConcurrently) are written to a database together, in as few
 // transactions as they allow, at most `slots` at once. The consumer (target transactions)
 // and the counter (ledger transactions) both use it: a producer's Kafka transaction touches
 // every partition, and one database transaction per partition batch of a few records was
@@ -9,7 +10,7 @@
 // (`group().join`). When a transaction of several batches fails and `isolate(err)` says a
 // retry would not cure it, each batch is tried alone, so only the one at fault fails.
 
-export interface GroupCommitOptions<B, R> {
+export interface DatabaseGroupCommitOptions<B, R> {
   /** Transactions at once. */
   readonly slots: number;
   /** How long the first waiting batch waits for others before a transaction takes them (0: the current turn of the event loop only). */
@@ -30,12 +31,12 @@ interface Waiting<B, R> {
   readonly reject: (err: unknown) => void;
 }
 
-export class GroupCommit<B, R> {
+export class DatabaseGroupCommit<B, R> {
   private pending: Waiting<B, R>[] = [];
   private running = 0;
   private scheduled = false;
 
-  constructor(private readonly o: GroupCommitOptions<B, R>) {}
+  constructor(private readonly o: DatabaseGroupCommitOptions<B, R>) {}
 
   /** The batch's result once its transaction committed; null when it was not written (not live); rejects with the transaction's error. */
   write(batch: B): Promise<R | null> {
