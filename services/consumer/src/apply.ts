@@ -7,6 +7,7 @@
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
+import type { ErrorCode } from "@zeroloss/errors";
 import type { Failpoints } from "@zeroloss/failpoints";
 import { parseLsn, pgError, query, type Client } from "@zeroloss/pg";
 import { copyField, copyIntArray, encodeJson, lenientSource, rowsOfRecord, type Envelope, type Tally } from "@zeroloss/wire";
@@ -39,7 +40,7 @@ export interface BatchContext {
 
 export interface Quarantined {
   readonly index: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly reason: string;
   readonly table: string | null;
   readonly expected: string | null;
