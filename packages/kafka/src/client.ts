@@ -124,7 +124,7 @@ export function kafkaError(err: unknown, what: string): ZerolossError {
   const type = rootType(err);
   const message = err instanceof Error ? err.message : String(err);
   const code = Object.hasOwn(KAFKA_CODES, type) ? KAFKA_CODES[type] : undefined;
-  // Without a code of its own the type is named in the message, as the log shows only that.
+  // Without a code of its own the type is in the message too: the stderr line and /healthz show code and message, not details.
   return new ZerolossError(code ?? "KAFKA_FAILED", code === undefined ? `${what}: ${message} (${type})` : `${what}: ${message}`, {
     cause: err,
     details: { kafkaError: type },
