@@ -89,7 +89,6 @@ function registryError(err: unknown, registryUrl: string, doing: string, details
   const message = (err as Error)?.message ?? String(err);
   if (NETWORK.test(message) || (typeof status === "number" && (status >= 500 || status === 408 || status === 429))) {
     return new ZerolossError("REGISTRY_UNREACHABLE", `the schema registry (kafka.registry.url ${url}) could not be reached for ${doing}: ${message}`, {
-      retriable: true,
       details,
       cause: err,
     });

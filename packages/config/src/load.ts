@@ -21,7 +21,6 @@ export class ConfigError extends ZerolossError {
     const list = problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n");
     const noun = problems.length === 1 ? "problem" : "problems";
     super(code, `${source}: ${problems.length} configuration ${noun}:\n${list}`, {
-      retriable: false,
       details: { source, problems },
     });
     this.problems = problems;

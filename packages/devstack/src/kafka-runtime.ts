@@ -70,7 +70,7 @@ export async function ensureKafkaRuntime(env: Env, log: Logger, version: string 
         {
           what: "resolving Apache Kafka jars with Maven (Maven Central must be reachable)",
           cwd: work,
-          retriable: true,
+          failure: "DOWNLOAD_FAILED",
           summarize: (text) => text.split("\n").filter((l) => l.includes("[ERROR]")).slice(0, 10).join("\n") || text.slice(-2000),
         },
       );

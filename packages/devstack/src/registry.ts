@@ -40,7 +40,7 @@ export async function ensureRegistryRuntime(env: Env, log: Logger): Promise<stri
       {
         what: `downloading ${ARTIFACT} with Maven (Maven Central must be reachable)`,
         cwd: tmp,
-        retriable: true,
+        failure: "DOWNLOAD_FAILED",
         summarize: (text) => text.split("\n").filter((l) => l.includes("[ERROR]")).slice(0, 10).join("\n") || text.slice(-2000),
       },
     );

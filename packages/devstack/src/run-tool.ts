@@ -1,7 +1,7 @@
 // Runs a short-lived tool (initdb, Maven, Kafka's storage format) to completion and turns a
 // non-zero exit into an error that carries the tool's own output.
 import { spawn } from "node:child_process";
-import { DevstackError } from "./errors.js";
+import { DevstackError, type DevstackErrorCode } from "./errors.js";
 
 export interface RunToolOptions {
   /** Names the step in the error: "initdb for the source cluster". */
@@ -12,7 +12,8 @@ export interface RunToolOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Shortens a long output to what matters (Maven's [ERROR] lines). */
   readonly summarize?: (output: string) => string;
-  readonly retriable?: boolean;
+  /** The code of a non-zero exit: SERVICE_START_FAILED, or DOWNLOAD_FAILED for a download that may work later. */
+  readonly failure?: Extract<DevstackErrorCode, "SERVICE_START_FAILED" | "DOWNLOAD_FAILED">;
 }
 
 export async function runTool(command: string, args: readonly string[], options: RunToolOptions): Promise<string> {
@@ -33,7 +34,7 @@ export async function runTool(command: string, args: readonly string[], options:
   const text = Buffer.concat(output).toString("utf8").trim();
   if (code !== 0) {
     const shown = options.summarize ? options.summarize(text) : text;
-    throw new DevstackError("SERVICE_START_FAILED", `${options.what} failed (exit ${String(code)}):\n${shown}`, { retriable: options.retriable ?? false });
+    throw new DevstackError(options.failure ?? "SERVICE_START_FAILED", `${options.what} failed (exit ${String(code)}):\n${shown}`);
   }
   return text;
 }

@@ -26,7 +26,7 @@ export async function pollUntil<T>(attempt: () => Promise<T | undefined>, option
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? `: last error: ${lastError.message}` : "";
-      throw new ZerolossError("TIMEOUT", `timed out after ${options.timeoutMs} ms waiting for ${options.what}${why}`, { retriable: true, cause: lastError });
+      throw new ZerolossError("TIMEOUT", `timed out after ${options.timeoutMs} ms waiting for ${options.what}${why}`, { cause: lastError });
     }
     await new Promise((r) => setTimeout(r, interval));
   }
@@ -40,7 +40,7 @@ export async function pollUntil<T>(attempt: () => Promise<T | undefined>, option
 export async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ZerolossError("TIMEOUT", `${what} took over ${ms} ms; given up`, { retriable: true })), ms);
+    timer = setTimeout(() => reject(new ZerolossError("TIMEOUT", `${what} took over ${ms} ms; given up`)), ms);
   });
   try {
     return await Promise.race([work, late]);

@@ -118,7 +118,7 @@ export class Failpoints {
         await new Promise((resolve) => setTimeout(resolve, action.ms));
         return;
       case "error":
-        throw new ZerolossError("FAILPOINT_ERROR", `failpoint ${name} fired: ${FAILPOINTS[name]}`, { retriable: true, details: { failpoint: name } });
+        throw new ZerolossError("FAILPOINT_ERROR", `failpoint ${name} fired: ${FAILPOINTS[name]}`, { details: { failpoint: name } });
     }
   }
 }

@@ -62,7 +62,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[], lo
       },
       { timeoutMs: 60_000, what: `topic ${s.topic} to have a leader and ${created ? "all its replicas" : `${minIsr} in-sync replica(s)`} on every partition` },
     ).catch((err: unknown) => {
-      throw new ZerolossError("KAFKA_TOPIC_NOT_READY", `topic ${s.topic} is not ready: ${(err as Error).message}`, { retriable: true, cause: err });
+      throw new ZerolossError("KAFKA_TOPIC_NOT_READY", `topic ${s.topic} is not ready: ${(err as Error).message}`, { cause: err });
     });
     if (partitions !== s.partitions && !missing.includes(s)) {
       log.warn({ topic: s.topic, partitions, configured: s.partitions }, "topic exists with a different partition count; using it as it is");

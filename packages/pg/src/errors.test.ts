@@ -14,6 +14,17 @@ describe("PostgreSQL errors as ZerolossErrors", () => {
     expect(e.retriable).toBe(retriable);
   });
 
+  it.each([
+    ["a serialization failure", "40001", "PG_CONFLICT", true],
+    ["a deadlock", "40P01", "PG_CONFLICT", true],
+    ["a server starting up", "57P03", "PG_UNREACHABLE", true],
+    ["no connection slot free", "53300", "PG_UNREACHABLE", true],
+    ["a check constraint", "23514", "PG_QUERY_FAILED", false],
+  ])("SQLSTATE of %s: a code that is retriable or not, never both", (_what, sqlstate, code, retriable) => {
+    const e = pgError(Object.assign(new Error("failed"), { code: sqlstate }), "doing something");
+    expect(e).toMatchObject({ code, retriable, details: { sqlstate } });
+  });
+
   it("keeps a bug a bug: an error without a PostgreSQL code is UNEXPECTED and not retriable", () => {
     expect(serviceError(new TypeError("x is undefined"), "planning")).toMatchObject({ code: "UNEXPECTED", retriable: false });
   });

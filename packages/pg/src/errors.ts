@@ -21,18 +21,16 @@ export function describeUrl(url: string): string {
 
 const RETRIABLE_NETWORK = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
-/** SQLSTATE classes after which the same statement may succeed later. */
-function retriableSqlState(code: string): boolean {
-  return (
-    code.startsWith("08") || // connection exception
-    code === "40001" || // serialization failure
-    code === "40P01" || // deadlock
-    code === "57P01" || // admin shutdown
-    code === "57P02" ||
-    code === "57P03" || // cannot connect now (starting up)
-    code === "53300" // too many connections
-  );
+/**
+ * SQLSTATEs of a server that cannot serve now (a connection exception, shutting down,
+ * starting up, no connection slot free): the same outage as a refused connection.
+ */
+function unavailableSqlState(code: string): boolean {
+  return code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300";
 }
+
+/** Serialization failure, deadlock: the transaction lost to another session, and runs again. */
+const CONFLICT_SQLSTATES = new Set(["40001", "40P01"]);
 
 export function pgError(err: unknown, what: string, url?: string): ZerolossError {
   if (err instanceof ZerolossError) return err;
@@ -59,16 +57,13 @@ export function pgError(err: unknown, what: string, url?: string): ZerolossError
   // node-postgres says "encountered a connection error and is not queryable" when a pooled
   // client's connection died while idle (a server restart): an outage, not a bug.
   if (RETRIABLE_NETWORK.has(code) || /Connection terminated|connection timeout|terminating connection|encountered a connection error/i.test(message)) {
-    return new ZerolossError("PG_UNREACHABLE", `${what}${where}: ${message}`, { retriable: true, cause: err, details: { errno: code } });
+    return new ZerolossError("PG_UNREACHABLE", `${what}${where}: ${message}`, { cause: err, details: { errno: code } });
   }
   if (code !== "" && /^[0-9A-Z]{5}$/.test(code)) {
-    return new ZerolossError("PG_QUERY_FAILED", `${what}${where}: ${message} (SQLSTATE ${code})`, {
-      retriable: retriableSqlState(code),
-      cause: err,
-      details: { sqlstate: code },
-    });
+    const kind = unavailableSqlState(code) ? "PG_UNREACHABLE" : CONFLICT_SQLSTATES.has(code) ? "PG_CONFLICT" : "PG_QUERY_FAILED";
+    return new ZerolossError(kind, `${what}${where}: ${message} (SQLSTATE ${code})`, { cause: err, details: { sqlstate: code } });
   }
-  return new ZerolossError("PG_FAILED", `${what}${where}: ${message}`, { retriable: false, cause: err });
+  return new ZerolossError("PG_FAILED", `${what}${where}: ${message}`, { cause: err });
 }
 
 /**
@@ -80,5 +75,5 @@ export function serviceError(err: unknown, what: string): ZerolossError {
   if (err instanceof ZerolossError) return err;
   const code = (err as PgLikeError | null)?.code;
   if (err instanceof Error && typeof code === "string" && /^[0-9A-Z]{5}$|^E[A-Z]+$/.test(code)) return pgError(err, what);
-  return new ZerolossError("UNEXPECTED", `${what}: ${describeError(err)}`, { retriable: false, cause: err });
+  return new ZerolossError("UNEXPECTED", `${what}: ${describeError(err)}`, { cause: err });
 }

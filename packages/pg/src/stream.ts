@@ -94,7 +94,7 @@ export class ReplicationStream {
       const plugin = new Pgoutput({ publication: this.options.publication, onParsed: () => void this.received++ });
       this.service.subscribe(plugin, this.options.slot, formatLsn(from)).then(
         () => {
-          if (!started) reject(new ZerolossError("PG_REPLICATION_ENDED", "the replication stream ended before it started", { retriable: true }));
+          if (!started) reject(new ZerolossError("PG_REPLICATION_ENDED", "the replication stream ended before it started"));
           else this.end(new Error("the server ended the replication stream"), "streaming");
         },
         (err: unknown) => {

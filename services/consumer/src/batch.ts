@@ -6,7 +6,7 @@
 // fields missing, or a key that disagrees with the key columns of its value. Such records
 // are quarantined and sent to the DLQ; they never stop the stream.
 import { UNCHANGED, type CellValue } from "@zeroloss/checksum";
-import { isZerolossError } from "@zeroloss/errors";
+import { isZerolossError, type ErrorCode } from "@zeroloss/errors";
 import type { EnvelopeReader } from "@zeroloss/avro";
 import { RowJson, type BulkRows, type Envelope, type Row, type TopicNames } from "@zeroloss/wire";
 import type { TargetTable } from "./target-schema.js";
@@ -19,7 +19,7 @@ export interface InputRecord {
 
 export interface Malformed {
   readonly index: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly reason: string;
   readonly table: string | null;
 }
@@ -136,7 +136,7 @@ class RowsStep {
   }
 }
 
-function malformed(index: number, code: string, reason: string, env: Envelope | null): Malformed {
+function malformed(index: number, code: ErrorCode, reason: string, env: Envelope | null): Malformed {
   return { index, code, reason, table: env === null ? null : `${env.source.schema}.${env.source.table}` };
 }
 

@@ -14,7 +14,7 @@
 // is harmless: the offset commit fails, and whoever owns the partition next re-reads those
 // records and finds them applied (LSN guard) — nothing lost, nothing applied twice.
 import type { Config } from "@zeroloss/config";
-import { backoff, describeError, type ZerolossError } from "@zeroloss/errors";
+import { backoff, describeError, type ErrorCode, type ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
 import { awaitWithHeartbeat, createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
@@ -41,7 +41,7 @@ export interface ConsumerOptions {
 interface StoppedPartition {
   readonly topic: string;
   readonly partition: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly message: string;
 }
 

@@ -10,7 +10,7 @@
 // bench/README.md). Deleted rows have no row left to carry their LSN, so deletes leave a
 // tombstone in zeroloss.tombstones (a replayed older insert must not bring the row back),
 // and a truncate leaves its LSN in zeroloss.truncations.
-import { ZerolossError } from "@zeroloss/errors";
+import { ZerolossError, type ErrorCode } from "@zeroloss/errors";
 import { inTransaction, missingTargetPrivileges, privilegeError, query, quoteIdent, quoteTable, type Client, type TableName } from "@zeroloss/pg";
 import type { EnvelopeColumn } from "@zeroloss/wire";
 
@@ -54,9 +54,12 @@ const BOOKKEEPING = [
      created_at timestamptz NOT NULL DEFAULT now())`,
 ];
 
+/** A target table that does not fit the source's columns or key; never retriable (the catalog says so): it takes a change in the target. */
 export class TargetSchemaError extends ZerolossError {
-  constructor(code: string, message: string, details: Record<string, unknown>) {
-    super(code, message, { retriable: false, details });
+  declare readonly code: Extract<ErrorCode, `TARGET_${string}`>;
+
+  constructor(code: Extract<ErrorCode, `TARGET_${string}`>, message: string, details: Record<string, unknown>) {
+    super(code, message, { details });
   }
 }
 

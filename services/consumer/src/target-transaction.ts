@@ -7,6 +7,7 @@
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
+import type { ErrorCode } from "@zeroloss/errors";
 import type { Failpoints } from "@zeroloss/failpoints";
 import { ZerolossError } from "@zeroloss/errors";
 import { inTransaction, parseLsn, pgError, query, type Client } from "@zeroloss/pg";
@@ -40,7 +41,7 @@ export interface BatchContext {
 
 export interface Quarantined {
   readonly index: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly reason: string;
   readonly table: string | null;
   readonly expected: string | null;

@@ -423,7 +423,7 @@ export class Counter {
       await admin.connect();
       const offsets = await admin.fetchTopicOffsets(topic);
       const p = offsets.find((o) => o.partition === partition);
-      if (p === undefined) throw new ZerolossError("KAFKA_PARTITION_MISSING", `${topic} has no partition ${partition}`, { retriable: true });
+      if (p === undefined) throw new ZerolossError("KAFKA_PARTITION_MISSING", `${topic} has no partition ${partition}`);
       return BigInt(p.low);
     } catch (err) {
       throw kafkaError(err, `reading the log start of ${topic}[${partition}]`);

@@ -230,7 +230,7 @@ export class KafkaWriter {
   }
 
   private checkOpen(what: string): void {
-    if (this.closed) throw new ZerolossError("KAFKA_WRITER_CLOSED", `${what} after the Kafka writer was aborted`, { retriable: true });
+    if (this.closed) throw new ZerolossError("KAFKA_WRITER_CLOSED", `${what} after the Kafka writer was aborted`);
   }
 
   /** Buffers a record in the open transaction, sending when the buffer is large; the partition it goes to. */

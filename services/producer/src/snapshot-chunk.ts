@@ -41,7 +41,6 @@ export async function readChunk(client: pg.Client, ranges: TableRanges, range: S
     );
   } catch (err) {
     throw new ZerolossError("SNAPSHOT_READ_FAILED", `reading a snapshot chunk of ${ranges.name}: ${(err as Error).message}`, {
-      retriable: true,
       cause: err,
       details: { table: ranges.name, afterKey: range.lastKey ?? range.after },
     });

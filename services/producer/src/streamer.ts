@@ -170,7 +170,7 @@ export class Streamer {
   checkpoint(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.failure === null) {
-        reject(new ZerolossError("STREAM_STOPPED", "the stream ended before a checkpoint could be written", { retriable: true }));
+        reject(new ZerolossError("STREAM_STOPPED", "the stream ended before a checkpoint could be written"));
         return;
       }
       this.checkpointWaiters.push({ resolve, reject });
@@ -231,7 +231,7 @@ export class Streamer {
       // The failure that ended the stream first (an abort) names the cause better than the start's.
       if (failedFirst !== null) throw failedFirst;
       this.failure = null;
-      this.window.close(new ZerolossError("STREAM_STOPPED", "the stream could not start", { retriable: true, cause: err }));
+      this.window.close(new ZerolossError("STREAM_STOPPED", "the stream could not start", { cause: err }));
       throw err;
     }
     this.log.info({ from: formatLsn(this.durable), slot: this.options.slot }, "streaming changes");
@@ -241,7 +241,7 @@ export class Streamer {
   async stop(): Promise<void> {
     this.clearTimers();
     this.failure = null;
-    this.dropWaiters(new ZerolossError("STREAM_STOPPED", "the stream was stopped", { retriable: true }));
+    this.dropWaiters(new ZerolossError("STREAM_STOPPED", "the stream was stopped"));
     await this.stream?.stop();
     this.stream = null;
     this.finish?.();

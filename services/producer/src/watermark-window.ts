@@ -74,7 +74,7 @@ export class WatermarkWindow {
   /** Per table: its changes newer than its last chunk's floor. */
   private readonly recent = new Map<string, RecentChange[]>();
   /** Why chunks are refused: the stream is not running (null while it is). */
-  private closed: ZerolossError | null = new ZerolossError("STREAM_STOPPED", "the stream has not started", { retriable: true });
+  private closed: ZerolossError | null = new ZerolossError("STREAM_STOPPED", "the stream has not started");
 
   /** `live`: the tables being snapshotted, as the checkpoint left them. */
   constructor(
@@ -123,7 +123,7 @@ export class WatermarkWindow {
   expect(chunk: LiveChunk): Promise<ChunkOutcome> {
     return new Promise<ChunkOutcome>((resolve, fail) => {
       if (this.closed !== null) {
-        fail(new ZerolossError("STREAM_STOPPED", `the stream ended before chunk ${chunk.id} of ${chunk.table} could join it`, { retriable: true, cause: this.closed }));
+        fail(new ZerolossError("STREAM_STOPPED", `the stream ended before chunk ${chunk.id} of ${chunk.table} could join it`, { cause: this.closed }));
         return;
       }
       this.chunks.set(chunk.id, { chunk, resolve, fail });

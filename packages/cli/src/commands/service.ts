@@ -4,9 +4,25 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { ZerolossError } from "@zeroloss/errors";
+import { ZerolossError, type ErrorCode } from "@zeroloss/errors";
 
 export type ServiceName = "producer" | "consumer" | "counter" | "verifier";
+
+/** The error of a service whose entry point is missing (not built), by service. */
+export const NOT_BUILT = {
+  producer: "PRODUCER_NOT_BUILT",
+  consumer: "CONSUMER_NOT_BUILT",
+  counter: "COUNTER_NOT_BUILT",
+  verifier: "VERIFIER_NOT_BUILT",
+} as const satisfies Record<ServiceName, ErrorCode>;
+
+/** The error of a service whose process could not be spawned, by service. */
+const START_FAILED = {
+  producer: "PRODUCER_START_FAILED",
+  consumer: "CONSUMER_START_FAILED",
+  counter: "COUNTER_START_FAILED",
+  verifier: "VERIFIER_START_FAILED",
+} as const satisfies Record<ServiceName, ErrorCode>;
 
 /** packages/cli/dist/commands/ → the repository root → services/<name>/dist/main.js (ZEROLOSS_<NAME>_MAIN overrides). */
 export function serviceEntry(name: ServiceName, env: NodeJS.ProcessEnv = process.env): string {
@@ -36,9 +52,8 @@ function startedByNpm(env: NodeJS.ProcessEnv): boolean {
 /** Runs the service with `--config` (when given) and `extraArgs`; resolves with its exit code. */
 export async function runService(name: ServiceName, config: string | undefined, extraArgs: readonly string[] = []): Promise<number> {
   const entry = serviceEntry(name);
-  const NAME = name.toUpperCase();
   if (!existsSync(entry)) {
-    throw new ZerolossError(`${NAME}_NOT_BUILT`, `the ${name} service is not built (${entry} is missing); run npm run build in the repository first`, {
+    throw new ZerolossError(NOT_BUILT[name], `the ${name} service is not built (${entry} is missing); run npm run build in the repository first`, {
       details: { path: entry },
     });
   }
@@ -67,7 +82,7 @@ export async function runService(name: ServiceName, config: string | undefined, 
   orphanCheck?.unref();
   try {
     return await new Promise<number>((resolveExit, reject) => {
-      child.once("error", (err) => reject(new ZerolossError(`${NAME}_START_FAILED`, `could not start the ${name} (${process.execPath} ${entry}): ${err.message}`, { cause: err })));
+      child.once("error", (err) => reject(new ZerolossError(START_FAILED[name], `could not start the ${name} (${process.execPath} ${entry}): ${err.message}`, { cause: err })));
       child.once("exit", (code, signal) => {
         if (code !== null) return resolveExit(code);
         process.stderr.write(`zeroloss: the ${name} was killed by ${signal ?? "a signal"}\n`);

@@ -3,6 +3,7 @@
 // behind are not a problem), 1 when something is, 2 when the counter cannot be reached (or
 // the configuration is wrong).
 import { loadConfig, readSecretFile } from "@zeroloss/config";
+import type { ErrorCode } from "@zeroloss/errors";
 import type { Summary } from "@zeroloss/wire";
 
 export interface StatusOptions {
@@ -56,7 +57,8 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 500)}`);
     s = (await res.json()) as Summary;
   } catch (err) {
-    process.stderr.write(`zeroloss status: error [COUNTER_UNREACHABLE]: the counter at ${base} cannot be reached: ${(err as Error).message}\n`);
+    const code: ErrorCode = "COUNTER_UNREACHABLE"; // printed, not thrown: it exits 2 where a thrown error exits 1
+    process.stderr.write(`zeroloss status: error [${code}]: the counter at ${base} cannot be reached: ${(err as Error).message}\n`);
     return 2;
   }
   if (o.json) {

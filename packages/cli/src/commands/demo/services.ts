@@ -13,7 +13,7 @@ import { Instance, isListening, freePort, runRoot, type ManagedProcess } from "@
 import { ZerolossError } from "@zeroloss/errors";
 import { parseMetrics, type Logger, type Sample } from "@zeroloss/observability";
 import type { Summary, VerifyReport } from "@zeroloss/wire";
-import { serviceEntry, type ServiceName } from "../service.js";
+import { NOT_BUILT, serviceEntry, type ServiceName } from "../service.js";
 
 export type PipelineService = "producer" | "consumer" | "counter";
 export const PIPELINE: readonly PipelineService[] = ["producer", "consumer", "counter"];
@@ -40,7 +40,7 @@ export function serviceEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Process
 function entryOf(name: ServiceName): string {
   const entry = serviceEntry(name);
   if (!existsSync(entry)) {
-    throw new ZerolossError(`${name.toUpperCase()}_NOT_BUILT`, `the ${name} service is not built (${entry} is missing); run npm run build in the repository first`);
+    throw new ZerolossError(NOT_BUILT[name], `the ${name} service is not built (${entry} is missing); run npm run build in the repository first`);
   }
   return entry;
 }
