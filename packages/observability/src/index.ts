@@ -37,3 +37,4 @@ export function silentLogger(): Logger {
 export * from "./http.js";
 export * from "./service.js";
 export * from "./scrape.js";
+export * from "./service-setup.js";

@@ -2,30 +2,19 @@
 // dashboard, and the Counter together, and turns signals into a clean stop. Logic lives in
 // counter.ts (Kafka → ledger), ledger.ts (the ledger written), window-states.ts, transaction-states.ts and summary.ts (the ledger read), api.ts (HTTP).
 // Exit codes: 0 stopped cleanly, 1 failed, 2 configuration.
-import { Command } from "commander";
-import { loadServiceConfig } from "@zeroloss/config";
-import { createLogger, createRegistry, runServiceProcess } from "@zeroloss/observability";
+import { runServiceProcess, setUpService } from "@zeroloss/observability";
 import { apiRoutes } from "./api.js";
 import { Counter } from "./counter.js";
 import { CounterMetrics } from "./metrics.js";
 
 async function main(argv: readonly string[]): Promise<number> {
-  const program = new Command("zeroloss counter")
-    .description("count every record at every stage per offset window, and show whether they balance")
-    .option("-c, --config <file>", "zeroloss.yaml (ZEROLOSS_* variables override it)")
-    .exitOverride();
-  let opts: { config?: string };
-  try {
-    opts = program.parse([...argv]).opts();
-  } catch (err) {
-    return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
-  }
-  const config = await loadServiceConfig("counter", opts.config);
-  if (config === null) return 2;
-  const log = createLogger({ name: "counter", level: config.log.level, pretty: process.stderr.isTTY === true });
-  const registry = createRegistry("counter");
-  const metrics = new CounterMetrics(registry);
-  const counter = new Counter({ config, log, metrics });
+  const s = await setUpService(argv, process.env, {
+    name: "counter",
+    description: "count every record at every stage per offset window, and show whether they balance",
+  });
+  if (typeof s === "number") return s;
+  const { config, log, registry } = s;
+  const counter = new Counter({ config, log, metrics: new CounterMetrics(registry) });
   return runServiceProcess({
     name: "counter",
     log,
