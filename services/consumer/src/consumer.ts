@@ -18,17 +18,19 @@ import { backoff, describeError, type ErrorCode, type ZerolossError } from "@zer
 import { Failpoints } from "@zeroloss/failpoints";
 import { awaitWithHeartbeat, createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
-import { connect, describeUrl, missingTargetPrivileges, privilegeError, serviceError, type Client, type TableName } from "@zeroloss/pg";
+import { connect, describeUrl, missingTargetPrivileges, privilegeError, serviceError } from "@zeroloss/pg";
 import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
-import { topicNames, type Envelope, type TopicNames } from "@zeroloss/wire";
+import { topicNames, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { Logger } from "pino";
-import { APPLIED, DUPLICATE, TargetConnection, type BatchResult, type PartitionBatch } from "./target-transaction.js";
+import { TargetConnection, type BatchResult, type PartitionBatch } from "./target-transaction.js";
 import { Applier } from "./applier.js";
 import { planBatch, type BatchPlan, type InputRecord } from "./batch.js";
 import type { ConsumerMetrics } from "./metrics.js";
 import { OutboxPublisher } from "./outbox.js";
-import { bareTable, ensureBookkeeping, prepareTable, type TargetTable } from "./target-schema.js";
+import { ensureBookkeeping } from "./target-schema.js";
+import { TargetTables } from "./target-tables.js";
+import { observeBatch } from "./batch-metrics.js";
 
 export interface ConsumerOptions {
   readonly config: Config;
@@ -60,17 +62,11 @@ export class Consumer {
   private lastError: ZerolossError | null = null;
   private readonly stoppedPartitions = new Map<string, StoppedPartition>();
   private readonly free: TargetConnection[] = [];
-  /** Per table and column list (JSON): the target table prepared for it. */
-  private readonly tables = new Map<string, Promise<TargetTable>>();
-  /** Table preparations run one after another on the DDL connection. */
-  private ddlQueue: Promise<void> = Promise.resolve();
-  /** Per table: the last column list prepared, for truncate markers (which carry none). */
-  private readonly latestTable = new Map<string, Promise<TargetTable>>();
+  private readonly tables: TargetTables;
   private readonly decoder: EnvelopeReader;
   private readonly applier: Applier;
   /** Per "topic:partition": the offset after what this process applied and committed (or, stopped, the offset it stopped at). */
   private readonly positions = new Map<string, bigint>();
-  private ddl: Client | null = null;
   /** Per "topic:partition": the batch in the target (or waiting for a transaction), until it is done. */
   private readonly inTarget = new Map<string, { readonly done: Promise<void>; readonly nextOffset: bigint }>();
   /** Per "topic:partition": the highest high watermark fetched, for the lag gauge. */
@@ -87,6 +83,7 @@ export class Consumer {
     const registry = o.config.kafka.registry;
     this.decoder = new EnvelopeReader(registry === undefined ? null : new AvroRegistry(registry));
     this.kafka = createKafka({ connection: o.config.kafka, clientId: `${o.config.kafka.clientId}-consumer`, log: o.log });
+    this.tables = new TargetTables({ url: o.config.target.url, schemaChanges: o.config.target.schemaChanges, decoder: this.decoder, metrics: o.metrics, log: o.log });
     this.outbox = new OutboxPublisher({
       url: o.config.target.url,
       kafka: this.kafka,
@@ -159,7 +156,7 @@ export class Consumer {
       await Promise.allSettled([...this.inTarget.values()].map((b) => b.done)); // batches handed back to kafkajs early still finish (or give up: not live)
       await this.outbox.close();
       for (const c of this.free.splice(0)) await c.client.end().catch(() => undefined); // closing at exit: nothing to report
-      await this.ddl?.end().catch(() => undefined);
+      await this.tables.close();
     }
   }
 
@@ -168,12 +165,10 @@ export class Consumer {
   }
 
   private async setUp(): Promise<void> {
-    if (this.ddl === null) {
-      this.ddl = await connect(this.o.config.target.url, { applicationName: "zeroloss-consumer" });
-    }
-    const privileges = await missingTargetPrivileges(this.ddl);
+    const ddl = await this.tables.connection();
+    const privileges = await missingTargetPrivileges(ddl);
     if (privileges.missing.length > 0) throw privilegeError("consumer", `the target (${describeUrl(this.o.config.target.url)})`, privileges.role, privileges.missing);
-    await ensureBookkeeping(this.ddl);
+    await ensureBookkeeping(ddl);
     void this.outbox.drain(); // what a previous run left behind
   }
 
@@ -283,7 +278,7 @@ export class Consumer {
     for (;;) {
       if (!live()) return; // not committed anywhere: the next owner reads it again
       try {
-        plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.table(env) });
+        plan = await planBatch(topic, partition, records, { topics: this.topics, decoder: this.decoder, resolve: (env) => this.tables.of(env) });
         const applied = await this.applier.apply({ topic, partition, nextOffset, plan, live });
         if (applied === null) return;
         result = applied.result;
@@ -297,8 +292,7 @@ export class Consumer {
         const raced = !racedOnce && this.o.config.target.schemaChanges === "apply" && SCHEMA_RACE.has(String(e.details["sqlstate"]));
         if (raced) {
           racedOnce = true;
-          this.tables.clear();
-          this.latestTable.clear();
+          this.tables.forget();
         }
         if (!e.retriable && !raced) {
           // The batch fetched after this one (if any) finds the partition stopped and is not applied.
@@ -321,7 +315,7 @@ export class Consumer {
         );
       }
     }
-    this.observe(plan, result);
+    observeBatch(this.o.metrics, this.log, plan, result);
     if (!committed) return;
     if (this.assigned === null || this.assigned.has(k)) {
       if ((this.positions.get(k) ?? -1n) < nextOffset) this.positions.set(k, nextOffset);
@@ -359,103 +353,6 @@ export class Consumer {
     }
     await this.failpoints.hit("consumer.after-offset-commit");
     return true;
-  }
-
-  private observe(plan: BatchPlan, result: BatchResult): void {
-    const m = this.o.metrics;
-    const now = Date.now();
-    let lastTime = "";
-    let lastMs = 0;
-    m.batchRecords.observe(plan.records.length);
-    // Counted per (table, result) first: a labelled inc per record costs more than the rest of this loop.
-    const counts = new Map<string, { table: string; result: string; n: number; rows: number }>();
-    const count = (table: string, res: string, n: number, rows: number): void => {
-      if (n === 0 && rows === 0) return;
-      const k = `${res}\u0000${table}`;
-      const c = counts.get(k);
-      if (c === undefined) counts.set(k, { table, result: res, n, rows });
-      else {
-        c.n += n;
-        c.rows += rows;
-      }
-    };
-    plan.envelopes.forEach((env, i) => {
-      const table = env === null ? "unknown" : `${env.source.schema}.${env.source.table}`;
-      const o = result.outcomes[i];
-      const res = o === APPLIED ? "applied" : o === DUPLICATE ? "duplicate" : "quarantined";
-      // A bulk record with one bad row: the record quarantined, its other rows applied.
-      const rows = result.rows.rows[i] ?? 1;
-      const bad = result.rows.quarantined[i] ?? 0;
-      count(table, res, 1, res === "quarantined" ? bad : rows - bad);
-      if (res === "quarantined" && rows > bad) count(table, "applied", 0, rows - bad);
-      else if (res !== "quarantined" && bad > 0) count(table, "quarantined", 0, bad);
-      if (env !== null && o === APPLIED) {
-        if (env.source.commitTime !== lastTime) {
-          lastTime = env.source.commitTime;
-          lastMs = Date.parse(lastTime);
-        }
-        if (Number.isFinite(lastMs)) m.latency.observe(Math.max(0, now - lastMs) / 1000);
-      }
-    });
-    for (const c of counts.values()) {
-      if (c.n > 0) {
-        m.consumed.inc({ table: c.table }, c.n);
-        m.records.inc({ table: c.table, result: c.result }, c.n);
-      }
-      if (c.rows > 0) m.rows.inc({ table: c.table, result: c.result }, c.rows);
-    }
-    for (const q of result.quarantined) {
-      if (q.code === "CHECKSUM_MISMATCH") m.checksumMismatches.inc({ table: q.table ?? "unknown" });
-      else if (q.table === null || q.code.startsWith("WIRE_")) m.malformed.inc({ code: q.code });
-      this.log.warn({ code: q.code, table: q.table, offset: plan.records[q.index]?.offset, differingColumns: q.differing }, `quarantined: ${q.reason}`);
-    }
-  }
-
-  /**
-   * The target table for an envelope's column list, prepared once per list: a new list (the
-   * source's DDL) fits the target table to it first (target.schemaChanges). A truncate marker
-   * carries no columns: it takes the table's latest prepared list.
-   */
-  private table(env: Envelope): Promise<TargetTable> {
-    const name: TableName = { schema: env.source.schema, name: env.source.table };
-    const byName = JSON.stringify([name.schema, name.name]);
-    if (env.op === "t") {
-      // Without a prepared list (a restart's first record of the table is its truncate) the
-      // table is taken as it is: a truncate names no column.
-      return this.latestTable.get(byName) ?? Promise.resolve(bareTable(name));
-    }
-    const k = `${byName}${this.decoder.columnsJson(env)}`;
-    let t = this.tables.get(k);
-    if (t === undefined) {
-      // One DDL connection, one preparation at a time: two on one session would interleave their transactions.
-      t = this.ddlQueue.then(async () => {
-        this.ddl ??= await connect(this.o.config.target.url, { applicationName: "zeroloss-consumer" });
-        const changes: string[] = [];
-        const prepared = await prepareTable(this.ddl, name, env.columns, this.o.config.target.schemaChanges, changes, env.source.lsn);
-        if (changes.length > 0) {
-          // Other column lists of this table were prepared against the table as it was.
-          for (const key of this.tables.keys()) if (key !== k && key.startsWith(byName)) this.tables.delete(key);
-          this.o.metrics.schemaChanges.inc({ table: `${name.schema}.${name.name}` }, changes.length);
-          this.log.info({ table: `${name.schema}.${name.name}`, lsn: env.source.lsn, changes }, "target table altered to the source's new columns");
-        }
-        return prepared;
-      });
-      this.ddlQueue = t.then(
-        () => undefined,
-        () => undefined, // the failure is the caller's (below); the queue goes on
-      );
-      this.tables.set(k, t);
-      this.latestTable.set(byName, t);
-      t.catch(() => {
-        this.tables.delete(k); // the next batch tries again (a retriable failure) or stops with it
-        if (this.latestTable.get(byName) === t) this.latestTable.delete(byName);
-        if (this.ddl !== null) {
-          void this.ddl.end().catch(() => undefined); // its state is unknown after a failure
-          this.ddl = null;
-        }
-      });
-    }
-    return t;
   }
 
   private async acquire(): Promise<TargetConnection> {
