@@ -4,7 +4,8 @@
 // position and never counts a record twice.
 //
 // Window states are derived when read (states.ts); what is stored is counts, offset ranges
-// and `unbalanced_since`, the moment the window's counts last stopped agreeing.
+// and `unbalanced_since`, the moment the window's counts last stopped agreeing. The tables
+// are made and changed by the numbered steps in migrations/ (ensureLedger runs them).
 import { migrate, query, type AppliedStep, type Client, type MigrateResult } from "@zeroloss/pg";
 import { addTally, multirange, type BatchDeltas } from "./deltas.js";
 import { LEDGER_MIGRATIONS } from "./migrations/index.js";
