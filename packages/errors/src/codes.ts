@@ -88,6 +88,17 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: "A PostgreSQL call failed without a SQLSTATE, or returned no row where one was certain; the message says which call: check the server's log.",
   },
+  SCHEMA_NEWER_THAN_CODE: {
+    area: "postgres",
+    retriable: false,
+    meaning: "A zeroloss schema (`zeroloss` in the target, `zeroloss_counter` in the ledger) has migration steps this release does not know: a newer release ran there. Run that release, or restore the schema (`docs/operations.md`, \"Upgrades\").",
+  },
+  SCHEMA_MIGRATION_MISMATCH: {
+    area: "postgres",
+    retriable: false,
+    meaning: "A zeroloss schema's version table names a step differently from this release, or has a gap below its version: the schema was changed by hand or by a build that is no release. Nothing was changed; compare `<schema>.migrations` with the release's steps.",
+  },
+  MIGRATIONS_INVALID: { area: "postgres", retriable: false, meaning: "A release's own list of schema steps is not numbered 1, 2, 3… in order: a defect in that build; report it." },
   PG_PROTOCOL: { area: "postgres", retriable: false, meaning: "PostgreSQL returned a transaction snapshot zeroloss cannot parse: report it with the server's version." },
   PG_VERSION_UNSUPPORTED: { area: "postgres", retriable: false, meaning: "The source runs a PostgreSQL older than 14, which zeroloss does not support: upgrade it." },
   WAL_LEVEL_NOT_LOGICAL: {

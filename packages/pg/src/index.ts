@@ -11,3 +11,4 @@ export * from "./xid.js";
 export * from "./slot-check.js";
 export * from "./privileges.js";
 export * from "./transaction.js";
+export * from "./migrations.js";

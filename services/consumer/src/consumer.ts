@@ -168,7 +168,7 @@ export class Consumer {
     const ddl = await this.tables.connection();
     const privileges = await missingTargetPrivileges(ddl);
     if (privileges.missing.length > 0) throw privilegeError("consumer", `the target (${describeUrl(this.o.config.target.url)})`, privileges.role, privileges.missing);
-    await ensureBookkeeping(ddl);
+    await ensureBookkeeping(ddl, (step) => this.log.info({ schema: step.schema, version: step.version, step: step.name, ms: step.ms }, "applied a schema migration in the target"));
     void this.outbox.drain(); // what a previous run left behind
   }
 

@@ -4,6 +4,7 @@
 // after the send and before the delete sends them again (the counter recognises a tally it
 // has seen by its offsets). FOR UPDATE SKIP LOCKED lets several consumer processes drain
 // one outbox without sending a row twice.
+import { OUTBOX } from "@zeroloss/bookkeeping";
 import { kafkaError } from "@zeroloss/kafka";
 import { connect, inTransaction, query, type Client } from "@zeroloss/pg";
 import type { Kafka, Message, Producer } from "kafkajs";
@@ -61,7 +62,7 @@ export class OutboxPublisher {
         const rows = await query<{ id: string; topic: string; key: string | null; value: Buffer }>(
           db,
           "reading the outbox",
-          `SELECT id, topic, key, value FROM zeroloss.outbox ORDER BY id LIMIT ${CHUNK} FOR UPDATE SKIP LOCKED`,
+          `SELECT id, topic, key, value FROM ${OUTBOX.sql} ORDER BY id LIMIT ${CHUNK} FOR UPDATE SKIP LOCKED`,
         );
         if (rows.length === 0) return 0;
         const byTopic = new Map<string, Message[]>();
@@ -77,7 +78,7 @@ export class OutboxPublisher {
         } catch (err) {
           throw kafkaError(err, `publishing ${rows.length} outbox records (tallies, DLQ)`);
         }
-        await query(db, "deleting published outbox rows", "DELETE FROM zeroloss.outbox WHERE id = ANY($1::bigint[])", [rows.map((r) => r.id)]);
+        await query(db, "deleting published outbox rows", `DELETE FROM ${OUTBOX.sql} WHERE id = ANY($1::bigint[])`, [rows.map((r) => r.id)]);
         return rows.length;
       });
       if (published === 0) return;

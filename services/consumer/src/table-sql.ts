@@ -19,6 +19,7 @@
 // A bulk snapshot record's rows are copied as they travel (key, checksum, values); the
 // bookkeeping columns they lack take their defaults: the record's index and LSN from
 // transaction-local settings the consumer sets before each record's COPY, op r, last.
+import { TOMBSTONES, TRUNCATIONS } from "@zeroloss/bookkeeping";
 import { checksumSql, textOutputSql, type SqlChecksumColumn } from "@zeroloss/checksum";
 import { quoteIdent, quoteLiteral } from "@zeroloss/pg";
 import { LSN_COLUMN, type TargetTable } from "./target-schema.js";
@@ -120,8 +121,8 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
   // the whole target table for every batch (its staging table has no statistics).
   // $3 (the table has tombstones) is known when the statement is planned: without any, the
   // tombstone lookups are planned away (most loads and many streams never delete).
-  const heldAt = `GREATEST((SELECT t.${LSN} FROM ${target} t WHERE ${keyMatch}), CASE WHEN $3::boolean THEN (SELECT z.lsn FROM zeroloss.tombstones z WHERE z.table_name = $2 AND z.key = s."zl$key") END, $1::pg_lsn)`;
-  const newerTombstone = `($3::boolean AND EXISTS (SELECT 1 FROM zeroloss.tombstones z WHERE z.table_name = $2 AND z.key = s."zl$key" AND z.lsn > s."zl$lsn"))`;
+  const heldAt = `GREATEST((SELECT t.${LSN} FROM ${target} t WHERE ${keyMatch}), CASE WHEN $3::boolean THEN (SELECT z.lsn FROM ${TOMBSTONES.sql} z WHERE z.table_name = $2 AND z.key = s."zl$key") END, $1::pg_lsn)`;
+  const newerTombstone = `($3::boolean AND EXISTS (SELECT 1 FROM ${TOMBSTONES.sql} z WHERE z.table_name = $2 AND z.key = s."zl$key" AND z.lsn > s."zl$lsn"))`;
   const merged = `s."zl$last" AND NOT s."zl$bad" AND s."zl$lsn" > $1::pg_lsn`;
   const nonKey = cols.map((c, i) => ({ c, i })).filter(({ i }) => !table.keyIndexes.includes(i));
   const set = [...nonKey.map(({ c }) => `${q(c.column)} = excluded.${q(c.column)}`), `${LSN} = excluded.${LSN}`].join(", ");
@@ -137,7 +138,7 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
       `"zl$op" "char" NOT NULL DEFAULT 'r', "zl$sum" text, "zl$unch" integer[], "zl$absent" integer[], "zl$keep" integer[], "zl$last" boolean NOT NULL DEFAULT true, ` +
       `"zl$bad" boolean NOT NULL DEFAULT false, "zl$row" bigint GENERATED ALWAYS AS IDENTITY, ${cols.map((c) => `${q(c.name)} ${c.type}`).join(", ")}) ON COMMIT DELETE ROWS`,
     emptyStaging: `DELETE FROM ${stage}`,
-    hasTombstones: `SELECT EXISTS (SELECT 1 FROM zeroloss.tombstones WHERE table_name = $1) AS any`,
+    hasTombstones: `SELECT EXISTS (SELECT 1 FROM ${TOMBSTONES.sql} WHERE table_name = $1) AS any`,
     copy: `COPY ${stage} (${[...STAGING_META.map((n) => q(n)), colList].join(", ")}) FROM STDIN`,
     copyBulk: `COPY ${stage} ("zl$key", "zl$sum", ${colList}) FROM STDIN`,
     relastAll:
@@ -169,8 +170,8 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
     deleteRows:
       `WITH d AS (SELECT s.* FROM ${stage} s WHERE ${merged} AND s."zl$op" = 'd'), ` +
       `gone AS (DELETE FROM ${target} t USING d s WHERE ${keyMatch} AND (t.${LSN} IS NULL OR t.${LSN} <= s."zl$lsn")) ` +
-      `INSERT INTO zeroloss.tombstones (table_name, key, lsn) SELECT $2, d."zl$key", d."zl$lsn" FROM d ` +
-      `ON CONFLICT (table_name, key) DO UPDATE SET lsn = excluded.lsn WHERE zeroloss.tombstones.lsn < excluded.lsn`,
+      `INSERT INTO ${TOMBSTONES.sql} (table_name, key, lsn) SELECT $2, d."zl$key", d."zl$lsn" FROM d ` +
+      `ON CONFLICT (table_name, key) DO UPDATE SET lsn = excluded.lsn WHERE ${TOMBSTONES.sql}.lsn < excluded.lsn`,
     relast:
       `UPDATE ${stage} s SET "zl$last" = COALESCE(s."zl$n" = g.n, false) FROM (SELECT "zl$key" AS key, max("zl$n") FILTER (WHERE NOT "zl$bad") AS n FROM ${stage} ` +
       `WHERE "zl$key" IN (SELECT "zl$key" FROM ${stage} WHERE "zl$n" = ANY($1::int[])) GROUP BY "zl$key") g WHERE s."zl$key" = g.key`,
@@ -187,7 +188,7 @@ export function tableSql(table: TargetTable, stagingName: string): TableSql {
 export function truncateSql(table: TargetTable): readonly [string, string, string] {
   return [
     `DELETE FROM ${table.quoted} WHERE ${LSN} IS NULL OR ${LSN} < $1::pg_lsn`,
-    `INSERT INTO zeroloss.truncations (table_name, lsn) VALUES ($2, $1::pg_lsn) ON CONFLICT (table_name) DO UPDATE SET lsn = excluded.lsn, truncated_at = now() WHERE zeroloss.truncations.lsn < excluded.lsn`,
-    `DELETE FROM zeroloss.tombstones WHERE table_name = $2 AND lsn < $1::pg_lsn`,
+    `INSERT INTO ${TRUNCATIONS.sql} (table_name, lsn) VALUES ($2, $1::pg_lsn) ON CONFLICT (table_name) DO UPDATE SET lsn = excluded.lsn, truncated_at = now() WHERE ${TRUNCATIONS.sql}.lsn < excluded.lsn`,
+    `DELETE FROM ${TOMBSTONES.sql} WHERE table_name = $2 AND lsn < $1::pg_lsn`,
   ];
 }

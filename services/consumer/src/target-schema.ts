@@ -1,7 +1,8 @@
-// The target's shape: the `zeroloss` bookkeeping schema, and each target table created from
-// an envelope's column list or checked against it. A missing column, a different type or a
-// different key stops the consumer with an error naming the table and column: writing into
-// a table that does not hold what the source sends would lose data silently.
+// The target's shape: the `zeroloss` bookkeeping schema (declared and migrated by
+// @zeroloss/bookkeeping), and each target table created from an envelope's column list or
+// checked against it. A missing column, a different type or a different key stops the
+// consumer with an error naming the table and column: writing into a table that does not
+// hold what the source sends would lose data silently.
 //
 // Each target table gets one hidden column, `_zeroloss_lsn pg_lsn`: the LSN of the change
 // that last wrote the row (DESIGN.md invariant 4). A side table keyed by the row's key was
@@ -10,8 +11,9 @@
 // bench/README.md). Deleted rows have no row left to carry their LSN, so deletes leave a
 // tombstone in zeroloss.tombstones (a replayed older insert must not bring the row back),
 // and a truncate leaves its LSN in zeroloss.truncations.
+import { BOOKKEEPING_LOCK, migrateBookkeeping, TARGET_SHAPES } from "@zeroloss/bookkeeping";
 import { ZerolossError, type ErrorCode } from "@zeroloss/errors";
-import { inTransaction, missingTargetPrivileges, privilegeError, query, quoteIdent, quoteTable, type Client, type TableName } from "@zeroloss/pg";
+import { inTransaction, missingTargetPrivileges, privilegeError, query, quoteIdent, quoteTable, type AppliedStep, type Client, type TableName } from "@zeroloss/pg";
 import type { EnvelopeColumn } from "@zeroloss/wire";
 
 /** The hidden column every target table carries. */
@@ -20,39 +22,8 @@ export const LSN_COLUMN = "_zeroloss_lsn";
 /** Column names the staging tables use for their own bookkeeping; a source column may not start so. */
 export const STAGING_PREFIX = "zl$";
 
-/** Serialises DDL of concurrent consumer processes starting at once. */
-const DDL_LOCK = 0x7a65726f; // "zero"
-
-const BOOKKEEPING = [
-  `CREATE SCHEMA IF NOT EXISTS zeroloss`,
-  // The next offset not yet applied, per partition: records below it are replays.
-  `CREATE TABLE IF NOT EXISTS zeroloss.applied_positions (
-     topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
-     consumer_group text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
-     PRIMARY KEY (topic, partition))`,
-  `CREATE TABLE IF NOT EXISTS zeroloss.tombstones (
-     table_name text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, lsn pg_lsn NOT NULL,
-     PRIMARY KEY (table_name, key))`,
-  `CREATE TABLE IF NOT EXISTS zeroloss.truncations (
-     table_name text COLLATE "C" PRIMARY KEY, lsn pg_lsn NOT NULL, truncated_at timestamptz NOT NULL DEFAULT now())`,
-  `CREATE TABLE IF NOT EXISTS zeroloss.quarantine (
-     id bigserial PRIMARY KEY, quarantined_at timestamptz NOT NULL DEFAULT now(),
-     topic text NOT NULL, partition integer NOT NULL, "offset" bigint NOT NULL,
-     reason_code text NOT NULL, reason text NOT NULL, table_name text, record_key text,
-     expected_checksum text, computed_checksum text, differing_columns text[], diff_basis text,
-     envelope text, value bytea)`,
-  // Per target table, the LSN of the newest source column list it was fitted to: a record of
-  // an older list (another partition still behind the DDL) must not undo a newer change.
-  `CREATE TABLE IF NOT EXISTS zeroloss.target_shapes (
-     table_name text COLLATE "C" PRIMARY KEY, lsn pg_lsn NOT NULL, columns jsonb NOT NULL,
-     fitted_at timestamptz NOT NULL DEFAULT now())`,
-  `CREATE INDEX IF NOT EXISTS quarantine_position ON zeroloss.quarantine (topic, partition, "offset")`,
-  // Tallies and DLQ records written in the batch's own transaction, published to Kafka after
-  // the offset commit: a crash between the two can delay them, never lose them.
-  `CREATE TABLE IF NOT EXISTS zeroloss.outbox (
-     id bigserial PRIMARY KEY, topic text NOT NULL, key text, value bytea NOT NULL,
-     created_at timestamptz NOT NULL DEFAULT now())`,
-];
+/** Serialises DDL of consumer processes starting at once: the target tables' and the bookkeeping's migrations share one key. */
+const DDL_LOCK = BOOKKEEPING_LOCK;
 
 /** A target table that does not fit the source's columns or key; never retriable (the catalog says so): it takes a change in the target. */
 export class TargetSchemaError extends ZerolossError {
@@ -82,10 +53,13 @@ export interface TargetTable extends TableName {
   readonly columnsJson: string;
 }
 
-export async function ensureBookkeeping(client: Client): Promise<void> {
-  await inTransaction(client, "the zeroloss bookkeeping DDL", async () => {
-    for (const sql of BOOKKEEPING) await query(client, "creating the zeroloss bookkeeping schema in the target", sql);
-  }, { advisoryLock: DDL_LOCK });
+/**
+ * Creates or upgrades the bookkeeping schema `zeroloss` (its numbered migrations live in
+ * @zeroloss/bookkeeping, which the verifier reads it through); refuses with
+ * SCHEMA_NEWER_THAN_CODE a schema a newer release migrated. `onApplied` hears of each step.
+ */
+export async function ensureBookkeeping(client: Client, onApplied?: (step: AppliedStep) => void): Promise<void> {
+  await migrateBookkeeping(client, onApplied);
 }
 
 interface CatalogColumn {
@@ -247,7 +221,7 @@ export async function prepareTable(
       await query<{ older: boolean | string; columns: unknown }>(
         client,
         `reading the fitted column list of ${name}`,
-        `SELECT $2::pg_lsn < lsn AS older, columns FROM zeroloss.target_shapes WHERE table_name = $1`,
+        `SELECT $2::pg_lsn < lsn AS older, columns FROM ${TARGET_SHAPES.sql} WHERE table_name = $1`,
         [quoteTable(table), lsn ?? "0/0"],
       )
     )[0];
@@ -373,8 +347,8 @@ export async function prepareTable(
       await query(
         client,
         `recording the column list ${name} is fitted to`,
-        `INSERT INTO zeroloss.target_shapes (table_name, lsn, columns) VALUES ($1, $2::pg_lsn, $3::jsonb)
-         ON CONFLICT (table_name) DO UPDATE SET lsn = excluded.lsn, columns = excluded.columns, fitted_at = now() WHERE zeroloss.target_shapes.lsn <= excluded.lsn`,
+        `INSERT INTO ${TARGET_SHAPES.sql} (table_name, lsn, columns) VALUES ($1, $2::pg_lsn, $3::jsonb)
+         ON CONFLICT (table_name) DO UPDATE SET lsn = excluded.lsn, columns = excluded.columns, fitted_at = now() WHERE ${TARGET_SHAPES.sql}.lsn <= excluded.lsn`,
         [quoteTable(table), lsn, JSON.stringify([...columns, ...kept])],
       );
     }

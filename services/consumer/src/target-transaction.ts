@@ -7,9 +7,9 @@
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { from as copyFrom } from "pg-copy-streams";
-import type { ErrorCode } from "@zeroloss/errors";
+import { APPLIED_POSITIONS, OUTBOX, QUARANTINE, TRUNCATIONS } from "@zeroloss/bookkeeping";
 import type { Failpoints } from "@zeroloss/failpoints";
-import { ZerolossError } from "@zeroloss/errors";
+import { ZerolossError, type ErrorCode } from "@zeroloss/errors";
 import { inTransaction, parseLsn, pgError, query, type Client } from "@zeroloss/pg";
 import { copyField, copyIntArray, encodeDlqRecord, encodeJson, lenientSource, rowsOfRecord, type DlqRecord, type Envelope, type Tally } from "@zeroloss/wire";
 import { mergePlans, type BatchPlan, type StagedRow, type Step } from "./batch.js";
@@ -153,7 +153,7 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
   const truncationOf = async (table: TargetTable): Promise<string> => {
     let lsn = truncations.get(table.quoted);
     if (lsn === undefined) {
-      const rows = await query<{ lsn: string }>(db, `reading the truncation LSN of ${table.quoted}`, "SELECT lsn::text AS lsn FROM zeroloss.truncations WHERE table_name = $1", [table.quoted]);
+      const rows = await query<{ lsn: string }>(db, `reading the truncation LSN of ${table.quoted}`, `SELECT lsn::text AS lsn FROM ${TRUNCATIONS.sql} WHERE table_name = $1`, [table.quoted]);
       lsn = rows[0]?.lsn ?? "0/0";
       truncations.set(table.quoted, lsn);
     }
@@ -174,7 +174,7 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
     const pos = await query<{ topic: string; partition: string; next_offset: string }>(
       db,
       `reading the applied positions of ${partitions}`,
-      "SELECT p.topic, p.partition, p.next_offset FROM zeroloss.applied_positions p JOIN unnest($1::text[], $2::int[]) AS b(topic, partition) USING (topic, partition)",
+      `SELECT p.topic, p.partition, p.next_offset FROM ${APPLIED_POSITIONS.sql} p JOIN unnest($1::text[], $2::int[]) AS b(topic, partition) USING (topic, partition)`,
       [batches.map((b) => b.topic), batches.map((b) => b.partition)],
     );
     const appliedBefore = new Map(pos.map((r) => [`${r.topic}:${r.partition}`, BigInt(r.next_offset)]));
@@ -210,7 +210,7 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
       await query(
         db,
         "writing a quarantine row",
-        `INSERT INTO zeroloss.quarantine (topic, partition, "offset", reason_code, reason, table_name, record_key, expected_checksum, computed_checksum, differing_columns, diff_basis, envelope, value)
+        `INSERT INTO ${QUARANTINE.sql} (topic, partition, "offset", reason_code, reason, table_name, record_key, expected_checksum, computed_checksum, differing_columns, diff_basis, envelope, value)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
         [
           from.topic,
@@ -243,7 +243,7 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
         value: q.payload === undefined ? (rec.value?.toString("base64") ?? null) : Buffer.from(q.payload, "utf8").toString("base64"),
         at: new Date().toISOString(),
       };
-      await query(db, "writing a DLQ record to the outbox", "INSERT INTO zeroloss.outbox (topic, key, value) VALUES ($1, $2, $3)", [
+      await query(db, "writing a DLQ record to the outbox", `INSERT INTO ${OUTBOX.sql} (topic, key, value) VALUES ($1, $2, $3)`, [
         ctx.dlqTopic,
         envelopeText(rec.key ?? null),
         encodeDlqRecord(dlq),
@@ -278,9 +278,9 @@ export async function applyBatches(conn: TargetConnection, batches: readonly Par
       db,
       "recording the applied positions and the tallies",
       `WITH tallies AS (
-         INSERT INTO zeroloss.outbox (topic, key, value) SELECT $5, t.key, t.value FROM unnest($6::text[], $7::bytea[]) WITH ORDINALITY AS t(key, value, n) ORDER BY t.n)
-       INSERT INTO zeroloss.applied_positions (topic, partition, next_offset, consumer_group) SELECT p.topic, p.partition, p.next_offset, $4 FROM unnest($1::text[], $2::int[], $3::bigint[]) AS p(topic, partition, next_offset)
-       ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(zeroloss.applied_positions.next_offset, excluded.next_offset),
+         INSERT INTO ${OUTBOX.sql} (topic, key, value) SELECT $5, t.key, t.value FROM unnest($6::text[], $7::bytea[]) WITH ORDINALITY AS t(key, value, n) ORDER BY t.n)
+       INSERT INTO ${APPLIED_POSITIONS.sql} (topic, partition, next_offset, consumer_group) SELECT p.topic, p.partition, p.next_offset, $4 FROM unnest($1::text[], $2::int[], $3::bigint[]) AS p(topic, partition, next_offset)
+       ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(${APPLIED_POSITIONS.sql}.next_offset, excluded.next_offset),
          consumer_group = excluded.consumer_group, updated_at = now()`,
       [
         batches.map((b) => b.topic),

@@ -211,7 +211,7 @@ export class Counter {
   private async setUp(): Promise<void> {
     const db = await this.acquire();
     try {
-      await ensureLedger(db);
+      await ensureLedger(db, (step) => this.log.info({ schema: step.schema, version: step.version, step: step.name, ms: step.ms }, "applied a schema migration in the ledger"));
     } catch (err) {
       await db.end().catch(() => undefined); // its state is unknown after a failure
       throw err;

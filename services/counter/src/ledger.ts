@@ -3,15 +3,19 @@
 // their partitions commit together, so a restart re-reads from the stored
 // position and never counts a record twice.
 //
-// Window and transaction states are derived when read (window-states.ts, transaction-states.ts); what is stored is counts, offset ranges
-// and `unbalanced_since`, the moment the window's counts last stopped agreeing.
-import { inTransaction, query, type Client } from "@zeroloss/pg";
+// Window and transaction states are derived when read (window-states.ts, transaction-states.ts);
+// what is stored is counts, offset ranges and `unbalanced_since`, the moment the window's
+// counts last stopped agreeing. The tables are made and changed by the numbered steps in
+// migrations/ (ensureLedger runs them).
+import { migrate, query, type AppliedStep, type Client, type MigrateResult } from "@zeroloss/pg";
 import { addTally, multirange, type BatchDeltas } from "./deltas.js";
-import { SNAPSHOTS_DDL, writeSnapshots } from "./snapshots.js";
+import { LEDGER_MIGRATIONS } from "./migrations/index.js";
+import { writeSnapshots } from "./snapshots.js";
 
 export const SCHEMA = "zeroloss_counter";
 
-const DDL_LOCK = 0x7a6c_636e; // "zlcn": one counter creating the schema at a time
+/** "zlcn": one counter migrating the ledger at a time (the key its DDL took before numbered migrations, so a counter of that release waits too). */
+export const LEDGER_LOCK = 0x7a6c_636e;
 
 /** Records balance when emitted = transferred = applied + duplicate + quarantined (replays aside). */
 const RECORDS_BALANCED_SQL = (w: string) => `(${w}.emitted = ${w}.transferred AND ${w}.transferred = ${w}.applied + ${w}.duplicate + ${w}.quarantined)`;
@@ -34,82 +38,13 @@ const COUNT_COLUMNS = [
   "quarantined_rows",
 ] as const;
 
-const LEDGER_DDL = [
-  `CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`,
-  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.positions (
-     topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
-     PRIMARY KEY (topic, partition))`,
-  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.windows (
-     topic text NOT NULL, partition integer NOT NULL, window_start bigint NOT NULL, window_size bigint NOT NULL,
-     emitted bigint NOT NULL DEFAULT 0, transferred bigint NOT NULL DEFAULT 0,
-     applied bigint NOT NULL DEFAULT 0, duplicate bigint NOT NULL DEFAULT 0, quarantined bigint NOT NULL DEFAULT 0,
-     replay_records bigint NOT NULL DEFAULT 0, replay_tallies integer NOT NULL DEFAULT 0,
-     transferred_offsets int8multirange NOT NULL DEFAULT '{}', emitted_offsets int8multirange NOT NULL DEFAULT '{}',
-     written_offsets int8multirange NOT NULL DEFAULT '{}', skipped_offsets int8multirange NOT NULL DEFAULT '{}',
-     first_seen_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), unbalanced_since timestamptz,
-     PRIMARY KEY (topic, partition, window_start))`,
-  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.tallies_seen (
-     stage text NOT NULL, topic text NOT NULL, partition integer NOT NULL, first_offset bigint NOT NULL, replay boolean NOT NULL,
-     last_offset bigint NOT NULL, count bigint NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(),
-     PRIMARY KEY (stage, topic, partition, first_offset, replay))`,
-  // Per data partition: its high watermark as last fetched, the highest offset the emitted
-  // tallies cover (emitted_to, exclusive), the highest manifest bound read (manifest_bound),
-  // and the last probe of Kafka's committed end (stable_end, its last stable offset) taken
-  // after the tallies up to stable_claims_to had been counted.
-  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.partitions (
-     topic text NOT NULL, partition integer NOT NULL, high_watermark bigint, emitted_to bigint, manifest_bound bigint,
-     stable_end bigint, stable_claims_to bigint, stable_short_since timestamptz, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (topic, partition))`,
-  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.transactions (
-     db text NOT NULL, commit_lsn pg_lsn NOT NULL, commit_time text NOT NULL, kind text, xid bigint,
-     expected jsonb, expected_records bigint, seen jsonb NOT NULL DEFAULT '{}', seen_records bigint NOT NULL DEFAULT 0,
-     last_offsets jsonb NOT NULL DEFAULT '{}', offsets jsonb, bounds jsonb, manifest_at timestamptz, first_seen_at timestamptz NOT NULL DEFAULT now(),
-     complete_at timestamptz, applied_at timestamptz,
-     PRIMARY KEY (db, commit_lsn, commit_time))`,
-  // A ledger of the 2026-11 counter gains what the proofs need (numbered migrations: issue 24).
-  `ALTER TABLE ${SCHEMA}.windows ADD COLUMN IF NOT EXISTS skipped_offsets int8multirange NOT NULL DEFAULT '{}'`,
-  `ALTER TABLE ${SCHEMA}.transactions ADD COLUMN IF NOT EXISTS offsets jsonb, ADD COLUMN IF NOT EXISTS bounds jsonb`,
-  `ALTER TABLE ${SCHEMA}.partitions ALTER COLUMN high_watermark DROP NOT NULL, ADD COLUMN IF NOT EXISTS emitted_to bigint, ADD COLUMN IF NOT EXISTS manifest_bound bigint,
-     ADD COLUMN IF NOT EXISTS stable_end bigint, ADD COLUMN IF NOT EXISTS stable_claims_to bigint, ADD COLUMN IF NOT EXISTS stable_short_since timestamptz`,
-  // Rows beside records (2026-12). A window counted before then shows its records as rows,
-  // and its rows are not compared (rows_inexact): a bulk record there held many.
-  `DO $$ BEGIN
-     IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '${SCHEMA}' AND table_name = 'windows' AND column_name = 'emitted_rows') THEN
-       ALTER TABLE ${SCHEMA}.windows ADD COLUMN emitted_rows bigint NOT NULL DEFAULT 0, ADD COLUMN transferred_rows bigint NOT NULL DEFAULT 0,
-         ADD COLUMN applied_rows bigint NOT NULL DEFAULT 0, ADD COLUMN duplicate_rows bigint NOT NULL DEFAULT 0, ADD COLUMN quarantined_rows bigint NOT NULL DEFAULT 0,
-         ADD COLUMN rows_inexact boolean NOT NULL DEFAULT false;
-       UPDATE ${SCHEMA}.windows SET emitted_rows = emitted, transferred_rows = transferred, applied_rows = applied, duplicate_rows = duplicate,
-         quarantined_rows = quarantined, rows_inexact = true;
-     END IF;
-   END $$`,
-  SNAPSHOTS_DDL(SCHEMA),
-  `CREATE INDEX IF NOT EXISTS transactions_unapplied ON ${SCHEMA}.transactions (first_seen_at) WHERE applied_at IS NULL`,
-  // Applied, then a record more than its manifest promised arrived (complete_at cleared): incomplete.
-  `CREATE INDEX IF NOT EXISTS transactions_reopened ON ${SCHEMA}.transactions (applied_at) WHERE applied_at IS NOT NULL AND complete_at IS NULL`,
-  // Running counts the summary reads instead of counting every retained row each refresh:
-  // 'applied' = transactions marked applied and not yet pruned.
-  `CREATE TABLE IF NOT EXISTS ${SCHEMA}.counts (name text PRIMARY KEY, n bigint NOT NULL)`,
-  `INSERT INTO ${SCHEMA}.counts SELECT 'applied', count(*) FROM ${SCHEMA}.transactions WHERE applied_at IS NOT NULL ON CONFLICT DO NOTHING`,
-  // Per-table counts merge by adding: {"public.a": 2} + {"public.a": 1, "public.b": 1}.
-  `CREATE OR REPLACE FUNCTION ${SCHEMA}.add_counts(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-     SELECT COALESCE(jsonb_object_agg(k, n), '{}') FROM (
-       SELECT k, sum(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) e(k, v) GROUP BY k) s $$`,
-  // Offsets per "topic:partition" merge by union: {"t:0": "{[1,3)}"} + {"t:0": "{[3,4)}"} = {"t:0": "{[1,4)}"}.
-  `CREATE OR REPLACE FUNCTION ${SCHEMA}.union_offsets(a jsonb, b jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-     SELECT COALESCE(jsonb_object_agg(k, m::text), '{}') FROM (
-       SELECT k, range_agg(r) AS m FROM (
-         SELECT k, unnest(v::int8multirange) AS r FROM (SELECT * FROM jsonb_each_text(COALESCE(a, '{}')) UNION ALL SELECT * FROM jsonb_each_text(COALESCE(b, '{}'))) e(k, v)) x
-       GROUP BY k) s $$`,
-];
 
-export async function ensureLedger(db: Client): Promise<void> {
-  await inTransaction(
-    db,
-    "the ledger DDL",
-    async () => {
-      for (const sql of LEDGER_DDL) await query(db, `creating the counter's ledger (schema ${SCHEMA})`, sql);
-    },
-    { advisoryLock: DDL_LOCK },
-  );
+/**
+ * Creates or upgrades the ledger (migrations/ holds its steps); refuses with
+ * SCHEMA_NEWER_THAN_CODE a ledger a newer counter migrated. `onApplied` hears of each step.
+ */
+export function ensureLedger(db: Client, onApplied?: (step: AppliedStep) => void): Promise<MigrateResult> {
+  return migrate(db, { schema: SCHEMA, what: "the counter's ledger", lock: LEDGER_LOCK, migrations: LEDGER_MIGRATIONS, ...(onApplied === undefined ? {} : { onApplied }) });
 }
 
 /**

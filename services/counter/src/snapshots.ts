@@ -4,17 +4,11 @@
 // say the same for one process; here it is kept in the ledger, so every counter instance
 // (and `zeroloss status`, and the dashboard) shows it, and it outlives the producer's restarts.
 //
-// Progress, not proof: the counts that prove a load are the windows' (window-states.ts).
+// Progress, not proof: the counts that prove a load are the windows' (window-states.ts). The
+// table, `snapshots`, is created by the ledger's migrations (migrations/001-baseline.ts).
 import { query, type Client } from "@zeroloss/pg";
 import { decodeCheckpoint, type Checkpoint, type SnapshotProgress } from "@zeroloss/wire";
 import type { InputRecord } from "./deltas.js";
-
-/** Created with the ledger (ledger.ts runs it). */
-export const SNAPSHOTS_DDL = (schema: string) =>
-  `CREATE TABLE IF NOT EXISTS ${schema}.snapshots (
-     slot text NOT NULL, table_name text NOT NULL, kind text NOT NULL, rows bigint NOT NULL, estimated bigint, done boolean NOT NULL,
-     started_at timestamptz NOT NULL, started_rows bigint NOT NULL, updated_at timestamptz NOT NULL,
-     PRIMARY KEY (slot, table_name))`;
 
 /** A table's snapshot as a batch's checkpoints tell it, folded in offset order. */
 export interface SnapshotFold {

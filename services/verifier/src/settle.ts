@@ -10,6 +10,7 @@
 // means) the target counts as caught up at once.
 import type pg from "pg";
 import type { Logger } from "pino";
+import { readAppliedPositions } from "@zeroloss/bookkeeping";
 import { parseLsn, query } from "@zeroloss/pg";
 import { keyId, sourcePosition, type RowState, type Sides } from "./compare.js";
 import { keyOf, rowsByKey, type SideTable } from "./sql.js";
@@ -48,16 +49,10 @@ async function slotPosition(source: pg.Client, slot: string): Promise<string | n
   return rows.length === 0 ? undefined : rows[0]!.lsn;
 }
 
+/** The consumer's applied positions as one string, to tell whether they moved; null without the consumer's bookkeeping. */
 async function appliedPositions(target: pg.Client, prefix: string): Promise<string | null> {
-  const [exists] = await query<{ t: string | null }>(target, "looking for the consumer's bookkeeping", "SELECT to_regclass('zeroloss.applied_positions')::text AS t");
-  if (exists?.t === null || exists === undefined) return null;
-  const [row] = await query<{ p: string | null }>(
-    target,
-    "reading the consumer's applied positions",
-    "SELECT string_agg(topic || ':' || partition || ':' || next_offset, ',' ORDER BY topic, partition) AS p FROM zeroloss.applied_positions WHERE starts_with(topic, $1)",
-    [prefix],
-  );
-  return row?.p ?? "";
+  const rows = await readAppliedPositions(target, prefix);
+  return rows === null ? null : rows.map((r) => `${r.topic}:${r.partition}:${r.next_offset}`).join(",");
 }
 
 /**
