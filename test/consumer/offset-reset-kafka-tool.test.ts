@@ -5,7 +5,7 @@
 // (its written tallies are marked replay), the target ends with the same content and the same
 // applied LSNs, and rows damaged by hand are repaired, as after `zeroloss replay`.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -45,7 +45,7 @@ async function appliedLsns(client: pg.Client): Promise<Map<string, string>> {
 describe("offset reset with Kafka's kafka-consumer-groups", () => {
   let f: PipelineFixture;
   let src: pg.Client;
-  let runDir: string;
+  let runDir: string | undefined;
 
   const kafkaTool = (...args: string[]) => {
     const r = spawnSync(process.execPath, [CLI, "dev", "kafka", ...args], { encoding: "utf8", timeout: 60_000, env: { ...process.env, ZEROLOSS_RUN_DIR: runDir } });
@@ -77,6 +77,7 @@ describe("offset reset with Kafka's kafka-consumer-groups", () => {
   afterAll(async () => {
     await src?.end();
     await f?.close();
+    if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
   });
 
   it("resets the zeroloss group to earliest; the consumer replays every record and the target ends the same, repaired", async () => {
