@@ -1,6 +1,9 @@
 // The `zeroloss` command's public shape: help on every command, unknown flags and bad
 // values are usage errors (exit 2), never silently ignored.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 export function zeroloss(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000) {
@@ -9,7 +12,7 @@ export function zeroloss(args: string[], env: NodeJS.ProcessEnv = process.env, t
 }
 
 describe("zeroloss CLI usage", () => {
-  it.each([[[]], [["dev"]], [["dev", "up"]], [["dev", "status"]], [["dev", "down"]], [["producer"]], [["slot"]], [["slot", "status"]], [["slot", "drop"]]])("prints help for %j", (command) => {
+  it.each([[[]], [["dev"]], [["dev", "up"]], [["dev", "status"]], [["dev", "down"]], [["dev", "kafka"]], [["producer"]], [["slot"]], [["slot", "status"]], [["slot", "drop"]]])("prints help for %j", (command) => {
     const r = zeroloss([...command, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: zeroloss/m);
@@ -30,6 +33,25 @@ describe("zeroloss CLI usage", () => {
     const r = zeroloss(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+});
+
+describe("zeroloss dev kafka", () => {
+  it("lists the tools without one, and refuses an unknown one with the list (exit 2)", () => {
+    const list = zeroloss(["dev", "kafka"]);
+    expect(list.code).toBe(0);
+    for (const tool of ["consumer-groups", "topics", "configs"]) expect(list.stdout).toMatch(new RegExp(`^  ${tool} +\\S`, "m"));
+    const unknown = zeroloss(["dev", "kafka", "consumer-group", "--list"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("no Kafka tool named 'consumer-group'");
+    expect(unknown.stderr).toMatch(/^  consumer-groups +\S/m);
+  });
+
+  it("without a detached stack and without --bootstrap-server, says so before starting Java", () => {
+    const r = zeroloss(["dev", "kafka", "topics", "--list"], { ...process.env, ZEROLOSS_RUN_DIR: mkdtempSync(join(tmpdir(), "zeroloss-no-stack-")) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("STACK_NOT_RUNNING");
+    expect(r.stderr).toContain("zeroloss dev up --detach");
   });
 });
 

@@ -6,14 +6,14 @@
 // server name the certificate does not carry, PostgreSQL without a client certificate.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { configForStack, endpointsJson } from "../../packages/cli/src/commands/dev.js";
-import { freePort, makeDevCertificates, pollUntil, startDevStack, type DevStack } from "@zeroloss/devstack";
+import { freePort, makeDevCertificates, pollUntil, startDevStack, writeDetachedState, type DevStack } from "@zeroloss/devstack";
 import { createKafka, kafkaError } from "@zeroloss/kafka";
 import { silentLogger } from "@zeroloss/observability";
 import { connect } from "@zeroloss/pg";
@@ -208,6 +208,26 @@ describe("a secure stack: TLS-only PostgreSQL, SASL_SSL Kafka", () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  it("zeroloss dev kafka: Kafka's own tools reach the SASL_SSL listener through the client settings it writes", { timeout: 60_000 }, async () => {
+    // The stack as `dev up --secure --detach` records it, in a run folder of its own.
+    const runDir = mkdtempSync(join(tmpdir(), "zeroloss-secure-run-"));
+    const env = { ...process.env, ZEROLOSS_RUN_DIR: runDir };
+    await writeDetachedState(env, stack);
+    const tool = (...args: string[]) => {
+      const r = spawnSync(process.execPath, [CLI, "dev", "kafka", ...args], { encoding: "utf8", env, timeout: 60_000 });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const created = tool("topics", "--create", "--topic", "zl_secure_tool", "--partitions", "2");
+    const listed = tool("topics", "--list");
+    rmSync(runDir, { recursive: true, force: true });
+    expect(created.err).toBe("");
+    expect(created.code).toBe(0);
+    expect(created.out).toContain("Created topic zl_secure_tool.");
+    expect(listed.code).toBe(0);
+    expect(listed.out.split("\n")).toContain("zl_secure_tool");
+    for (const secret of secrets) expect(`${created.out}${created.err}${listed.out}${listed.err}`).not.toContain(secret);
   });
 
   it("PostgreSQL without a client certificate, and with an untrusted CA: one clear error each", { timeout: 60_000 }, async () => {

@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { isZerolossError, describeError, redact } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
+import { DEV_KAFKA_USAGE, devKafka } from "./commands/dev-kafka.js";
 import { demoCommand } from "./commands/demo/demo.js";
 import { runService } from "./commands/service.js";
 import { replayCommand, parseOffsetTarget } from "./commands/replay.js";
@@ -31,11 +32,14 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .description("Change-data-capture from PostgreSQL through Apache Kafka into PostgreSQL, with proof that nothing was lost or altered.")
     .version(process.env["npm_package_version"] ?? "0.1.0", "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
+    // Options after a command's arguments belong to it: `dev kafka <tool>` passes its tool's on.
+    .enablePositionalOptions()
     .exitOverride();
 
   const dev = program
     .command("dev")
     .description("a local stack: source and target PostgreSQL, Apache Kafka (KRaft)")
+    .enablePositionalOptions()
     .exitOverride();
 
   dev
@@ -67,6 +71,19 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .exitOverride()
     .action(async () => {
       setExit(await devDown({ log: log() }));
+    });
+
+  dev
+    .command("kafka")
+    .description("run one of Apache Kafka's own tools (consumer-groups, topics, configs, …) against the detached stack; no tool: the list")
+    .argument("[tool]", "the tool: kafka-<tool>.sh of a Kafka distribution")
+    .argument("[args...]", "the tool's own arguments, passed on as they are")
+    .passThroughOptions()
+    .allowUnknownOption()
+    .addHelpText("after", `\n${DEV_KAFKA_USAGE}`)
+    .exitOverride()
+    .action(async (tool: string | undefined, args: string[]) => {
+      setExit(await devKafka({ tool, args, log: log() }));
     });
 
   program

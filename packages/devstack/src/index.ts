@@ -1,7 +1,8 @@
 export { startDevStack, startKafkaCluster, chooseMode, type KafkaCluster, type DevStack, type StackEndpoints, type StackMode, type StackSecurity, type StartStackOptions } from "./stack.js";
 export { readDetachedState, writeDetachedState, detachedStatus, stopDetached, type DetachedState, type DetachedStatus } from "./detached.js";
 export { DevstackError, type DevstackErrorCode } from "./errors.js";
-export { KAFKA_VERSION, ensureKafkaRuntime } from "./kafka-runtime.js";
+export { KAFKA_VERSION, ensureKafkaRuntime, kafkaRuntimeCached, kafkaRuntimeLibs } from "./kafka-runtime.js";
+export { KAFKA_TOOLS, kafkaToolList, needsBootstrap, prepareKafkaTool, type KafkaTool, type KafkaToolTarget, type PreparedKafkaTool } from "./kafka-tools.js";
 export { waitForKafka, type BrokerCount } from "./kafka.js";
 export { isListening, freePort } from "./ports.js";
 export { isAlive, sweepOrphans } from "./processes.js";

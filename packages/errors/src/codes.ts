@@ -470,6 +470,11 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: "A detached local stack is already running: see `zeroloss dev status`, stop it with `zeroloss dev down`.",
   },
+  STACK_NOT_RUNNING: {
+    area: "devstack",
+    retriable: false,
+    meaning: "A command for the running local stack (`zeroloss dev kafka …`) found no detached stack, or its Kafka does not answer: start it with `zeroloss dev up --detach`, see `zeroloss dev status`.",
+  },
   STACK_CONFIG_INVALID: {
     area: "devstack",
     retriable: false,
