@@ -7,7 +7,7 @@
 // Usage: node bench/consumer/hot-path.mjs [RECORDS per round, default 200000] [ROUNDS, default 5]
 import { relationSchema, rowRecord } from "../../services/producer/dist/envelopes.js";
 import { planBatch } from "../../services/consumer/dist/batch.js";
-import { copyText } from "../../services/consumer/dist/apply.js";
+import { copyText } from "../../services/consumer/dist/apply-rows.js";
 import { EnvelopeDecoder, topicNames } from "@zeroloss/wire";
 import { ENVELOPE_COLUMNS, hotPathRow } from "../common.mjs";
 
