@@ -7,10 +7,10 @@
 // (a fetch may rightly start above it: commit markers and retention take offsets too), so
 // nothing is counted twice or missed.
 //
-// A refresh tick marks transactions applied (and prunes old ones) and sets the metrics from the ledger.
+// A refresh tick (ledger-refresh.ts) marks transactions applied and sets the metrics from the ledger.
 import { AvroRegistry } from "@zeroloss/avro";
 import type { Config } from "@zeroloss/config";
-import { backoff, describeError, withDeadline, ZerolossError } from "@zeroloss/errors";
+import { backoff, describeError, ZerolossError } from "@zeroloss/errors";
 import { createKafka, DatabaseGroupCommit, GroupService, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
 import type { Health } from "@zeroloss/observability";
 import { connect, inTransaction, serviceError, type Client } from "@zeroloss/pg";
@@ -20,12 +20,10 @@ import type { Logger } from "pino";
 import { addDataRecords, addManifestRecords, addTallyRecords, emptyDeltas } from "./deltas.js";
 import { ensureLedger, storedPositions, writeBatch, type PositionWrite } from "./ledger.js";
 import type { CounterMetrics } from "./metrics.js";
-import type { SlotState, Summary } from "@zeroloss/wire";
+import type { SlotState } from "@zeroloss/wire";
+import { LedgerRefresh } from "./ledger-refresh.js";
 import { SlotWatch } from "./slot-watch.js";
 import { addCheckpointRecords } from "./snapshots.js";
-import { claimsAhead, recordStableEnds } from "./stable-ends.js";
-import { summary } from "./summary.js";
-import { markAppliedTransactions } from "./transaction-states.js";
 
 export interface CounterOptions {
   readonly config: Config;
@@ -48,12 +46,6 @@ const CONCURRENT_BATCHES = 256;
  * consumer in bench:counter's snapshot phase; 4 MiB: 2.1 s).
  */
 const FETCH = { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 } as const;
-
-/**
- * The refresh asks Kafka for committed ends only while tallies claim unread offsets; that
- * probe gets this long. A Kafka outage must not hold up marking transactions applied, nor the gauges behind it.
- */
-const PROBE_DEADLINE_MS = 15_000;
 
 /** A fetched partition batch to count. */
 interface Counted {
@@ -84,16 +76,9 @@ export class Counter {
   private lastError: ZerolossError | null = null;
   private readonly free: Client[] = [];
   private reader: Client | null = null;
-  private refresher: Client | null = null;
-  private refreshing: Promise<Summary | null> | null = null;
-  /** What the running refresh is doing, and since when it runs: a refresh stuck in a step is reported (refresh()). */
-  private refreshStep: string | null = null;
-  private refreshStarted = 0;
-  private slowReported = false;
-  private latest: Summary | null = null;
+  private readonly refresher: LedgerRefresh;
   /** Partitions this process holds in the group, as of its last join (on /healthz). */
   private assigned = 0;
-  private refreshFailedAt: number | null = null;
   /** Per "topic:partition": the offset this process last sought to after a fetch started past the ledger. */
   private readonly sought = new Map<string, bigint>();
   private readonly writes: DatabaseGroupCommit<Counted, CountOutcome>;
@@ -119,6 +104,7 @@ export class Counter {
     this.avro = o.config.kafka.registry === undefined ? null : new AvroRegistry(o.config.kafka.registry);
     this.kafka = createKafka({ connection: o.config.kafka, clientId: `${o.config.kafka.clientId}-counter`, log: o.log });
     this.slotWatch = new SlotWatch({ config: o.config, kafka: this.kafka, log: o.log.child({ component: "slot-check" }) });
+    this.refresher = new LedgerRefresh({ config: o.config, kafka: this.kafka, metrics: o.metrics, log: o.log, slot: () => this.slotWatch.state, noteError: (err, what) => this.noteError(err, what) });
     const control = new Set([this.topics.tallies, this.topics.manifests, this.topics.checkpoints]);
     const c = o.config.counter;
     this.svc = new GroupService({
@@ -151,16 +137,19 @@ export class Counter {
 
   health(): Health {
     const phase = this.svc.phase === "running" ? "counting" : this.svc.phase;
-    const healthy = phase !== "failed" && phase !== "stopped" && this.refreshFailedAt === null;
+    const failing = this.refresher.failing;
+    const latest = this.refresher.latest;
+    const slow = this.refresher.slow;
+    const healthy = phase !== "failed" && phase !== "stopped" && !failing;
     return {
       healthy,
-      status: this.refreshFailedAt !== null && phase === "counting" ? "ledger-unreachable" : phase,
+      status: failing && phase === "counting" ? "ledger-unreachable" : phase,
       details: {
         group: this.o.config.counter.group,
         assignedPartitions: this.assigned,
-        ...(this.latest === null ? {} : { ok: this.latest.ok, windows: this.latest.windows, transactions: this.latest.transactions }),
+        ...(latest === null ? {} : { ok: latest.ok, windows: latest.windows, transactions: latest.transactions }),
         ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
-        ...(this.slowReported && this.refreshStep !== null ? { slowRefresh: { step: this.refreshStep, runningSeconds: Math.round((Date.now() - this.refreshStarted) / 1000) } } : {}),
+        ...(slow === null ? {} : { slowRefresh: slow }),
       },
     };
   }
@@ -190,17 +179,16 @@ export class Counter {
   }
 
   async run(): Promise<void> {
-    const refresher = setInterval(() => void this.refresh(), this.o.config.counter.refreshMs);
+    const tick = setInterval(() => void this.refresher.refresh(), this.o.config.counter.refreshMs);
     this.slotWatch.start();
     try {
       await this.svc.run();
     } finally {
-      clearInterval(refresher);
+      clearInterval(tick);
       await this.slotWatch.stop();
       for (const db of this.free.splice(0)) await db.end().catch(() => undefined); // closing at exit: nothing to report
       await this.reader?.end().catch(() => undefined);
-      await this.refreshing;
-      await this.refresher?.end().catch(() => undefined);
+      await this.refresher.close();
     }
   }
 
@@ -217,90 +205,6 @@ export class Counter {
       throw err;
     }
     this.free.push(db);
-  }
-
-  /**
-   * Settles transactions and refreshes metrics from the ledger, on a connection of its own:
-   * its UPDATE may wait for the writer's row locks, and the API's reads must not queue behind
-   * it. A refresh still running when the next is due is not doubled: they used to pile up on
-   * one connection during catch-ups, and /api/summary waited minutes behind them (the soak).
-   * One running for over counter.slowRefreshSeconds is reported once, with the step it is in: no
-   * transaction is marked applied meanwhile. A failure shows on /healthz until the next success.
-   */
-  refresh(): Promise<Summary | null> {
-    if (this.refreshing === null) {
-      this.refreshStarted = Date.now();
-      this.slowReported = false;
-      this.refreshing = this.refreshOnce().finally(() => {
-        this.refreshing = null;
-        this.refreshStep = null;
-      });
-    } else if (!this.slowReported && this.refreshStep !== null && Date.now() - this.refreshStarted > this.o.config.counter.slowRefreshSeconds * 1000) {
-      this.slowReported = true;
-      this.log.warn({ step: this.refreshStep, runningMs: Date.now() - this.refreshStarted }, `the ledger refresh is still ${this.refreshStep}; no transaction is marked applied until it ends`);
-    }
-    return this.refreshing;
-  }
-
-  private async refreshOnce(): Promise<Summary | null> {
-    try {
-      this.refresher ??= await connect(this.o.config.counter.url, {
-        applicationName: "zeroloss-counter-refresh",
-        onIdleError: (err) => {
-          this.log.debug({ err: err.message }, "the refresh's ledger connection failed; the next refresh reconnects");
-          this.refresher = null;
-        },
-      });
-      const db = this.refresher;
-      this.refreshStep = "marking applied transactions";
-      await markAppliedTransactions(db, this.o.config.counter.retainTransactionsSeconds, this.o.config.tallies.windowSize);
-      this.refreshStep = "probing Kafka's committed ends";
-      await withDeadline(this.probeStableEnds(db), PROBE_DEADLINE_MS, "probing Kafka's committed ends").catch((err: unknown) => {
-        // Kafka's committed end is one proof among others: the summary, the gauges and the next
-        // refresh go on without it (an outage must not stop the refresh).
-        this.noteError(err, "probing Kafka's committed end");
-      });
-      this.refreshStep = "summarising the ledger";
-      const s = await summary(db, this.o.config.counter.graceSeconds, this.slotWatch.state);
-      this.o.metrics.set(s);
-      this.latest = s;
-      this.refreshFailedAt = null;
-      return s;
-    } catch (err) {
-      this.noteError(err, "refreshing from the ledger");
-      this.refreshFailedAt ??= Date.now();
-      const r = this.refresher;
-      this.refresher = null;
-      await r?.end().catch(() => undefined); // its state is unknown after a failure
-      return null;
-    }
-  }
-
-  /**
-   * Where committed tallies claim offsets the counter has not read yet, asks Kafka for the
-   * partition's last stable offset (admin ListOffsets is read_committed). Claimed offsets at or
-   * past it are proven missing: the tally committed with them, before this probe.
-   */
-  private async probeStableEnds(db: Client): Promise<void> {
-    const ahead = await claimsAhead(db);
-    if (ahead.length === 0) return;
-    const admin = this.kafka.admin();
-    const ends: { topic: string; partition: number; claimsTo: bigint; stableEnd: bigint }[] = [];
-    try {
-      await admin.connect();
-      for (const topic of new Set(ahead.map((a) => a.topic))) {
-        const offsets = await admin.fetchTopicOffsets(topic);
-        for (const a of ahead.filter((x) => x.topic === topic)) {
-          const o = offsets.find((x) => x.partition === a.partition);
-          if (o !== undefined) ends.push({ ...a, stableEnd: BigInt(o.high) });
-        }
-      }
-    } catch (err) {
-      throw kafkaError(err, "reading the committed ends of partitions whose tallies claim unread offsets");
-    } finally {
-      await admin.disconnect();
-    }
-    await recordStableEnds(db, ends);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
