@@ -4,6 +4,7 @@
 import { quoteIdent } from "@zeroloss/checksum";
 import { ZerolossError } from "@zeroloss/errors";
 import type pg from "pg";
+import { pgBool } from "./booleans.js";
 import { query } from "./connect.js";
 
 export interface TableName {
@@ -193,7 +194,7 @@ export async function readKeyOrder(client: pg.Client, relationOid: number, what:
     [relationOid],
   );
   return rows.map((r) => {
-    const bytewise = r.bytewise === true || r.bytewise === "t";
+    const bytewise = pgBool(r.bytewise);
     const order = /^(smallint|integer|bigint)$/.test(r.type) ? "integer" : r.type === "uuid" || (bytewise && /^(text|character varying(\(\d+\))?)$/.test(r.type)) ? "bytes" : "sql";
     return { name: r.name, type: r.type, collation: r.coll, order };
   });
@@ -231,8 +232,7 @@ export async function keyIsAfter(
     `SELECT ROW(${cols.map((c, i) => cast(c, i + 1)).join(", ")}) > ROW(${cols.map((c, i) => cast(c, n + i + 1)).join(", ")}) AS after`,
     [...values, ...after],
   );
-  const v = rows[0]?.after;
-  return v === true || v === "t";
+  return pgBool(rows[0]?.after);
 }
 
 function missingKeyMessage(info: TableInfo): string {

@@ -12,3 +12,4 @@ export * from "./slot-check.js";
 export * from "./privileges.js";
 export * from "./transaction.js";
 export * from "./migrations.js";
+export * from "./booleans.js";

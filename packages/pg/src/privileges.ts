@@ -5,6 +5,7 @@ import { ZerolossError } from "@zeroloss/errors";
 import type pg from "pg";
 import { query } from "./connect.js";
 import { quoteIdent } from "@zeroloss/checksum";
+import { pgBool } from "./booleans.js";
 import { qualifiedName, quoteTable, type TableName } from "./catalog.js";
 
 export interface MissingPrivilege {
@@ -33,10 +34,9 @@ async function roleFacts(client: pg.Client): Promise<RoleFacts> {
   );
   const row = r[0];
   if (row === undefined) throw new ZerolossError("PG_FAILED", "reading the role's privileges returned no row");
-  return { ...row, superuser: row.superuser === true || String(row.superuser) === "t", replication: row.replication === true || String(row.replication) === "t" };
+  return { ...row, superuser: pgBool(row.superuser), replication: pgBool(row.replication) };
 }
 
-const truthy = (v: unknown): boolean => v === true || v === "t";
 
 /**
  * The producer's role on the source: REPLICATION (or rds_replication), SELECT on every chosen
@@ -60,16 +60,16 @@ export async function missingSourcePrivileges(client: pg.Client, tables: readonl
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
   for (const t of rows) {
-    if (!truthy(t.can_select)) missing.push({ privilege: "SELECT", on: `table ${qualifiedName(t)}`, grant: `GRANT SELECT ON ${quoteTable(t)} TO ${role};` });
+    if (!pgBool(t.can_select)) missing.push({ privilege: "SELECT", on: `table ${qualifiedName(t)}`, grant: `GRANT SELECT ON ${quoteTable(t)} TO ${role};` });
   }
   const exists = await query(client, "reading the publication", "SELECT 1 FROM pg_publication WHERE pubname = $1", [publication]);
   if (exists.length === 0) {
     const canCreate = await query<{ ok: unknown }>(client, "reading the role's privileges on the database", "SELECT has_database_privilege(current_database(), 'CREATE') AS ok");
-    if (!truthy(canCreate[0]?.ok)) {
+    if (!pgBool(canCreate[0]?.ok)) {
       missing.push({ privilege: "CREATE", on: `database ${f.db} (to create publication ${publication})`, grant: `GRANT CREATE ON DATABASE ${quoteIdent(f.db)} TO ${role};` });
     }
     for (const t of rows) {
-      if (!truthy(t.owns)) {
+      if (!pgBool(t.owns)) {
         missing.push({
           privilege: "ownership",
           on: `table ${qualifiedName(t)} (CREATE PUBLICATION … FOR TABLE needs its owner)`,
@@ -102,12 +102,12 @@ export async function missingTargetPrivileges(client: pg.Client, tables: readonl
             has_database_privilege(current_database(), 'CREATE') AS db_create`,
   );
   const s = schema[0];
-  if (s !== undefined && !truthy(s.exists) && !truthy(s.db_create)) {
+  if (s !== undefined && !pgBool(s.exists) && !pgBool(s.db_create)) {
     missing.push({ privilege: "CREATE", on: `database ${f.db} (to create the schema zeroloss)`, grant: `GRANT CREATE ON DATABASE ${quoteIdent(f.db)} TO ${role};` });
   }
-  if (s !== undefined && truthy(s.exists)) {
+  if (s !== undefined && pgBool(s.exists)) {
     for (const [p, ok] of [["USAGE", s.usage], ["CREATE", s.create]] as const) {
-      if (!truthy(ok)) missing.push({ privilege: p, on: "schema zeroloss", grant: `GRANT ${p} ON SCHEMA zeroloss TO ${role};` });
+      if (!pgBool(ok)) missing.push({ privilege: p, on: "schema zeroloss", grant: `GRANT ${p} ON SCHEMA zeroloss TO ${role};` });
     }
   }
   if (tables.length > 0) {

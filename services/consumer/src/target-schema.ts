@@ -13,7 +13,7 @@
 // and a truncate leaves its LSN in zeroloss.truncations.
 import { BOOKKEEPING_LOCK, migrateBookkeeping, TARGET_SHAPES } from "@zeroloss/bookkeeping";
 import { ZerolossError, type ErrorCode } from "@zeroloss/errors";
-import { inTransaction, missingTargetPrivileges, privilegeError, query, quoteIdent, quoteTable, type AppliedStep, type Client, type TableName } from "@zeroloss/pg";
+import { inTransaction, missingTargetPrivileges, pgBool, privilegeError, query, quoteIdent, quoteTable, type AppliedStep, type Client, type TableName } from "@zeroloss/pg";
 import type { EnvelopeColumn } from "@zeroloss/wire";
 
 /** The hidden column every target table carries. */
@@ -88,12 +88,7 @@ async function readTable(client: Client, table: TableName): Promise<{ columns: C
       WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord`,
     [oid],
   );
-  return { columns: columns.map((c) => ({ ...c, required: isTrue(c.required) })), key: key.map((k) => k.name) };
-}
-
-/** A boolean column as the pinned connections return it: PostgreSQL's text, `t` or `f`. */
-function isTrue(v: unknown): boolean {
-  return v === true || v === "t";
+  return { columns: columns.map((c) => ({ ...c, required: pgBool(c.required) })), key: key.map((k) => k.name) };
 }
 
 function describe(t: TableName): string {
@@ -225,7 +220,7 @@ export async function prepareTable(
         [quoteTable(table), lsn ?? "0/0"],
       )
     )[0];
-    const older = apply && lsn !== null && isTrue(fitted?.older);
+    const older = apply && lsn !== null && pgBool(fitted?.older);
     const fittedColumns: EnvelopeColumn[] = fitted === undefined ? [] : ((typeof fitted.columns === "string" ? JSON.parse(fitted.columns) : fitted.columns) as EnvelopeColumn[]);
     if (apply && !older && fitted !== undefined) {
       // A RENAME COLUMN: a column whose attnum the fitted list knew under another name, which
