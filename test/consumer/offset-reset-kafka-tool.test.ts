@@ -11,12 +11,11 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { pollUntil, type DetachedState } from "@zeroloss/devstack";
-import { readToEnd } from "@zeroloss/kafka";
-import { decodeTally, topicNames, type Tally } from "@zeroloss/wire";
-import { pipelineFixture, sourceClient, tableDigest, waitForEqual, type PipelineFixture, type TableSpec } from "./harness.js";
+import { topicNames } from "@zeroloss/wire";
+import { pipelineFixture, sourceClient, type PipelineFixture } from "./harness.js";
+import { createAccounts, damageTarget, expectReplayed, streamChanges } from "./replay-scenario.js";
 
 const CLI = resolve(import.meta.dirname, "../../packages/cli/bin/zeroloss.js");
-const ACCOUNTS: TableSpec = { name: "public.accounts", columns: ["id", "owner", "balance"], key: ["id"] };
 
 /** A run folder whose detached stack is the shared one: `zeroloss dev kafka` finds its brokers there, as in a user's. */
 function detachedRunDir(kafka: readonly string[]): string {
@@ -35,11 +34,6 @@ function detachedRunDir(kafka: readonly string[]): string {
   };
   writeFileSync(join(dir, "detached.json"), JSON.stringify(state));
   return dir;
-}
-
-async function appliedLsns(client: pg.Client): Promise<Map<string, string>> {
-  const r = await client.query<{ id: string; lsn: string }>(`SELECT id, _zeroloss_lsn::text AS lsn FROM accounts`);
-  return new Map(r.rows.map((x) => [x.id, x.lsn]));
 }
 
 describe("offset reset with Kafka's kafka-consumer-groups", () => {
@@ -70,8 +64,7 @@ describe("offset reset with Kafka's kafka-consumer-groups", () => {
     f = await pipelineFixture(inject("stack"), "kafka_tool_reset", { source: { snapshot: { bulk: false } } });
     runDir = detachedRunDir(inject("stack").kafka);
     src = await sourceClient(f);
-    await src.query(`CREATE TABLE accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(18,4))`);
-    await src.query(`INSERT INTO accounts SELECT i, 'owner ' || i, i FROM generate_series(1, 200) i`);
+    await createAccounts(src, 200);
   });
 
   afterAll(async () => {
@@ -83,14 +76,8 @@ describe("offset reset with Kafka's kafka-consumer-groups", () => {
   it("resets the zeroloss group to earliest; the consumer replays every record and the target ends the same, repaired", async () => {
     const producer = await f.start();
     let consumer = await f.startConsumer();
-    await waitForEqual(f, src, [ACCOUNTS], [producer, consumer]); // the snapshot; the changes below are streamed
-    await src.query(`UPDATE accounts SET balance = balance * 2 WHERE id % 3 = 0`);
-    await src.query(`DELETE FROM accounts WHERE id % 10 = 0`);
-    await waitForEqual(f, src, [ACCOUNTS], [producer, consumer]);
-    const before = await tableDigest(f.target, ACCOUNTS.name, ACCOUNTS.columns, ACCOUNTS.key);
-    const lsnsBefore = await appliedLsns(f.target);
+    const before = await streamChanges(f, src, [producer, consumer]);
     const records = await f.recordsRaw("public.accounts");
-    const dataRecords = records.length;
     const topic = topicNames(f.prefix).data("public", "accounts");
     // Wait for the consumer's commits to pass every record: the reset must be seen to move them.
     const ends = new Map<string, number>();
@@ -110,10 +97,7 @@ describe("offset reset with Kafka's kafka-consumer-groups", () => {
     expect([...(await committed()).values()].every((o) => Number(o) > 0)).toBe(true);
 
     expect(await consumer.stop()).toBe(0);
-    // Damage by hand: a changed value, a removed row, and a row the stream deleted.
-    await f.target.query(`UPDATE accounts SET balance = 0 WHERE id = 7`);
-    await f.target.query(`DELETE FROM accounts WHERE id = 8`);
-    await f.target.query(`INSERT INTO accounts (id, owner, balance) VALUES (20, 'deleted at the source', 0)`);
+    await damageTarget(f);
 
     const done = kafkaTool(...reset);
     expect(done.err).toBe("");
@@ -131,23 +115,7 @@ describe("offset reset with Kafka's kafka-consumer-groups", () => {
     }
 
     consumer = await f.startConsumer();
-    const tallies = await pollUntil(
-      async () => {
-        const t: Tally[] = [];
-        await readToEnd(f.kafka, topicNames(f.prefix).tallies, (r) => t.push(decodeTally(r.value)));
-        const replayed = t.filter((x) => x.stage === "written" && x.replay === true);
-        return replayed.reduce((s, x) => s + x.count, 0) >= dataRecords ? replayed : undefined;
-      },
-      { timeoutMs: 60_000, what: "written tallies marked replay for every data record" },
-    );
-    expect(tallies.reduce((s, x) => s + x.count, 0)).toBe(dataRecords);
-    // Only row 8, removed by hand, is applied again from its last record; row 7 (altered) is
-    // rewritten at the LSN it already had, counted a duplicate, like every other record.
-    expect(tallies.reduce((s, x) => s + (x.detail?.["applied"] ?? 0), 0)).toBe(1);
-
-    await waitForEqual(f, src, [ACCOUNTS], [producer, consumer]);
-    expect(await tableDigest(f.target, ACCOUNTS.name, ACCOUNTS.columns, ACCOUNTS.key)).toEqual(before);
-    expect(await appliedLsns(f.target)).toEqual(lsnsBefore);
+    await expectReplayed(f, src, [producer, consumer], before);
     await producer.stop();
   });
 });
