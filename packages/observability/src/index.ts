@@ -38,3 +38,4 @@ export * from "./http.js";
 export * from "./service.js";
 export * from "./scrape.js";
 export * from "./service-setup.js";
+export * from "./error-record.js";

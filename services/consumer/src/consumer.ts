@@ -17,7 +17,7 @@ import type { Config } from "@zeroloss/config";
 import { backoff, describeError, type ErrorCode, type ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
 import { awaitWithHeartbeat, createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
-import type { Health } from "@zeroloss/observability";
+import { ErrorRecord, type Health } from "@zeroloss/observability";
 import { connect, describeUrl, missingTargetPrivileges, privilegeError, serviceError } from "@zeroloss/pg";
 import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
 import { topicNames, type TopicNames } from "@zeroloss/wire";
@@ -59,7 +59,7 @@ export class Consumer {
   private readonly kafka: Kafka;
   private readonly outbox: OutboxPublisher;
   private readonly svc: GroupService;
-  private lastError: ZerolossError | null = null;
+  private readonly errors: ErrorRecord;
   private readonly stoppedPartitions = new Map<string, StoppedPartition>();
   private readonly free: TargetConnection[] = [];
   private readonly tables: TargetTables;
@@ -78,6 +78,7 @@ export class Consumer {
 
   constructor(private readonly o: ConsumerOptions) {
     this.log = o.log;
+    this.errors = new ErrorRecord(o.metrics.errors, o.log);
     this.failpoints = o.failpoints ?? Failpoints.none;
     this.topics = topicNames(o.config.kafka.topicPrefix);
     const registry = o.config.kafka.registry;
@@ -144,7 +145,7 @@ export class Consumer {
       details: {
         group: this.o.config.consumer.group,
         stoppedPartitions: stopped,
-        ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
+        ...this.errors.health(),
       },
     };
   }
@@ -367,11 +368,7 @@ export class Consumer {
   }
 
   private noteError(err: unknown, what: string): ZerolossError {
-    const e = serviceError(err, what);
-    this.lastError = e;
-    this.o.metrics.errors.inc({ code: e.code });
-    this.log.debug({ err: describeError(err), code: e.code, what }, "error");
-    return e;
+    return this.errors.note(serviceError(err, what), what, err);
   }
 
   private backoff() {

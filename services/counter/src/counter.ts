@@ -12,7 +12,7 @@ import { AvroRegistry } from "@zeroloss/avro";
 import type { Config } from "@zeroloss/config";
 import { backoff, describeError, ZerolossError } from "@zeroloss/errors";
 import { createKafka, DatabaseGroupCommit, GroupService, kafkaError, waitWithHeartbeat } from "@zeroloss/kafka";
-import type { Health } from "@zeroloss/observability";
+import { ErrorRecord, type Health } from "@zeroloss/observability";
 import { connect, inTransaction, serviceError, type Client } from "@zeroloss/pg";
 import { rowsOfRecord, topicNames, type TopicNames } from "@zeroloss/wire";
 import type { EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
@@ -73,7 +73,7 @@ export class Counter {
   private readonly kafka: Kafka;
   private readonly svc: GroupService;
   private readonly slotWatch: SlotWatch;
-  private lastError: ZerolossError | null = null;
+  private readonly errors: ErrorRecord;
   private readonly free: Client[] = [];
   private reader: Client | null = null;
   private readonly refresher: LedgerRefresh;
@@ -87,6 +87,7 @@ export class Counter {
 
   constructor(private readonly o: CounterOptions) {
     this.log = o.log;
+    this.errors = new ErrorRecord(o.metrics.errors, o.log);
     this.writes = new DatabaseGroupCommit<Counted, CountOutcome>({
       slots: 1, // one writer: concurrent ones waited on each other's row locks (bench/README.md, "End to end")
       // The counter is not on the data's path: gathering batches for a while costs only how
@@ -148,7 +149,7 @@ export class Counter {
         group: this.o.config.counter.group,
         assignedPartitions: this.assigned,
         ...(latest === null ? {} : { ok: latest.ok, windows: latest.windows, transactions: latest.transactions }),
-        ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
+        ...this.errors.health(),
         ...(slow === null ? {} : { slowRefresh: slow }),
       },
     };
@@ -380,10 +381,6 @@ export class Counter {
   }
 
   private noteError(err: unknown, what: string): ZerolossError {
-    const e = serviceError(err, what);
-    this.lastError = e;
-    this.o.metrics.errors.inc({ code: e.code });
-    this.log.debug({ err: describeError(err), code: e.code, what }, "error");
-    return e;
+    return this.errors.note(serviceError(err, what), what, err);
   }
 }

@@ -9,7 +9,7 @@ import type { Config } from "@zeroloss/config";
 import { describeError, ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
 import { createKafka, ensureTopics, kafkaError, readCheckpoint, type TopicSpec } from "@zeroloss/kafka";
-import type { Health } from "@zeroloss/observability";
+import { ErrorRecord, type Health } from "@zeroloss/observability";
 import {
   checkServer,
   checkSlotAgainstCheckpoint,
@@ -81,7 +81,7 @@ export class Producer {
   private phase: Phase = "starting";
   private streamer: Streamer | null = null;
   private lastProgress = Date.now();
-  private lastError: ZerolossError | null = null;
+  private readonly errors: ErrorRecord;
   private wake: (() => void) | null = null;
   private resnapshot: boolean;
   /** Cleared once the acceptance is durable (or there was no gap): a later gap stops the producer again. */
@@ -90,6 +90,7 @@ export class Producer {
 
   constructor(private readonly o: ProducerOptions) {
     this.log = o.log;
+    this.errors = new ErrorRecord(o.metrics.errors, o.log);
     this.topics = topicNames(o.config.kafka.topicPrefix);
     const registry = o.config.kafka.registry;
     this.encoding = o.config.kafka.encoding === "avro" && registry !== undefined ? avroEncoding(new AvroRegistry(registry)) : JSON_ENCODING;
@@ -109,7 +110,7 @@ export class Producer {
       details: {
         durableLsn: this.streamer === null ? null : formatLsn(this.streamer.durableLsn),
         secondsSinceProgress: Math.round((Date.now() - this.lastProgress) / 1000),
-        ...(this.lastError === null ? {} : { lastError: { code: this.lastError.code, message: this.lastError.message } }),
+        ...this.errors.health(),
       },
     };
   }
@@ -132,8 +133,7 @@ export class Producer {
         }
       } catch (err) {
         const e = err instanceof ZerolossError ? err : new ZerolossError("PRODUCER_FAILED", describeError(err), { cause: err });
-        this.lastError = e;
-        this.o.metrics.errors.inc({ code: e.code });
+        this.errors.note(e, "running the pipeline", err);
         if (this.stopped) break;
         if (!e.retriable) {
           this.setPhase("failed");
