@@ -1,6 +1,7 @@
 // inTransaction, the one transaction helper: work commits as a whole, a failure rolls all
 // of it back and surfaces the error that caused it (not a ROLLBACK's), and the advisory
-// lock option serialises two transactions that share a key.
+// lock option serialises two transactions that share a key; quoteLiteral is safe under either
+// standard_conforming_strings.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTestDatabase, pollUntil, type TestDatabase } from "@zeroloss/devstack";
@@ -49,6 +50,18 @@ describe("inTransaction", () => {
     expect((await a.query<{ s: string }>("SELECT 'ok' AS s")).rows[0]?.s).toBe("ok");
     // A failing statement's error names the step it was in.
     await expect(inTransaction(a, "a bad statement", () => query(a, "selecting from nowhere", "SELECT * FROM no_such_table"))).rejects.toThrow(/selecting from nowhere/);
+  });
+
+  it("quoteLiteral reads back the same text whether standard_conforming_strings is on or off", async () => {
+    const awkward = ["plain", "it's", "C:\\temp\\", "\\'; SELECT 1; --", "back\\slash 'and' quote"];
+    for (const setting of ["on", "off"]) {
+      await a.query(`SET standard_conforming_strings = ${setting}`);
+      for (const v of awkward) {
+        const r = await a.query<{ v: string }>(`SELECT ${quoteLiteral(v)} AS v`);
+        expect(r.rows[0]?.v, `${JSON.stringify(v)} with standard_conforming_strings ${setting}`).toBe(v);
+      }
+    }
+    await a.query("RESET standard_conforming_strings");
   });
 
   it("with advisoryLock, a second transaction on the same key waits for the first to end", async () => {

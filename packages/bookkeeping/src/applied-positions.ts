@@ -1,5 +1,5 @@
 // Reading the consumer's applied positions from outside the consumer: the verifier watches
-// them to tell when the target has caught up. The consumer writes them (apply.ts there).
+// them to tell when the target has caught up. The consumer writes them (target-transaction.ts there).
 import { query, quoteIdent, type Client } from "@zeroloss/pg";
 import { APPLIED_POSITIONS, type AppliedPositionRow } from "./tables.js";
 

@@ -14,7 +14,7 @@
 // Length prefixes make the encoding unambiguous: no two different rows encode alike.
 import { hash } from "node:crypto";
 
-export { quoteIdent, quoteLiteral } from "./sql-quote.js";
+export { quoteIdent, quoteLiteral, quoteReplicationLiteral } from "./sql-quote.js";
 
 /** The marker for a column whose value PostgreSQL did not send because it was unchanged (TOAST). */
 export const UNCHANGED: unique symbol = Symbol.for("zeroloss.unchanged-toast");

@@ -8,10 +8,20 @@ export function quoteIdent(name: string): string {
 }
 
 /**
- * `'text'` for a standard_conforming_strings session (the default since PostgreSQL 9.1,
- * and what zeroloss's connections use): only the quote is doubled. Prefer a bind
- * parameter; this is for statements that take none (SET, replication commands, DDL).
+ * A string literal that reads the same whatever `standard_conforming_strings` is (a source
+ * database may set it off): `'text'`, or `E'te\\xt'` with backslashes doubled when it holds
+ * any, as node-postgres's escapeLiteral writes it. Prefer a bind parameter; this is for
+ * statements that take none (COPY, SET, DDL).
  */
 export function quoteLiteral(value: string): string {
+  const quoted = value.replace(/'/g, "''");
+  return value.includes("\\") ? `E'${quoted.replace(/\\/g, "\\\\")}'` : `'${quoted}'`;
+}
+
+/**
+ * A string in a replication command (START_REPLICATION's options): that grammar has no E''
+ * strings and no backslash escapes, only doubled quotes.
+ */
+export function quoteReplicationLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }

@@ -1,4 +1,4 @@
-export { quoteIdent, quoteLiteral } from "@zeroloss/checksum";
+export { quoteIdent, quoteLiteral, quoteReplicationLiteral } from "@zeroloss/checksum";
 export * from "./lsn.js";
 export * from "./settings.js";
 export * from "./errors.js";

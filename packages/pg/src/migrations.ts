@@ -167,7 +167,9 @@ export async function migrate(client: pg.Client, o: MigrateOptions): Promise<Mig
         await query(client, `recording step ${next.version} in ${o.schema}.migrations`, `INSERT INTO ${table} (version, name) VALUES ($1, $2)`, [next.version, next.name]);
         return { at: version, step: next };
       },
-      { advisoryLock: o.lock },
+      // READ COMMITTED whatever the role's default: the version table is read after the lock
+      // is granted, so it sees what the runner that held the lock committed.
+      { advisoryLock: o.lock, begin: "BEGIN ISOLATION LEVEL READ COMMITTED" },
     );
     from ??= at;
     if (step === null) break;

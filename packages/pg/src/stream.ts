@@ -12,7 +12,7 @@ import { ZerolossError } from "@zeroloss/errors";
 import { LogicalReplicationService } from "pg-logical-replication";
 import { AbstractPlugin } from "pg-logical-replication/dist/output-plugins/abstract.plugin.js";
 import type pg from "pg";
-import { quoteIdent, quoteLiteral } from "@zeroloss/checksum";
+import { quoteIdent, quoteReplicationLiteral } from "@zeroloss/checksum";
 import { clientConfig } from "./connect.js";
 import { pgError } from "./errors.js";
 import { formatLsn, parseLsn, type Lsn } from "./lsn.js";
@@ -31,7 +31,7 @@ class Pgoutput extends AbstractPlugin<{ publication: string; onParsed: () => voi
     const publicationNames = quoteIdent(this.options.publication);
     const sql =
       `START_REPLICATION SLOT ${quoteIdent(slotName)} LOGICAL ${formatLsn(parseLsn(lastLsn))} ` +
-      `(proto_version '1', publication_names ${quoteLiteral(publicationNames)}, messages 'true', binary 'false')`;
+      `(proto_version '1', publication_names ${quoteReplicationLiteral(publicationNames)}, messages 'true', binary 'false')`;
     return client.query(sql);
   }
 }

@@ -54,7 +54,7 @@ export interface PartitionSummary {
   kafkaLag: number;
   /** Records in Kafka the consumer has not (yet) reported written. */
   targetLag: number;
-  /** The last offset of the unbroken run of settled windows from the partition's start, or null. */
+  /** The last offset of the unbroken run of balanced windows from the partition's start, or null. */
   lastBalancedOffset: number | null;
 }
 

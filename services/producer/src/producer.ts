@@ -221,7 +221,8 @@ export class Producer {
     // again a few times before planStart calls it a gap: right after a broker outage the
     // last commit's checkpoint may not be readable yet (a 2026-12-06 CI run stopped 21 kB
     // behind, after a broker restart, on a pipeline with no gap).
-    for (const waitMs of this.resnapshot ? [] : SLOT_AHEAD_REREADS_MS) {
+    // A lost slot is planStart's to refuse at once: nothing to read again for it.
+    for (const waitMs of this.resnapshot || slot.walStatus === "lost" ? [] : SLOT_AHEAD_REREADS_MS) {
       const verdict = checkSlotAgainstCheckpoint(checkpoint, slot);
       if (verdict.ok) break;
       this.log.info({ slot: src.slot, confirmedFlushLsn: verdict.ahead.slot, checkpointLsn: verdict.ahead.checkpoint, retryInMs: waitMs }, "the slot is ahead of the checkpoint read from Kafka; reading it again before calling it a gap");

@@ -20,8 +20,9 @@ export const DEV_KAFKA_USAGE = `usage: zeroloss dev kafka <tool> [args…]
 
 Runs Apache Kafka's own tool (what kafka-<tool>.sh of a Kafka distribution runs) with the
 jars of the local stack, against the detached stack (\`zeroloss dev up --detach\`):
---bootstrap-server is its brokers unless given, and a secure stack's TLS and SASL settings
-go in a --command-config file unless one is given. Tools:
+--bootstrap-server is its brokers unless given, and then a secure stack's TLS and SASL
+settings go in a --command-config file unless one is given. With your own
+--bootstrap-server no stack is read: give --command-config yourself if it needs one. Tools:
 ${kafkaToolList()}
 
 example: zeroloss dev kafka consumer-groups --group zeroloss --reset-offsets --to-earliest --all-topics --execute`;
