@@ -8,12 +8,13 @@
 import { relationSchema, rowRecord } from "../../services/producer/dist/envelopes.js";
 import { planBatch } from "../../services/consumer/dist/batch.js";
 import { copyText } from "../../services/consumer/dist/apply-rows.js";
-import { EnvelopeDecoder, topicNames } from "@zeroloss/wire";
+import { EnvelopeReader } from "@zeroloss/avro";
+import { topicNames } from "@zeroloss/wire";
 import { ENVELOPE_COLUMNS, hotPathRow } from "../common.mjs";
 
 const RECORDS = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
-const decoder = new EnvelopeDecoder();
+const decoder = new EnvelopeReader(null); // JSON only: no registry
 const BATCH = 8000; // about what one 8 MiB fetch of this row holds
 const topics = topicNames("bench");
 const columns = ENVELOPE_COLUMNS;
