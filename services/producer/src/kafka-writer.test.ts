@@ -8,7 +8,9 @@ import type { Kafka } from "kafkajs";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { Failpoints } from "@zeroloss/failpoints";
-import { controlSends, KafkaWriter, noteRun, type WindowTally } from "./kafka-writer.js";
+import { noteRun, type WindowTally } from "./emitted-tallies.js";
+import { KafkaWriter } from "./kafka-writer.js";
+import { controlSends } from "./send-sizes.js";
 import { ProducerMetrics } from "./metrics.js";
 
 interface Call {

@@ -20,10 +20,12 @@
 import { ZerolossError } from "@zeroloss/errors";
 import type { Failpoints } from "@zeroloss/failpoints";
 import { kafkaError, partitionForKey } from "@zeroloss/kafka";
-import { encodeJson, windowPieces, type Checkpoint, type Manifest, type Tally, type TopicNames } from "@zeroloss/wire";
+import { encodeJson, type Checkpoint, type Manifest, type Tally, type TopicNames } from "@zeroloss/wire";
 import { CompressionTypes, type Kafka, type Message, type Producer, type Transaction } from "kafkajs";
 import type { Logger } from "pino";
 import type { BuiltManifest } from "./manifest.js";
+import { noteRun, type WindowTally } from "./emitted-tallies.js";
+import { controlSends, PARTITION_BATCH_LIMIT, PARTITION_BYTES, REQUEST_BYTES } from "./send-sizes.js";
 import type { ProducerMetrics } from "./metrics.js";
 
 export interface WriterOptions {
@@ -37,77 +39,6 @@ export interface WriterOptions {
   readonly metrics: ProducerMetrics;
   /** producer.before-kafka-commit and producer.after-kafka-commit (fault injection; Failpoints.none in production). */
   readonly failpoints: Failpoints;
-}
-
-/**
- * The broker refuses a partition's record batch over message.max.bytes (1 MiB by default):
- * send before any partition's buffer reaches PARTITION_BYTES. A request may carry many
- * partitions; REQUEST_BYTES bounds memory. Larger requests mean fewer round trips, which
- * is most of the producer's waiting (bench/README.md, "Producer").
- */
-const PARTITION_BYTES = 900 * 1024;
-/** A record that would take its partition's buffer past this is sent in the next batch: a bulk snapshot record is up to ~300 KiB. */
-const PARTITION_BATCH_LIMIT = 1000 * 1024;
-const REQUEST_BYTES = 8 * 1024 * 1024;
-
-/**
- * The control records of a transaction (each topic's go to its partition 0), cut into sends
- * whose batch per topic stays below PARTITION_BYTES: a transaction of thousands of source
- * transactions has thousands of manifests, more than the broker takes in one batch.
- */
-export function controlSends(records: readonly { topic: string; key: string; value: Buffer }[]): { topic: string; messages: Message[] }[][] {
-  const sends: { topic: string; messages: Message[] }[][] = [];
-  let current = new Map<string, Message[]>();
-  let bytes = new Map<string, number>();
-  for (const { topic, key, value } of records) {
-    const size = value.length + Buffer.byteLength(key) + 64;
-    if ((bytes.get(topic) ?? 0) + size > PARTITION_BYTES && (current.get(topic)?.length ?? 0) > 0) {
-      sends.push([...current].map(([t, messages]) => ({ topic: t, messages })));
-      current = new Map();
-      bytes = new Map();
-    }
-    let list = current.get(topic);
-    if (list === undefined) current.set(topic, (list = []));
-    list.push({ key, value, partition: 0 });
-    bytes.set(topic, (bytes.get(topic) ?? 0) + size);
-  }
-  if (current.size > 0) sends.push([...current].map(([t, messages]) => ({ topic: t, messages })));
-  return sends;
-}
-
-/**
- * Notes the offsets [base, base + count) one send got in a partition: one tally per window and
- * unbroken run of offsets. A later send of the same transaction may land after the other
- * lane's commit marker, and a tally's range must hold records only (the counter compares
- * ranges with what Kafka holds). The current run of a window is keyed by the window; an
- * earlier one moves to a key with its first offset.
- */
-export function noteRun(tallies: Map<string, WindowTally>, topic: string, partition: number, base: number, rows: readonly number[], windowSize: number): void {
-  for (const { windowStart, from, to } of windowPieces(base, base + rows.length, windowSize)) {
-    let pieceRows = 0;
-    for (let i = from - base; i < to - base; i++) pieceRows += rows[i] ?? 1;
-    const k = `${topic}\u0000${partition}\u0000${windowStart}`;
-    const t = tallies.get(k);
-    if (t !== undefined && t.lastOffset + 1 === from) {
-      t.count += to - from;
-      t.rows += pieceRows;
-      t.lastOffset = to - 1;
-    } else {
-      if (t !== undefined) tallies.set(`${k}\u0000${t.firstOffset}`, t);
-      tallies.set(k, { topic, partition, windowStart, count: to - from, rows: pieceRows, firstOffset: from, lastOffset: to - 1 });
-    }
-  }
-}
-
-export interface WindowTally {
-  topic: string;
-  partition: number;
-  windowStart: number;
-  count: number;
-  /** The rows the records hold (rowsOfRecord). */
-  rows: number;
-  firstOffset: number;
-  lastOffset: number;
 }
 
 /** Buffered records of one topic by partition, and their sizes. */
