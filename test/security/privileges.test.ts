@@ -113,6 +113,8 @@ describe("roles and grants", () => {
     expect(await consumer.exitWithin(45_000)).toBe(1);
     expect(consumer.output()).toContain("PG_PRIVILEGE_MISSING");
     expect(consumer.output()).toContain(`GRANT CREATE ON DATABASE \\"${target.name}\\" TO \\"${consumerRole}\\"`);
+    // target.sessionReplicationRole replica (the default): the right to set it, granted per parameter.
+    expect(consumer.output()).toContain(`GRANT SET ON PARAMETER session_replication_role TO \\"${consumerRole}\\"`);
 
     const owner = await connect(target.url, { applicationName: "test-privileges" });
     await owner.query("CREATE TABLE accounts (id int PRIMARY KEY, owner text)");
@@ -120,13 +122,15 @@ describe("roles and grants", () => {
     await owner.end();
     const limited = await connect(asRole(target.url, consumerRole, password), { applicationName: "test-privileges" });
     try {
-      const { role, missing } = await missingTargetPrivileges(limited, [{ schema: "public", name: "accounts" }]);
+      const { role, missing } = await missingTargetPrivileges(limited, [{ schema: "public", name: "accounts" }], { replicaRole: true });
       expect(role).toBe(consumerRole);
       expect(missing).toContainEqual({
         privilege: "INSERT, UPDATE, DELETE",
         on: "table public.accounts",
         grant: `GRANT INSERT, UPDATE, DELETE ON "public"."accounts" TO "${consumerRole}";`,
       });
+      expect(missing).toContainEqual(expect.objectContaining({ privilege: "SET ON PARAMETER session_replication_role", grant: `GRANT SET ON PARAMETER session_replication_role TO "${consumerRole}";` }));
+
     } finally {
       await limited.end();
     }

@@ -128,6 +128,13 @@ export const configSchema = z.strictObject({
     passwordFile: pgPasswordFile,
     /** A source column list that differs from the target table: apply (add columns, widen types; stop on anything else) or stop. */
     schemaChanges: z.enum(["apply", "stop"]).default("apply"),
+    /**
+     * session_replication_role of the consumer's target connections. replica (the default, as
+     * PostgreSQL's own apply workers run): foreign keys and ordinary triggers do not fire on
+     * applied rows, so batches of different tables and partitions may land in any order;
+     * origin: they fire, and a row whose parent is not applied yet stops its partition.
+     */
+    sessionReplicationRole: z.enum(["replica", "origin"]).default("replica"),
   }),
   kafka: z
     .strictObject({

@@ -86,13 +86,34 @@ export async function missingSourcePrivileges(client: pg.Client, tables: readonl
  * database while it is missing, USAGE and CREATE on it once it exists) and, for each given
  * existing target table, SELECT, INSERT, UPDATE and DELETE (a source TRUNCATE is applied as a
  * DELETE). Ownership for target.schemaChanges apply is not checked here: a table that needs
- * no change needs none.
+ * no change needs none. With `replicaRole` (target.sessionReplicationRole replica), the
+ * right to set session_replication_role: a parameter only superusers set, unless granted
+ * with GRANT SET ON PARAMETER (PostgreSQL 15 and later).
  */
-export async function missingTargetPrivileges(client: pg.Client, tables: readonly TableName[] = []): Promise<{ role: string; missing: MissingPrivilege[] }> {
+export async function missingTargetPrivileges(
+  client: pg.Client,
+  tables: readonly TableName[] = [],
+  options: { readonly replicaRole?: boolean } = {},
+): Promise<{ role: string; missing: MissingPrivilege[] }> {
   const f = await roleFacts(client);
   if (f.superuser) return { role: f.role, missing: [] };
   const role = quoteIdent(f.role);
   const missing: MissingPrivilege[] = [];
+  if (options.replicaRole === true) {
+    // has_parameter_privilege does not exist before 15: asked only where it does.
+    const version = await query<{ v: string }>(client, "reading the server's version", "SELECT current_setting('server_version_num') AS v");
+    const set =
+      Number(version[0]?.v ?? 0) >= 150000
+        ? await query<{ ok: unknown }>(client, "reading the role's right to set session_replication_role", "SELECT has_parameter_privilege('session_replication_role', 'SET') AS ok")
+        : [];
+    if (!pgBool(set[0]?.ok)) {
+      missing.push({
+        privilege: "SET ON PARAMETER session_replication_role",
+        on: "the parameter session_replication_role (target.sessionReplicationRole: replica; PostgreSQL 14 only lets superusers set it)",
+        grant: `GRANT SET ON PARAMETER session_replication_role TO ${role};`,
+      });
+    }
+  }
   const schema = await query<{ exists: unknown; usage: unknown; create: unknown; db_create: unknown }>(
     client,
     "reading the role's privileges on the bookkeeping schema",

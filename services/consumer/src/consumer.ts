@@ -18,7 +18,7 @@ import { backoff, describeError, type ErrorCode, type ZerolossError } from "@zer
 import { Failpoints } from "@zeroloss/failpoints";
 import { awaitWithHeartbeat, createKafka, GroupService, waitWithHeartbeat } from "@zeroloss/kafka";
 import { ErrorRecord, type Health } from "@zeroloss/observability";
-import { connect, describeUrl, missingTargetPrivileges, privilegeError, serviceError } from "@zeroloss/pg";
+import { connect, describeUrl, missingTargetPrivileges, privilegeError, query, serviceError } from "@zeroloss/pg";
 import { AvroRegistry, EnvelopeReader } from "@zeroloss/avro";
 import { topicNames, type TopicNames } from "@zeroloss/wire";
 import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from "kafkajs";
@@ -167,7 +167,7 @@ export class Consumer {
 
   private async setUp(): Promise<void> {
     const ddl = await this.tables.connection();
-    const privileges = await missingTargetPrivileges(ddl);
+    const privileges = await missingTargetPrivileges(ddl, [], { replicaRole: this.o.config.target.sessionReplicationRole === "replica" });
     if (privileges.missing.length > 0) throw privilegeError("consumer", `the target (${describeUrl(this.o.config.target.url)})`, privileges.role, privileges.missing);
     await ensureBookkeeping(ddl, (step) => this.log.info({ schema: step.schema, version: step.version, step: step.name, ms: step.ms }, "applied a schema migration in the target"));
     void this.outbox.drain(); // what a previous run left behind
@@ -359,12 +359,19 @@ export class Consumer {
   private async acquire(): Promise<TargetConnection> {
     const c = this.free.pop();
     if (c !== undefined) return c;
-    return new TargetConnection(
-      await connect(this.o.config.target.url, {
-        applicationName: "zeroloss-consumer",
-        onIdleError: (err) => this.log.debug({ err: err.message }, "an idle target connection failed; the next batch on it reconnects"),
-      }),
-    );
+    const client = await connect(this.o.config.target.url, {
+      applicationName: "zeroloss-consumer",
+      onIdleError: (err) => this.log.debug({ err: err.message }, "an idle target connection failed; the next batch on it reconnects"),
+    });
+    try {
+      // For the session, as PostgreSQL's apply workers run (docs/consumer.md, "Foreign keys
+      // and triggers"): the batches of different partitions commit in any order.
+      await query(client, "setting session_replication_role", `SET session_replication_role = ${this.o.config.target.sessionReplicationRole}`);
+    } catch (err) {
+      await client.end().catch(() => undefined); // the error below is what matters
+      throw err;
+    }
+    return new TargetConnection(client);
   }
 
   private noteError(err: unknown, what: string): ZerolossError {
