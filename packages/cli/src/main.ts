@@ -8,6 +8,7 @@ import { DEV_KAFKA_USAGE, devKafka } from "./commands/dev-kafka.js";
 import { demoCommand } from "./commands/demo/demo.js";
 import { runService } from "./commands/service.js";
 import { replayCommand, parseOffsetTarget } from "./commands/replay.js";
+import { parseMargin, sequencesSyncCommand } from "./commands/sequences.js";
 import { slotDropCommand, slotStatusCommand } from "./commands/slot.js";
 import { snapshotCommand } from "./commands/snapshot.js";
 import { statusCommand } from "./commands/status.js";
@@ -232,6 +233,26 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .exitOverride()
     .action(async (opts: { config?: string; yes: boolean }) => {
       setExit(await slotDropCommand(opts));
+    });
+
+  const sequences = program
+    .command("sequences")
+    .description("the target's sequences, which logical replication does not carry")
+    .exitOverride();
+
+  sequences
+    .command("sync")
+    .description(
+      "set each target sequence of the replicated tables (serial, identity, defaults, standalone ones source.tables matches) to the source's next value " +
+        "plus the margin, never back; exit 0 when all are in sync after it, 1 when one is missing on the target or out of range (nothing is set then)",
+    )
+    .option(...configFlag)
+    .option("--margin <n>", "set each this far past the source's next value (default: sequences.margin, 0)", parseMargin)
+    .option("--dry-run", "report what would be set, change nothing", false)
+    .option("--json", "print the report as JSON on stdout", false)
+    .exitOverride()
+    .action(async (opts: { config?: string; margin?: bigint; dryRun: boolean; json: boolean }) => {
+      setExit(await sequencesSyncCommand(opts));
     });
 
   return program;

@@ -304,6 +304,16 @@ export const configSchema = z.strictObject({
       intervalSeconds: 300,
       http: { port: 9403, host: "127.0.0.1" },
     }),
+  /** `zeroloss sequences sync` (docs/operations.md, "Sequences"). */
+  sequences: z
+    .strictObject({
+      /**
+       * Added to each source sequence's next value when the target's is set: room for the values
+       * the source hands out until the application moves (0 at cutover, with writes fenced).
+       */
+      margin: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+    })
+    .default({ margin: 0 }),
   log: z
     .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
     .default({ level: "info" }),

@@ -437,6 +437,16 @@ export const ERROR_CODES = {
   CONSUMER_START_FAILED: { area: "cli", retriable: false, meaning: "The CLI could not start the consumer's process; the message gives the system's error." },
   COUNTER_START_FAILED: { area: "cli", retriable: false, meaning: "The CLI could not start the counter's process; the message gives the system's error." },
   VERIFIER_START_FAILED: { area: "cli", retriable: false, meaning: "The CLI could not start the verifier's process; the message gives the system's error." },
+  SEQUENCE_MISSING_ON_TARGET: {
+    area: "cli",
+    retriable: false,
+    meaning: "`zeroloss sequences sync` found sequences of the source (of the replicated tables, or standalone ones `source.tables` matches) that the target has no sequence of the same name for, and set none: create them on the target, then run it again (`docs/operations.md`, \"Sequences\").",
+  },
+  SEQUENCE_OUT_OF_RANGE: {
+    area: "cli",
+    retriable: false,
+    meaning: "`zeroloss sequences sync` would set a target sequence beyond its MINVALUE or MAXVALUE (the source's next value plus the margin), and set none: widen the target's sequence (`ALTER SEQUENCE … AS bigint`) or lower the margin.",
+  },
 
   DEMO_EXTERNAL_STACK: {
     area: "demo",

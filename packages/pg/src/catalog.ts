@@ -56,7 +56,8 @@ export function matchesPattern(t: TableName, pattern: string): boolean {
   return patternRegex(schemaPart).test(t.schema) && patternRegex(tablePart).test(t.name);
 }
 
-const SYSTEM_SCHEMAS = ["pg_catalog", "information_schema", "pg_toast", "zeroloss"];
+/** Schemas that are never the user's: the catalog's own, and zeroloss's bookkeeping. */
+export const SYSTEM_SCHEMAS: readonly string[] = ["pg_catalog", "information_schema", "pg_toast", "zeroloss"];
 
 /** The ordinary tables the patterns choose, sorted by schema and name. */
 export async function resolveTables(

@@ -13,3 +13,5 @@ export * from "./privileges.js";
 export * from "./transaction.js";
 export * from "./migrations.js";
 export * from "./booleans.js";
+export * from "./sequence-plan.js";
+export * from "./sequences.js";

@@ -157,3 +157,33 @@ export function privilegeError(service: string, where: string, role: string, mis
     details: { role, missing },
   });
 }
+
+/**
+ * The privileges `zeroloss sequences sync` needs on sequences: USAGE on each one's schema and
+ * `privilege` on the sequence itself (SELECT to read its state, UPDATE for setval). An
+ * identity or serial sequence has grants of its own: the table's do not cover it.
+ */
+export async function missingSequencePrivileges(client: pg.Client, sequences: readonly TableName[], privilege: "SELECT" | "UPDATE"): Promise<{ role: string; missing: MissingPrivilege[] }> {
+  const f = await roleFacts(client);
+  if (f.superuser || sequences.length === 0) return { role: f.role, missing: [] };
+  const role = quoteIdent(f.role);
+  const rows = await query<{ schema: string; name: string; usage: unknown; granted: unknown }>(
+    client,
+    `reading the role's ${privilege} privilege on sequences`,
+    `SELECT t.schema, t.name, has_schema_privilege(n.oid, 'USAGE') AS usage, has_sequence_privilege(c.oid, $3) AS granted
+       FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+       JOIN pg_namespace n ON n.nspname = t.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name
+      ORDER BY 1, 2`,
+    [sequences.map((s) => s.schema), sequences.map((s) => s.name), privilege],
+  );
+  const missing: MissingPrivilege[] = [];
+  const schemas = new Set<string>();
+  for (const r of rows) {
+    if (!pgBool(r.usage) && !schemas.has(r.schema)) {
+      schemas.add(r.schema);
+      missing.push({ privilege: "USAGE", on: `schema ${r.schema}`, grant: `GRANT USAGE ON SCHEMA ${quoteIdent(r.schema)} TO ${role};` });
+    }
+    if (!pgBool(r.granted)) missing.push({ privilege, on: `sequence ${qualifiedName(r)}`, grant: `GRANT ${privilege} ON SEQUENCE ${quoteTable(r)} TO ${role};` });
+  }
+  return { role: f.role, missing };
+}

@@ -1,0 +1,104 @@
+// `zeroloss sequences sync`: sets the target's sequences from the source's, because logical
+// replication carries rows and never sequence state (docs/operations.md, "Sequences"). The
+// work is @zeroloss/pg's (readSourceSequences, syncTargetSequences), so the cutover can run
+// the same; this module loads the config, connects, and prints the report.
+import { InvalidArgumentError } from "commander";
+import { loadConfig } from "@zeroloss/config";
+import { redact, type ZerolossError } from "@zeroloss/errors";
+import { connect, describeUrl, qualifiedName, readSourceSequences, syncTargetSequences, type Client, type SequenceSyncResult, type SequenceSyncRow } from "@zeroloss/pg";
+
+export interface SequencesSyncOptions {
+  readonly config?: string;
+  /** --margin; absent: sequences.margin from the config. */
+  readonly margin?: bigint;
+  readonly dryRun: boolean;
+  readonly json: boolean;
+}
+
+/** --margin: a whole number, 0 or more; as bigint, as sequence values are. */
+export function parseMargin(value: string): bigint {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError("must be a whole number, 0 or more");
+  return BigInt(value.trim());
+}
+
+const text = (v: bigint | null): string => (v === null ? "-" : v.toString());
+
+/** The report as a person reads it: a table of every sequence, then what was done. */
+export function formatSequenceReport(result: SequenceSyncResult, source: string, target: string, dryRun: boolean): string {
+  const header = ["sequence", "owned by", "source next", "target next", "new target next", "action"];
+  const lines = result.plan.rows.map((r) => [qualifiedName(r), r.ownedBy ?? "-", text(r.sourceNext), text(r.targetNext), text(r.newTargetNext), actionText(r, result, dryRun)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
+  // Numbers right-aligned, so their digits line up.
+  const numeric = new Set([2, 3, 4]);
+  const row = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : numeric.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  const table = result.plan.rows.length === 0 ? "no sequence follows the replicated tables\n" : `${[header, ...lines].map(row).join("\n")}\n`;
+  const count = (a: SequenceSyncRow["action"]) => result.plan.rows.filter((r) => r.action === a).length;
+  const set = count("set");
+  const outcome =
+    result.errors.length > 0
+      ? "nothing was set (see the errors below)"
+      : dryRun
+        ? `dry run: ${set} sequence(s) would be set, nothing was changed`
+        : `${set} sequence(s) set; every target sequence is at or past its source's next value plus the margin`;
+  const ahead = count("already ahead");
+  const tail = ahead > 0 ? `; ${ahead} already ahead, left as they are` : "";
+  return `source  ${source}\ntarget  ${target}\nmargin  ${result.plan.margin}\n\n${table}\n${outcome}${tail}\n`;
+}
+
+function actionText(r: SequenceSyncRow, result: SequenceSyncResult, dryRun: boolean): string {
+  const action = r.action === "set" && (dryRun || !result.applied) ? "would set" : r.action;
+  return r.note === null ? action : `${action}: ${r.note}`;
+}
+
+/** The report as JSON; sequence values are strings, as they may pass 2^53. */
+export function sequenceReportJson(result: SequenceSyncResult, source: string, target: string, dryRun: boolean): string {
+  const str = (v: bigint | null) => (v === null ? null : v.toString());
+  return `${JSON.stringify({
+    source,
+    target,
+    margin: result.plan.margin.toString(),
+    dryRun,
+    applied: result.applied,
+    ok: result.errors.length === 0,
+    sequences: result.plan.rows.map((r) => ({
+      sequence: qualifiedName(r),
+      ownedBy: r.ownedBy,
+      sourceNext: str(r.sourceNext),
+      targetNext: str(r.targetNext),
+      newTargetNext: str(r.newTargetNext),
+      action: r.action,
+      note: r.note,
+    })),
+    errors: result.errors.map((e: ZerolossError) => ({ code: e.code, message: e.message })),
+  })}\n`;
+}
+
+async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connect(url, { applicationName: "zeroloss-cli" });
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Exit 0: every target sequence is at or past its source's next value plus the margin after
+ * the run (on a dry run: would be); 1: a sequence is missing on the target or out of its range
+ * (nothing is set then), or a connection, privilege or query failed; 2: configuration.
+ */
+export async function sequencesSyncCommand(options: SequencesSyncOptions): Promise<number> {
+  const config = await loadConfig({ ...(options.config === undefined ? {} : { file: options.config }), env: process.env });
+  const margin = options.margin ?? BigInt(config.sequences.margin);
+  // The source is read and closed before the target is touched: no session stays open on it.
+  const source = await withClient(config.source.url, (c) => readSourceSequences(c, { include: config.source.tables, exclude: config.source.exclude }));
+  const result = await withClient(config.target.url, (c) => syncTargetSequences(c, source, { margin, dryRun: options.dryRun }));
+  const names = [describeUrl(config.source.url), describeUrl(config.target.url)] as const;
+  process.stdout.write(options.json ? sequenceReportJson(result, ...names, options.dryRun) : formatSequenceReport(result, ...names, options.dryRun));
+  for (const e of result.errors) process.stderr.write(redact(`zeroloss: error [${e.code}]: ${e.message}\n`));
+  return result.errors.length === 0 ? 0 : 1;
+}
