@@ -13,3 +13,6 @@ export * from "./privileges.js";
 export * from "./transaction.js";
 export * from "./migrations.js";
 export * from "./booleans.js";
+export * from "./type-resolution.js";
+export * from "./type-widening.js";
+export * from "./target-table.js";
