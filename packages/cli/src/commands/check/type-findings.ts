@@ -1,0 +1,243 @@
+// Area 3, the types the target lacks: every column of a chosen table whose type the target
+// does not resolve as the source names it (the consumer's own test, resolveTypeNames), traced
+// to the type at fault (an array's element; a domain's base and a composite's attributes
+// too, as they must exist first), all at once. Enums, domains and composites can be created
+// from the source's catalog (--fix does, in one target transaction, dependencies first);
+// extension types need CREATE EXTENSION, which --fix does not run: installing an extension
+// takes a superuser or a trusted extension, the package on the target's server, and a
+// version whose types behave like the source's, all decisions for an operator.
+import { ZerolossError } from "@zeroloss/errors";
+import {
+  inTransaction,
+  planTypeCreation,
+  qualifiedName,
+  query,
+  quoteIdent,
+  readUserTypes,
+  resolveTypeNames,
+  type Client,
+  type TableInfo,
+  type TypeCreationPlan,
+  type UserType,
+} from "@zeroloss/pg";
+import type { CreatedType, Finding } from "./finding.js";
+
+export interface TypeCheck {
+  readonly findings: Finding[];
+  /** The target's rendering of a source column's type, or null when the target lacks it (or resolves it to another type). */
+  targetType(table: TableInfo, column: string): string | null;
+  /** What --fix would create, in order, and what it cannot. */
+  readonly plan: TypeCreationPlan;
+}
+
+const typeKey = (type: string, typmod: number) => `${type}\u0000${typmod}`;
+
+function typeName(t: UserType): string {
+  return `${t.schema}.${t.name}`;
+}
+
+function kindName(t: UserType): string {
+  return t.kind === "row" ? "row type" : t.kind;
+}
+
+function listed(items: readonly string[], max = 8): string {
+  return items.length <= max ? items.join(", ") : `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
+}
+
+interface ExtensionOnTarget {
+  readonly available: boolean;
+  readonly installedVersion: string | null;
+  readonly installedSchema: string | null;
+  readonly trusted: boolean;
+}
+
+async function extensionsOnTarget(target: Client, names: readonly string[]): Promise<Map<string, ExtensionOnTarget>> {
+  if (names.length === 0) return new Map();
+  const rows = await query<{ name: string; installed: string | null; schema: string | null; trusted: string | boolean | null }>(
+    target,
+    "reading the target's extensions",
+    `SELECT a.name, e.extversion AS installed, n.nspname AS schema,
+            (SELECT bool_or(v.trusted) FROM pg_available_extension_versions v WHERE v.name = a.name) AS trusted
+       FROM pg_available_extensions a LEFT JOIN pg_extension e ON e.extname = a.name LEFT JOIN pg_namespace n ON n.oid = e.extnamespace
+      WHERE a.name = ANY($1::text[])`,
+    [names],
+  );
+  return new Map(rows.map((r) => [r.name, { available: true, installedVersion: r.installed, installedSchema: r.schema, trusted: r.trusted === true || r.trusted === "t" }]));
+}
+
+/** Reads both sides and builds the findings; changes nothing. */
+export async function checkTypes(source: Client, target: Client, infos: readonly TableInfo[]): Promise<TypeCheck> {
+  const refs = new Map<string, { type: string; typmod: number; typeOid: number }>();
+  for (const info of infos) for (const c of info.columns) refs.set(typeKey(c.sqlType, c.typeMod), { type: c.sqlType, typmod: c.typeMod, typeOid: c.typeOid });
+  const list = [...refs.values()];
+  const resolved = await resolveTypeNames(target, list, "resolving the source's column types in the target");
+  const resolvedBy = new Map(list.map((r, i) => [typeKey(r.type, r.typmod), resolved[i] ?? null]));
+  const targetType = (table: TableInfo, column: string): string | null => {
+    const c = table.columns.find((x) => x.name === column);
+    if (c === undefined) return null;
+    const r = resolvedBy.get(typeKey(c.sqlType, c.typeMod)) ?? null;
+    return r === c.sqlType ? r : null;
+  };
+  const wrong = infos.flatMap((info) => info.columns.filter((c) => targetType(info, c.name) === null).map((c) => ({ info, c, resolved: resolvedBy.get(typeKey(c.sqlType, c.typeMod)) ?? null })));
+  if (wrong.length === 0) return { findings: [], targetType, plan: { create: [], blocked: [] } };
+
+  const catalog = await readUserTypes(source, [...new Set(wrong.map((w) => w.c.typeOid))]);
+  // Every type reached (the columns' and what they are built from): which ones the target has.
+  const all = [...catalog.types.values()];
+  const present = await resolveTypeNames(target, all.map((t) => ({ type: t.display, typmod: -1 })), "looking up the source's types in the target");
+  const missing = new Set(all.filter((t, i) => present[i] !== t.display).map((t) => t.oid));
+  const plan = planTypeCreation(catalog, missing);
+  const findings: Finding[] = [];
+
+  // The columns each missing type stands behind, and the missing types built from it.
+  const usedBy = new Map<number, string[]>();
+  const neededBy = new Map<number, string[]>();
+  for (const w of wrong) {
+    const root = catalog.root(w.c.typeOid);
+    if (!catalog.types.has(root)) continue;
+    usedBy.set(root, [...(usedBy.get(root) ?? []), `${qualifiedName(w.info)}.${w.c.name}`]);
+  }
+  for (const t of all) {
+    if (!missing.has(t.oid)) continue;
+    for (const d of t.dependsOn) {
+      const r = catalog.root(d);
+      if (missing.has(r)) neededBy.set(r, [...new Set([...(neededBy.get(r) ?? []), typeName(t)])]);
+    }
+  }
+  const usage = (oid: number) => {
+    const parts = [
+      ...((usedBy.get(oid) ?? []).length > 0 ? [`used by column${(usedBy.get(oid) ?? []).length === 1 ? "" : "s"} ${listed(usedBy.get(oid) ?? [])}`] : []),
+      ...((neededBy.get(oid) ?? []).length > 0 ? [`needed by type ${listed(neededBy.get(oid) ?? [])}`] : []),
+    ];
+    return parts.join("; ");
+  };
+
+  // Extension types: one finding per extension.
+  const byExtension = new Map<string, UserType[]>();
+  for (const t of all) if (missing.has(t.oid) && t.extension !== null) byExtension.set(t.extension.name, [...(byExtension.get(t.extension.name) ?? []), t]);
+  const onTarget = await extensionsOnTarget(target, [...byExtension.keys()]);
+  for (const [ext, types] of [...byExtension.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const first = types[0] as UserType;
+    const e = first.extension as NonNullable<UserType["extension"]>;
+    const there = onTarget.get(ext);
+    const create = `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(ext)} WITH SCHEMA ${quoteIdent(e.schema)};`;
+    const state =
+      there === undefined
+        ? "which the target's server does not have installed (not in pg_available_extensions)"
+        : there.installedVersion !== null
+          ? `which the target has (version ${there.installedVersion}) in schema ${there.installedSchema ?? "?"}, where the consumer does not find its types as the source names them`
+          : "which the target's server offers but the target database has not created";
+    findings.push({
+      area: "types",
+      severity: "error",
+      check: "extension-missing",
+      object: { kind: "extension", name: ext },
+      problem: `type${types.length === 1 ? "" : "s"} ${types.map((t) => `${typeName(t)} (${usage(t.oid)})`).join(", ")} come${types.length === 1 ? "s" : ""} from extension ${ext} (version ${e.version} in schema ${e.schema} on the source), ${state}`,
+      fix:
+        (there === undefined ? `install the extension's package on the target's server (for ${ext}: postgresql-contrib, as a rule), then ` : "") +
+        (there?.installedVersion !== null && there !== undefined
+          ? `move it to the source's schema: ALTER EXTENSION ${quoteIdent(ext)} SET SCHEMA ${quoteIdent(e.schema)}; `
+          : `in the target, as a superuser${there?.trusted === true ? " or a role with CREATE on the database (it is a trusted extension)" : ""}: ${create} `) +
+        `(zeroloss check --fix does not install extensions)`,
+      code: "TARGET_TYPE_UNKNOWN",
+    });
+  }
+
+  // Other missing types: one finding each, with the statement --fix runs, or why it cannot.
+  const creates = new Map(plan.create.map((c) => [c.type.oid, c.sql]));
+  const blockers = new Map(plan.blocked.map((b) => [b.type.oid, b.by]));
+  for (const t of all.filter((x) => missing.has(x.oid) && x.extension === null).sort((a, b) => typeName(a).localeCompare(typeName(b)))) {
+    const sql = creates.get(t.oid);
+    const by = blockers.get(t.oid) ?? [];
+    const byOthers = by.filter((b) => b.oid !== t.oid);
+    let fix: string;
+    if (sql !== undefined) fix = `zeroloss check --fix creates it from the source's catalog: ${sql};`;
+    else if (byOthers.length > 0) {
+      const exts = [...new Set(byOthers.flatMap((b) => (b.extension === null ? [] : [b.extension.name])))];
+      fix =
+        `it is built from ${listed(byOthers.map(typeName))}, which ${byOthers.length === 1 ? "has" : "have"} to exist first` +
+        (exts.length > 0 ? ` (CREATE EXTENSION ${exts.join(", ")})` : "") +
+        "; then zeroloss check --fix creates it";
+    } else if (t.kind === "row") fix = `its values are rows of a table of the same name: create that table ${typeName(t)} in the target first (its row type comes with it)`;
+    else fix = `create it in the target by hand as on the source (zeroloss check --fix creates enums, domains and composite types only, not ${kindName(t)} types)`;
+    findings.push({
+      area: "types",
+      severity: "error",
+      check: "type-missing",
+      object: { kind: "type", name: typeName(t) },
+      problem: `${kindName(t)} ${typeName(t)} does not exist in the target (${usage(t.oid)}); the consumer would stop the table's partitions`,
+      fix,
+      code: "TARGET_TYPE_UNKNOWN",
+    });
+  }
+
+  // Columns whose type is not traced to a source type of its own: a built-in type the target's
+  // PostgreSQL lacks, or a name the target resolves to another type.
+  const untraced = wrong.filter((w) => !catalog.types.has(catalog.root(w.c.typeOid)));
+  const byType = new Map<string, typeof untraced>();
+  for (const w of untraced) byType.set(w.c.sqlType, [...(byType.get(w.c.sqlType) ?? []), w]);
+  for (const [type, ws] of byType) {
+    const first = ws[0] as (typeof ws)[number];
+    const columns = listed(ws.map((w) => `${qualifiedName(w.info)}.${w.c.name}`));
+    findings.push(
+      first.resolved === null
+        ? {
+            area: "types",
+            severity: "error",
+            check: "type-missing",
+            object: { kind: "type", name: type },
+            problem: `built-in type ${type} of the source does not exist in the target (columns ${columns}): the target's PostgreSQL is older than the source's`,
+            fix: "run the target on the source's PostgreSQL major version (or a newer one)",
+            code: "TARGET_TYPE_UNKNOWN",
+          }
+        : {
+            area: "types",
+            severity: "error",
+            check: "type-resolves-elsewhere",
+            object: { kind: "type", name: type },
+            problem: `the target resolves ${type} (columns ${columns}) to ${first.resolved}, another type, so the consumer would stop the table's partitions`,
+            fix: `create ${type} in the target where the consumer's search_path finds it first, or rename the type that stands in its way`,
+            code: "TARGET_TYPE_UNKNOWN",
+          },
+    );
+  }
+  return { findings, targetType, plan };
+}
+
+/**
+ * --fix: creates `plan.create` in the target, in order, in one transaction (with the schemas
+ * they go into, when missing). All or nothing: a failure rolls everything back and throws.
+ */
+export async function createTypes(target: Client, plan: TypeCreationPlan): Promise<CreatedType[]> {
+  if (plan.create.length === 0) return [];
+  return inTransaction(
+    target,
+    "creating the source's types in the target",
+    async () => {
+      const schemas = [...new Set(plan.create.map((c) => c.type.schema))];
+      const existing = new Set((await query<{ nspname: string }>(target, "reading the target's schemas", "SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[])", [schemas])).map((r) => r.nspname));
+      for (const s of schemas.filter((x) => !existing.has(x))) await query(target, `creating schema ${s} in the target`, `CREATE SCHEMA ${quoteIdent(s)}`);
+      const created: CreatedType[] = [];
+      for (const c of plan.create) {
+        await query(target, `creating ${kindName(c.type)} ${typeName(c.type)} in the target`, c.sql);
+        created.push({ type: typeName(c.type), kind: kindName(c.type), sql: `${c.sql};` });
+      }
+      return created;
+    },
+    // The check's sessions are read-only (default_transaction_read_only): this one transaction writes.
+    { begin: "BEGIN READ WRITE" },
+  );
+}
+
+/** A failed --fix as a finding: nothing was created, and the statements to run by hand. */
+export function fixFailed(err: ZerolossError, plan: TypeCreationPlan): Finding {
+  return {
+    area: "types",
+    severity: "error",
+    check: "type-fix-failed",
+    object: { kind: "type", name: listed(plan.create.map((c) => typeName(c.type))) },
+    problem: `--fix could not create the types in the target, so it created none (one transaction): [${err.code}] ${err.message}`,
+    fix: `resolve the cause (the target role's CREATE on the schema, say) and run zeroloss check --fix again, or run in the target: ${plan.create.map((c) => `${c.sql};`).join(" ")}`,
+    code: err.code,
+  };
+}
