@@ -9,6 +9,7 @@ import {
   missingOwnership,
   missingSourcePrivileges,
   missingTargetPrivileges,
+  qualifiedName,
   readForeignKeys,
   readOwnedSequences,
   readReplicaIdentities,
@@ -23,7 +24,7 @@ import {
 } from "@zeroloss/pg";
 import { constraintFindings } from "./constraint-findings.js";
 import type { CheckReport, CreatedType, Finding } from "./finding.js";
-import { privilegeFindings } from "./privilege-findings.js";
+import { isPermissionDenied, privilegeFindings, schemaUsageFindings } from "./privilege-findings.js";
 import { sequenceFindings } from "./sequence-findings.js";
 import { settingsFindings } from "./settings-findings.js";
 import { tableFindings } from "./table-findings.js";
@@ -59,8 +60,14 @@ export async function runChecks(source: Client, target: Client, config: Config, 
   const existing: TableInfo[] = [];
   const absent: TableName[] = [];
   const alters: { table: TableName; why: string }[] = [];
+  const deniedSchemas = new Map<string, string[]>([...types.deniedSchemas.entries()].map(([k, v]) => [k, [...v]]));
   for (const info of infos) {
-    const shape = await readTargetTable(target, info);
+    const shape = await readTargetTable(target, info).catch((err: unknown) => {
+      if (!isPermissionDenied(err)) throw err;
+      deniedSchemas.set(info.schema, [...(deniedSchemas.get(info.schema) ?? []), `table ${qualifiedName(info)}`]);
+      return undefined;
+    });
+    if (shape === undefined) continue;
     if (shape === null) {
       absent.push(info);
       continue;
@@ -82,7 +89,9 @@ export async function runChecks(source: Client, target: Client, config: Config, 
   const consumer = await missingTargetPrivileges(target, existing);
   const creating = await missingCreatePrivileges(target, absent);
   const owning = await missingOwnership(target, alters);
+  const targetGaps = [...consumer.missing, ...creating.missing, ...owning.missing];
   findings.push(
+    ...schemaUsageFindings(consumer.role, deniedSchemas, targetGaps),
     ...privilegeFindings([
       { service: "producer", side: "source", ...producer },
       { service: "consumer", side: "target", ...consumer },

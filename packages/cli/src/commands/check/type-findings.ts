@@ -18,9 +18,11 @@ import {
   type Client,
   type TableInfo,
   type TypeCreationPlan,
+  type TypeReference,
   type UserType,
 } from "@zeroloss/pg";
 import type { CreatedType, Finding } from "./finding.js";
+import { isPermissionDenied } from "./privilege-findings.js";
 
 export interface TypeCheck {
   readonly findings: Finding[];
@@ -28,6 +30,8 @@ export interface TypeCheck {
   targetType(table: TableInfo, column: string): string | null;
   /** What --fix would create, in order, and what it cannot. */
   readonly plan: TypeCreationPlan;
+  /** Schemas the target role may not use, with the types it could not look up there. */
+  readonly deniedSchemas: ReadonlyMap<string, readonly string[]>;
 }
 
 const typeKey = (type: string, typmod: number) => `${type}\u0000${typmod}`;
@@ -65,27 +69,59 @@ async function extensionsOnTarget(target: Client, names: readonly string[]): Pro
   return new Map(rows.map((r) => [r.name, { available: true, installedVersion: r.installed, installedSchema: r.schema, trusted: r.trusted === true || r.trusted === "t" }]));
 }
 
+/**
+ * resolveTypeNames, but a name in a schema the target role may not use (to_regtype then
+ * fails, "permission denied for schema") is marked denied instead of failing the whole
+ * check: the consumer would fail on it the same way, and a GRANT fixes it.
+ */
+async function resolveEach(target: Client, refs: readonly TypeReference[], what: string): Promise<{ resolved: (string | null)[]; denied: Set<number> }> {
+  const denied = new Set<number>();
+  try {
+    return { resolved: await resolveTypeNames(target, refs, what), denied };
+  } catch (err) {
+    if (!isPermissionDenied(err)) throw err;
+  }
+  const resolved: (string | null)[] = [];
+  for (const [i, r] of refs.entries()) {
+    try {
+      resolved.push((await resolveTypeNames(target, [r], what))[0] ?? null);
+    } catch (err) {
+      if (!isPermissionDenied(err)) throw err;
+      denied.add(i);
+      resolved.push(null);
+    }
+  }
+  return { resolved, denied };
+}
+
 /** Reads both sides and builds the findings; changes nothing. */
 export async function checkTypes(source: Client, target: Client, infos: readonly TableInfo[]): Promise<TypeCheck> {
   const refs = new Map<string, { type: string; typmod: number; typeOid: number }>();
   for (const info of infos) for (const c of info.columns) refs.set(typeKey(c.sqlType, c.typeMod), { type: c.sqlType, typmod: c.typeMod, typeOid: c.typeOid });
   const list = [...refs.values()];
-  const resolved = await resolveTypeNames(target, list, "resolving the source's column types in the target");
-  const resolvedBy = new Map(list.map((r, i) => [typeKey(r.type, r.typmod), resolved[i] ?? null]));
+  const first = await resolveEach(target, list, "resolving the source's column types in the target");
+  const resolvedBy = new Map(list.map((r, i) => [typeKey(r.type, r.typmod), first.resolved[i] ?? null]));
+  const deniedRefs = new Set([...first.denied].map((i) => typeKey(list[i]?.type ?? "", list[i]?.typmod ?? 0)));
   const targetType = (table: TableInfo, column: string): string | null => {
     const c = table.columns.find((x) => x.name === column);
     if (c === undefined) return null;
     const r = resolvedBy.get(typeKey(c.sqlType, c.typeMod)) ?? null;
     return r === c.sqlType ? r : null;
   };
-  const wrong = infos.flatMap((info) => info.columns.filter((c) => targetType(info, c.name) === null).map((c) => ({ info, c, resolved: resolvedBy.get(typeKey(c.sqlType, c.typeMod)) ?? null })));
-  if (wrong.length === 0) return { findings: [], targetType, plan: { create: [], blocked: [] } };
+  const wrong = infos.flatMap((info) =>
+    info.columns
+      .filter((c) => targetType(info, c.name) === null)
+      .map((c) => ({ info, c, resolved: resolvedBy.get(typeKey(c.sqlType, c.typeMod)) ?? null, denied: deniedRefs.has(typeKey(c.sqlType, c.typeMod)) })),
+  );
+  if (wrong.length === 0) return { findings: [], targetType, plan: { create: [], blocked: [] }, deniedSchemas: new Map() };
 
   const catalog = await readUserTypes(source, [...new Set(wrong.map((w) => w.c.typeOid))]);
   // Every type reached (the columns' and what they are built from): which ones the target has.
   const all = [...catalog.types.values()];
-  const present = await resolveTypeNames(target, all.map((t) => ({ type: t.display, typmod: -1 })), "looking up the source's types in the target");
-  const missing = new Set(all.filter((t, i) => present[i] !== t.display).map((t) => t.oid));
+  const present = await resolveEach(target, all.map((t) => ({ type: t.display, typmod: -1 })), "looking up the source's types in the target");
+  // A type the role may not look up is a privilege finding (below), not a missing type.
+  const denied = all.filter((_, i) => present.denied.has(i));
+  const missing = new Set(all.filter((t, i) => !present.denied.has(i) && present.resolved[i] !== t.display).map((t) => t.oid));
   const plan = planTypeCreation(catalog, missing);
   const findings: Finding[] = [];
 
@@ -173,7 +209,7 @@ export async function checkTypes(source: Client, target: Client, infos: readonly
 
   // Columns whose type is not traced to a source type of its own: a built-in type the target's
   // PostgreSQL lacks, or a name the target resolves to another type.
-  const untraced = wrong.filter((w) => !catalog.types.has(catalog.root(w.c.typeOid)));
+  const untraced = wrong.filter((w) => !w.denied && !catalog.types.has(catalog.root(w.c.typeOid)));
   const byType = new Map<string, typeof untraced>();
   for (const w of untraced) byType.set(w.c.sqlType, [...(byType.get(w.c.sqlType) ?? []), w]);
   for (const [type, ws] of byType) {
@@ -201,7 +237,10 @@ export async function checkTypes(source: Client, target: Client, infos: readonly
           },
     );
   }
-  return { findings, targetType, plan };
+  // Per schema the role may not use, what was to be looked up there.
+  const deniedSchemas = new Map<string, string[]>();
+  for (const t of denied) deniedSchemas.set(t.schema, [...(deniedSchemas.get(t.schema) ?? []), `${kindName(t)} ${typeName(t)}`]);
+  return { findings, targetType, plan, deniedSchemas };
 }
 
 /**
