@@ -12,7 +12,8 @@ import { connect, query, type Client } from "@zeroloss/pg";
 import { EXIT_NOT_CHECKED, checkExitCode, type CreatedType, type Finding } from "./finding.js";
 import { formatReport, reportJson } from "./format.js";
 import { chosenTables, runChecks } from "./run-checks.js";
-import { checkTypes, createTypes, fixFailed } from "./type-findings.js";
+import { createTypes, fixFailed } from "./type-fix.js";
+import { checkTypes } from "./type-findings.js";
 
 export interface CheckCommandOptions {
   readonly config?: string;

@@ -2,13 +2,10 @@
 // does not resolve as the source names it (the consumer's own test, resolveTypeNames), traced
 // to the type at fault (an array's element; a domain's base and a composite's attributes
 // too, as they must exist first), all at once. Enums, domains and composites can be created
-// from the source's catalog (--fix does, in one target transaction, dependencies first);
-// extension types need CREATE EXTENSION, which --fix does not run: installing an extension
-// takes a superuser or a trusted extension, the package on the target's server, and a
-// version whose types behave like the source's, all decisions for an operator.
-import { ZerolossError } from "@zeroloss/errors";
+// from the source's catalog (type-fix.ts); an extension's types need CREATE EXTENSION, which
+// is named here and left to the operator.
 import {
-  inTransaction,
+  pgBool,
   planTypeCreation,
   qualifiedName,
   query,
@@ -21,7 +18,7 @@ import {
   type TypeReference,
   type UserType,
 } from "@zeroloss/pg";
-import type { CreatedType, Finding } from "./finding.js";
+import type { Finding } from "./finding.js";
 import { isPermissionDenied } from "./privilege-findings.js";
 
 export interface TypeCheck {
@@ -36,20 +33,19 @@ export interface TypeCheck {
 
 const typeKey = (type: string, typmod: number) => `${type}\u0000${typmod}`;
 
-function typeName(t: UserType): string {
+export function typeName(t: UserType): string {
   return `${t.schema}.${t.name}`;
 }
 
-function kindName(t: UserType): string {
+export function kindName(t: UserType): string {
   return t.kind === "row" ? "row type" : t.kind;
 }
 
-function listed(items: readonly string[], max = 8): string {
+export function listed(items: readonly string[], max = 8): string {
   return items.length <= max ? items.join(", ") : `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
 }
 
 interface ExtensionOnTarget {
-  readonly available: boolean;
   readonly installedVersion: string | null;
   readonly installedSchema: string | null;
   readonly trusted: boolean;
@@ -66,7 +62,7 @@ async function extensionsOnTarget(target: Client, names: readonly string[]): Pro
       WHERE a.name = ANY($1::text[])`,
     [names],
   );
-  return new Map(rows.map((r) => [r.name, { available: true, installedVersion: r.installed, installedSchema: r.schema, trusted: r.trusted === true || r.trusted === "t" }]));
+  return new Map(rows.map((r) => [r.name, { installedVersion: r.installed, installedSchema: r.schema, trusted: pgBool(r.trusted) }]));
 }
 
 /**
@@ -99,9 +95,9 @@ export async function checkTypes(source: Client, target: Client, infos: readonly
   const refs = new Map<string, { type: string; typmod: number; typeOid: number }>();
   for (const info of infos) for (const c of info.columns) refs.set(typeKey(c.sqlType, c.typeMod), { type: c.sqlType, typmod: c.typeMod, typeOid: c.typeOid });
   const list = [...refs.values()];
-  const first = await resolveEach(target, list, "resolving the source's column types in the target");
-  const resolvedBy = new Map(list.map((r, i) => [typeKey(r.type, r.typmod), first.resolved[i] ?? null]));
-  const deniedRefs = new Set([...first.denied].map((i) => typeKey(list[i]?.type ?? "", list[i]?.typmod ?? 0)));
+  const columnTypes = await resolveEach(target, list, "resolving the source's column types in the target");
+  const resolvedBy = new Map(list.map((r, i) => [typeKey(r.type, r.typmod), columnTypes.resolved[i] ?? null]));
+  const deniedRefs = new Set([...columnTypes.denied].map((i) => typeKey(list[i]?.type ?? "", list[i]?.typmod ?? 0)));
   const targetType = (table: TableInfo, column: string): string | null => {
     const c = table.columns.find((x) => x.name === column);
     if (c === undefined) return null;
@@ -171,7 +167,7 @@ export async function checkTypes(source: Client, target: Client, infos: readonly
       problem: `type${types.length === 1 ? "" : "s"} ${types.map((t) => `${typeName(t)} (${usage(t.oid)})`).join(", ")} come${types.length === 1 ? "s" : ""} from extension ${ext} (version ${e.version} in schema ${e.schema} on the source), ${state}`,
       fix:
         (there === undefined ? `install the extension's package on the target's server (for ${ext}: postgresql-contrib, as a rule), then ` : "") +
-        (there?.installedVersion !== null && there !== undefined
+        (there !== undefined && there.installedVersion !== null
           ? `move it to the source's schema: ALTER EXTENSION ${quoteIdent(ext)} SET SCHEMA ${quoteIdent(e.schema)}; `
           : `in the target, as a superuser${there?.trusted === true ? " or a role with CREATE on the database (it is a trusted extension)" : ""}: ${create} `) +
         `(zeroloss check --fix does not install extensions)`,
@@ -241,42 +237,4 @@ export async function checkTypes(source: Client, target: Client, infos: readonly
   const deniedSchemas = new Map<string, string[]>();
   for (const t of denied) deniedSchemas.set(t.schema, [...(deniedSchemas.get(t.schema) ?? []), `${kindName(t)} ${typeName(t)}`]);
   return { findings, targetType, plan, deniedSchemas };
-}
-
-/**
- * --fix: creates `plan.create` in the target, in order, in one transaction (with the schemas
- * they go into, when missing). All or nothing: a failure rolls everything back and throws.
- */
-export async function createTypes(target: Client, plan: TypeCreationPlan): Promise<CreatedType[]> {
-  if (plan.create.length === 0) return [];
-  return inTransaction(
-    target,
-    "creating the source's types in the target",
-    async () => {
-      const schemas = [...new Set(plan.create.map((c) => c.type.schema))];
-      const existing = new Set((await query<{ nspname: string }>(target, "reading the target's schemas", "SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[])", [schemas])).map((r) => r.nspname));
-      for (const s of schemas.filter((x) => !existing.has(x))) await query(target, `creating schema ${s} in the target`, `CREATE SCHEMA ${quoteIdent(s)}`);
-      const created: CreatedType[] = [];
-      for (const c of plan.create) {
-        await query(target, `creating ${kindName(c.type)} ${typeName(c.type)} in the target`, c.sql);
-        created.push({ type: typeName(c.type), kind: kindName(c.type), sql: `${c.sql};` });
-      }
-      return created;
-    },
-    // The check's sessions are read-only (default_transaction_read_only): this one transaction writes.
-    { begin: "BEGIN READ WRITE" },
-  );
-}
-
-/** A failed --fix as a finding: nothing was created, and the statements to run by hand. */
-export function fixFailed(err: ZerolossError, plan: TypeCreationPlan): Finding {
-  return {
-    area: "types",
-    severity: "error",
-    check: "type-fix-failed",
-    object: { kind: "type", name: listed(plan.create.map((c) => typeName(c.type))) },
-    problem: `--fix could not create the types in the target, so it created none (one transaction): [${err.code}] ${err.message}`,
-    fix: `resolve the cause (the target role's CREATE on the schema, say) and run zeroloss check --fix again, or run in the target: ${plan.create.map((c) => `${c.sql};`).join(" ")}`,
-    code: err.code,
-  };
 }
