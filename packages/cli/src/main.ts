@@ -3,6 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { isZerolossError, describeError, redact } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
+import { checkCommand } from "./commands/check/check.js";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
 import { DEV_KAFKA_USAGE, devKafka } from "./commands/dev-kafka.js";
 import { demoCommand } from "./commands/demo/demo.js";
@@ -175,6 +176,21 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .exitOverride()
     .action(async (opts: { config?: string; url?: string; json: boolean }) => {
       setExit(await statusCommand(opts));
+    });
+
+  program
+    .command("check")
+    .description(
+      "preflight before a migration: source settings, tables and keys, types the target lacks, target tables against the source's, " +
+        "foreign keys and triggers, sequences, the roles' privileges; every problem at once, with its fix. Changes nothing unless --fix. " +
+        "Exit 0 no errors (warnings allowed), 1 errors found, 2 could not check (configuration, connection)",
+    )
+    .option(...configFlag)
+    .option("--json", "one JSON object: findings (area, severity, check, object, problem, fix, code) and a summary", false)
+    .option("--fix", "first create in the target, in one transaction, the enums, domains and composite types the source's columns need (not extensions)", false)
+    .exitOverride()
+    .action(async (opts: { config?: string; json: boolean; fix: boolean }) => {
+      setExit(await checkCommand(opts));
     });
 
   program

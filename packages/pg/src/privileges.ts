@@ -150,6 +150,71 @@ export async function missingTargetPrivileges(
   return { role: f.role, missing };
 }
 
+/**
+ * For target tables the consumer will create (absent ones): USAGE and CREATE on each
+ * existing schema they go into, and CREATE on the database for a schema it must create
+ * first. missingTargetPrivileges checks the tables that exist; the consumer learns of the
+ * others only when their first record arrives, and `zeroloss check` asks before then.
+ */
+export async function missingCreatePrivileges(client: pg.Client, tables: readonly TableName[]): Promise<{ role: string; missing: MissingPrivilege[] }> {
+  const f = await roleFacts(client);
+  if (f.superuser || tables.length === 0) return { role: f.role, missing: [] };
+  const role = quoteIdent(f.role);
+  const schemas = [...new Set(tables.map((t) => t.schema))].sort();
+  const rows = await query<{ schema: string; exists: unknown; usage: unknown; create: unknown; db_create: unknown }>(
+    client,
+    "reading the role's privileges on the target schemas",
+    `SELECT s.schema, n.oid IS NOT NULL AS exists,
+            CASE WHEN n.oid IS NOT NULL THEN has_schema_privilege(n.oid, 'USAGE') END AS usage,
+            CASE WHEN n.oid IS NOT NULL THEN has_schema_privilege(n.oid, 'CREATE') END AS create,
+            has_database_privilege(current_database(), 'CREATE') AS db_create
+       FROM unnest($1::text[]) AS s(schema) LEFT JOIN pg_namespace n ON n.nspname = s.schema ORDER BY 1`,
+    [schemas],
+  );
+  const missing: MissingPrivilege[] = [];
+  const absent = rows.filter((r) => !pgBool(r.exists) && !pgBool(r.db_create)).map((r) => r.schema);
+  if (absent.length > 0) {
+    missing.push({ privilege: "CREATE", on: `database ${f.db} (to create schema ${absent.join(", ")} for its tables)`, grant: `GRANT CREATE ON DATABASE ${quoteIdent(f.db)} TO ${role};` });
+  }
+  for (const r of rows.filter((x) => pgBool(x.exists))) {
+    const lacking = [...(pgBool(r.usage) ? [] : ["USAGE"]), ...(pgBool(r.create) ? [] : ["CREATE"])];
+    if (lacking.length > 0) {
+      missing.push({ privilege: lacking.join(", "), on: `schema ${r.schema} (to create its tables)`, grant: `GRANT ${lacking.join(", ")} ON SCHEMA ${quoteIdent(r.schema)} TO ${role};` });
+    }
+  }
+  return { role: f.role, missing };
+}
+
+/**
+ * Ownership of the tables the consumer would ALTER (to fit them to the source's columns, or
+ * to add its hidden LSN column): PostgreSQL lets only a table's owner alter it. `why` says,
+ * per table, what the consumer would change.
+ */
+export async function missingOwnership(client: pg.Client, tables: readonly { readonly table: TableName; readonly why: string }[]): Promise<{ role: string; missing: MissingPrivilege[] }> {
+  const f = await roleFacts(client);
+  if (f.superuser || tables.length === 0) return { role: f.role, missing: [] };
+  const role = quoteIdent(f.role);
+  const rows = await query<{ schema: string; name: string; owns: unknown; owner: string }>(
+    client,
+    "reading who owns the target tables",
+    `SELECT t.schema, t.name, pg_has_role(c.relowner, 'USAGE') AS owns, pg_get_userbyid(c.relowner) AS owner
+       FROM unnest($1::text[], $2::text[]) AS t(schema, name)
+       JOIN pg_namespace n ON n.nspname = t.schema JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name`,
+    [tables.map((t) => t.table.schema), tables.map((t) => t.table.name)],
+  );
+  const missing: MissingPrivilege[] = [];
+  for (const r of rows) {
+    if (pgBool(r.owns)) continue;
+    const why = tables.find((t) => t.table.schema === r.schema && t.table.name === r.name)?.why ?? "to alter it";
+    missing.push({
+      privilege: "ownership",
+      on: `table ${qualifiedName(r)} (owned by ${r.owner}; the consumer would ${why})`,
+      grant: `ALTER TABLE ${quoteTable(r)} OWNER TO ${role}; (or GRANT ${quoteIdent(r.owner)} TO ${role};)`,
+    });
+  }
+  return { role: f.role, missing };
+}
+
 /** PG_PRIVILEGE_MISSING: every missing privilege at once, each with its grant; not retriable. */
 export function privilegeError(service: string, where: string, role: string, missing: readonly MissingPrivilege[]): ZerolossError {
   const list = missing.map((m) => `\n  - ${m.privilege} on ${m.on}: ${m.grant}`).join("");

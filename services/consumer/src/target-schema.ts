@@ -11,16 +11,28 @@
 // bench/README.md). Deleted rows have no row left to carry their LSN, so deletes leave a
 // tombstone in zeroloss.tombstones (a replayed older insert must not bring the row back),
 // and a truncate leaves its LSN in zeroloss.truncations.
-import { BOOKKEEPING_LOCK, migrateBookkeeping, TARGET_SHAPES } from "@zeroloss/bookkeeping";
+import { BOOKKEEPING_LOCK, LSN_COLUMN, migrateBookkeeping, STAGING_PREFIX, TARGET_SHAPES } from "@zeroloss/bookkeeping";
 import { ZerolossError, type ErrorCode } from "@zeroloss/errors";
-import { inTransaction, missingTargetPrivileges, pgBool, privilegeError, query, quoteIdent, quoteTable, type AppliedStep, type Client, type TableName } from "@zeroloss/pg";
+import {
+  inTransaction,
+  missingTargetPrivileges,
+  pgBool,
+  privilegeError,
+  query,
+  quoteIdent,
+  quoteTable,
+  readTargetTable,
+  resolveTypeNames,
+  widens,
+  type AppliedStep,
+  type Client,
+  type TableName,
+} from "@zeroloss/pg";
 import type { EnvelopeColumn } from "@zeroloss/wire";
 
-/** The hidden column every target table carries. */
-export const LSN_COLUMN = "_zeroloss_lsn";
-
-/** Column names the staging tables use for their own bookkeeping; a source column may not start so. */
-export const STAGING_PREFIX = "zl$";
+// The hidden column and the staging prefix are declared in @zeroloss/bookkeeping (zeroloss
+// check reads them too); the consumer's modules keep importing them from here.
+export { LSN_COLUMN, STAGING_PREFIX };
 
 /** Serialises DDL of consumer processes starting at once: the target tables' and the bookkeeping's migrations share one key. */
 const DDL_LOCK = BOOKKEEPING_LOCK;
@@ -62,35 +74,6 @@ export async function ensureBookkeeping(client: Client, onApplied?: (step: Appli
   await migrateBookkeeping(client, onApplied);
 }
 
-interface CatalogColumn {
-  name: string;
-  type: string;
-  /** NOT NULL without a default: a row that does not name it cannot be inserted. */
-  required: boolean;
-}
-
-async function readTable(client: Client, table: TableName): Promise<{ columns: CatalogColumn[]; key: string[] } | null> {
-  const rel = await query<{ oid: string | null }>(client, `looking up target table ${quoteTable(table)}`, "SELECT to_regclass($1)::oid AS oid", [quoteTable(table)]);
-  const oid = rel[0]?.oid ?? null;
-  if (oid === null) return null;
-  const columns = await query<{ name: string; type: string; required: boolean | string }>(
-    client,
-    `reading the columns of target table ${quoteTable(table)}`,
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AND NOT atthasdef AS required FROM pg_attribute
-      WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-    [oid],
-  );
-  const key = await query<{ name: string }>(
-    client,
-    `reading the primary key of target table ${quoteTable(table)}`,
-    `SELECT a.attname AS name FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-      WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord`,
-    [oid],
-  );
-  return { columns: columns.map((c) => ({ ...c, required: pgBool(c.required) })), key: key.map((k) => k.name) };
-}
-
 function describe(t: TableName): string {
   return `${t.schema}.${t.name}`;
 }
@@ -101,13 +84,7 @@ function describe(t: TableName): string {
  * reaches DDL itself; only the target's own rendering of the type it resolved to does.
  */
 async function resolveTypes(client: Client, table: TableName, columns: readonly EnvelopeColumn[]): Promise<string[]> {
-  const rows = await query<{ i: string; t: string | null }>(
-    client,
-    `resolving the column types of ${describe(table)} in the target`,
-    `SELECT i, format_type(to_regtype(name), typmod) AS t FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS c(name, typmod, i)`,
-    [columns.map((c) => c.type), columns.map((c) => c.typmod)],
-  );
-  const resolved = columns.map((_, i) => rows.find((r) => Number(r.i) === i + 1)?.t ?? null);
+  const resolved = await resolveTypeNames(client, columns, `resolving the column types of ${describe(table)} in the target`);
   // Every column at fault in one error: an operator creates the missing types in one pass.
   const wrong = columns.flatMap((c, i) => (resolved[i] === c.type ? [] : [{ column: c.name, type: c.type, resolved: resolved[i] ?? null }]));
   const first = wrong[0];
@@ -129,35 +106,6 @@ export function bareTable(table: TableName): TargetTable {
 
 /** target.schemaChanges: apply additive changes and widenings to the target, or stop on any difference. */
 export type SchemaChanges = "apply" | "stop";
-
-const INTEGERS = ["smallint", "integer", "bigint"];
-
-/**
- * Can every value of a `have` column become a `want` value, the cast never failing? The
- * source's rows went through the same cast when its table was altered, so source and target
- * stay equal: integer widenings, varchar(n) → varchar(m ≥ n) or text, numeric(p,s) → numeric
- * with room for as many integer and fraction digits (or unconstrained), real → double precision.
- */
-export function widens(have: string, want: string): boolean {
-  if (INTEGERS.includes(have) && INTEGERS.includes(want)) return INTEGERS.indexOf(want) > INTEGERS.indexOf(have);
-  const vc = /^character varying(?:\((\d+)\))?$/;
-  const h = vc.exec(have);
-  if (h !== null) {
-    if (want === "text") return true;
-    const w = vc.exec(want);
-    return w !== null && (w[1] === undefined || (h[1] !== undefined && Number(w[1]) >= Number(h[1])));
-  }
-  const num = /^numeric\((\d+),(\d+)\)$/;
-  const hn = num.exec(have);
-  if (hn !== null) {
-    if (want === "numeric") return true;
-    const wn = num.exec(want);
-    if (wn === null) return false;
-    const [hp, hs, wp, ws] = [Number(hn[1]), Number(hn[2]), Number(wn[1]), Number(wn[2])];
-    return ws >= hs && wp - ws >= hp - hs;
-  }
-  return have === "real" && want === "double precision";
-}
 
 /**
  * Creates the table when it is missing (same columns, types and primary key, plus the
@@ -189,7 +137,7 @@ export async function prepareTable(
   }
   return inTransaction(client, `the target DDL of ${name}`, async () => {
     const types = await resolveTypes(client, table, columns);
-    let existing = await readTable(client, table);
+    let existing = await readTargetTable(client, table);
     if (existing !== null) {
       // A table made by someone else: the consumer's role must be allowed to change its rows.
       const privileges = await missingTargetPrivileges(client, [table]);
