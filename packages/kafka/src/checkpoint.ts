@@ -44,3 +44,20 @@ export async function readCheckpoint(kafka: Kafka, topic: string, slot: string, 
   };
   return (options.lastRecords === undefined ? null : await read(options.lastRecords)) ?? (await read(undefined));
 }
+
+/**
+ * Each partition's first offset and committed end (read_committed ListOffsets) of the
+ * checkpoints topic: logged when the slot stays ahead of the checkpoint read, so a false
+ * alarm (a checkpoint not readable yet) can be told from a real gap afterwards.
+ */
+export async function checkpointTopicEnds(kafka: Kafka, topic: string): Promise<{ partition: number; low: string; committedEnd: string }[]> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, low: o.low, committedEnd: o.high }));
+  } catch (err) {
+    throw kafkaError(err, `reading the offsets of ${topic}`);
+  } finally {
+    await admin.disconnect();
+  }
+}

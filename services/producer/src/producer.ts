@@ -8,7 +8,7 @@
 import type { Config } from "@zeroloss/config";
 import { describeError, ZerolossError } from "@zeroloss/errors";
 import { Failpoints } from "@zeroloss/failpoints";
-import { createKafka, ensureTopics, kafkaError, readCheckpoint, type TopicSpec } from "@zeroloss/kafka";
+import { checkpointTopicEnds, createKafka, ensureTopics, kafkaError, readCheckpoint, type TopicSpec } from "@zeroloss/kafka";
 import { ErrorRecord, type Health } from "@zeroloss/observability";
 import {
   checkServer,
@@ -228,6 +228,12 @@ export class Producer {
       this.log.info({ slot: src.slot, confirmedFlushLsn: verdict.ahead.slot, checkpointLsn: verdict.ahead.checkpoint, retryInMs: waitMs }, "the slot is ahead of the checkpoint read from Kafka; reading it again before calling it a gap");
       await new Promise((r) => setTimeout(r, waitMs));
       checkpoint = await readCheckpoint(this.kafka, this.topics.checkpoints, src.slot, db);
+    }
+    const still = checkSlotAgainstCheckpoint(checkpoint, slot);
+    if (!still.ok && !this.resnapshot) {
+      // Evidence for afterwards: where the checkpoint topic's committed end stood when the gap was called.
+      const ends = await checkpointTopicEnds(this.kafka, this.topics.checkpoints).catch((err: unknown) => describeError(err));
+      this.log.warn({ slot: src.slot, confirmedFlushLsn: still.ahead.slot, checkpointLsn: still.ahead.checkpoint, checkpointsTopic: this.topics.checkpoints, ends }, "the slot is still ahead of the checkpoint after reading it again");
     }
     const plan = planStart({ slotName: src.slot, checkpoint, slot, mode, resnapshot: this.resnapshot, acceptSlotGap: this.acceptSlotGap });
     this.log.debug({ plan }, "start plan");
