@@ -15,8 +15,7 @@
 // key is hashed in the order of the row checksums themselves, which is the same on both sides
 // for the same multiset of rows.
 import { checksumSql, quoteIdent, textOutputSql } from "@zeroloss/checksum";
-import { query, type Client, type TableName } from "@zeroloss/pg";
-import { quoteTable } from "@zeroloss/pg";
+import { query, quoteTable, type Client, type TableName } from "@zeroloss/pg";
 import type { TableDigest } from "./types.js";
 
 /** What a table is hashed by: its name, the source's columns and its key, in order. */
@@ -29,9 +28,8 @@ export interface HashedTable extends TableName {
 export function tableHashSql(table: HashedTable): string {
   const col = (name: string) => `t.${quoteIdent(name)}`;
   const rowsum = checksumSql(table.columns.map((name) => ({ name, textSql: textOutputSql(col(name)) })));
-  const order = table.key.length > 0 ? table.key.map(col).join(", ") : "1";
-  // A keyless table: the ORDER BY names the checksum itself (decode(...) again), so equal multisets give equal hashes.
-  const orderBy = table.key.length > 0 ? order : `decode(${rowsum}, 'hex')`;
+  // A keyless table is ordered by the checksum itself, so equal multisets of rows give equal hashes.
+  const orderBy = table.key.length > 0 ? table.key.map(col).join(", ") : `decode(${rowsum}, 'hex')`;
   return (
     `SELECT count(*)::text AS rows, ` +
     `encode(sha256(coalesce(string_agg(decode(${rowsum}, 'hex'), ''::bytea ORDER BY ${orderBy}), ''::bytea)), 'hex') AS hash ` +
