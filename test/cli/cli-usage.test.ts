@@ -12,7 +12,7 @@ export function zeroloss(args: string[], env: NodeJS.ProcessEnv = process.env, t
 }
 
 describe("zeroloss CLI usage", () => {
-  it.each([[[]], [["dev"]], [["dev", "up"]], [["dev", "status"]], [["dev", "down"]], [["dev", "kafka"]], [["producer"]], [["slot"]], [["slot", "status"]], [["slot", "drop"]], [["sequences"]], [["sequences", "sync"]], [["check"]]])("prints help for %j", (command) => {
+  it.each([[[]], [["dev"]], [["dev", "up"]], [["dev", "status"]], [["dev", "down"]], [["dev", "kafka"]], [["producer"]], [["slot"]], [["slot", "status"]], [["slot", "drop"]], [["sequences"]], [["sequences", "sync"]], [["check"]], [["certificate"]], [["certificate", "keygen"]], [["certificate", "issue"]], [["certificate", "verify"]]])("prints help for %j", (command) => {
     const r = zeroloss([...command, "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: zeroloss/m);

@@ -3,6 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { isZerolossError, describeError, redact } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
+import { certificateIssueCommand, certificateKeygenCommand, certificateVerifyCommand, parseTablePatterns } from "./commands/certificate.js";
 import { checkCommand } from "./commands/check/check.js";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
 import { DEV_KAFKA_USAGE, devKafka } from "./commands/dev-kafka.js";
@@ -269,6 +270,51 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .exitOverride()
     .action(async (opts: { config?: string; margin?: bigint; dryRun: boolean; json: boolean }) => {
       setExit(await sequencesSyncCommand(opts));
+    });
+
+  const certificate = program
+    .command("certificate")
+    .description("the zero-loss certificate: a signed document that the target's tables hold the source's rows (docs/operations.md, \"Certificate\")")
+    .exitOverride();
+
+  certificate
+    .command("keygen")
+    .description("make an Ed25519 key pair for signing certificates: private.pem (mode 0600) and public.pem; never overwrites")
+    .requiredOption("--out-dir <folder>", "where the two files go")
+    .exitOverride()
+    .action(async (opts: { outDir: string }) => {
+      setExit(await certificateKeygenCommand(opts));
+    });
+
+  certificate
+    .command("issue")
+    .description(
+      "hash every table source.tables chooses on the source and on the target (each side in one snapshot), sign and write the certificate. " +
+        "Exit 0 every table equal, 1 a table differs (the certificate is written, proven: false), 2 configuration, key or connection problem",
+    )
+    .option(...configFlag)
+    .requiredOption("--private-key <file>", "the Ed25519 private key (PEM) to sign with")
+    .requiredOption("--out <file>", "the certificate (JSON): the signed document")
+    .option("--html <file>", "also write a readable HTML page of it")
+    .option("--tables <patterns>", "schema.table patterns separated by commas, in place of source.tables (source.exclude still applies)", parseTablePatterns)
+    .exitOverride()
+    .action(async (opts: { config?: string; privateKey: string; out: string; html?: string; tables?: string[] }) => {
+      setExit(await certificateIssueCommand(opts));
+    });
+
+  certificate
+    .command("verify")
+    .description(
+      "check a certificate's signature with the public key; --recheck also hashes the target's tables again. " +
+        "Exit 0 valid (and still matching), 1 invalid or a table no longer matches, 2 a file, key or configuration problem",
+    )
+    .argument("<file>", "the certificate (JSON)")
+    .requiredOption("--public-key <file>", "the Ed25519 public key (PEM) it must be signed with")
+    .option("--recheck", "hash the target's certified tables again (needs --config)", false)
+    .option(...configFlag)
+    .exitOverride()
+    .action(async (file: string, opts: { publicKey: string; recheck: boolean; config?: string }) => {
+      setExit(await certificateVerifyCommand(file, opts));
     });
 
   return program;

@@ -447,6 +447,21 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: "`zeroloss sequences sync` would set a target sequence beyond its MINVALUE or MAXVALUE (the source's next value plus the margin), and set none: widen the target's sequence (`ALTER SEQUENCE … AS bigint`) or lower the margin.",
   },
+  CERTIFICATE_KEY_INVALID: {
+    area: "cli",
+    retriable: false,
+    meaning: "A key given to `zeroloss certificate` is not a PEM Ed25519 key of the kind needed (the private key to issue, the public key to verify): make a pair with `zeroloss certificate keygen`.",
+  },
+  CERTIFICATE_KEY_EXISTS: {
+    area: "cli",
+    retriable: false,
+    meaning: "`zeroloss certificate keygen` found `private.pem` or `public.pem` already in the folder and overwrote neither: choose another `--out-dir`, or move the old keys away (certificates signed with them verify only with their public key).",
+  },
+  CERTIFICATE_UNREADABLE: {
+    area: "cli",
+    retriable: false,
+    meaning: "A file `zeroloss certificate` needs (the certificate, a key) cannot be read, or its output cannot be written: the message names the file and the system's error.",
+  },
 
   DEMO_EXTERNAL_STACK: {
     area: "demo",
