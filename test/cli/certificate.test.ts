@@ -4,38 +4,18 @@
 // Then: a proven certificate that verifies; a changed byte that does not; a target row changed
 // afterwards that `verify --recheck` names; and a certificate issued over differing data,
 // written with proven: false and exit 1.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import pg from "pg";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "@zeroloss/devstack";
+import type { TestDatabase } from "@zeroloss/devstack";
+import { databasePair, runCli } from "./run-cli.js";
 
 const stack = inject("stack");
-const CLI = resolve(import.meta.dirname, "../../packages/cli/bin/zeroloss.js");
 
-/** The environment without ZEROLOSS_* variables: they would override the config files written here. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ZEROLOSS_")));
-}
-
-function zeroloss(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
-    proc.once("error", fail);
-    proc.once("close", (code) => {
-      clearTimeout(timer);
-      done({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const zeroloss = (args: string[]) => runCli(args);
 
 interface CertJson {
   proven: boolean;
@@ -63,16 +43,7 @@ describe("zeroloss certificate", () => {
   let config: string;
 
   beforeAll(async () => {
-    src = await createTestDatabase(stack.source, "cert_src");
-    tgt = await createTestDatabase(stack.target, "cert_tgt");
-    s = new pg.Client({ connectionString: src.url });
-    t = new pg.Client({ connectionString: tgt.url });
-    await s.connect();
-    await t.connect();
-    for (const ddl of DDL) {
-      await s.query(ddl);
-      await t.query(ddl);
-    }
+    ({ src, tgt, s, t } = await databasePair(stack, "cert", DDL));
     // As the consumer makes a target table: one hidden column more, holding each row's LSN.
     await t.query("ALTER TABLE orders ADD COLUMN _zeroloss_lsn pg_lsn");
     await t.query(`ALTER TABLE "Line Items" ADD COLUMN _zeroloss_lsn pg_lsn`);

@@ -4,39 +4,19 @@
 // rows, as the pipeline would leave them; the sync must make the target's next inserts miss
 // every replicated id, never move a sequence back, change nothing on --dry-run, and set
 // nothing when a sequence is missing on the target or a grant is.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import pg from "pg";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "@zeroloss/devstack";
+import type { TestDatabase } from "@zeroloss/devstack";
+import { databasePair, runCli } from "./run-cli.js";
 
 const stack = inject("stack");
-const CLI = resolve(import.meta.dirname, "../../packages/cli/bin/zeroloss.js");
 
-/** The environment without ZEROLOSS_* variables: they would override the config files written here. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ZEROLOSS_")));
-}
-
-function zeroloss(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
-    proc.once("error", fail);
-    proc.once("close", (code) => {
-      clearTimeout(timer);
-      done({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const zeroloss = (args: string[]) => runCli(args);
 
 interface ReportRow {
   sequence: string;
@@ -85,16 +65,7 @@ describe("zeroloss sequences sync", () => {
   };
 
   beforeAll(async () => {
-    src = await createTestDatabase(stack.source, "seq_src");
-    tgt = await createTestDatabase(stack.target, "seq_tgt");
-    s = new pg.Client({ connectionString: src.url });
-    t = new pg.Client({ connectionString: tgt.url });
-    await s.connect();
-    await t.connect();
-    for (const ddl of DDL) {
-      await s.query(ddl);
-      await t.query(ddl);
-    }
+    ({ src, tgt, s, t } = await databasePair(stack, "seq", DDL));
     await s.query("INSERT INTO serial_t (v) SELECT 's' || i FROM generate_series(1, 5) i");
     await s.query("INSERT INTO ident_t (v) SELECT 'i' || i FROM generate_series(1, 7) i");
     await s.query("INSERT INTO ahead_t (v) SELECT 'a' || i FROM generate_series(1, 3) i");

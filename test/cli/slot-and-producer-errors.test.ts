@@ -10,6 +10,7 @@ import pg from "pg";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTestDatabase, pollUntil, type TestDatabase } from "@zeroloss/devstack";
+import { cleanEnv } from "./run-cli.js";
 
 const stack = inject("stack");
 const CLI = resolve(import.meta.dirname, "../../packages/cli/bin/zeroloss.js");
@@ -19,10 +20,6 @@ const dir = mkdtempSync(join(tmpdir(), "zeroloss-cli-slot-"));
 const unique = () => randomBytes(4).toString("hex");
 
 /** The environment without ZEROLOSS_* variables: they would override the config files written here. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ZEROLOSS_")));
-}
-
 function writeConfig(name: string, source: Record<string, unknown>): string {
   const file = join(dir, `${name}-${unique()}.yaml`);
   const config = {
