@@ -5,14 +5,14 @@
 // each step once; a role given only a schema made for it (no CREATE on the database) migrates.
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "@zeroloss/devstack";
-import { connect, migrate, quoteIdent, type AppliedStep, type Migration } from "@zeroloss/pg";
+import { createTestDatabase, pollUntil, type TestDatabase } from "@zeroloss/devstack";
+import { connect, migrate, quoteIdent, type AppliedStep, type MigrateResult, type Migration } from "@zeroloss/pg";
 
 const stack = inject("stack");
 const LOCK = 0x7a6c_7465; // "zlte": this test's own key
 
 /** Steps that leave a trace in `<schema>.trace` of each one applied, so a step applied twice shows. */
-function steps(schema: string, count: number, sleepMs = 0): Migration[] {
+function steps(schema: string, count: number): Migration[] {
   const s = quoteIdent(schema);
   return Array.from({ length: count }, (_, i): Migration => ({
     version: i + 1,
@@ -20,7 +20,7 @@ function steps(schema: string, count: number, sleepMs = 0): Migration[] {
     up:
       i === 0
         ? [`CREATE TABLE ${s}.trace (version integer NOT NULL)`, `INSERT INTO ${s}.trace VALUES (1)`]
-        : [`SELECT pg_sleep(${sleepMs / 1000})`, `ALTER TABLE ${s}.trace ADD COLUMN c${i + 1} integer`, `INSERT INTO ${s}.trace (version) VALUES (${i + 1})`],
+        : [`ALTER TABLE ${s}.trace ADD COLUMN c${i + 1} integer`, `INSERT INTO ${s}.trace (version) VALUES (${i + 1})`],
   }));
 }
 
@@ -89,11 +89,29 @@ describe("migrate", () => {
   });
 
   it("two runners at once, on two connections: both succeed and every step is applied once", async () => {
-    const list = steps("race", 3, 150);
-    const [x, y] = await Promise.all([
-      migrate(a, { schema: "race", what: "a test schema", lock: LOCK, migrations: list }),
-      migrate(b, { schema: "race", what: "a test schema", lock: LOCK, migrations: list }),
-    ]);
+    const list = steps("race", 3);
+    // Both runners are made to wait on the lock together (held here first), so they do run at once.
+    const holder = await connect(db.url, { applicationName: "migrations-holder" });
+    let both: Promise<[MigrateResult, MigrateResult]>;
+    try {
+      await holder.query("SELECT pg_advisory_lock($1)", [LOCK]);
+      both = Promise.all([
+        migrate(a, { schema: "race", what: "a test schema", lock: LOCK, migrations: list }),
+        migrate(b, { schema: "race", what: "a test schema", lock: LOCK, migrations: list }),
+      ]);
+      both.catch(() => undefined); // awaited below
+      await pollUntil(
+        async () => {
+          const r = await holder.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1", [LOCK]);
+          return r.rows[0]?.n === "2" ? true : undefined;
+        },
+        { timeoutMs: 10_000, what: "both runners waiting on the migration lock" },
+      );
+      await holder.query("SELECT pg_advisory_unlock($1)", [LOCK]);
+    } finally {
+      await holder.end();
+    }
+    const [x, y] = await both;
     expect([...x.applied, ...y.applied].map((s) => s.version).sort()).toEqual([1, 2, 3]);
     expect(await versions("race")).toEqual(["1 step-1", "2 step-2", "3 step-3"]);
     expect(await trace("race")).toEqual([1, 2, 3]);
