@@ -1,7 +1,8 @@
 // The certificate as a page a person reads: made from the JSON alone, self-contained (inline
 // CSS, no script, nothing fetched), every string from the document escaped. The page is a view,
 // not the proof: it says so, and how to verify the JSON it was made from.
-import type { Certificate, DatabaseIdentity, TableDigest } from "./types.js";
+import { cutoverProblems } from "./cutover-claims.js";
+import type { Certificate, CutoverRecord, DatabaseIdentity, TableDigest } from "./types.js";
 
 /** Text safe in HTML content and in a double-quoted attribute. */
 export function escapeHtml(text: string): string {
@@ -25,12 +26,60 @@ function digestCells(d: TableDigest | null): string {
   return `<td class="num">${escapeHtml(String(d.rows))}</td><td><code>${escapeHtml(d.hash)}</code></td>`;
 }
 
+const num = (n: number) => `<td class="num">${escapeHtml(n.toLocaleString("en-US"))}</td>`;
+const byState = (counts: Readonly<Record<string, number>>) =>
+  escapeHtml(
+    Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", "),
+  );
+
+function cutoverSection(c: CutoverRecord): string {
+  const e = escapeHtml;
+  const mark = (ok: boolean, yes: string, no: string) => (ok ? `<span class="ok">${e(yes)}</span>` : `<span class="bad">${e(no)}</span>`);
+  const stage = (label: string, s: CutoverRecord["counter"]["records"]) =>
+    `<tr><th>${label}</th>${num(s.emitted)}${num(s.transferred)}${num(s.applied)}${num(s.duplicate)}${num(s.quarantined)}</tr>`;
+  const sequences = c.sequences
+    .map(
+      (s) =>
+        `<tr><td><code>${e(s.sequence)}</code></td><td>${e(s.ownedBy ?? "-")}</td><td class="num">${e(s.sourceNext ?? "-")}</td>` +
+        `<td class="num">${e(s.targetBefore ?? "-")}</td><td class="num">${e(s.targetAfter ?? "-")}</td><td>${e(s.action)}</td></tr>`,
+    )
+    .join("\n");
+  const constraints = c.constraints
+    .map((k) => `<tr><td><code>${e(k.table)}</code></td><td><code>${e(k.constraint)}</code></td><td><code>${e(k.references)}</code></td>${num(k.orphans)}<td>${mark(k.valid, "valid", "violated")}</td></tr>`)
+    .join("\n");
+  return `<h2>Cutover</h2>
+<table>
+<tr><th>fence</th><td>${e(c.fence.mode === "read-only" ? `read-only for ${c.fence.roles.join(", ")}` : "writers stopped by the operator")}</td></tr>
+<tr><th>fence LSN</th><td><code>${e(c.fence.lsn)}</code> at ${e(c.fence.at)}</td></tr>
+<tr><th>fence held</th><td>${mark(c.fence.held, "yes: no write reached the tables after it", "no: writes reached the tables after it")}</td></tr>
+<tr><th>drained</th><td>${e(c.drainedAt)}: every change up to the fence applied on the target</td></tr>
+<tr><th>quarantined</th><td>${mark(c.quarantined === 0, "nothing", `${c.quarantined} record(s)`)}</td></tr>
+<tr><th>verifier</th><td>${mark(c.verifier.result === "equal", "equal", c.verifier.result)}: ${e(String(c.verifier.tables))} table(s), ${e(c.verifier.rowsCompared.toLocaleString("en-US"))} rows compared in ${e(String(c.verifier.passes))} pass(es), ${e((c.verifier.durationMs / 1000).toFixed(1))} s</td></tr>
+</table>
+<h3>The counter's ledger</h3>
+<table>
+<tr><th></th><th>emitted</th><th>in Kafka</th><th>applied</th><th>duplicate</th><th>quarantined</th></tr>
+${stage("records", c.counter.records)}
+${stage("rows", c.counter.rows)}
+<tr><th>windows</th><td colspan="5">${byState(c.counter.windows)}</td></tr>
+<tr><th>source transactions</th><td colspan="5">${byState(c.counter.transactions)}</td></tr>
+</table>
+<h3>Sequences</h3>
+${c.sequences.length === 0 ? "<p>No sequence follows the replicated tables.</p>" : `<table>\n<tr><th>sequence</th><th>owned by</th><th>source next</th><th>target next before</th><th>target next after</th><th>action</th></tr>\n${sequences}\n</table>`}
+<h3>Foreign keys on the target</h3>
+${c.constraints.length === 0 ? "<p>The target's tables have no foreign keys.</p>" : `<table>\n<tr><th>table</th><th>constraint</th><th>references</th><th>rows without their referenced row</th><th>result</th></tr>\n${constraints}\n</table>`}`;
+}
+
 export function renderHtml(cert: Certificate): string {
   const e = escapeHtml;
   const differing = cert.tables.filter((t) => !t.equal).length;
+  const problems = cert.cutover === undefined ? [] : cutoverProblems(cert.cutover);
+  const why = [...(differing > 0 ? [`${differing} of ${cert.tables.length} table(s) differ`] : []), ...problems];
   const verdict = cert.proven
-    ? `<p class="verdict ok">Proven: all ${cert.tables.length} table(s) hold the same rows on both sides.</p>`
-    : `<p class="verdict bad">Not proven: ${differing} of ${cert.tables.length} table(s) differ.</p>`;
+    ? `<p class="verdict ok">Proven: all ${cert.tables.length} table(s) hold the same rows on both sides${cert.cutover === undefined ? "" : ", at a fenced cut with every claim of the cutover holding"}.</p>`
+    : `<p class="verdict bad">Not proven: ${e(why.join("; ") || "see below")}.</p>`;
   const tables = cert.tables
     .map(
       (t) =>
@@ -38,13 +87,6 @@ export function renderHtml(cert: Certificate): string {
         `<td>${t.equal ? '<span class="ok">equal</span>' : '<span class="bad">different</span>'}</td></tr>`,
     )
     .join("\n");
-  const optional: string[] = [];
-  if (cert.fenceLsn !== undefined) optional.push(`<tr><th>Fence LSN</th><td><code>${e(cert.fenceLsn)}</code></td></tr>`);
-  if (cert.fencedAt !== undefined) optional.push(`<tr><th>Fenced at</th><td>${e(cert.fencedAt)}</td></tr>`);
-  if (cert.counterTotals !== undefined) {
-    const c = cert.counterTotals;
-    optional.push(`<tr><th>Counter totals</th><td>produced ${e(c.produced)}, consumed ${e(c.consumed)}, applied ${e(c.applied)}</td></tr>`);
-  }
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -69,7 +111,7 @@ ${identityRows("Target", cert.target)}
 ${tables}
 </table>
 <p class="note">Each hash is SHA-256 over the rows' checksums in key order, computed by each database over its own rows (zeroloss docs/operations.md, "Certificate").</p>
-${optional.length === 0 ? "" : `<h2>Cutover</h2>\n<table>\n${optional.join("\n")}\n</table>`}
+${cert.cutover === undefined ? "" : cutoverSection(cert.cutover)}
 <h2>Signature</h2>
 <table>
 <tr><th>algorithm</th><td><code>${e(cert.signature.algorithm)}</code></td></tr>

@@ -6,3 +6,4 @@ export { hashTable, tableExists, tableHashSql, type HashedTable } from "./table-
 export { hostPort, readIdentity } from "./identity.js";
 export { configFingerprint, urlWithoutPassword, withoutSecrets } from "./fingerprint.js";
 export { gatherCertificate, hashTargetTables, recheckTarget, type GatherOptions, type RecheckDifference } from "./gather.js";
+export { cutoverProblems, SETTLED_SEQUENCE_ACTIONS } from "./cutover-claims.js";

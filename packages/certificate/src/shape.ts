@@ -42,22 +42,56 @@ const table: Shape = {
   target: req((v) => v === null || firstProblem(v, digest, "") === null),
   equal: req(isBool),
 };
-const decimal: Check = (v) => typeof v === "string" && /^\d+$/.test(v);
+/** A sequence value as text: bigint, and negative for a descending sequence. */
+const decimal: Check = (v) => typeof v === "string" && /^-?\d+$/.test(v);
+const isLsn: Check = (v) => typeof v === "string" && /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/.test(v);
+const isTime: Check = (v) => typeof v === "string" && !Number.isNaN(Date.parse(v));
+/** { state: count }: the counter's windows or transactions by state. */
+const isCountsByName: Check = (v) => isRecord(v) && Object.values(v).every(isCount);
+const stageCounts: Shape = { emitted: req(isCount), transferred: req(isCount), applied: req(isCount), duplicate: req(isCount), quarantined: req(isCount) };
+
+const cutover: Shape = {
+  fence: req({
+    mode: req((v) => v === "read-only" || v === "wait"),
+    roles: req((v) => Array.isArray(v) && v.every(isString)),
+    lsn: req(isLsn),
+    at: req(isTime),
+    held: req(isBool),
+  }),
+  drainedAt: req(isTime),
+  counter: req({ records: req(stageCounts), rows: req(stageCounts), windows: req(isCountsByName), transactions: req(isCountsByName) }),
+  quarantined: req(isCount),
+  verifier: req({
+    result: req((v) => v === "equal" || v === "drift" || v === "error"),
+    passes: req(isCount),
+    durationMs: req(isCount),
+    tables: req(isCount),
+    rowsCompared: req(isCount),
+    driftRows: req(isCount),
+  }),
+  sequences: req([
+    {
+      sequence: req(isString),
+      ownedBy: req(nullable(isString)),
+      sourceNext: req(nullable(decimal)),
+      targetBefore: req(nullable(decimal)),
+      targetAfter: req(nullable(decimal)),
+      action: req(isString),
+    },
+  ]),
+  constraints: req([{ table: req(isString), constraint: req(isString), references: req(isString), orphans: req(isCount), valid: req(isBool) }]),
+};
 
 export const CERTIFICATE_SHAPE: Shape = {
   version: req((v) => v === CERTIFICATE_VERSION),
-  issuedAt: req((v) => typeof v === "string" && !Number.isNaN(Date.parse(v))),
+  issuedAt: req(isTime),
   zerolossVersion: req(isString),
   configFingerprint: req(isHex64),
   source: req(identity),
   target: req(identity),
   tables: req([table]),
   proven: req(isBool),
-  fenceLsn: opt((v) => typeof v === "string" && /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/.test(v)),
-  fencedAt: opt((v) => typeof v === "string" && !Number.isNaN(Date.parse(v))),
-  counterTotals: opt({ produced: req(decimal), consumed: req(decimal), applied: req(decimal) }),
-  sequences: opt([{ sequence: req(isString), sourceNext: req(nullable(decimal)), targetNext: req(nullable(decimal)) }]),
-  constraints: opt([{ table: req(isString), constraint: req(isString), valid: req(isBool) }]),
+  cutover: opt(cutover),
   signature: req({
     algorithm: req((v) => v === SIGNATURE_ALGORITHM),
     publicKeyFingerprint: req(isHex64),

@@ -1,7 +1,7 @@
 // The zero-loss certificate, version 1: what a migration proves, as a document an auditor
 // keeps. The JSON is the signed document (canonical.ts gives its bytes, signature.ts signs
-// them); the HTML page (html.ts) is only a view of it. Sections a later `zeroloss cutover`
-// fills (the fence, the counter's totals, sequences, constraints) are optional, so a
+// them); the HTML page (html.ts) is only a view of it. The section `zeroloss cutover` fills
+// (the fence, the counter's ledger, the verifier, sequences, constraints) is optional, so a
 // certificate issued without a cutover is still a complete v1 document.
 
 export const CERTIFICATE_VERSION = 1;
@@ -37,23 +37,82 @@ export interface TableEntry {
   readonly equal: boolean;
 }
 
-/** The counter's totals at the fence (filled by the cutover). */
-export interface CounterTotals {
-  readonly produced: string;
-  readonly consumed: string;
-  readonly applied: string;
+/** How writes were stopped on the source, and the position they stopped at. */
+export interface FenceRecord {
+  /** read-only: zeroloss made the source refuse the application roles' writes; wait: the operator stopped the writers. */
+  readonly mode: "read-only" | "wait";
+  /** The application login roles fenced (read-only); empty for wait. */
+  readonly roles: readonly string[];
+  /** pg_current_wal_lsn() once no write was in progress and the tables' write counters stood still. */
+  readonly lsn: string;
+  /** ISO 8601, UTC. */
+  readonly at: string;
+  /** The tables' write counters still stood where they were at the fence after the tables were hashed: no write slipped past it. */
+  readonly held: boolean;
+}
+
+/** A stage's count in records and in the rows they hold (docs/counter.md). */
+export interface StageCounts {
+  readonly emitted: number;
+  readonly transferred: number;
+  readonly applied: number;
+  readonly duplicate: number;
+  readonly quarantined: number;
+}
+
+/** The counter's ledger once everything up to the fence was applied. */
+export interface CounterRecord {
+  readonly records: StageCounts;
+  readonly rows: StageCounts;
+  /** Windows by state (balanced, open, replayed, behind, attention, mismatch). */
+  readonly windows: Readonly<Record<string, number>>;
+  /** Source transactions by state (applied, complete, pending, incomplete). */
+  readonly transactions: Readonly<Record<string, number>>;
+}
+
+/** The verifier's comparison at the cut (services/verifier, `zeroloss verify --json`). */
+export interface VerifierRecord {
+  readonly result: "equal" | "drift" | "error";
+  readonly passes: number;
+  readonly durationMs: number;
+  readonly tables: number;
+  readonly rowsCompared: number;
+  readonly driftRows: number;
 }
 
 export interface SequenceEntry {
   readonly sequence: string;
+  /** table.column it is owned by, or null for a standalone sequence. */
+  readonly ownedBy: string | null;
+  /** The source's next value (null: not on the source). */
   readonly sourceNext: string | null;
-  readonly targetNext: string | null;
+  /** The target's next value before the sync, and after it (null: not on the target). */
+  readonly targetBefore: string | null;
+  readonly targetAfter: string | null;
+  /** What the sync did: set, in sync, already ahead (or a problem: missing on target, out of range). */
+  readonly action: string;
 }
 
 export interface ConstraintEntry {
   readonly table: string;
   readonly constraint: string;
+  readonly references: string;
+  /** Rows without the row they reference (PostgreSQL's MATCH rules). */
+  readonly orphans: number;
   readonly valid: boolean;
+}
+
+/** What `zeroloss cutover` adds: the fence, the drain, the verifier, sequences and constraints. */
+export interface CutoverRecord {
+  readonly fence: FenceRecord;
+  /** ISO 8601: when every change up to the fence was applied and the counter balanced. */
+  readonly drainedAt: string;
+  readonly counter: CounterRecord;
+  /** Rows in the target's zeroloss.quarantine at the cut. */
+  readonly quarantined: number;
+  readonly verifier: VerifierRecord;
+  readonly sequences: readonly SequenceEntry[];
+  readonly constraints: readonly ConstraintEntry[];
 }
 
 /** Everything the signature covers. */
@@ -67,14 +126,10 @@ export interface UnsignedCertificate {
   readonly source: DatabaseIdentity;
   readonly target: DatabaseIdentity;
   readonly tables: readonly TableEntry[];
-  /** True when every table is equal on both sides. */
+  /** True when every table is equal on both sides and, for a cutover, every claim of `cutover` holds (cutoverProven()). */
   readonly proven: boolean;
-  // For the cutover: absent here.
-  readonly fenceLsn?: string;
-  readonly fencedAt?: string;
-  readonly counterTotals?: CounterTotals;
-  readonly sequences?: readonly SequenceEntry[];
-  readonly constraints?: readonly ConstraintEntry[];
+  /** Present when `zeroloss cutover` issued it. */
+  readonly cutover?: CutoverRecord;
 }
 
 export interface CertificateSignature {

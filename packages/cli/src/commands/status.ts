@@ -2,21 +2,16 @@
 // Exit 0 when nothing is proven wrong and nothing is quarantined (windows that are only
 // behind are not a problem), 1 when something is, 2 when the counter cannot be reached (or
 // the configuration is wrong).
-import { loadConfig, readSecretFile } from "@zeroloss/config";
-import type { ErrorCode } from "@zeroloss/errors";
+import { loadConfig } from "@zeroloss/config";
+import { isZerolossError } from "@zeroloss/errors";
 import type { Summary } from "@zeroloss/wire";
+import { counterEndpoint, fetchSummary } from "./counter-client.js";
 
 export interface StatusOptions {
   readonly config?: string;
   readonly json: boolean;
   /** The counter's base URL; by default from counter.http in the configuration. */
   readonly url?: string;
-}
-
-/** The counter's base URL from its listen address: a wildcard host is reached on loopback. */
-export function counterUrl(http: { host: string; port: number }): string {
-  const host = http.host === "0.0.0.0" || http.host === "::" ? "127.0.0.1" : http.host;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${http.port}`;
 }
 
 /**
@@ -48,17 +43,14 @@ function formatSeconds(s: number): string {
 export async function statusCommand(o: StatusOptions): Promise<number> {
   // The configuration gives the counter's address and, with counter.http.tokenFile, its bearer token.
   const config = o.url === undefined || o.config !== undefined ? await loadConfig(o.config === undefined ? {} : { file: o.config }) : null;
-  const base = o.url ?? counterUrl((config as NonNullable<typeof config>).counter.http);
-  const tokenFile = config?.counter.http.tokenFile;
-  const headers: Record<string, string> = tokenFile === undefined ? {} : { authorization: `Bearer ${readSecretFile(tokenFile).trim()}` };
+  const endpoint = counterEndpoint(config, o.url);
   let s: Summary;
   try {
-    const res = await fetch(new URL("/api/summary", base), { signal: AbortSignal.timeout(10_000), headers });
-    if (!res.ok) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 500)}`);
-    s = (await res.json()) as Summary;
+    s = await fetchSummary(endpoint);
   } catch (err) {
-    const code: ErrorCode = "COUNTER_UNREACHABLE"; // printed, not thrown: it exits 2 where a thrown error exits 1
-    process.stderr.write(`zeroloss status: error [${code}]: the counter at ${base} cannot be reached: ${(err as Error).message}\n`);
+    if (!isZerolossError(err)) throw err;
+    // Printed, not thrown: it exits 2 where a thrown error exits 1.
+    process.stderr.write(`zeroloss status: error [${err.code}]: ${err.message}\n`);
     return 2;
   }
   if (o.json) {

@@ -13,7 +13,8 @@ import type { ConfigInput } from "@zeroloss/config";
 import { configText, stackConfig } from "../dev.js";
 import { buildProof, formatProof, LATENCY_METRIC, type Encoding, type Proof } from "./proof.js";
 import { BACKLOG_DEFAULT, DEMO_TABLES, createSchema, loadBacklog } from "./schema.js";
-import { choosePorts, Pipeline, runVerifier, type PipelineService } from "./services.js";
+import { runVerifierJson } from "../verifier-run.js";
+import { choosePorts, Pipeline, serviceEnv, type PipelineService } from "./services.js";
 import { runWorkload, type WorkloadStats } from "./workload.js";
 
 export interface DemoOptions {
@@ -260,7 +261,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
       let verify: { code: number; report: VerifyReport | null } | null = null;
       if (drained.ok) {
         progress.line(`verifying source against target by content, until ${o.sustain} s of zero drift are sustained`);
-        verify = await runVerifier(configFile, o.sustain, join(dir, "verifier.log"));
+        verify = await runVerifierJson({ configFile, sustainSeconds: o.sustain, logFile: join(dir, "verifier.log"), env: serviceEnv(), outputError: "DEMO_VERIFIER_OUTPUT" });
         abortIf();
         progress.line(`verifier: ${verify.report?.result ?? `exit ${verify.code}`}`);
       }

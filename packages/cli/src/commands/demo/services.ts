@@ -4,15 +4,14 @@
 // with the demo even when it is killed with SIGKILL (parent-death signal) and a later stack
 // sweeps up anything left. Packages never import services: this module only spawns them
 // and reads what they serve on HTTP.
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { copyFile, writeFile } from "node:fs/promises";
+import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ENV_KEYS } from "@zeroloss/config";
 import { Instance, isListening, freePort, runRoot, type ManagedProcess } from "@zeroloss/devstack";
 import { ZerolossError } from "@zeroloss/errors";
 import { parseMetrics, type Logger, type Sample } from "@zeroloss/observability";
-import type { Summary, VerifyReport } from "@zeroloss/wire";
+import type { Summary } from "@zeroloss/wire";
 import { NOT_BUILT, serviceEntry, type ServiceName } from "../service.js";
 
 export type PipelineService = "producer" | "consumer" | "counter";
@@ -112,28 +111,4 @@ export class Pipeline {
   async stop(): Promise<void> {
     await this.instance.stop();
   }
-}
-
-/** `zeroloss verify --json --sustain S` through the verifier's built main; its log (stderr) goes to `logFile`. */
-export async function runVerifier(configFile: string, sustainSeconds: number, logFile: string): Promise<{ code: number; report: VerifyReport | null; stderr: string }> {
-  return new Promise((resolveRun, reject) => {
-    execFile(
-      process.execPath,
-      [entryOf("verifier"), "--config", configFile, "--json", "--no-progress", "--sustain", String(sustainSeconds)],
-      { env: serviceEnv(), maxBuffer: 256 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1;
-        writeFile(logFile, stderr).then(
-          () => {
-            try {
-              resolveRun({ code, report: stdout.trim() === "" ? null : (JSON.parse(stdout) as VerifyReport), stderr });
-            } catch (parseErr) {
-              reject(new ZerolossError("DEMO_VERIFIER_OUTPUT", `the verifier's --json output is not JSON (exit ${code}): ${(parseErr as Error).message}; its log: ${logFile}`));
-            }
-          },
-          (writeErr: unknown) => reject(writeErr),
-        );
-      },
-    );
-  });
 }
