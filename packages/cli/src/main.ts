@@ -5,6 +5,7 @@ import { isZerolossError, describeError, redact } from "@zeroloss/errors";
 import { createLogger, type Logger } from "@zeroloss/observability";
 import { certificateIssueCommand, certificateKeygenCommand, certificateVerifyCommand, parseTablePatterns } from "./commands/certificate.js";
 import { checkCommand } from "./commands/check/check.js";
+import { cutoverCommand } from "./commands/cutover/cutover.js";
 import { devDown, devStatus, devUp } from "./commands/dev.js";
 import { DEV_KAFKA_USAGE, devKafka } from "./commands/dev-kafka.js";
 import { demoCommand } from "./commands/demo/demo.js";
@@ -271,6 +272,45 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .action(async (opts: { config?: string; margin?: bigint; dryRun: boolean; json: boolean }) => {
       setExit(await sequencesSyncCommand(opts));
     });
+
+  program
+    .command("cutover")
+    .description(
+      "end a migration, proven: preflight, fence the source's writes and take the fence LSN, drain to it (applied, counted, nothing quarantined), " +
+        "verify every table by content at the cut, sync sequences, validate foreign keys, sign the certificate. Resumable (state in --dir); " +
+        "exit 0 proven, 1 not proven or refused (every reason given), 2 wrong options or configuration. docs/cutover.md is the runbook",
+    )
+    .option(...configFlag)
+    .addOption(new Option("--fence <mode>", "read-only: zeroloss makes the source refuse the --app-role roles' writes; wait: the operator stops the writers").choices(["read-only", "wait"]))
+    .option("--app-role <role>", "an application login role to fence (--fence read-only; repeat for more)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--rehearse", "the dry run: preflight, drain to the current position and verify, against the moving source; fences and signs nothing", false)
+    .option("--private-key <file>", "the Ed25519 private key (PEM) the certificate is signed with (zeroloss certificate keygen)")
+    .option("--dir <folder>", "where the state, the certificate (certificate.json, certificate.html) and the verifier's report go", ".zeroloss/cutover")
+    .option("--margin <n>", "set each target sequence this far past the source's next value (default: sequences.margin)", parseMargin)
+    .option("--quiet-seconds <s>", "how long no write may be seen before the fence LSN is taken", positiveNumber, 5)
+    .option("--fence-timeout <s>", "give up the fence after this many seconds of writes still going on", positiveNumber, 300)
+    .option("--drain-timeout <s>", "give up the drain after this many seconds (the fence stays; run again to resume)", positiveNumber, 900)
+    .option("--abort", "lift the fence the cutover in --dir set and close its record (after a failure, or to roll back)", false)
+    .option("--json", "the outcome as JSON on stdout (progress stays on stderr)", false)
+    .exitOverride()
+    .action(
+      async (opts: {
+        config?: string;
+        fence?: "read-only" | "wait";
+        appRole: string[];
+        rehearse: boolean;
+        privateKey?: string;
+        dir: string;
+        margin?: bigint;
+        quietSeconds: number;
+        fenceTimeout: number;
+        drainTimeout: number;
+        abort: boolean;
+        json: boolean;
+      }) => {
+        setExit(await cutoverCommand({ ...opts, log: log() }));
+      },
+    );
 
   const certificate = program
     .command("certificate")

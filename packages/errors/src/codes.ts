@@ -463,6 +463,37 @@ export const ERROR_CODES = {
     meaning: "A file `zeroloss certificate` needs (the certificate, a key) cannot be read, or its output cannot be written: the message names the file and the system's error.",
   },
 
+  CUTOVER_NOT_PROVEN: {
+    area: "cli",
+    retriable: false,
+    meaning: "`zeroloss cutover` found what keeps the cutover from being proven (preflight errors, a quarantined record, a difference the counter or the verifier proved, a sequence it could not set, a foreign key violated, writes past the fence); the message lists every reason. A fence it set stays: fix the cause and run the same command to resume, or `zeroloss cutover --abort` (`docs/cutover.md`).",
+  },
+  CUTOVER_DRAIN_TIMEOUT: {
+    area: "cli",
+    retriable: true,
+    meaning: "`zeroloss cutover` waited `--drain-timeout` seconds and the changes up to the fence were still not all applied and counted; the message names each stage still behind (the producer's slot, the consumer's or the counter's offsets): check that producer, consumer and counter run, then run the same command to resume.",
+  },
+  CUTOVER_STATE_INVALID: {
+    area: "cli",
+    retriable: false,
+    meaning: "The cutover's `state.json` in `--dir` cannot be read, is of another version, or lacks a step the next one needs: the message says which. Move it away only once no fence it recorded is still set.",
+  },
+  CUTOVER_STATE_MISMATCH: {
+    area: "cli",
+    retriable: false,
+    meaning: "`--dir` holds a cutover begun with another configuration, another fence or as a rehearsal: run it with its own options to resume it, `zeroloss cutover --abort --dir DIR` to close it, or use another `--dir`.",
+  },
+  CUTOVER_VERIFIER_OUTPUT: {
+    area: "cli",
+    retriable: false,
+    meaning: "The verifier run by `zeroloss cutover` printed something that is not its JSON report; its log (`verifier.log` in `--dir`) says why.",
+  },
+  CUTOVER_VERIFIER_FAILED: {
+    area: "cli",
+    retriable: false,
+    meaning: "The verifier run by `zeroloss cutover` could not compare the databases (a connection, a configuration, a query); the message has the end of its log, all of it is in `verifier.log` in `--dir`.",
+  },
+
   DEMO_EXTERNAL_STACK: {
     area: "demo",
     retriable: false,

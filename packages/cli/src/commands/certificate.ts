@@ -24,6 +24,7 @@ import {
   type TableDigest,
 } from "@zeroloss/certificate";
 import { loadConfig } from "@zeroloss/config";
+import { zerolossVersion } from "./zeroloss-version.js";
 import { isZerolossError, redact, ZerolossError } from "@zeroloss/errors";
 
 const EXIT_OK = 0;
@@ -57,16 +58,6 @@ function writeText(path: string, text: string, what: string, options: { mode?: n
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EEXIST") throw new ZerolossError("CERTIFICATE_KEY_EXISTS", `${path} already exists: zeroloss certificate keygen never overwrites a key`, { details: { path } });
     throw new ZerolossError("CERTIFICATE_UNREADABLE", `cannot write ${what} ${path}: ${code ?? (err as Error).message}`, { cause: err });
-  }
-}
-
-/** The version the CLI's package.json declares: the zeroloss that issued a certificate. */
-function zerolossVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
-    return typeof pkg.version === "string" ? pkg.version : "unknown";
-  } catch {
-    return "unknown";
   }
 }
 

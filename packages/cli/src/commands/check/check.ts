@@ -9,7 +9,7 @@
 import { loadConfig, type Config } from "@zeroloss/config";
 import { describeError, isZerolossError, redact, ZerolossError } from "@zeroloss/errors";
 import { connect, query, type Client } from "@zeroloss/pg";
-import { EXIT_NOT_CHECKED, checkExitCode, type CreatedType, type Finding } from "./finding.js";
+import { EXIT_NOT_CHECKED, checkExitCode, type CheckReport, type CreatedType, type Finding } from "./finding.js";
 import { formatReport, reportJson } from "./format.js";
 import { chosenTables, runChecks } from "./run-checks.js";
 import { createTypes, fixFailed } from "./type-fix.js";
@@ -38,6 +38,25 @@ async function connectBoth(config: Config): Promise<{ source: Client; target: Cl
   return [s, t].flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
 }
 
+/** Both sessions read-only: nothing the check runs can change either database by mistake. */
+async function readOnly(source: Client, target: Client): Promise<void> {
+  for (const c of [source, target]) await query(c, "making the check's session read-only", "SET SESSION default_transaction_read_only = on");
+}
+
+/** The preflight as `zeroloss cutover` runs it: every area, nothing changed; a database that cannot be reached throws. */
+export async function runPreflight(config: Config): Promise<CheckReport> {
+  const connected = await connectBoth(config);
+  if (Array.isArray(connected)) throw connected[0];
+  const { source, target } = connected;
+  for (const c of [source, target]) c.on("error", () => undefined);
+  try {
+    await readOnly(source, target);
+    return await runChecks(source, target, config, { created: [], findings: [] });
+  } finally {
+    await Promise.all([source.end().catch(() => undefined), target.end().catch(() => undefined)]);
+  }
+}
+
 export async function checkCommand(options: CheckCommandOptions): Promise<number> {
   // A configuration error propagates: main prints it and exits 2 (CONFIG_*).
   const config = await loadConfig({ ...(options.config === undefined ? {} : { file: options.config }), env: process.env });
@@ -49,8 +68,7 @@ export async function checkCommand(options: CheckCommandOptions): Promise<number
   const { source, target } = connected;
   for (const c of [source, target]) c.on("error", () => undefined);
   try {
-    // Read-only sessions: nothing the check runs can change either database by mistake.
-    for (const c of [source, target]) await query(c, "making the check's session read-only", "SET SESSION default_transaction_read_only = on");
+    await readOnly(source, target);
     let created: CreatedType[] = [];
     const fixFindings: Finding[] = [];
     if (options.fix) {

@@ -96,6 +96,11 @@ function counterWaiting(s: Summary, exact: boolean): string[] {
   return out;
 }
 
+/** The producer has committed every change up to the fence to Kafka: the slot's confirmed position is at or past it. */
+export function slotPassed(fenceLsn: string, slot: DrainObservation["slot"]): boolean {
+  return slot.exists && slot.confirmedFlushLsn !== null && parseLsn(slot.confirmedFlushLsn) >= parseLsn(fenceLsn);
+}
+
 export function decideDrain(o: DrainObservation): DrainVerdict {
   const problems: string[] = [];
   const waitingFor: string[] = [];
@@ -106,7 +111,7 @@ export function decideDrain(o: DrainObservation): DrainVerdict {
   if (problems.length > 0) return { state: "failed", waitingFor, problems };
 
   const confirmed = o.slot.confirmedFlushLsn;
-  if (confirmed === null || parseLsn(confirmed) < parseLsn(o.fenceLsn)) {
+  if (!slotPassed(o.fenceLsn, o.slot)) {
     const behind = confirmed === null ? "" : ` (${(parseLsn(o.fenceLsn) - parseLsn(confirmed)).toString()} bytes to go)`;
     waitingFor.push(`the producer: slot ${o.slot.name} confirmed up to ${confirmed ?? "nothing"}, the fence is at ${o.fenceLsn}${behind}`);
   }

@@ -13,6 +13,7 @@ import type { ConfigInput } from "@zeroloss/config";
 import { configText, stackConfig } from "../dev.js";
 import { buildProof, formatProof, LATENCY_METRIC, type Encoding, type Proof } from "./proof.js";
 import { BACKLOG_DEFAULT, DEMO_TABLES, createSchema, loadBacklog } from "./schema.js";
+import { ProgressLines } from "../progress-lines.js";
 import { runVerifierJson } from "../verifier-run.js";
 import { choosePorts, Pipeline, serviceEnv, type PipelineService } from "./services.js";
 import { runWorkload, type WorkloadStats } from "./workload.js";
@@ -38,17 +39,6 @@ export interface DemoOptions {
 const DRAIN_TIMEOUT_MS = 120_000;
 const SLOT = "zeroloss";
 const FILES = ["zeroloss.yaml", "proof.json", "verifier.log", "producer.log", "consumer.log", "counter.log"];
-
-/** Timestamped progress lines on stderr. */
-class Progress {
-  private readonly started = Date.now();
-  elapsed(): number {
-    return (Date.now() - this.started) / 1000;
-  }
-  line(text: string): void {
-    process.stderr.write(`[${this.elapsed().toFixed(1).padStart(5)} s] ${text}\n`);
-  }
-}
 
 const n = (v: number) => v.toLocaleString("en-US");
 
@@ -132,7 +122,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
       "zeroloss demo starts its own local stack and fills its databases; ZEROLOSS_SOURCE_URL, ZEROLOSS_TARGET_URL and ZEROLOSS_KAFKA_BROKERS point at existing services, which the demo will not write into: unset them",
     );
   }
-  const progress = new Progress();
+  const progress = new ProgressLines();
   const dir = resolve(o.dir);
   await mkdir(dir, { recursive: true });
   await Promise.all(FILES.map((f) => rm(join(dir, f), { force: true })));
@@ -300,7 +290,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
 }
 
 /** --keep: leave everything running for exploration until Ctrl-C (or a service stops on its own). */
-async function keepRunning(stack: DevStack, p: Pipeline, configFile: string, progress: Progress, stopped: () => boolean): Promise<void> {
+async function keepRunning(stack: DevStack, p: Pipeline, configFile: string, progress: ProgressLines, stopped: () => boolean): Promise<void> {
   const lines = [
     "",
     "Still running (--keep). Explore, then press Ctrl-C to stop everything:",
