@@ -39,6 +39,8 @@ export interface CutoverOptions {
   readonly drainTimeout: number;
   readonly abort: boolean;
   readonly json: boolean;
+  /** false: print no outcome on stdout (the demo reports it in its proof); the exit code and state.json still say it. */
+  readonly print?: boolean;
   readonly log: Logger;
 }
 
@@ -89,7 +91,7 @@ export async function cutoverCommand(o: CutoverOptions): Promise<number> {
   const fingerprint = configFingerprint(config);
   const fence: FenceRequest | null = o.rehearse ? null : { mode: o.fence ?? "wait", roles: [...o.appRole] };
   const state = resumeOrBegin(dir, fingerprint, o.rehearse, fence, progress);
-  if (state.finished !== undefined) return reportFinished(state, o.json);
+  if (state.finished !== undefined) return reportFinished(state, o);
   const save = () => writeState(dir, state);
   save();
 
@@ -113,7 +115,7 @@ export async function cutoverCommand(o: CutoverOptions): Promise<number> {
     state.finished = { at: new Date().toISOString(), ...outcome };
     save();
     if (o.rehearse) archiveState(dir, "rehearsal");
-    return reportFinished(state, o.json);
+    return reportFinished(state, o);
   } catch (err) {
     if (err instanceof Interrupted) {
       const lifted = await liftFence(source, state);
@@ -286,10 +288,11 @@ function holdAdvice(state: CutoverState, dir: string, o: CutoverOptions): string
   return `Fix the cause and run the same command again to resume, or close this cutover with zeroloss cutover --abort --dir ${dir}\n`;
 }
 
-function reportFinished(state: CutoverState, json: boolean): number {
+function reportFinished(state: CutoverState, o: Pick<CutoverOptions, "json" | "print">): number {
   const f = state.finished;
   if (f === undefined) return EXIT_NOT_PROVEN;
-  if (json) {
+  if (o.print === false) return f.proven ? EXIT_PROVEN : EXIT_NOT_PROVEN;
+  if (o.json) {
     process.stdout.write(`${JSON.stringify({ proven: f.proven, rehearsal: state.rehearse, fence: state.fencePoint ?? null, problems: f.problems, certificate: f.certificate, html: f.html, steps: state.done })}\n`);
   } else {
     const lines = state.rehearse

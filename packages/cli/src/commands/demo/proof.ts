@@ -42,6 +42,17 @@ export interface Proof {
   readonly files: string;
   /** How record values travelled: json, or avro with the registry's subjects and their versions. */
   readonly encoding: Encoding;
+  /** The cutover the demo ends with; null when it did not run (the pipeline did not drain, or the verifier found drift). */
+  readonly cutover: DemoCutover | null;
+}
+
+export interface DemoCutover {
+  readonly proven: boolean;
+  readonly problems: readonly string[];
+  readonly fenceLsn: string | null;
+  readonly certificate: string | null;
+  readonly html: string | null;
+  readonly publicKey: string;
 }
 
 export interface Encoding {
@@ -69,6 +80,7 @@ export interface ProofInputs {
   readonly dashboard: string;
   readonly files: string;
   readonly encoding: Encoding;
+  readonly cutover: DemoCutover | null;
 }
 
 export const LATENCY_METRIC = "zeroloss_consumer_end_to_end_seconds";
@@ -146,6 +158,16 @@ export function buildProof(i: ProofInputs): Proof {
               `, ${tables.reduce((a, x) => a + x.driftRows, 0)} row(s) differing`,
     },
   ];
+  claims.push({
+    claim: "the cutover: writes fenced, drained, verified at the cut, sequences and foreign keys settled, signed",
+    ok: i.cutover !== null && i.cutover.proven,
+    detail:
+      i.cutover === null
+        ? "not run: the claims above did not hold"
+        : i.cutover.proven
+          ? `fence LSN ${i.cutover.fenceLsn ?? "?"}; certificate ${i.cutover.certificate ?? "-"}`
+          : `not proven: ${i.cutover.problems.join("; ") || "see the cutover's output above"}`,
+  });
   if (i.encoding.kind === "avro") {
     const e = i.encoding;
     const missing = Object.entries(e.expected).filter(([, subject]) => (e.subjects[subject] ?? []).length === 0);
@@ -181,6 +203,7 @@ export function buildProof(i: ProofInputs): Proof {
     dashboard: i.dashboard,
     files: i.files,
     encoding: i.encoding,
+    cutover: i.cutover,
   };
 }
 
@@ -221,6 +244,13 @@ export function formatProof(p: Proof): string {
     `  encoding:   ${p.encoding.kind}${p.encoding.registry === null ? "" : `, schemas in ${p.encoding.registry}`}`,
     `  total time: ${p.durationSeconds.toFixed(1)} s`,
     `  files:      ${p.files} (zeroloss.yaml, service logs, proof.json)`,
+    ...(p.cutover === null || p.cutover.certificate === null
+      ? []
+      : [
+          `  certificate: ${p.cutover.certificate}`,
+          `               ${p.cutover.html ?? ""} (a page to read)`,
+          `               check it: npx zeroloss certificate verify ${p.cutover.certificate} --public-key ${p.cutover.publicKey}`,
+        ]),
   ];
   return `${lines.join("\n")}\n`;
 }
