@@ -23,5 +23,6 @@ export * from "./type-ddl.js";
 export * from "./replication-settings.js";
 export * from "./replica-identity.js";
 export * from "./foreign-keys.js";
+export * from "./foreign-key-orphans.js";
 export * from "./triggers.js";
 export * from "./owned-sequences.js";
