@@ -6,7 +6,7 @@
 //   target; 2 it could not be done (configuration, a file or key, a database connection).
 // Exit 1 then always means "the data or the document is not what it should be", never "the
 // command could not run".
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgumentError } from "commander";
@@ -74,6 +74,14 @@ async function orCouldNot(fn: () => Promise<number>): Promise<number> {
 
 const digestText = (d: TableDigest | null) => (d === null ? "missing" : `${d.rows} rows  ${d.hash.slice(0, 16)}…`);
 
+/** A new Ed25519 pair: the private key (0600) and the public key written, neither overwritten; returns the public key. */
+export function writeKeyPair(privatePath: string, publicPath: string): KeyObject {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  writeText(privatePath, privateKey.export({ type: "pkcs8", format: "pem" }).toString(), "the private key", { mode: 0o600, exclusive: true });
+  writeText(publicPath, publicKey.export({ type: "spki", format: "pem" }).toString(), "the public key", { exclusive: true });
+  return publicKey;
+}
+
 export interface KeygenOptions {
   readonly outDir: string;
 }
@@ -92,9 +100,7 @@ export async function certificateKeygenCommand(options: KeygenOptions): Promise<
     } catch (err) {
       throw new ZerolossError("CERTIFICATE_UNREADABLE", `cannot create ${options.outDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-    writeText(privatePath, privateKey.export({ type: "pkcs8", format: "pem" }).toString(), "the private key", { mode: 0o600, exclusive: true });
-    writeText(publicPath, publicKey.export({ type: "spki", format: "pem" }).toString(), "the public key", { exclusive: true });
+    const publicKey = writeKeyPair(privatePath, publicPath);
     process.stdout.write(`private key  ${privatePath} (keep it secret)\npublic key   ${publicPath}\nfingerprint  ${publicKeyFingerprint(publicKey)}\n`);
     return EXIT_OK;
   });

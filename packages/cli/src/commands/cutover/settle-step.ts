@@ -33,16 +33,16 @@ export async function sequencesStep(c: { source: Client; target: Client; config:
 export async function constraintsStep(c: { target: Client; tables: readonly TableName[]; progress: ProgressLines }): Promise<ConstraintEntry[]> {
   const checked = await validateForeignKeys(c.target, c.tables);
   const entries: ConstraintEntry[] = checked.map((v) => ({
-    table: qualifiedName(v.fk.table),
-    constraint: v.fk.name,
-    references: qualifiedName(v.fk.references),
+    table: qualifiedName(v.foreignKey.table),
+    constraint: v.foreignKey.name,
+    references: qualifiedName(v.foreignKey.references),
     orphans: v.orphans,
     valid: v.ok,
   }));
   const bad = entries.filter((e) => !e.valid);
   c.progress.line(`foreign keys: ${entries.length} on the target's tables validated; ${bad.length === 0 ? "every row has the row it references" : `${bad.length} violated`}`);
   for (const v of checked.filter((x) => !x.ok)) {
-    c.progress.line(`  ${qualifiedName(v.fk.table)}.${v.fk.name}: ${v.orphans} row(s) without their ${qualifiedName(v.fk.references)} row, e.g. ${JSON.stringify(v.sample.slice(0, 3))}`);
+    c.progress.line(`  ${qualifiedName(v.foreignKey.table)}.${v.foreignKey.name}: ${v.orphans} row(s) without their ${qualifiedName(v.foreignKey.references)} row, e.g. ${JSON.stringify(v.sample.slice(0, 3))}`);
   }
   return entries;
 }

@@ -11,7 +11,10 @@ import { histogramBuckets, sumOf, type Bucket, type Logger } from "@zeroloss/obs
 import { topicNames, type Summary, type VerifyReport } from "@zeroloss/wire";
 import type { ConfigInput } from "@zeroloss/config";
 import { configText, stackConfig } from "../dev.js";
-import { buildProof, formatProof, LATENCY_METRIC, type Encoding, type Proof } from "./proof.js";
+import { writeKeyPair } from "../certificate.js";
+import { cutoverCommand } from "../cutover/cutover.js";
+import { readState } from "../cutover/state.js";
+import { buildProof, formatProof, LATENCY_METRIC, type DemoCutover, type Encoding, type Proof } from "./proof.js";
 import { BACKLOG_DEFAULT, DEMO_TABLES, createSchema, loadBacklog } from "./schema.js";
 import { ProgressLines } from "../progress-lines.js";
 import { runVerifierJson } from "../verifier-run.js";
@@ -39,6 +42,8 @@ export interface DemoOptions {
 const DRAIN_TIMEOUT_MS = 120_000;
 const SLOT = "zeroloss";
 const FILES = ["zeroloss.yaml", "proof.json", "verifier.log", "producer.log", "consumer.log", "counter.log"];
+/** Folders of the demo's cutover: its state, certificate and verifier report; the key pair it signs with. */
+const FOLDERS = ["cutover", "keys"];
 
 const n = (v: number) => v.toLocaleString("en-US");
 
@@ -125,7 +130,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   const progress = new ProgressLines();
   const dir = resolve(o.dir);
   await mkdir(dir, { recursive: true });
-  await Promise.all(FILES.map((f) => rm(join(dir, f), { force: true })));
+  await Promise.all([...FILES, ...FOLDERS].map((f) => rm(join(dir, f), { force: true, recursive: true })));
 
   let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -165,7 +170,10 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
     source.on("error", (err: Error) => (stackFailure ??= `the demo's connection to the source failed: ${err.message}`));
     await source.connect();
     try {
+      // The schema on both sides, as a migration team prepares its target: the foreign keys
+      // and identity sequences the cutover validates and sets are the target's own.
       await createSchema(source);
+      await withClient(stack.target, createSchema);
       const loadStarted = Date.now();
       const backlog = await loadBacklog(source, BACKLOG_DEFAULT);
       const backlogRows = backlog.accounts + backlog.payments + backlog.ledgerEntries;
@@ -256,6 +264,14 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
         progress.line(`verifier: ${verify.report?.result ?? `exit ${verify.code}`}`);
       }
 
+      let cutover: DemoCutover | null = null;
+      if (drained.ok && verify?.report?.result === "equal") {
+        progress.line("cutover: fence (the workload has stopped), drain, verify at the cut, sequences, foreign keys, the signed certificate");
+        cutover = await runDemoCutover(dir, configFile, o.log);
+        abortIf();
+        progress.line(cutover.proven ? `cutover proven; certificate ${cutover.certificate ?? "-"}` : `cutover NOT proven: ${cutover.problems.join("; ")}`);
+      }
+
       const changes = afterDrain.producerEvents - emittedBefore;
       const proof: Proof = buildProof({
         tables: DEMO_TABLES,
@@ -269,6 +285,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
         workload: { ...stats, changes, changesPerSecond: changes / stats.seconds, drainSeconds },
         durationSeconds: progress.elapsed(),
         encoding: await encodingOf(o.encoding, stack.registry ?? null),
+        cutover,
         dashboard: p.url("counter"),
         files: dir,
       });
@@ -287,6 +304,48 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
     process.off("SIGTERM", onSignal);
     progress.line("stopped: the stack and the services are gone" + (o.keep ? "" : "; run with --keep to explore them"));
   }
+}
+
+async function withClient(url: string, fn: (c: pg.Client) => Promise<void>): Promise<void> {
+  const c = new pg.Client({ connectionString: url, application_name: "zeroloss demo" });
+  await c.connect();
+  try {
+    await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** `zeroloss cutover --fence wait` on the demo's stack, signed with a key pair made for it in <dir>/keys. */
+async function runDemoCutover(dir: string, configFile: string, log: Logger): Promise<DemoCutover> {
+  const keys = join(dir, "keys");
+  await mkdir(keys, { recursive: true, mode: 0o700 });
+  writeKeyPair(join(keys, "private.pem"), join(keys, "public.pem"));
+  const cutoverDir = join(dir, "cutover");
+  await cutoverCommand({
+    config: configFile,
+    fence: "wait",
+    appRole: [],
+    rehearse: false,
+    privateKey: join(keys, "private.pem"),
+    dir: cutoverDir,
+    quietSeconds: 2,
+    fenceTimeout: 60,
+    drainTimeout: DRAIN_TIMEOUT_MS / 1000,
+    abort: false,
+    json: false,
+    print: false,
+    log,
+  });
+  const finished = readState(cutoverDir)?.finished;
+  return {
+    proven: finished?.proven ?? false,
+    problems: finished?.problems ?? ["the cutover stopped before it finished (see its lines above)"],
+    fenceLsn: readState(cutoverDir)?.fencePoint?.lsn ?? null,
+    certificate: finished?.certificate ?? null,
+    html: finished?.html ?? null,
+    publicKey: join(keys, "public.pem"),
+  };
 }
 
 /** --keep: leave everything running for exploration until Ctrl-C (or a service stops on its own). */

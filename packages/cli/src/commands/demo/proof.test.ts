@@ -72,6 +72,7 @@ function inputs(over: Partial<ProofInputs> = {}): ProofInputs {
     dashboard: "http://127.0.0.1:9400/",
     files: "/tmp/demo",
     encoding: { kind: "json", registry: null, subjects: {}, expected: {} },
+    cutover: { proven: true, problems: [], fenceLsn: "0/1A2B3C4", certificate: "/tmp/demo/cutover/certificate.json", html: "/tmp/demo/cutover/certificate.html", publicKey: "/tmp/demo/keys/public.pem" },
     ...over,
   };
 }
@@ -92,6 +93,8 @@ describe("the demo's proof", () => {
     const text = formatProof(p);
     expect(text.split("\n")[0]).toBe("PROVEN: nothing was lost or altered on the way.");
     expect(text).toMatch(/public\.a\s+10\s+10\s+120\s+120\s+0\s+equal/);
+    expect(text).toContain("certificate: /tmp/demo/cutover/certificate.json");
+    expect(text).toContain("check it: npx zeroloss certificate verify /tmp/demo/cutover/certificate.json --public-key /tmp/demo/keys/public.pem");
   });
 
   it("with Avro, claims every table's subject in the registry", () => {
@@ -113,6 +116,11 @@ describe("the demo's proof", () => {
       "a table whose records have no subject in the registry (Avro)",
       { encoding: { kind: "avro", registry: "http://r", subjects: { "zeroloss.public.a-value": [1] }, expected: { "public.a": "zeroloss.public.a-value", "public.b": "zeroloss.public.b-value" } } },
       "every table's records went through the schema registry (Avro)",
+    ],
+    [
+      "a cutover that was not proven",
+      { cutover: { proven: false, problems: ["1 record(s) quarantined"], fenceLsn: "0/1", certificate: null, html: null, publicKey: "/k" } },
+      "the cutover: writes fenced, drained, verified at the cut, sequences and foreign keys settled, signed",
     ],
     ["a pipeline that never drained", { drained: { ok: false, detail: "not drained after 120 s" }, verify: null }, "every change reached Kafka and the target"],
   ])("is not proven with %s", (_what, over, failing) => {
