@@ -25,3 +25,5 @@ export * from "./replica-identity.js";
 export * from "./foreign-keys.js";
 export * from "./triggers.js";
 export * from "./owned-sequences.js";
+export * from "./fence-roles.js";
+export * from "./write-quiet.js";
