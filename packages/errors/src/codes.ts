@@ -462,6 +462,36 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: "A file `zeroloss certificate` needs (the certificate, a key) cannot be read, or its output cannot be written: the message names the file and the system's error.",
   },
+  FENCE_NO_ROLES: {
+    area: "cli",
+    retriable: false,
+    meaning: "`zeroloss cutover` was asked for the read-only fence without naming a role to fence: name the login roles the application writes to the source as.",
+  },
+  FENCE_ROLE_UNKNOWN: {
+    area: "cli",
+    retriable: false,
+    meaning: "A role named for the read-only fence of `zeroloss cutover` does not exist on the source; nothing was changed: correct the name (role names are case-sensitive).",
+  },
+  FENCE_ROLE_SELF: {
+    area: "cli",
+    retriable: false,
+    meaning: "A role named for the read-only fence of `zeroloss cutover` is the role zeroloss connects to the source as, whose sessions must keep writing (the producer's watermarks); nothing was changed: give zeroloss a role of its own and fence only the application's.",
+  },
+  FENCE_PRIVILEGE: {
+    area: "cli",
+    retriable: false,
+    meaning: "zeroloss's source role may not set or lift the read-only fence: `ALTER ROLE … IN DATABASE … SET` needs CREATEROLE (from PostgreSQL 16 with ADMIN OPTION on the role) or superuser, terminating other roles' sessions needs `pg_signal_backend`; the message says which and whether anything changed.",
+  },
+  FENCE_WRITES_CONTINUE: {
+    area: "cli",
+    retriable: true,
+    meaning: "`zeroloss cutover` waited for the source's writes to stop and they did not within the time given; the message names the sessions still writing (pid, user, application, address, transaction start) and the tables whose write counters moved: stop them, then run it again.",
+  },
+  FENCE_WAIT_STOPPED: {
+    area: "cli",
+    retriable: false,
+    meaning: "The wait of `zeroloss cutover` for the source's writes to stop was ended (Ctrl-C, SIGTERM) before they stopped; no fence LSN was taken.",
+  },
 
   CUTOVER_NOT_PROVEN: {
     area: "cli",

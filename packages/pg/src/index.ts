@@ -26,3 +26,5 @@ export * from "./foreign-keys.js";
 export * from "./foreign-key-orphans.js";
 export * from "./triggers.js";
 export * from "./owned-sequences.js";
+export * from "./fence-roles.js";
+export * from "./write-quiet.js";
