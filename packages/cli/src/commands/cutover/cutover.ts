@@ -117,7 +117,7 @@ export async function cutoverCommand(o: CutoverOptions): Promise<number> {
     if (o.rehearse) archiveState(dir, "rehearsal");
     return reportFinished(state, o);
   } catch (err) {
-    if (err instanceof Interrupted) {
+    if (err instanceof Interrupted || interrupted !== null) {
       const lifted = await liftFence(source, state);
       archiveState(dir, "aborted");
       progress.line(lifted ? "aborted: the fence is lifted, the application roles can write to the source again" : "aborted");
