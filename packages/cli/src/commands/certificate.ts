@@ -165,7 +165,13 @@ export async function certificateVerifyCommand(file: string, options: VerifyOpti
     const cert = JSON.parse(text) as Certificate;
     process.stdout.write(
       `valid: signed by the key ${cert.signature.publicKeyFingerprint}, issued ${cert.issuedAt}; ` +
-        `${cert.proven ? `it proves all ${cert.tables.length} table(s) equal` : "it states the data was NOT proven equal (proven: false)"}\n`,
+        `${
+          cert.proven
+            ? cert.cutover === undefined
+              ? `it proves all ${cert.tables.length} table(s) equal`
+              : `it proves the cutover at fence LSN ${cert.cutover.fence.lsn}: all ${cert.tables.length} table(s) equal, every claim of the cutover held`
+            : "it states the data was NOT proven equal (proven: false)"
+        }\n`,
     );
     if (!options.recheck) return EXIT_OK;
     const config = await loadConfig({ ...(options.config === undefined ? {} : { file: options.config }), env: process.env });

@@ -41,6 +41,8 @@ export interface CutoverOptions {
   readonly json: boolean;
   /** false: print no outcome on stdout (the demo reports it in its proof); the exit code and state.json still say it. */
   readonly print?: boolean;
+  /** The progress lines to continue (the demo's); a new one by default. */
+  readonly progress?: ProgressLines;
   readonly log: Logger;
 }
 
@@ -75,7 +77,7 @@ export async function cutoverCommand(o: CutoverOptions): Promise<number> {
   const config = await loadConfig({ ...(o.config === undefined ? {} : { file: o.config }), env: process.env });
   const dir = resolve(o.dir);
   mkdirSync(dir, { recursive: true });
-  const progress = new ProgressLines();
+  const progress = o.progress ?? new ProgressLines();
   if (o.abort) return abortCutover(config, dir, progress);
 
   let keyPem: string | null = null;

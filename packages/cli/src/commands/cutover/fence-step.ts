@@ -3,7 +3,7 @@
 // between still knows what to restore), then the source refuses their writes; wait: the
 // operator stops the writers. Either way the fence LSN is taken once no write is in progress
 // and the tables' write counters stand still. A rehearsal takes the current position and fences nothing.
-import { fenceRoles, query, readRoleFenceState, readTableWrites, unfenceRoles, waitForWritesToStop, type Client, type TableName } from "@zeroloss/pg";
+import { describeWriter, fenceRoles, query, readRoleFenceState, readTableWrites, unfenceRoles, waitForWritesToStop, type Client, type TableName } from "@zeroloss/pg";
 import type { ProgressLines } from "../progress-lines.js";
 import type { CutoverState } from "./state.js";
 
@@ -49,9 +49,11 @@ export async function fenceStep(c: FenceContext): Promise<void> {
     onProgress: (p) => {
       if (Date.now() - last < 5000) return;
       last = Date.now();
-      const writers = p.writers.map((w) => `pid ${w.pid} ${w.usename ?? "?"}${w.applicationName ? ` (${w.applicationName})` : ""}`);
+      const going = [...p.writers.map(describeWriter), ...p.movedTables.map((t) => `${t} written`)];
       progress.line(
-        `  writes still going on: ${[...writers, ...p.movedTables.map((t) => `${t} written`)].slice(0, 5).join("; ") || `none for ${(p.quietForMs / 1000).toFixed(0)} s`}`,
+        going.length === 0
+          ? `  no write seen for ${(p.quietForMs / 1000).toFixed(0)} s of the ${c.quietMs / 1000} s asked for`
+          : `  writes still going on: ${going.slice(0, 5).join("; ")}${going.length > 5 ? ` (and ${going.length - 5} more)` : ""}`,
       );
     },
   });

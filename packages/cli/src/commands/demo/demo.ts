@@ -267,7 +267,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
       let cutover: DemoCutover | null = null;
       if (drained.ok && verify?.report?.result === "equal") {
         progress.line("cutover: fence (the workload has stopped), drain, verify at the cut, sequences, foreign keys, the signed certificate");
-        cutover = await runDemoCutover(dir, configFile, o.log);
+        cutover = await runDemoCutover(dir, configFile, o.log, progress);
         abortIf();
         progress.line(cutover.proven ? `cutover proven; certificate ${cutover.certificate ?? "-"}` : `cutover NOT proven: ${cutover.problems.join("; ")}`);
       }
@@ -317,7 +317,7 @@ async function withClient(url: string, fn: (c: pg.Client) => Promise<void>): Pro
 }
 
 /** `zeroloss cutover --fence wait` on the demo's stack, signed with a key pair made for it in <dir>/keys. */
-async function runDemoCutover(dir: string, configFile: string, log: Logger): Promise<DemoCutover> {
+async function runDemoCutover(dir: string, configFile: string, log: Logger, progress: ProgressLines): Promise<DemoCutover> {
   const keys = join(dir, "keys");
   await mkdir(keys, { recursive: true, mode: 0o700 });
   writeKeyPair(join(keys, "private.pem"), join(keys, "public.pem"));
@@ -335,6 +335,7 @@ async function runDemoCutover(dir: string, configFile: string, log: Logger): Pro
     abort: false,
     json: false,
     print: false,
+    progress,
     log,
   });
   const finished = readState(cutoverDir)?.finished;
