@@ -1,6 +1,7 @@
 // `zeroloss cutover` end to end, through the real CLI, on the demo's payments schema (foreign
 // keys, identity sequences) created on both sides, with producer, consumer and counter
 // running as real processes and the application writing as its own login role:
+//   0. --rehearse while the application writes: drained and verified, nothing fenced or signed;
 //   1. --fence read-only under load, killed in the drain (the consumer is stopped), then run
 //      again: it resumes, the source refuses the application role's writes, exit 0, the
 //      certificate verifies and holds the fence, counter, verifier, sequences and foreign
@@ -10,7 +11,7 @@
 //   3. a record quarantined before the fence: --fence wait exits 1 and names it.
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -107,6 +108,25 @@ describe("zeroloss cutover", () => {
     await admin.connect();
     await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("--rehearse drains to the moving source's position and verifies, fencing and signing nothing", async () => {
+    const app = application(appUrl);
+    try {
+      await pollUntil(async () => (app.committed() >= 20 && (await f.confirmedFlush()) !== null ? true : undefined), { timeoutMs: 60_000, what: "the application's first transactions, and the producer's slot" });
+      const r = await zeroloss(["cutover", "--config", f.configFile, "--rehearse", "--dir", join(dir, "rehearsal")]);
+      expect(r.stdout, r.stderr).toContain("REHEARSAL OK: drained to");
+      expect(r.code, r.stderr).toBe(0);
+      const during = app.committed();
+      await pollUntil(async () => (app.committed() > during ? true : undefined), { timeoutMs: 30_000, what: "the application to go on writing" });
+    } finally {
+      await app.stop();
+    }
+    expect(app.refused).toEqual([]);
+    const files = readdirSync(join(dir, "rehearsal"));
+    expect(files.filter((x) => x.startsWith("state-rehearsal-"))).toHaveLength(1);
+    expect(files).not.toContain("certificate.json");
+    expect(files).not.toContain("state.json");
   });
 
   const cut1 = () => join(dir, "cut1");

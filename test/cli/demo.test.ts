@@ -105,7 +105,7 @@ describe("zeroloss demo", () => {
     // The printed proof.
     const report = stdout.trimStart();
     expect(report.split("\n")[0], report).toBe("PROVEN: nothing was lost or altered on the way.");
-    expect(report.match(/^\s+ok\s{4,}/gm)?.length, report).toBe(4);
+    expect(report.match(/^\s+ok\s{4,}/gm)?.length, report).toBe(5);
     expect(report).not.toMatch(/FAILED/);
     const tables = parseTables(report);
     expect([...tables.keys()].sort()).toEqual([...TABLES].sort());
@@ -118,6 +118,14 @@ describe("zeroloss demo", () => {
     }
     expect(report).toMatch(/backlog: +1,000 accounts, 10,000 payments \(2,000 with a TOASTed remittance\), 20,000 ledger entries/);
     expect(report).toMatch(/latency: +source commit → target commit p50 \d/);
+
+    // It ended with a cutover, and printed where the signed certificate and its page are.
+    const certificate = /certificate: (\S+certificate\.json)/.exec(report)?.[1];
+    const publicKey = /--public-key (\S+public\.pem)/.exec(report)?.[1];
+    expect(certificate, report).toBe(join(demoDir, "cutover", "certificate.json"));
+    expect(readFileSync(join(demoDir, "cutover", "certificate.html"), "utf8")).toContain("Zero-loss certificate");
+    const checked = spawnSync(process.execPath, [CLI, "certificate", "verify", certificate!, "--public-key", publicKey!], { encoding: "utf8", env, timeout: 30_000 });
+    expect(checked.stdout, checked.stderr).toMatch(/^valid: .* it proves the cutover at fence LSN [0-9A-F]+\/[0-9A-F]+: all 3 table\(s\) equal/);
     const proof = JSON.parse(readFileSync(join(demoDir, "proof.json"), "utf8")) as { proven: boolean; workload: { transactions: number; changes: number; byOperation: Record<string, number> } };
     expect(proof.proven).toBe(true);
     expect(proof.workload.transactions).toBeGreaterThan(0);

@@ -41,9 +41,29 @@ export function counterRecord(s: Summary): CounterRecord {
   };
 }
 
-async function observe(c: DrainContext): Promise<DrainObservation> {
+/**
+ * The data partitions' ends once the slot has passed the fence, or null. At a fenced cut they
+ * are read again each time (they stop moving once the last commit markers land); in a
+ * rehearsal the source moves on, so they are read once, a moment after the slot passed (for
+ * the markers), and kept.
+ */
+class Ends {
+  private frozen: PartitionEnd[] | null = null;
+  constructor(private readonly c: DrainContext) {}
+  async read(passed: boolean): Promise<PartitionEnd[] | null> {
+    if (!passed) return null;
+    if (this.c.exact) return readEnds(this.c.admin, this.c.config.kafka.topicPrefix);
+    if (this.frozen === null) {
+      await new Promise((r) => setTimeout(r, CONFIRM_MS));
+      this.frozen = await readEnds(this.c.admin, this.c.config.kafka.topicPrefix);
+    }
+    return this.frozen;
+  }
+}
+
+async function observe(c: DrainContext, endsOf: Ends): Promise<DrainObservation> {
   const slot = await readSlot(c.source, c.config.source.slot);
-  const ends: PartitionEnd[] | null = slotPassed(c.fenceLsn, slot) ? await readEnds(c.admin, c.config.kafka.topicPrefix) : null;
+  const ends = await endsOf.read(slotPassed(c.fenceLsn, slot));
   const applied = await readApplied(c.target, c.config.kafka.topicPrefix);
   const quarantine = await readQuarantine(c.target);
   let summary: Summary | null = null;
@@ -62,9 +82,10 @@ export async function drainStep(c: DrainContext): Promise<{ summary: Summary; at
   const deadline = Date.now() + c.timeoutMs;
   let confirmed: { at: number; ends: readonly PartitionEnd[] | null } | null = null;
   let lastLine = 0;
+  const ends = new Ends(c);
   for (;;) {
     c.abortIf();
-    const o = await observe(c);
+    const o = await observe(c, ends);
     const v = decideDrain(o);
     if (v.state === "failed") {
       throw new ZerolossError("CUTOVER_NOT_PROVEN", `the drain to the fence found what no waiting cures: ${v.problems.join("; ")}`, { details: { problems: [...v.problems] } });
