@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createTestDatabase, pollUntil, type TestDatabase } from "@zeroloss/devstack";
+import { createTestDatabase, pollUntil, urlAsRole, type TestDatabase } from "@zeroloss/devstack";
 import { ZerolossError } from "@zeroloss/errors";
 import {
   connect,
@@ -22,13 +22,6 @@ import {
 } from "@zeroloss/pg";
 
 const stack = inject("stack");
-
-function asRole(url: string, role: string, password: string): string {
-  const u = new URL(url);
-  u.username = role;
-  u.password = password;
-  return u.toString();
-}
 
 /** The rejection of `work`, which must reject. */
 async function failure(work: Promise<unknown>): Promise<unknown> {
@@ -59,7 +52,7 @@ describe("the write fence", () => {
     clients.push(c);
     return c;
   };
-  const asApp = (role: string, name: string) => session(asRole(db.url, role, password), name);
+  const asApp = (role: string, name: string) => session(urlAsRole(db.url, role, password), name);
   const pidOf = async (c: pg.Client) => Number((await c.query<{ pid: string }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid);
   const gone = (pid: number, what: string) =>
     pollUntil(
@@ -183,7 +176,7 @@ describe("the write fence", () => {
   });
 
   it("a role without the privileges is refused with the privilege it needs, changing nothing", async () => {
-    const op = await session(asRole(db.url, operator, password), "zeroloss-test-operator");
+    const op = await session(urlAsRole(db.url, operator, password), "zeroloss-test-operator");
     const before = await dbRoleSettings();
 
     const noSignal = await failure(fenceRoles(op, [app]));

@@ -9,19 +9,12 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
-import { createTestDatabase, freePort, pollUntil, type TestDatabase } from "@zeroloss/devstack";
+import { createTestDatabase, freePort, pollUntil, urlAsRole, type TestDatabase } from "@zeroloss/devstack";
 import { connect, missingTargetPrivileges } from "@zeroloss/pg";
 import { CONSUMER_MAIN } from "../consumer/harness.js";
 import { PRODUCER_MAIN, startService, type RunningProducer } from "../producer/harness.js";
 
 const stack = inject("stack");
-
-function asRole(url: string, role: string, password: string): string {
-  const u = new URL(url);
-  u.username = role;
-  u.password = password;
-  return u.toString();
-}
 
 describe("roles and grants", () => {
   const suffix = randomBytes(4).toString("hex");
@@ -82,7 +75,7 @@ describe("roles and grants", () => {
   };
 
   it("a producer role with nothing granted: one error listing REPLICATION, SELECT, CREATE and ownership, each with its grant", { timeout: 60_000 }, async () => {
-    const producer = await start(PRODUCER_MAIN, "ZEROLOSS_PRODUCER_HTTP_PORT", configFile("bare", asRole(source.url, producerRole, password), target.url));
+    const producer = await start(PRODUCER_MAIN, "ZEROLOSS_PRODUCER_HTTP_PORT", configFile("bare", urlAsRole(source.url, producerRole, password), target.url));
     expect(await producer.exitWithin(45_000)).toBe(1);
     const out = producer.output();
     expect(out).toContain("PG_PRIVILEGE_MISSING");
@@ -97,7 +90,7 @@ describe("roles and grants", () => {
     await admin.query(`ALTER ROLE "${producerRole}" REPLICATION`);
     await admin.query(`GRANT SELECT ON accounts TO "${producerRole}"`);
     await admin.query(`CREATE PUBLICATION "zl_privs_${suffix}" FOR TABLE accounts`);
-    const producer = await start(PRODUCER_MAIN, "ZEROLOSS_PRODUCER_HTTP_PORT", configFile("granted", asRole(source.url, producerRole, password), target.url));
+    const producer = await start(PRODUCER_MAIN, "ZEROLOSS_PRODUCER_HTTP_PORT", configFile("granted", urlAsRole(source.url, producerRole, password), target.url));
     await pollUntil(async () => ((await producer.health())?.body["status"] === "streaming" ? true : undefined), {
       timeoutMs: 60_000,
       what: "the producer to stream with the least privileges",
@@ -109,7 +102,7 @@ describe("roles and grants", () => {
   });
 
   it("a consumer role that may not create its schema, and one that may only read a target table: each privilege named with its grant", { timeout: 60_000 }, async () => {
-    const consumer = await start(CONSUMER_MAIN, "ZEROLOSS_CONSUMER_HTTP_PORT", configFile("consumer", source.url, asRole(target.url, consumerRole, password)));
+    const consumer = await start(CONSUMER_MAIN, "ZEROLOSS_CONSUMER_HTTP_PORT", configFile("consumer", source.url, urlAsRole(target.url, consumerRole, password)));
     expect(await consumer.exitWithin(45_000)).toBe(1);
     expect(consumer.output()).toContain("PG_PRIVILEGE_MISSING");
     expect(consumer.output()).toContain(`GRANT CREATE ON DATABASE \\"${target.name}\\" TO \\"${consumerRole}\\"`);
@@ -120,7 +113,7 @@ describe("roles and grants", () => {
     await owner.query("CREATE TABLE accounts (id int PRIMARY KEY, owner text)");
     await owner.query(`GRANT SELECT ON accounts TO "${consumerRole}"`);
     await owner.end();
-    const limited = await connect(asRole(target.url, consumerRole, password), { applicationName: "test-privileges" });
+    const limited = await connect(urlAsRole(target.url, consumerRole, password), { applicationName: "test-privileges" });
     try {
       const { role, missing } = await missingTargetPrivileges(limited, [{ schema: "public", name: "accounts" }], { replicaRole: true });
       expect(role).toBe(consumerRole);

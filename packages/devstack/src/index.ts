@@ -9,7 +9,7 @@ export { isAlive, sweepOrphans } from "./processes.js";
 export { pollUntil, type PollOptions } from "@zeroloss/errors";
 export { cacheDir, runRoot } from "./paths.js";
 export { findPostgresBinDir } from "./prereqs.js";
-export { createTestDatabase, type TestDatabase } from "./test-database.js";
+export { createTestDatabase, urlAsRole, type TestDatabase } from "./test-database.js";
 export { Instance, type ManagedProcess } from "./processes.js";
 export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { startKafka, type KafkaHandle } from "./kafka.js";

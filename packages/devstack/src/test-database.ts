@@ -18,6 +18,14 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/** The URL of the same database for another login role: a test's application or service role. */
+export function urlAsRole(url: string, role: string, password: string): string {
+  const u = new URL(url);
+  u.username = role;
+  u.password = password;
+  return u.toString();
+}
+
 async function withAdmin<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
   await client.connect();
