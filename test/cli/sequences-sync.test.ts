@@ -5,14 +5,15 @@
 // every replicated id, never move a sequence back, change nothing on --dry-run, and set
 // nothing when a sequence is missing on the target or a grant is.
 import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { TestDatabase } from "@zeroloss/devstack";
-import { databasePair, runCli } from "./run-cli.js";
+import { pollUntil, urlAsRole, type TestDatabase } from "@zeroloss/devstack";
+import { CLI, cleanEnv, databasePair, runCli } from "./run-cli.js";
 
 const stack = inject("stack");
 
@@ -162,14 +163,41 @@ describe("zeroloss sequences sync", () => {
   it("a target role without UPDATE on a sequence to set: PG_PRIVILEGE_MISSING with the GRANT, nothing set", async () => {
     await t.query(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD '${password}'`);
     await t.query(`GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO ${pg.escapeIdentifier(role)}`);
-    const u = new URL(tgt.url);
-    u.username = role;
-    u.password = password;
-    const r = await zeroloss(["sequences", "sync", "--config", writeConfig("limited", u.toString())]);
+    const r = await zeroloss(["sequences", "sync", "--config", writeConfig("limited", urlAsRole(tgt.url, role, password))]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("zeroloss: error [PG_PRIVILEGE_MISSING]");
     expect(r.stderr).toContain(`GRANT UPDATE ON SEQUENCE "public"."serial_t_id_seq" TO "${role}";`);
     expect(r.stderr).not.toContain(password);
     expect(await sequenceState("serial_t_id_seq")).toEqual({ last_value: "108", is_called: false });
+  });
+
+  it("--every keeps the target's sequences past the source's while it draws more, until stopped", async () => {
+    const proc = spawn(process.execPath, [CLI, "sequences", "sync", "--config", config, "--every", "0.5", "--margin", "10"], { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((done) => proc.once("exit", (code) => done(code)));
+    const runs = () => stdout.split("\n").filter((l) => / \d+ set, \d+ in sync, \d+ already ahead$/.test(l)).length;
+    try {
+      await pollUntil(async () => (runs() >= 1 ? true : undefined), { timeoutMs: 30_000, what: "the first run" });
+      // Past what every earlier test set (a margin of 100), twice.
+      for (const draws of [300, 600]) {
+        await s.query(`SELECT nextval('ticket_no') FROM generate_series(1, ${draws})`);
+        const sourceNext = BigInt((await s.query<{ v: string }>("SELECT (last_value + 1)::text AS v FROM ticket_no")).rows[0]!.v);
+        await pollUntil(async () => (BigInt((await sequenceState("ticket_no"))!.last_value) >= sourceNext + 10n ? true : undefined), {
+          timeoutMs: 30_000,
+          what: `the target's ticket_no to pass ${sourceNext} + 10`,
+          abortIf: () => {
+            if (proc.exitCode !== null) throw new Error(`sequences sync --every exited ${proc.exitCode}: ${stderr}`);
+          },
+        });
+      }
+    } finally {
+      proc.kill("SIGTERM");
+    }
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).toContain("syncing the target's sequences every 0.5 s (margin 10)");
+    expect(runs()).toBeGreaterThanOrEqual(2);
   });
 });

@@ -268,8 +268,9 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .option("--margin <n>", "set each this far past the source's next value (default: sequences.margin, 0)", parseMargin)
     .option("--dry-run", "report what would be set, change nothing", false)
     .option("--json", "print the report as JSON on stdout", false)
+    .option("--every <seconds>", "sync again every this many seconds while streaming, a line per run, until Ctrl-C (use a margin larger than the ids drawn between runs)", positiveNumber)
     .exitOverride()
-    .action(async (opts: { config?: string; margin?: bigint; dryRun: boolean; json: boolean }) => {
+    .action(async (opts: { config?: string; margin?: bigint; dryRun: boolean; json: boolean; every?: number }) => {
       setExit(await sequencesSyncCommand(opts));
     });
 

@@ -3,8 +3,8 @@
 // work is @zeroloss/pg's (readSourceSequences, syncTargetSequences), so the cutover can run
 // the same; this module loads the config, connects, and prints the report.
 import { InvalidArgumentError } from "commander";
-import { loadConfig } from "@zeroloss/config";
-import { redact, type ZerolossError } from "@zeroloss/errors";
+import { loadConfig, type Config } from "@zeroloss/config";
+import { isZerolossError, redact, type ZerolossError } from "@zeroloss/errors";
 import { connect, describeUrl, qualifiedName, readSourceSequences, syncTargetSequences, type Client, type SequenceSyncResult, type SequenceSyncRow } from "@zeroloss/pg";
 
 export interface SequencesSyncOptions {
@@ -13,6 +13,8 @@ export interface SequencesSyncOptions {
   readonly margin?: bigint;
   readonly dryRun: boolean;
   readonly json: boolean;
+  /** --every: sync again every this many seconds until stopped (SIGINT, SIGTERM), a line per run. */
+  readonly every?: number;
 }
 
 /** --margin: a whole number, 0 or more; as bigint, as sequence values are. */
@@ -94,11 +96,62 @@ async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): P
 export async function sequencesSyncCommand(options: SequencesSyncOptions): Promise<number> {
   const config = await loadConfig({ ...(options.config === undefined ? {} : { file: options.config }), env: process.env });
   const margin = options.margin ?? BigInt(config.sequences.margin);
-  // The source is read and closed before the target is touched: no session stays open on it.
-  const source = await withClient(config.source.url, (c) => readSourceSequences(c, { include: config.source.tables, exclude: config.source.exclude }));
-  const result = await withClient(config.target.url, (c) => syncTargetSequences(c, source, { margin, dryRun: options.dryRun }));
   const names = [describeUrl(config.source.url), describeUrl(config.target.url)] as const;
+  if (options.every !== undefined) {
+    if (options.dryRun || options.json) {
+      process.stderr.write("zeroloss sequences sync: --every sets the sequences on a schedule and prints a line per run; it does not go with --dry-run or --json\n");
+      return 2;
+    }
+    return syncEvery(config, margin, options.every, names);
+  }
+  const result = await syncOnce(config, margin, options.dryRun);
   process.stdout.write(options.json ? sequenceReportJson(result, ...names, options.dryRun) : formatSequenceReport(result, ...names, options.dryRun));
   for (const e of result.errors) process.stderr.write(redact(`zeroloss: error [${e.code}]: ${e.message}\n`));
   return result.errors.length === 0 ? 0 : 1;
+}
+
+async function syncOnce(config: Config, margin: bigint, dryRun: boolean): Promise<SequenceSyncResult> {
+  // The source is read and closed before the target is touched: no session stays open on it.
+  const source = await withClient(config.source.url, (c) => readSourceSequences(c, { include: config.source.tables, exclude: config.source.exclude }));
+  return withClient(config.target.url, (c) => syncTargetSequences(c, source, { margin, dryRun }));
+}
+
+/**
+ * --every: the sync on a schedule while streaming, so the target is ready for a switch-over at
+ * short notice (with a margin larger than what the source draws between two runs). A run that
+ * fails (a sequence missing, a database away) is reported and the next one tried; the exit
+ * code, once stopped, says whether the last run left every sequence in sync.
+ */
+async function syncEvery(config: Config, margin: bigint, seconds: number, names: readonly [string, string]): Promise<number> {
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  const stop = () => {
+    stopped = true;
+    wake?.();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  process.stderr.write(`syncing the target's sequences every ${seconds} s (margin ${margin}), source ${names[0]}, target ${names[1]}; Ctrl-C stops\n`);
+  let ok = false;
+  try {
+    while (!stopped) {
+      try {
+        const result = await syncOnce(config, margin, false);
+        const count = (a: SequenceSyncRow["action"]) => result.plan.rows.filter((r) => r.action === a).length;
+        ok = result.errors.length === 0;
+        process.stdout.write(
+          `${new Date().toISOString()}  ${ok ? `${count("set")} set, ${count("in sync")} in sync, ${count("already ahead")} already ahead` : `nothing set: ${result.errors.map((e) => e.message).join("; ")}`}\n`,
+        );
+      } catch (err) {
+        if (!isZerolossError(err)) throw err;
+        ok = false;
+        process.stdout.write(redact(`${new Date().toISOString()}  failed [${err.code}]: ${err.message}\n`));
+      }
+      if (!stopped) await new Promise<void>((r) => ((wake = r), setTimeout(r, seconds * 1000)));
+    }
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+  return ok ? 0 : 1;
 }
