@@ -26,7 +26,7 @@ describe("cutoverProblems", () => {
     ["a fence that did not hold", { fence: { mode: "wait" as const, roles: [], lsn: "0/3000000", at: "2026-12-06T00:00:00Z", held: false } }, "writes reached the source's tables after the fence at 0/3000000: the cut is not consistent"],
     ["a quarantined record", { quarantined: 1 }, "1 record(s) in the target's zeroloss.quarantine"],
     ["records emitted but not in Kafka", { counter: { ...proven().counter, records: { ...counts, transferred: 9 } } }, "records: 10 emitted but 9 found in Kafka"],
-    ["rows written short", { counter: { ...proven().counter, rows: { ...counts, emitted: 20, transferred: 20, applied: 18 } } }, "rows: 20 emitted but 19 written (applied 18, duplicate 1, quarantined 0)"],
+    ["records written short", { counter: { ...proven().counter, records: { ...counts, applied: 8 } } }, "records: 10 emitted but 9 written (applied 8, duplicate 1, quarantined 0)"],
     ["a window behind", { counter: { ...proven().counter, windows: { behind: 2 } } }, "the counter has 2 window(s) in behind"],
     ["a transaction complete but not applied", { counter: { ...proven().counter, transactions: { complete: 1 } } }, "the counter has 1 source transaction(s) complete but not applied"],
     ["drift", { verifier: { ...proven().verifier, result: "drift" as const, driftRows: 4 } }, "the verifier found 4 row(s) that differ"],

@@ -189,7 +189,10 @@ async function terminateSessions(client: pg.Client, conn: Connection, roles: rea
 /** Each role's database-specific default_transaction_read_only in the connection's database; an unknown role is refused. */
 export async function readRoleFenceState(client: pg.Client, roles: readonly string[]): Promise<RoleFenceState[]> {
   if (roles.length === 0) return [];
-  return (await readRoles(client, distinct(roles))).map((r) => ({ role: r.role, previous: r.previous }));
+  const rows = await readRoles(client, distinct(roles));
+  // Refused here too, so a caller that records this state before fencing never records a fence that cannot be set.
+  checkFenceable(await readConnection(client), rows, "reading the roles to fence");
+  return rows.map((r) => ({ role: r.role, previous: r.previous }));
 }
 
 /**
@@ -224,20 +227,24 @@ export async function fenceRoles(client: pg.Client, roles: readonly string[]): P
 /**
  * Undoes fenceRoles: puts back each role's database-specific setting exactly as `previous`
  * says (RESET where it had none), all roles or none, then terminates the roles' sessions in
- * the connection's database so that pools reconnect writable. Running it again is harmless:
- * it sets the same values, and ends only sessions opened since.
+ * the connection's database so that pools reconnect writable. Roles already at their old
+ * setting are left alone (their sessions too): running it again changes nothing.
  */
 export async function unfenceRoles(client: pg.Client, previous: readonly RoleFenceState[]): Promise<RoleUnfenced[]> {
   if (previous.length === 0) return [];
   const wanted = new Map<string, string | null>();
   for (const p of previous) if (!wanted.has(p.role)) wanted.set(p.role, p.previous);
-  const { conn, rows } = await inTransaction(client, "lifting the read-only fence", async () => {
+  const { conn, rows, unchanged } = await inTransaction(client, "lifting the read-only fence", async () => {
     const conn = await readConnection(client);
-    const rows = await readRoles(client, [...wanted.keys()]);
-    checkFenceable(conn, rows, "lifting the fence");
+    const all = await readRoles(client, [...wanted.keys()]);
+    // A role already at its old setting (the fence was never set, or was lifted) needs nothing:
+    // lifting a fence that failed to be set works even where setting it was refused.
+    const rows = all.filter((r) => r.previous !== (wanted.get(r.role) ?? null));
+    if (rows.length > 0) checkFenceable(conn, rows, "lifting the fence");
     for (const r of rows) await alterRole(client, conn, r.role, wanted.get(r.role) ?? null);
-    return { conn, rows };
+    return { conn, rows, unchanged: all.filter((r) => !rows.includes(r)) };
   });
+  if (rows.length === 0) return unchanged.map((r) => ({ role: r.role, restored: wanted.get(r.role) ?? null, terminated: 0 }));
   const terminated = await terminateSessions(client, conn, rows, `the settings of ${rows.map((r) => r.role).join(", ")} in database ${conn.database} are restored`);
-  return rows.map((r) => ({ role: r.role, restored: wanted.get(r.role) ?? null, terminated: terminated.get(r.role) ?? 0 }));
+  return [...rows, ...unchanged].map((r) => ({ role: r.role, restored: wanted.get(r.role) ?? null, terminated: terminated.get(r.role) ?? 0 }));
 }

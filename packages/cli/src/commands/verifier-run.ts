@@ -25,6 +25,8 @@ export interface VerifierRunOptions {
   readonly env: NodeJS.ProcessEnv;
   /** The code of the error raised when the output is not a report: the caller's area. */
   readonly outputError: ErrorCode;
+  /** Aborting it stops the verifier (SIGTERM): an interrupted cutover does not wait for a whole comparison. */
+  readonly signal?: AbortSignal;
 }
 
 export async function runVerifierJson(o: VerifierRunOptions): Promise<VerifierRun> {
@@ -40,7 +42,7 @@ export async function runVerifierJson(o: VerifierRunOptions): Promise<VerifierRu
     ...(o.sustainSeconds === undefined ? [] : ["--sustain", String(o.sustainSeconds)]),
   ];
   return new Promise((resolveRun, reject) => {
-    execFile(process.execPath, args, { env: o.env, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, args, { env: o.env, maxBuffer: 256 * 1024 * 1024, ...(o.signal === undefined ? {} : { signal: o.signal }) }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1;
       writeFile(o.logFile, stderr).then(
         () => {

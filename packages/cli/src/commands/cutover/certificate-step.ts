@@ -1,6 +1,7 @@
 // Step 6 of the cutover: the certificate. Every table hashed on each side in one snapshot
 // (@zeroloss/certificate), then the fence checked once more (a write that slipped past it
-// after the hashes makes the cut inconsistent), then the cutover's record added, signed and
+// makes the cut inconsistent: the tables' write counters and the counter's emitted records
+// must not have moved), then the cutover's record added, signed and
 // written with its HTML page. `proven` is the tables' equality and every claim of the cutover.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import {
 import type { Config } from "@zeroloss/config";
 import { ZerolossError } from "@zeroloss/errors";
 import type { Client, TableName } from "@zeroloss/pg";
+import { fetchSummary, type CounterEndpoint } from "../counter-client.js";
 import type { ProgressLines } from "../progress-lines.js";
 import { zerolossVersion } from "../zeroloss-version.js";
 import { writesSinceFence } from "./fence-step.js";
@@ -30,6 +32,7 @@ export interface CertificateContext {
   readonly sequences: readonly SequenceEntry[];
   readonly constraints: readonly ConstraintEntry[];
   readonly privateKeyPem: string;
+  readonly counter: CounterEndpoint;
   readonly dir: string;
   readonly progress: ProgressLines;
 }
@@ -56,10 +59,14 @@ export async function certificateStep(c: CertificateContext): Promise<IssuedCert
     configFingerprint: configFingerprint(c.config),
     onTable: (side, table, digest) => c.progress.line(`  ${side.padEnd(6)} ${table}: ${digest === null ? "missing" : `${digest.rows.toLocaleString("en-US")} rows`}`),
   });
+  // Two witnesses that nothing was written after the fence: the tables' write counters on the
+  // source, and the records the producer emitted (any change after the drain reaches it).
   const moved = await writesSinceFence(c.source, state, c.tables);
+  const emittedSince = (await fetchSummary(c.counter)).totals.emitted - state.drain.counter.records.emitted;
   if (moved.length > 0) c.progress.line(`  the fence did NOT hold: ${moved.join(", ")} written since ${state.fencePoint.lsn}`);
+  if (emittedSince > 0) c.progress.line(`  the fence did NOT hold: the producer emitted ${emittedSince} record(s) after the drain`);
   const cutover = {
-    fence: { mode: state.fence.mode, roles: [...state.fence.roles], lsn: state.fencePoint.lsn, at: state.fencePoint.at, held: moved.length === 0 },
+    fence: { mode: state.fence.mode, roles: [...state.fence.roles], lsn: state.fencePoint.lsn, at: state.fencePoint.at, held: moved.length === 0 && emittedSince <= 0 },
     drainedAt: state.drain.drainedAt,
     counter: state.drain.counter,
     quarantined: state.drain.quarantined,

@@ -11,8 +11,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { configFingerprint, loadPrivateKey } from "@zeroloss/certificate";
 import { loadConfig, type Config } from "@zeroloss/config";
-import { isZerolossError, redact, ZerolossError } from "@zeroloss/errors";
-import { createKafka } from "@zeroloss/kafka";
+import { describeError, isZerolossError, redact, ZerolossError } from "@zeroloss/errors";
+import { createKafka, kafkaError } from "@zeroloss/kafka";
 import type { Logger } from "@zeroloss/observability";
 import { connect, resolveTables, type Client, type TableName } from "@zeroloss/pg";
 import { formatReport } from "../check/format.js";
@@ -98,10 +98,12 @@ export async function cutoverCommand(o: CutoverOptions): Promise<number> {
   save();
 
   let interrupted: NodeJS.Signals | null = null;
+  const stopChildren = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted !== null) process.exit(130);
     progress.line(`${signal}: aborting the cutover (a fence it set is lifted)`);
     interrupted = signal;
+    stopChildren.abort();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -113,7 +115,7 @@ export async function cutoverCommand(o: CutoverOptions): Promise<number> {
   let target: Client | undefined;
   try {
     target = await connect(config.target.url, { applicationName: "zeroloss-cutover" });
-    const outcome = await runSteps({ o, config, dir, state, save, progress, source, target, keyPem, abortIf });
+    const outcome = await runSteps({ o, config, dir, state, save, progress, source, target, keyPem, abortIf, signal: stopChildren.signal });
     state.finished = { at: new Date().toISOString(), ...outcome };
     save();
     if (o.rehearse) archiveState(dir, "rehearsal");
@@ -125,10 +127,18 @@ export async function cutoverCommand(o: CutoverOptions): Promise<number> {
       progress.line(lifted ? "aborted: the fence is lifted, the application roles can write to the source again" : "aborted");
       return EXIT_NOT_PROVEN;
     }
-    if (!isZerolossError(err)) throw err;
-    process.stderr.write(redact(`zeroloss cutover: ${err.code === "CUTOVER_NOT_PROVEN" ? "NOT proven" : `error [${err.code}]`}: ${err.message}\n`));
-    process.stderr.write(holdAdvice(state, dir, o));
-    return err.code.startsWith("CONFIG_") ? EXIT_USAGE : EXIT_NOT_PROVEN;
+    const code = isZerolossError(err) ? err.code : "UNEXPECTED";
+    const message = isZerolossError(err) ? err.message : describeError(err);
+    process.stderr.write(redact(`zeroloss cutover: ${code === "CUTOVER_NOT_PROVEN" ? "NOT proven" : `error [${code}]`}: ${message}\n`));
+    if (o.json && o.print !== false) process.stdout.write(`${redact(JSON.stringify({ proven: false, rehearsal: state.rehearse, fence: state.fencePoint ?? null, error: { code, message }, steps: state.done }))}\n`);
+    if (state.rehearse) {
+      // A rehearsal holds no fence: its record is put aside, so the folder is free for the next run.
+      archiveState(dir, "rehearsal");
+    } else {
+      process.stderr.write(holdAdvice(state, dir, o));
+    }
+    if (!isZerolossError(err)) process.stderr.write(`${err instanceof Error ? (err.stack ?? "") : ""}\n`);
+    return code.startsWith("CONFIG_") ? EXIT_USAGE : EXIT_NOT_PROVEN;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -147,6 +157,11 @@ function resumeOrBegin(dir: string, fingerprint: string, rehearse: boolean, fenc
     existing.rehearse !== rehearse ? (existing.rehearse ? "a rehearsal" : "a real cutover") : null,
     JSON.stringify(existing.fence) !== JSON.stringify(fence) ? `another fence (${existing.fence === null ? "none" : `${existing.fence.mode} ${existing.fence.roles.join(",")}`})` : null,
   ].filter((m) => m !== null);
+  if (mismatch.length > 0 && existing.fencedRoles === undefined && existing.done.fence === undefined && existing.finished === undefined) {
+    // Nothing was fenced yet (the preflight or the fence was refused): begin again with these options.
+    progress.line(`the cutover begun ${existing.startedAt} set no fence; beginning again with these options`);
+    return { version: STATE_VERSION, startedAt: new Date().toISOString(), configFingerprint: fingerprint, rehearse, fence, done: {} };
+  }
   if (mismatch.length > 0) {
     throw new ZerolossError(
       "CUTOVER_STATE_MISMATCH",
@@ -169,6 +184,8 @@ interface StepContext {
   readonly target: Client;
   readonly keyPem: string | null;
   readonly abortIf: () => void;
+  /** Aborted on Ctrl-C: stops the verifier. */
+  readonly signal: AbortSignal;
 }
 
 type Outcome = Omit<NonNullable<CutoverState["finished"]>, "at">;
@@ -222,7 +239,9 @@ async function runSteps(c: StepContext): Promise<Outcome> {
     progress.line(`drain: waiting until every change up to ${fenceLsn} is in Kafka, applied on the target and counted`);
     const kafka = createKafka({ connection: config.kafka, clientId: `${config.kafka.clientId}-cutover`, log: o.log.child({}, { level: "warn" }) });
     const admin = kafka.admin();
-    await admin.connect();
+    await admin.connect().catch((err: unknown) => {
+      throw kafkaError(err, "connecting to Kafka to read the data topics' ends");
+    });
     try {
       const started = Date.now();
       const drained = await drainStep({
@@ -250,9 +269,12 @@ async function runSteps(c: StepContext): Promise<Outcome> {
   c.abortIf();
 
   if (state.done.verify === undefined) {
-    const verified = await verifyStep({ ...(o.config === undefined ? {} : { configFile: o.config }), dir: c.dir, progress });
+    const verified = await verifyStep({ ...(o.config === undefined ? {} : { configFile: o.config }), dir: c.dir, progress, signal: c.signal });
     state.verifier = verified.record;
     if (verified.record.result !== "equal") {
+      // A repair comes next (zeroloss snapshot --table): the resumed cutover drains again, so
+      // what the repair sent is applied, counted and checked for quarantine before the cut.
+      delete state.done.drain;
       c.save();
       throw notProven(verifierProblems(verified.report));
     }
@@ -273,21 +295,21 @@ async function runSteps(c: StepContext): Promise<Outcome> {
   done("constraints");
   c.abortIf();
 
-  const issued = await certificateStep({ config, source: c.source, state, tables, sequences: sequences.entries, constraints, privateKeyPem: c.keyPem ?? "", dir: c.dir, progress });
+  const issued = await certificateStep({ config, source: c.source, state, tables, sequences: sequences.entries, constraints, privateKeyPem: c.keyPem ?? "", counter: counterEndpoint(config), dir: c.dir, progress });
   done("certificate");
   return { proven: issued.certificate.proven, problems: issued.problems, certificate: issued.json, html: issued.html };
 }
 
 /** What to do after a failure, by whether a fence is in place. */
 function holdAdvice(state: CutoverState, dir: string, o: CutoverOptions): string {
-  const again = `zeroloss cutover ${process.argv.slice(3).join(" ")}`.trim();
+  const abort = `zeroloss cutover --abort --dir ${dir}${o.config === undefined ? "" : ` --config ${o.config}`}`;
   if (state.fencedRoles !== undefined) {
     return (
-      `The source stays fenced: ${state.fence?.roles.join(", ") ?? ""} cannot write to it. Fix the cause and run the same command again to resume (${again}), ` +
-      `or lift the fence and give up this cutover: zeroloss cutover --abort --dir ${dir}${o.config === undefined ? "" : ` --config ${o.config}`}\n`
+      `The source stays fenced: ${state.fence?.roles.join(", ") ?? ""} cannot write to it. Fix the cause and run the same command again to resume, ` +
+      `or lift the fence and give up this cutover: ${abort}\n`
     );
   }
-  return `Fix the cause and run the same command again to resume, or close this cutover with zeroloss cutover --abort --dir ${dir}\n`;
+  return `Fix the cause and run the same command again to resume, or close this cutover: ${abort}\n`;
 }
 
 function reportFinished(state: CutoverState, o: Pick<CutoverOptions, "json" | "print">): number {
@@ -316,6 +338,12 @@ async function abortCutover(config: Config, dir: string, progress: ProgressLines
   if (state === null) {
     progress.line(`no cutover in ${dir} (no ${statePath(dir)}): nothing to abort`);
     return EXIT_PROVEN;
+  }
+  if (state.configFingerprint !== configFingerprint(config)) {
+    throw new ZerolossError(
+      "CUTOVER_STATE_MISMATCH",
+      `${statePath(dir)} holds a cutover begun ${state.startedAt} with another configuration: --abort lifts its fence only with the configuration it was begun with (--config)`,
+    );
   }
   const source = await connect(config.source.url, { applicationName: "zeroloss-cutover" });
   try {

@@ -85,7 +85,19 @@ export async function drainStep(c: DrainContext): Promise<{ summary: Summary; at
   const ends = new Ends(c);
   for (;;) {
     c.abortIf();
-    const o = await observe(c, ends);
+    let o: DrainObservation;
+    try {
+      o = await observe(c, ends);
+    } catch (err) {
+      // A database or Kafka away for a moment: waited for, up to the deadline, like any stage behind.
+      if (!isZerolossError(err) || !err.retriable || Date.now() >= deadline) throw err;
+      if (Date.now() - lastLine >= PROGRESS_MS) {
+        lastLine = Date.now();
+        c.progress.line(`  reading the drain's state failed, trying again: [${err.code}] ${err.message}`);
+      }
+      await new Promise((r) => setTimeout(r, INTERVAL_MS));
+      continue;
+    }
     const v = decideDrain(o);
     if (v.state === "failed") {
       throw new ZerolossError("CUTOVER_NOT_PROVEN", `the drain to the fence found what no waiting cures: ${v.problems.join("; ")}`, { details: { problems: [...v.problems] } });

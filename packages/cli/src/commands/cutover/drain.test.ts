@@ -91,7 +91,6 @@ describe("decideDrain", () => {
     expect(exact.state).toBe("waiting");
     expect(exact.waitingFor).toEqual([
       "the counter: records emitted 12, found in Kafka 11, written 10",
-      "the counter: rows emitted 12, found in Kafka 11, written 10",
       "the counter: 1 window(s) behind",
       "the counter: 1 source transaction(s) pending",
       "the counter: 1 source transaction(s) in Kafka but not yet applied",

@@ -4,6 +4,7 @@
 // operator stops the writers. Either way the fence LSN is taken once no write is in progress
 // and the tables' write counters stand still. A rehearsal takes the current position and fences nothing.
 import { describeWriter, fenceRoles, query, readRoleFenceState, readTableWrites, unfenceRoles, waitForWritesToStop, type Client, type TableName } from "@zeroloss/pg";
+import { isZerolossError } from "@zeroloss/errors";
 import type { ProgressLines } from "../progress-lines.js";
 import type { CutoverState } from "./state.js";
 
@@ -31,7 +32,17 @@ export async function fenceStep(c: FenceContext): Promise<void> {
       state.fencedRoles = await readRoleFenceState(source, state.fence.roles);
       c.save();
     }
-    const fenced = await fenceRoles(source, state.fence.roles);
+    let fenced: Awaited<ReturnType<typeof fenceRoles>>;
+    try {
+      fenced = await fenceRoles(source, state.fence.roles);
+    } catch (err) {
+      // Refused before anything changed (a privilege, a role): no fence to remember or lift.
+      if (isZerolossError(err) && err.code.startsWith("FENCE_")) {
+        delete state.fencedRoles;
+        c.save();
+      }
+      throw err;
+    }
     const terminated = fenced.reduce((a, f) => a + f.terminated, 0);
     progress.line(
       `fence: the source refuses writes from ${state.fence.roles.join(", ")} (default_transaction_read_only on for them in this database); ` +

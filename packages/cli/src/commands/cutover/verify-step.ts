@@ -28,11 +28,11 @@ export function verifierProblems(r: VerifyReport): string[] {
     .map((t) => (t.result === "error" ? `${t.table}: the verifier failed: ${t.problems.join("; ")}` : `${t.table}: ${t.driftRows} row(s) differ${t.problems.length > 0 ? ` (${t.problems.join("; ")})` : ""}`));
 }
 
-export async function verifyStep(o: { readonly configFile?: string; readonly dir: string; readonly progress: ProgressLines }): Promise<{ record: VerifierRecord; report: VerifyReport }> {
+export async function verifyStep(o: { readonly configFile?: string; readonly dir: string; readonly progress: ProgressLines; readonly signal: AbortSignal }): Promise<{ record: VerifierRecord; report: VerifyReport }> {
   const logFile = join(o.dir, "verifier.log");
   o.progress.line("verify: the verifier compares every table of source and target by content");
-  const run = await runVerifierJson({ ...(o.configFile === undefined ? {} : { configFile: o.configFile }), logFile, env: process.env, outputError: "CUTOVER_VERIFIER_OUTPUT" });
-  if (run.report === null || run.report.result === "error" && run.report.tables.length === 0) {
+  const run = await runVerifierJson({ ...(o.configFile === undefined ? {} : { configFile: o.configFile }), logFile, env: process.env, outputError: "CUTOVER_VERIFIER_OUTPUT", signal: o.signal });
+  if (run.report === null || (run.report.result === "error" && run.report.tables.length === 0)) {
     throw new ZerolossError("CUTOVER_VERIFIER_FAILED", `the verifier could not compare (exit ${run.code}): ${run.stderr.trim().split("\n").slice(-3).join(" ") || "no output"}; its log: ${logFile}`);
   }
   await writeFile(join(o.dir, "verify.json"), `${JSON.stringify(run.report, null, 2)}\n`);
