@@ -129,6 +129,15 @@ describe("zeroloss cutover", () => {
   const cut1 = () => join(dir, "cut1");
   const cutoverArgs = () => ["cutover", "--config", f.configFile, "--fence", "read-only", "--app-role", role, "--private-key", join(keys, "private.pem"), "--dir", cut1(), "--quiet-seconds", "2"];
 
+  it("refuses to fence the role zeroloss connects as, changing nothing; the next run with other roles begins afresh", async () => {
+    const own = decodeURIComponent(new URL(f.db.url).username);
+    const r = await zeroloss(["cutover", "--config", f.configFile, "--fence", "read-only", "--app-role", own, "--private-key", join(keys, "private.pem"), "--dir", cut1()]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("FENCE_ROLE_SELF");
+    expect(r.stderr).not.toContain("The source stays fenced");
+    expect(await appInsert()).toBe("ok");
+  });
+
   it("fences the application under load, resumes after being killed in the drain, and proves the cut", async () => {
     const app = application(appUrl);
     await pollUntil(async () => (app.committed() >= 30 ? true : undefined), { timeoutMs: 60_000, what: "the application's first transactions" });
@@ -149,6 +158,7 @@ describe("zeroloss cutover", () => {
       { timeoutMs: 120_000, what: "the cutover to fence and wait in the drain" },
     );
     killed.kill("SIGKILL");
+    expect(firstOutput).toContain("set no fence; beginning again with these options");
     await app.stop();
     // The fence outlives the killed cutover: the application role's sessions are read-only.
     expect(await appInsert()).toBe("25006");
