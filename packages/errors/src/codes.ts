@@ -513,6 +513,11 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: "`--dir` holds a cutover begun with another configuration, another fence or as a rehearsal: run it with its own options to resume it, `zeroloss cutover --abort --dir DIR` to close it, or use another `--dir`.",
   },
+  CUTOVER_LOCKED: {
+    area: "cli",
+    retriable: false,
+    meaning: "Another `zeroloss cutover` (its pid named) is using the same `--dir`: wait for it or stop it first; a lock left by a cutover that was killed is taken over.",
+  },
   CUTOVER_VERIFIER_OUTPUT: {
     area: "cli",
     retriable: false,

@@ -23,7 +23,7 @@ import { certificateStep } from "./certificate-step.js";
 import { counterRecord, drainStep } from "./drain-step.js";
 import { fenceStep, liftFence } from "./fence-step.js";
 import { constraintsStep, sequencesStep } from "./settle-step.js";
-import { archiveState, readState, statePath, STATE_VERSION, writeState, type CutoverState, type FenceRequest, type Step } from "./state.js";
+import { archiveState, lockDir, readState, statePath, STATE_VERSION, writeState, type CutoverState, type FenceRequest, type Step } from "./state.js";
 import { verifierProblems, verifyStep } from "./verify-step.js";
 
 export interface CutoverOptions {
@@ -78,7 +78,15 @@ export async function cutoverCommand(o: CutoverOptions): Promise<number> {
   const dir = resolve(o.dir);
   mkdirSync(dir, { recursive: true });
   const progress = o.progress ?? new ProgressLines();
-  if (o.abort) return abortCutover(config, dir, progress);
+  const unlock = lockDir(dir);
+  try {
+    return o.abort ? await abortCutover(config, dir, progress) : await cutover(o, config, dir, progress);
+  } finally {
+    unlock();
+  }
+}
+
+async function cutover(o: CutoverOptions, config: Config, dir: string, progress: ProgressLines): Promise<number> {
 
   let keyPem: string | null = null;
   if (o.privateKey !== undefined) {
@@ -287,10 +295,15 @@ async function runSteps(c: StepContext): Promise<Outcome> {
     return { proven: true, problems: [], certificate: null, html: null };
   }
 
-  const margin = o.margin ?? BigInt(config.sequences.margin);
-  const sequences = await sequencesStep({ source: c.source, target: c.target, config, margin, progress });
-  if (sequences.problems.length > 0) throw notProven(sequences.problems);
-  done("sequences");
+  if (state.done.sequences === undefined || state.sequences === undefined) {
+    const margin = o.margin ?? BigInt(config.sequences.margin);
+    const synced = await sequencesStep({ source: c.source, target: c.target, config, margin, progress });
+    if (synced.problems.length > 0) throw notProven(synced.problems);
+    // Kept, so a resumed cutover certifies what this sync found and did (a second sync finds them in sync).
+    state.sequences = synced.entries;
+    done("sequences");
+  }
+  const sequences = { entries: state.sequences };
   const constraints = await constraintsStep({ target: c.target, tables, progress });
   done("constraints");
   c.abortIf();

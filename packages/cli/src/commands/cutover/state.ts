@@ -2,9 +2,9 @@
 // terminal, a step that failed and was fixed) is resumed, not begun again, and so that a fence
 // it set is always known and can be lifted (`--abort`). One JSON file in the cutover's folder,
 // rewritten whole (write, then rename) after every step.
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { CounterRecord, VerifierRecord } from "@zeroloss/certificate";
+import type { CounterRecord, SequenceEntry, VerifierRecord } from "@zeroloss/certificate";
 import { ZerolossError } from "@zeroloss/errors";
 import type { RoleFenceState } from "@zeroloss/pg";
 
@@ -31,6 +31,8 @@ export interface CutoverState {
   fencePoint?: { readonly lsn: string; readonly at: string; readonly tableWrites: Readonly<Record<string, string>> };
   drain?: { readonly drainedAt: string; readonly counter: CounterRecord; readonly quarantined: number };
   verifier?: VerifierRecord;
+  /** What the sequence sync found and did. */
+  sequences?: SequenceEntry[];
   done: Partial<Record<Step, string>>;
   /** Set when the cutover ended: proven or not, and where its certificate is. */
   finished?: { readonly at: string; readonly proven: boolean; readonly problems: readonly string[]; readonly certificate: string | null; readonly html: string | null };
@@ -66,4 +68,41 @@ export function archiveState(dir: string, label: "aborted" | "rehearsal"): strin
   const to = join(dir, `state-${label}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
   renameSync(statePath(dir), to);
   return to;
+}
+
+/**
+ * Takes the folder for this process: two cutovers (or a cutover and an --abort) at once would
+ * each rewrite the state the other reads. A lock whose process is gone (a killed cutover) is
+ * taken over. Returns the release.
+ */
+export function lockDir(dir: string): () => void {
+  const path = join(dir, "cutover.lock");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: "wx" });
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone: nothing to release
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw err;
+    }
+    const pid = Number(readFileSync(path, "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      throw new ZerolossError("CUTOVER_LOCKED", `another zeroloss cutover (pid ${pid}) is using ${dir}: wait for it, or stop it (Ctrl-C aborts it) first`, { details: { pid, dir } });
+    }
+    unlinkSync(path); // left by a cutover that was killed
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
