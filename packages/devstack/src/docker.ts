@@ -113,7 +113,8 @@ export interface StartDockerOptions {
   readonly registry: boolean;
 }
 
-export async function startDockerStack(options: StartDockerOptions): Promise<DevStack> {
+/** The versions are read by stack.ts (the image is fixed: a version asked for is refused there). */
+export async function startDockerStack(options: StartDockerOptions): Promise<Omit<DevStack, "sourceVersion" | "targetVersion">> {
   // A detached stack must outlive this process; testcontainers' reaper would remove it.
   if (options.detached) process.env["TESTCONTAINERS_RYUK_DISABLED"] = "true";
   const tc = await import("testcontainers");

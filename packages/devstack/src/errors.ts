@@ -1,7 +1,7 @@
 import { ZerolossError, type ZerolossErrorOptions } from "@zeroloss/errors";
 
 /** The local stack's codes (the catalog has them; passing one to ZerolossError checks that). */
-export type DevstackErrorCode = "PREREQUISITE_MISSING" | "SERVICE_START_FAILED" | "DOWNLOAD_FAILED" | "STACK_ALREADY_RUNNING" | "STACK_NOT_RUNNING" | "STACK_CONFIG_INVALID";
+export type DevstackErrorCode = "PREREQUISITE_MISSING" | "SERVICE_START_FAILED" | "DOWNLOAD_FAILED" | "DOWNLOAD_CORRUPT" | "STACK_ALREADY_RUNNING" | "STACK_NOT_RUNNING" | "STACK_CONFIG_INVALID";
 
 export class DevstackError extends ZerolossError {
   declare readonly code: DevstackErrorCode;

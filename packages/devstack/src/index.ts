@@ -11,7 +11,21 @@ export { cacheDir, runRoot } from "./paths.js";
 export { findPostgresBinDir } from "./prereqs.js";
 export { createTestDatabase, urlAsRole, type TestDatabase } from "./test-database.js";
 export { Instance, type ManagedProcess } from "./processes.js";
-export { startPostgres, type PostgresHandle } from "./postgres.js";
+export { startPostgres, serverVersion, type PostgresHandle } from "./postgres.js";
+export {
+  ensurePostgresBinaries,
+  parsePostgresMajor,
+  postgresRelease,
+  postgresBinariesUrl,
+  postgresBinariesDir,
+  postgresVersion,
+  checkSha1,
+  POSTGRES_MAJORS,
+  POSTGRES_RELEASES,
+  SYSTEM_POSTGRES_MAJOR,
+  MAVEN_CENTRAL,
+  type PostgresMajor,
+} from "./postgres-binaries.js";
 export { startKafka, type KafkaHandle } from "./kafka.js";
 export { REGISTRY_VERSION, ensureRegistryRuntime, startRegistry, type RegistryHandle } from "./registry.js";
 export { makeDevCertificates, type DevCertificates } from "./certs.js";

@@ -21,6 +21,10 @@ export interface PostgresHandle {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
+  /** `SHOW server_version` once it was ready: "15.14", "18.7". */
+  readonly version: string;
+  /** The bin folder its initdb and postgres came from. */
+  readonly binDir: string;
   /** The running postmaster; replaced by start() after a stop. */
   readonly process: ManagedProcess;
   /** For outage tests: "fast" (SIGINT: rolls back, checkpoints, exits) or "immediate" (SIGQUIT: no checkpoint, crash recovery at the next start). */
@@ -46,6 +50,8 @@ export interface StartPostgresOptions {
   readonly tls?: DevCertificates;
   /** The superuser's password; default DEV_PG_PASSWORD. */
   readonly password?: string;
+  /** The server binaries (postgres-binaries.ts ensurePostgresBinaries); default the machine's (findPostgresBinDir). */
+  readonly binDir?: string;
 }
 
 /** pg_hba.conf of a TLS-only cluster: sockets in the instance folder trusted; TCP only over TLS, with a password and a client certificate the dev CA signed. */
@@ -80,7 +86,7 @@ export function postgresUrl(port: number, database: string, host: string = LOOPB
 
 export async function startPostgres(instance: Instance, options: StartPostgresOptions): Promise<PostgresHandle> {
   const log = options.log.child({ service: `postgres-${options.name}` });
-  const binDir = findPostgresBinDir(options.env);
+  const binDir = options.binDir ?? findPostgresBinDir(options.env);
   const runAs = postgresRunAs(options.env);
   const home = await instance.subdir(`pg-${options.name}`, runAs);
   const dataDir = join(home, "data");
@@ -147,12 +153,15 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
   );
   await ready();
   const url = postgresUrl(port, options.database, LOOPBACK, options.tls, password);
-  log.info({ url, pid: proc.pid }, "ready");
+  const version = await serverVersion(adminUrl);
+  log.info({ url, pid: proc.pid, version }, "ready");
   return {
     name: options.name,
     url,
     port,
     dataDir,
+    version,
+    binDir,
     get process() {
       return proc;
     },
@@ -167,4 +176,16 @@ export async function startPostgres(instance: Instance, options: StartPostgresOp
       log.info({ pid: proc.pid }, "started again");
     },
   };
+}
+
+/** `SHOW server_version` of the server at `url`: "15.14", "18.7". */
+export async function serverVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const r = await client.query<{ server_version: string }>("SHOW server_version");
+    return (r.rows[0]?.server_version ?? "").split(" ")[0] ?? "";
+  } finally {
+    await client.end();
+  }
 }

@@ -78,9 +78,11 @@ export function findMaven(): string {
  * Everything the local mode needs, checked before anything starts, so a fresh machine gets
  * one message listing every missing tool with its install command.
  */
-export function checkLocalPrerequisites(env: Env, needMaven: boolean): void {
-  const checks: Array<() => unknown> = [() => findPostgresBinDir(env), () => postgresRunAs(env), () => findJava(env)];
-  if (needMaven) checks.push(() => findMaven());
+export function checkLocalPrerequisites(env: Env, need: { maven: boolean; systemPostgres: boolean }): void {
+  const checks: Array<() => unknown> = [() => postgresRunAs(env), () => findJava(env)];
+  // A stack of downloaded PostgreSQL releases only (postgres-binaries.ts) needs no system one.
+  if (need.systemPostgres) checks.unshift(() => findPostgresBinDir(env));
+  if (need.maven) checks.push(() => findMaven());
   const missing: string[] = [];
   for (const check of checks) {
     try {

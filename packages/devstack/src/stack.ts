@@ -2,7 +2,8 @@
 //  - "external": ZEROLOSS_SOURCE_URL, ZEROLOSS_TARGET_URL and ZEROLOSS_KAFKA_BROKERS are set;
 //    nothing is started;
 //  - "docker": a Docker engine answers; testcontainers starts the services;
-//  - "local": the machine's PostgreSQL binaries and Kafka's jars run as child processes.
+//  - "local": PostgreSQL binaries (the machine's 15, or 16-18 from Maven Central: each side
+//    its own, postgres-binaries.ts) and Kafka's jars run as child processes.
 // ZEROLOSS_DEVSTACK=local|docker forces a mode. With `registry`, a Confluent-compatible
 // schema registry joins it (registry.ts; ZEROLOSS_REGISTRY_URL names one in external mode).
 import { randomBytes } from "node:crypto";
@@ -12,13 +13,14 @@ import type { Logger } from "pino";
 import { makeDevCertificates, type DevCertificates } from "./certs.js";
 import { DevstackError } from "./errors.js";
 import { startKafka, waitForKafka, type BrokerCount, type KafkaHandle } from "./kafka.js";
-import { startPostgres } from "./postgres.js";
+import { serverVersion, startPostgres } from "./postgres.js";
+import { ensurePostgresBinaries, parsePostgresMajor, postgresRelease } from "./postgres-binaries.js";
 import { startRegistry } from "./registry.js";
 import { checkLocalPrerequisites } from "./prereqs.js";
 import { kafkaRuntimeCached } from "./kafka-runtime.js";
 import { Instance } from "./processes.js";
 import { runRoot, type Env } from "./paths.js";
-import { dockerAnswers, startDockerKafka, startDockerStack } from "./docker.js";
+import { dockerAnswers, POSTGRES_IMAGE, startDockerKafka, startDockerStack } from "./docker.js";
 
 export type StackMode = "local" | "docker" | "external";
 
@@ -50,6 +52,9 @@ export interface DevStack extends StackEndpoints {
   readonly mode: StackMode;
   readonly brokers: BrokerCount;
   readonly kafkaVersion: string | null;
+  /** Each side's `SHOW server_version` ("15.14", "18.7"); null in external mode when the server does not answer at start. */
+  readonly sourceVersion: string | null;
+  readonly targetVersion: string | null;
   /** The local instance folder (clusters, logs, pid files); null for docker and external. */
   readonly instanceDir: string | null;
   /** Process ids of the local services, by name. */
@@ -76,6 +81,14 @@ export interface StartStackOptions {
   readonly registry?: boolean;
   /** TLS-only PostgreSQL and a SASL_SSL Kafka listener, with certificates made for the run (`zeroloss dev up --secure`; local mode only). */
   readonly secure?: boolean;
+  /**
+   * The PostgreSQL major of each side: 15 (the machine's, the default), 16, 17 or 18
+   * (downloaded from Maven Central on first use). Local mode runs them; external mode checks
+   * the named servers are that major (a test matrix must not pass on another version); docker
+   * mode refuses them (its image is fixed).
+   */
+  readonly sourcePg?: number;
+  readonly targetPg?: number;
 }
 
 async function settledOrThrow<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
@@ -122,6 +135,15 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
   if (options.secure === true && mode !== "local") {
     throw new DevstackError("STACK_CONFIG_INVALID", `a secure stack runs in local mode only (this one would be ${mode}): set ZEROLOSS_DEVSTACK=local and unset ZEROLOSS_SOURCE_URL & co.`);
   }
+  // Checked before anything starts: an unknown major is refused at once.
+  const sourcePg = options.sourcePg === undefined ? undefined : parsePostgresMajor(String(options.sourcePg), "source PostgreSQL");
+  const targetPg = options.targetPg === undefined ? undefined : parsePostgresMajor(String(options.targetPg), "target PostgreSQL");
+  if (mode === "docker" && (sourcePg !== undefined || targetPg !== undefined)) {
+    throw new DevstackError(
+      "STACK_CONFIG_INVALID",
+      `a PostgreSQL version (source ${sourcePg ?? "default"}, target ${targetPg ?? "default"}) is chosen in local mode only; the docker stack runs ${POSTGRES_IMAGE}: set ZEROLOSS_DEVSTACK=local`,
+    );
+  }
 
   if (mode === "external") {
     const found = externalEndpoints(env) as StackEndpoints;
@@ -132,11 +154,12 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
     const endpoints: StackEndpoints = options.registry === true ? { ...found, registry } : found;
     log.info({ source: endpoints.source.replace(/:[^:@/]*@/, ":***@"), kafka: endpoints.kafka }, "using the services named by ZEROLOSS_* variables");
     await waitForKafka(endpoints.kafka, brokers, { timeoutMs: 30_000 });
-    return { ...endpoints, mode, brokers, kafkaVersion: null, instanceDir: null, pids: {}, containers: [], unexpectedExit: never, stop: async () => {} };
+    const [sourceVersion, targetVersion] = await Promise.all([externalVersion("source", endpoints.source, sourcePg), externalVersion("target", endpoints.target, targetPg)]);
+    return { ...endpoints, mode, brokers, kafkaVersion: null, sourceVersion, targetVersion, instanceDir: null, pids: {}, containers: [], unexpectedExit: never, stop: async () => {} };
   }
 
   if (mode === "docker") {
-    return startDockerStack({
+    const stack = await startDockerStack({
       brokers,
       detached: options.detached ?? false,
       log,
@@ -144,9 +167,19 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
       targetDatabase: options.targetDatabase ?? "target",
       registry: options.registry === true,
     });
+    try {
+      const [sourceVersion, targetVersion] = await Promise.all([serverVersion(stack.source), serverVersion(stack.target)]);
+      return { ...stack, sourceVersion, targetVersion };
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
   }
 
-  checkLocalPrerequisites(env, !kafkaRuntimeCached(env));
+  const systemPg = (major: number | undefined) => major === undefined || postgresRelease(parsePostgresMajor(String(major), "PostgreSQL")) === undefined;
+  checkLocalPrerequisites(env, { maven: !kafkaRuntimeCached(env), systemPostgres: systemPg(sourcePg) || systemPg(targetPg) });
+  // Downloaded (first use) before the instance exists: nothing to stop if Maven Central fails.
+  const [sourceBin, targetBin] = await Promise.all([ensurePostgresBinaries(sourcePg, { env, log }), ensurePostgresBinaries(targetPg, { env, log })]);
   const instance = await Instance.create({ root: runRoot(env), detached: options.detached ?? false, log });
   try {
     // allSettled, not all: when one service fails, the others must finish spawning before
@@ -154,8 +187,8 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
     const secure = options.secure === true ? await secureParts(instance) : null;
     const tls = secure === null ? {} : { tls: secure.certs, password: secure.postgresPassword };
     const [source, target, kafka, registry] = await settledOrThrow([
-      startPostgres(instance, { name: "source", database: options.sourceDatabase ?? "source", env, log, ...tls }),
-      startPostgres(instance, { name: "target", database: options.targetDatabase ?? "target", env, log, ...tls }),
+      startPostgres(instance, { name: "source", database: options.sourceDatabase ?? "source", env, log, binDir: sourceBin, ...tls }),
+      startPostgres(instance, { name: "target", database: options.targetDatabase ?? "target", env, log, binDir: targetBin, ...tls }),
       startKafka(instance, { brokers, env, log, ...(secure === null ? {} : { secure: { certs: secure.certs, users: [secure.user] } }) }),
       options.registry === true ? startRegistry(instance, { env, log }) : Promise.resolve(null),
     ] as const);
@@ -176,6 +209,8 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
       mode,
       brokers,
       kafkaVersion: kafka.version,
+      sourceVersion: source.version,
+      targetVersion: target.version,
       instanceDir: instance.dir,
       pids,
       containers: [],
@@ -189,6 +224,20 @@ export async function startDevStack(options: StartStackOptions): Promise<DevStac
     await instance.stop({ keepFiles: true });
     throw err;
   }
+}
+
+/**
+ * An external server's version. With a major asked for, it must be that major (a test run
+ * for PostgreSQL 18 must not pass against a 15); without, a server that does not answer yet
+ * gives null (external mode never required it at start).
+ */
+async function externalVersion(side: string, url: string, asked: number | undefined): Promise<string | null> {
+  if (asked === undefined) return serverVersion(url).catch(() => null);
+  const version = await serverVersion(url);
+  if (!version.startsWith(`${asked}.`) && version !== String(asked)) {
+    throw new DevstackError("STACK_CONFIG_INVALID", `PostgreSQL ${asked} was asked for the ${side}, but the external ${side} (ZEROLOSS_${side.toUpperCase()}_URL) runs ${version}: versions are chosen in local mode only`);
+  }
+  return version;
 }
 
 /** A Kafka cluster alone, for tests that need a second one (3 brokers) beside the shared stack. */

@@ -554,7 +554,12 @@ export const ERROR_CODES = {
   DOWNLOAD_FAILED: {
     area: "devstack",
     retriable: true,
-    meaning: "Maven could not fetch Kafka's or the registry's jars from Maven Central (first run only); the message holds its errors: check access to Maven Central and run again.",
+    meaning: "Kafka's or the registry's jars, or PostgreSQL 16-18's binaries, could not be fetched from Maven Central (first run only); the message holds the errors: check access to Maven Central and run again.",
+  },
+  DOWNLOAD_CORRUPT: {
+    area: "devstack",
+    retriable: true,
+    meaning: "A download from Maven Central (PostgreSQL 16-18's binaries) does not match the SHA-1 published beside it, or is not the jar expected; the message names its URL. Nothing was kept: run again, and check a proxy or ZEROLOSS_MAVEN_REPOSITORY if it persists.",
   },
   STACK_ALREADY_RUNNING: {
     area: "devstack",
@@ -569,7 +574,7 @@ export const ERROR_CODES = {
   STACK_CONFIG_INVALID: {
     area: "devstack",
     retriable: false,
-    meaning: "The local stack's settings contradict each other (some `ZEROLOSS_*` endpoint variables set and not others, an unknown `ZEROLOSS_DEVSTACK`, `--secure` outside local mode) or its state file is unreadable: the message says which.",
+    meaning: "The local stack's settings contradict each other (some `ZEROLOSS_*` endpoint variables set and not others, an unknown `ZEROLOSS_DEVSTACK`, `--secure` outside local mode, a PostgreSQL version the stack does not run or cannot choose) or its state file is unreadable: the message says which.",
   },
   TEST_LEAK: {
     area: "devstack",
