@@ -38,14 +38,15 @@ afterAll(async () => {
 
 describe("zeroloss dev (detached)", () => {
   const configFile = join(runDir, "zeroloss.yaml");
-  let endpoints: { source: string; target: string; kafka: string[] };
+  let endpoints: { source: string; target: string; kafka: string[]; sourceVersion: string; targetVersion: string };
   let pids: number[] = [];
 
   it("dev up --detach --json prints the contract and leaves a working stack", { timeout: 240_000 }, async () => {
     const up = zeroloss(["dev", "up", "--detach", "--json", "--config-out", configFile]);
     expect(up.code, up.stderr).toBe(0);
     endpoints = JSON.parse(up.stdout.trim()) as typeof endpoints;
-    expect(Object.keys(endpoints)).toEqual(["source", "target", "kafka"]);
+    expect(Object.keys(endpoints)).toEqual(["source", "target", "kafka", "sourceVersion", "targetVersion"]);
+    expect(endpoints.sourceVersion).toMatch(/^\d+\.\d+/);
     expect(endpoints.source).toMatch(/^postgres:\/\/zeroloss:[^@]+@127\.0\.0\.1:\d+\/source$/);
     expect(endpoints.target).toMatch(/^postgres:\/\/zeroloss:[^@]+@127\.0\.0\.1:\d+\/target$/);
     expect(endpoints.kafka).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);

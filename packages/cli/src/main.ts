@@ -2,6 +2,7 @@
 // Exit codes: 0 success, 1 the command failed, 2 usage or configuration error.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { isZerolossError, describeError, redact } from "@zeroloss/errors";
+import { POSTGRES_MAJORS } from "@zeroloss/devstack";
 import { createLogger, type Logger } from "@zeroloss/observability";
 import { certificateIssueCommand, certificateKeygenCommand, certificateVerifyCommand, parseTablePatterns } from "./commands/certificate.js";
 import { checkCommand } from "./commands/check/check.js";
@@ -24,6 +25,14 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a number above 0");
   return n;
+}
+
+/** `--pg 17`: one of the majors the dev stack runs, refused by commander with the list otherwise. */
+function pgMajorOption(flags: string, description: string): Option {
+  return new Option(flags, description).choices(POSTGRES_MAJORS.map(String)).argParser((v: string) => {
+    if (!POSTGRES_MAJORS.map(String).includes(v)) throw new InvalidArgumentError(`Allowed choices are ${POSTGRES_MAJORS.join(", ")}.`);
+    return Number(v);
+  });
 }
 
 function brokerCount(value: string): 1 | 3 {
@@ -55,8 +64,11 @@ export function buildProgram(log: () => Logger, setExit: (code: number) => void)
     .option("--registry", "also start a Confluent-compatible schema registry (Apicurio Registry, from Maven Central on first use)", false)
     .option("--secure", "TLS-only PostgreSQL and a SASL_SSL Kafka listener (SCRAM), certificates made for the run; the written config uses them (local mode)", false)
     .option("--config-out <file>", "write a ready-to-use zeroloss.yaml for this stack")
+    .addOption(pgMajorOption("--pg <major>", "PostgreSQL major of both sides: 15 (the machine's, default), or 16, 17, 18 (from Maven Central on first use, 15 MB each; local mode)"))
+    .addOption(pgMajorOption("--source-pg <major>", "PostgreSQL major of the source (overrides --pg)"))
+    .addOption(pgMajorOption("--target-pg <major>", "PostgreSQL major of the target (overrides --pg)"))
     .exitOverride()
-    .action(async (opts: { brokers: 1 | 3; detach: boolean; json: boolean; registry: boolean; secure: boolean; configOut?: string }) => {
+    .action(async (opts: { brokers: 1 | 3; detach: boolean; json: boolean; registry: boolean; secure: boolean; configOut?: string; pg?: number; sourcePg?: number; targetPg?: number }) => {
       setExit(await devUp({ ...opts, log: log() }));
     });
 

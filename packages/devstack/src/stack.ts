@@ -29,6 +29,9 @@ export interface StackEndpoints {
   readonly source: string;
   readonly target: string;
   readonly kafka: readonly string[];
+  /** Each side's PostgreSQL (`SHOW server_version`: "15.14", "18.7"); null when an external server did not answer at start. */
+  readonly sourceVersion?: string | null;
+  readonly targetVersion?: string | null;
   /** The schema registry's Confluent-compatible URL, when one was asked for. */
   readonly registry?: string;
   /** A secure stack's credentials and CA (`dev up --secure`): `kafka` are then SASL_SSL listeners and the PostgreSQL URLs ask for verify-full. */
@@ -52,7 +55,6 @@ export interface DevStack extends StackEndpoints {
   readonly mode: StackMode;
   readonly brokers: BrokerCount;
   readonly kafkaVersion: string | null;
-  /** Each side's `SHOW server_version` ("15.14", "18.7"); null in external mode when the server does not answer at start. */
   readonly sourceVersion: string | null;
   readonly targetVersion: string | null;
   /** The local instance folder (clusters, logs, pid files); null for docker and external. */

@@ -20,6 +20,8 @@ export function endpointsJson(stack: StackEndpoints): string {
     source: shown(stack, stack.source),
     target: shown(stack, stack.target),
     kafka: [...stack.kafka],
+    ...(stack.sourceVersion === undefined ? {} : { sourceVersion: stack.sourceVersion }),
+    ...(stack.targetVersion === undefined ? {} : { targetVersion: stack.targetVersion }),
     ...(stack.registry === undefined ? {} : { registry: stack.registry }),
     ...(stack.security === undefined ? {} : { security: stack.security }),
   });
@@ -81,9 +83,10 @@ export function configForStack(stack: StackEndpoints, brokers: number): string {
 }
 
 function describe(stack: DevStack): string {
+  const version = (v: string | null) => (v === null ? "" : `  (PostgreSQL ${v})`);
   return [
-    `source  ${shown(stack, stack.source)}`,
-    `target  ${shown(stack, stack.target)}`,
+    `source  ${shown(stack, stack.source)}${version(stack.sourceVersion)}`,
+    `target  ${shown(stack, stack.target)}${version(stack.targetVersion)}`,
     `kafka   ${stack.kafka.join(",")}${stack.kafkaVersion ? `  (Apache Kafka ${stack.kafkaVersion}, ${stack.brokers} broker${stack.brokers > 1 ? "s" : ""})` : ""}`,
     ...(stack.registry === undefined ? [] : [`registry ${stack.registry}  (Confluent-compatible API)`]),
     ...(stack.security === undefined
@@ -103,6 +106,10 @@ export interface DevUpOptions {
   readonly registry: boolean;
   readonly secure?: boolean;
   readonly configOut?: string;
+  /** PostgreSQL majors (15, the default and the machine's; 16, 17, 18 downloaded on first use): --pg for both sides, --source-pg/--target-pg for one. */
+  readonly pg?: number;
+  readonly sourcePg?: number;
+  readonly targetPg?: number;
   readonly log: Logger;
 }
 
@@ -119,7 +126,17 @@ export async function devUp(options: DevUpOptions): Promise<number> {
     }
   }
   const started = Date.now();
-  const stack = await startDevStack({ brokers: options.brokers, detached: options.detach, registry: options.registry, secure: options.secure === true, log });
+  const sourcePg = options.sourcePg ?? options.pg;
+  const targetPg = options.targetPg ?? options.pg;
+  const stack = await startDevStack({
+    brokers: options.brokers,
+    detached: options.detach,
+    registry: options.registry,
+    secure: options.secure === true,
+    ...(sourcePg === undefined ? {} : { sourcePg }),
+    ...(targetPg === undefined ? {} : { targetPg }),
+    log,
+  });
   log.info({ seconds: Math.round((Date.now() - started) / 100) / 10 }, "stack ready");
   try {
     if (options.configOut !== undefined) {
