@@ -170,6 +170,44 @@ describe.skipIf(!existsSync(join(binDir, "postgres")))("failover slots on Postgr
     await instance?.stop();
   });
 
+  it("turns failover on for a slot made without it (ALTER_REPLICATION_SLOT), keeping its position", async () => {
+    const existing = "zl_failover_existing";
+    const made = await query<{ lsn: string }>(pair.primary.url, "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [existing]);
+    const file = join(mkdtempSync(join(tmpdir(), "zeroloss-failover-")), "zeroloss.yaml");
+    writeFileSync(
+      file,
+      stringify({
+        source: { url: pair.primary.url, slot: { name: existing, failover: true }, tables: ["public.items"], publication: "zl_failover_existing", snapshot: { mode: "never" } },
+        target: { url: pair.primary.url },
+        kafka: { brokers: [...stack.kafka], topicPrefix: `${prefix}_existing`, partitions: 1 },
+        producer: { http: { port: 0, host: "127.0.0.1" } },
+        log: { level: process.env["ZEROLOSS_TEST_LOG_LEVEL"] ?? "warn" },
+      }),
+    );
+    const p = startProducer(file, [], { ZEROLOSS_PRODUCER_HTTP_PORT: String(await freePort()) });
+    try {
+      const s = await pollUntil(
+        async () => {
+          const st = await slotStatus(await connected(pair.primary.url), existing);
+          return st.failover === true && st.active ? st : undefined;
+        },
+        {
+          timeoutMs: 60_000,
+          what: `slot ${existing} to have failover on and be streamed from`,
+          abortIf: () => {
+            if (p.proc.exitCode !== null) throw new Error(`producer exited with ${p.proc.exitCode}:\n${p.output()}`);
+          },
+        },
+      );
+      expect(parseLsn(s.confirmedFlushLsn ?? "0/0")).toBeGreaterThanOrEqual(parseLsn(made[0]?.lsn ?? "0/0"));
+    } finally {
+      await p.stop("SIGTERM").catch(async () => p.stop("SIGKILL"));
+    }
+    // Not kept: the standby would sync it too, and it holds WAL back.
+    await pollUntil(async () => ((await slotStatus(await connected(pair.primary.url), existing)).active ? undefined : true), { timeoutMs: 30_000, what: `slot ${existing} released` });
+    await query(pair.primary.url, "SELECT pg_drop_replication_slot($1)", [existing]);
+  });
+
   it("streams through a promotion: every change committed on the old and the new primary in Kafka exactly once, the last per key equal to the promoted server's rows", async () => {
     const figures: Record<string, number | string> = {};
     const state = { nextId: 201, ver: 200, live: Array.from({ length: 200 }, (_, i) => i + 1), seed: 25 };

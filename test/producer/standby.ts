@@ -88,6 +88,8 @@ export async function startStandbyPair(instance: Instance, o: StandbyPairOptions
     wal_level: "logical",
     max_replication_slots: "32",
     max_wal_senders: "32",
+    // A hot standby needs at least the primary's (devstack's) max_connections.
+    max_connections: "200",
     logging_collector: "off",
     log_min_messages: "warning",
     hot_standby: "on",
