@@ -29,7 +29,7 @@ export function requireFailoverSlots(serverVersion: number, slot: string): void 
     "SLOT_FAILOVER_UNSUPPORTED",
     `source.slot.failover is true, but the source runs PostgreSQL ${formatServerVersion(serverVersion)} (server_version_num ${serverVersion}); ` +
       `failover slots need PostgreSQL 17 or newer. Replication slot ${slot} was not created. ` +
-      `Set source.slot.failover to false (a failover then loses the slot: re-snapshot, docs/operations.md "When the slot is lost") or upgrade the source`,
+      `Set source.slot.failover to false (a failover then loses the slot: re-snapshot, docs/operations.md "When the slot is lost or missing") or upgrade the source`,
     { details: { serverVersion, slot, key: "source.slot.failover" } },
   );
 }

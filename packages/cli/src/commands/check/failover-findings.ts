@@ -16,7 +16,7 @@ export function failoverFindings(s: ReplicationSettings, slot: SlotStatus, failo
         check: "slot-failover",
         object: { kind: "setting", name: "source.slot.failover" },
         problem: `is true, but the source runs PostgreSQL ${formatServerVersion(s.serverVersion)}: failover slots need 17 or newer, and the producer refuses to start`,
-        fix: "set source.slot.failover to false (a failover then loses the slot: re-snapshot, docs/operations.md \"When the slot is lost\"), or upgrade the source to PostgreSQL 17+",
+        fix: "set source.slot.failover to false (a failover then loses the slot: re-snapshot, docs/operations.md \"When the slot is lost or missing\"), or upgrade the source to PostgreSQL 17+",
         code: "SLOT_FAILOVER_UNSUPPORTED",
       },
     ];
