@@ -18,6 +18,7 @@ import { silentLogger } from "@zeroloss/observability";
 import { parseLsn, slotStatus } from "@zeroloss/pg";
 import { topicNames, type Envelope } from "@zeroloss/wire";
 import { testLogger } from "../setup/logger.js";
+import { runCli } from "../cli/run-cli.js";
 import { producerFixture, rowsOfBulk, startProducer, type ProducerFixture, type RunningProducer } from "./harness.js";
 import { pgBinDir } from "./pg-bindir.js";
 import { startStandbyPair, type StandbyPair } from "./standby.js";
@@ -49,6 +50,13 @@ describe("source.slot.failover on PostgreSQL 15", () => {
     expect(p.output()).toMatch(/error \[SLOT_FAILOVER_UNSUPPORTED\]: source\.slot\.failover is true, but the source runs PostgreSQL 1[456]\./);
     expect((await slotStatus(f.sql, f.slot)).exists).toBe(false);
     expect((await f.sql.query("SELECT 1 FROM pg_publication WHERE pubname = 'zl_fo15'")).rowCount).toBe(0);
+  });
+
+  it("zeroloss check reports it as an error with the same code", async () => {
+    const r = await runCli(["check", "--config", f.configFile, "--json"]);
+    const report = JSON.parse(r.stdout) as { findings: Array<{ check: string; severity: string; code?: string }> };
+    expect(report.findings.filter((x) => x.check === "slot-failover"), r.stdout + r.stderr).toEqual([expect.objectContaining({ severity: "error", code: "SLOT_FAILOVER_UNSUPPORTED" })]);
+    expect(r.code).toBe(1);
   });
 });
 
@@ -293,7 +301,6 @@ describe.skipIf(!existsSync(join(binDir, "postgres")))("failover slots on Postgr
     // The producer is still healthy, streaming from the promoted server.
     alive();
     figures["changes"] = `${expected.length} (200 snapshot rows, ${expected.length - 200} changes); ${rows.length} rows at the end`;
-    log.warn({ figures }, "failover-slot figures");
     console.log(`failover-slot figures: ${JSON.stringify(figures, null, 2)}`);
   }, 600_000);
 
