@@ -1,7 +1,8 @@
 // Failover slots (issue 25, PostgreSQL 17+). With source.slot: { name, failover: true } the
 // producer creates its slot with FAILOVER; a standby with sync_replication_slots keeps a copy;
-// after the primary dies and the standby is promoted, the producer pointed at the new primary
-// streams on from that copy, and every change committed on either server is in Kafka exactly
+// after the primary dies (right after a burst the producer acknowledged, with the copy most
+// likely behind its checkpoint) and the standby is promoted, the producer pointed at the new
+// primary streams on from that copy, and every change committed on either server is in Kafka exactly
 // once (by key and a version column each change sets anew), the last record per key equal to
 // the promoted server's rows. On the stack's PostgreSQL 15 the same key stops the producer at
 // start with SLOT_FAILOVER_UNSUPPORTED, before it creates a slot or a publication.
@@ -266,8 +267,27 @@ describe.skipIf(!existsSync(join(binDir, "postgres")))("failover slots on Postgr
     figures["standby copy caught up with the acknowledged position (ms)"] = Date.now() - caughtUpFrom;
     figures["positions (primary acknowledged / standby copy)"] = `${acknowledged} / ${standbyCopy}`;
 
+    // 3b. More changes, waited for in Kafka and acknowledged but not in the standby's copy: the
+    // primary then dies with the copy (most likely) behind the producer's checkpoint. Kafka
+    // having them means the standby received them (synchronized_standby_slots).
+    const w1 = new pg.Client({ connectionString: primaryUrl });
+    await w1.connect();
+    expected.push(...(await workload(w1, state, 60)));
+    await w1.end();
+    await waitForChanges(expected.length, `${expected.length} records in Kafka`);
+    const endOfTail = (await query<{ lsn: string }>(primaryUrl, "SELECT pg_current_wal_lsn()::text AS lsn"))[0]?.lsn ?? "0/0";
+    await pollUntil(
+      async () => {
+        const lsn = (await query<{ lsn: string | null }>(primaryUrl, "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1", [slot]))[0]?.lsn ?? null;
+        return lsn !== null && parseLsn(lsn) >= parseLsn(endOfTail) ? lsn : undefined;
+      },
+      { timeoutMs: 60_000, what: `the producer to acknowledge past ${endOfTail}`, abortIf: alive },
+    );
+
     // 4. The primary dies; the standby is promoted; the producer is pointed at it.
+    const copyAtKill = (await slotStatus(await connected(pair.standbyUrl), slot)).confirmedFlushLsn;
     await pair.primary.stop("immediate");
+    figures["standby copy at the kill / end of the last acknowledged changes"] = `${copyAtKill} / ${endOfTail}`;
     const promoteFrom = Date.now();
     await pair.promote();
     figures["promotion (ms)"] = Date.now() - promoteFrom;
