@@ -28,7 +28,7 @@ export function requireFailoverSlots(serverVersion: number, slot: string): void 
   throw new ZerolossError(
     "SLOT_FAILOVER_UNSUPPORTED",
     `source.slot.failover is true, but the source runs PostgreSQL ${formatServerVersion(serverVersion)} (server_version_num ${serverVersion}); ` +
-      `failover slots need PostgreSQL 17 or newer. Replication slot ${slot} was not created. ` +
+      `failover slots need PostgreSQL 17 or newer; the producer stopped before creating or changing replication slot ${slot}, a publication or a topic. ` +
       `Set source.slot.failover to false (a failover then loses the slot: re-snapshot, docs/operations.md "When the slot is lost or missing") or upgrade the source`,
     { details: { serverVersion, slot, key: "source.slot.failover" } },
   );
