@@ -12,6 +12,13 @@ export interface EnvKey {
   readonly path: readonly string[];
   readonly variable: string;
   readonly kind: LeafKind;
+  /**
+   * A key that is a scalar or a mapping (`source.slot: name` or `source.slot: { name, failover }`):
+   * `depth` is the length of that key's path, `field` the mapping's field the scalar stands for.
+   * Setting the scalar onto a mapping sets that field; setting a field onto a scalar makes the
+   * mapping `{ [field]: scalar }` first, so the file's form and the variables combine.
+   */
+  readonly shorthand?: { readonly depth: number; readonly field: string };
 }
 
 export const ENV_PREFIX = "ZEROLOSS_";
@@ -43,14 +50,30 @@ function leafKind(schema: z.ZodType): LeafKind | undefined {
   return undefined;
 }
 
-function collect(schema: z.ZodType, path: string[], out: EnvKey[]): void {
+function collect(schema: z.ZodType, path: string[], out: EnvKey[], shorthand?: EnvKey["shorthand"]): void {
   const node = unwrap(schema);
   if (node instanceof z.ZodObject) {
-    for (const [key, child] of Object.entries(node.shape)) collect(child as z.ZodType, [...path, key], out);
+    for (const [key, child] of Object.entries(node.shape)) collect(child as z.ZodType, [...path, key], out, shorthand);
+    return;
+  }
+  if (node instanceof z.ZodUnion) {
+    // A scalar or a mapping: one variable for the scalar, one per field of the mapping but the one the scalar stands for.
+    const options = (node.options as readonly z.ZodType[]).map(unwrap);
+    const scalar = options.find((o) => leafKind(o) !== undefined);
+    const mapping = options.find((o): o is z.ZodObject => o instanceof z.ZodObject);
+    const scalarKind = scalar === undefined ? undefined : leafKind(scalar);
+    if (scalarKind === undefined || mapping === undefined) return;
+    const field = Object.entries(mapping.shape).find(([, child]) => leafKind(child as z.ZodType) === scalarKind)?.[0];
+    if (field === undefined) return;
+    const here = { depth: path.length, field };
+    out.push({ path, variable: ENV_PREFIX + path.map(toSnake).join("_"), kind: scalarKind, shorthand: here });
+    for (const [key, child] of Object.entries(mapping.shape)) {
+      if (key !== field) collect(child as z.ZodType, [...path, key], out, here);
+    }
     return;
   }
   const kind = leafKind(node);
-  if (kind !== undefined) out.push({ path, variable: ENV_PREFIX + path.map(toSnake).join("_"), kind });
+  if (kind !== undefined) out.push({ path, variable: ENV_PREFIX + path.map(toSnake).join("_"), kind, ...(shorthand === undefined ? {} : { shorthand }) });
 }
 
 export const ENV_KEYS: readonly EnvKey[] = (() => {
@@ -83,20 +106,28 @@ function parseValue(key: EnvKey, raw: string): { value: unknown } | { problem: s
   }
 }
 
-function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function setPath(target: Record<string, unknown>, key: EnvKey, value: unknown): void {
+  const { path, shorthand } = key;
   let node = target;
   for (let i = 0; i < path.length - 1; i++) {
-    const key = path[i] as string;
-    const next = node[key];
-    if (typeof next === "object" && next !== null && !Array.isArray(next)) {
-      node = next as Record<string, unknown>;
+    const segment = path[i] as string;
+    const next = node[segment];
+    if (isMapping(next)) {
+      node = next;
     } else {
-      const created: Record<string, unknown> = {};
-      node[key] = created;
+      // A field of a scalar-or-mapping key onto its scalar form: the mapping that scalar stands for.
+      const created: Record<string, unknown> = shorthand !== undefined && i === shorthand.depth - 1 && next !== undefined && next !== null ? { [shorthand.field]: next } : {};
+      node[segment] = created;
       node = created;
     }
   }
-  node[path[path.length - 1] as string] = value;
+  const last = path[path.length - 1] as string;
+  const current = node[last];
+  // The scalar of a scalar-or-mapping key onto its mapping form: the field it stands for.
+  if (shorthand !== undefined && shorthand.depth === path.length && isMapping(current)) current[shorthand.field] = value;
+  else node[last] = value;
 }
 
 /** Applies ZEROLOSS_* variables onto a parsed (not yet validated) config document, in place. */
@@ -114,7 +145,7 @@ export function applyEnvOverrides(
       problems.push({ variable: key.variable, message: parsed.problem });
       continue;
     }
-    setPath(doc, key.path, parsed.value);
+    setPath(doc, key, parsed.value);
     applied.push(key.variable);
   }
   return { applied, problems };

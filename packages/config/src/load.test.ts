@@ -25,6 +25,7 @@ describe("parseConfig", () => {
       tables: ["public.*"],
       exclude: [],
       slot: "zeroloss",
+      slotFailover: false,
       publication: "zeroloss",
       snapshot: { mode: "initial", chunkSize: 10_000, newTablesSeconds: 10, workers: DEFAULT_SNAPSHOT_WORKERS, bulk: true },
       heartbeatSeconds: 10,
@@ -93,6 +94,27 @@ kafka: { brokers: ["no-port"], partitions: "six", topicPrefx: "typo" }
     expect(parseConfig(minimal, "t", { ZEROLOSS_SOURCE_SLOT: "other" }).source.slot).toBe("other");
     const problems = problemsOf(() => parseConfig(minimal, "t", { ZEROLOSS_KAFKA_PARTITIONS: "many" }));
     expect(problems).toEqual([{ path: "ZEROLOSS_KAFKA_PARTITIONS", message: expect.stringMatching(/expected a number/) }]);
+  });
+
+  it("takes source.slot as a name or as { name, failover }, always giving source.slot (the name) and source.slotFailover", () => {
+    const withSlot = (slot: string) => minimal.replace('source: { url: "postgres://u:p@127.0.0.1:5432/src" }', `source: { url: "postgres://u:p@127.0.0.1:5432/src", slot: ${slot} }`);
+    expect(parseConfig(withSlot("cdc"), "t").source).toMatchObject({ slot: "cdc", slotFailover: false });
+    expect(parseConfig(withSlot("{ name: cdc, failover: true }"), "t").source).toMatchObject({ slot: "cdc", slotFailover: true });
+    expect(parseConfig(withSlot("{ failover: true }"), "t").source).toMatchObject({ slot: "zeroloss", slotFailover: true });
+    expect(parseConfig(withSlot("{ name: cdc }"), "t").source).toMatchObject({ slot: "cdc", slotFailover: false });
+    expect(problemsOf(() => parseConfig(withSlot("{ name: cdc, failover: yes-please }"), "t")).map((p) => p.path)).toEqual(["source.slot"]);
+    expect(problemsOf(() => parseConfig(withSlot("{ name: cdc, fail: true }"), "t")).map((p) => p.path)).toEqual(["source.slot"]);
+    expect(problemsOf(() => parseConfig(withSlot("Bad-Name"), "t")).map((p) => p.path)).toEqual(["source.slot"]);
+  });
+
+  it("combines ZEROLOSS_SOURCE_SLOT and ZEROLOSS_SOURCE_SLOT_FAILOVER with either form of source.slot", () => {
+    const objectForm = minimal.replace('source: { url: "postgres://u:p@127.0.0.1:5432/src" }', 'source: { url: "postgres://u:p@127.0.0.1:5432/src", slot: { name: cdc, failover: true } }');
+    const nameForm = minimal.replace('source: { url: "postgres://u:p@127.0.0.1:5432/src" }', 'source: { url: "postgres://u:p@127.0.0.1:5432/src", slot: cdc }');
+    expect(parseConfig(objectForm, "t", { ZEROLOSS_SOURCE_SLOT: "other" }).source).toMatchObject({ slot: "other", slotFailover: true });
+    expect(parseConfig(nameForm, "t", { ZEROLOSS_SOURCE_SLOT_FAILOVER: "true" }).source).toMatchObject({ slot: "cdc", slotFailover: true });
+    expect(parseConfig(minimal, "t", { ZEROLOSS_SOURCE_SLOT_FAILOVER: "true" }).source).toMatchObject({ slot: "zeroloss", slotFailover: true });
+    expect(parseConfig(minimal, "t", { ZEROLOSS_SOURCE_SLOT: "x", ZEROLOSS_SOURCE_SLOT_FAILOVER: "1" }).source).toMatchObject({ slot: "x", slotFailover: true });
+    expect(ENV_KEYS.filter((k) => k.variable.startsWith("ZEROLOSS_SOURCE_SLOT")).map((k) => k.variable)).toEqual(["ZEROLOSS_SOURCE_SLOT", "ZEROLOSS_SOURCE_SLOT_FAILOVER"]);
   });
 
   it("derives one distinct variable for every leaf key", () => {

@@ -87,6 +87,20 @@ const tablePattern = z
   .string()
   .regex(/^[^.\s]+\.[^.\s]+$/, { message: "must be schema.table (use * as a wildcard), e.g. public.* or billing.payments" });
 
+const slotName = z
+  .string()
+  .regex(/^[a-z0-9_]{1,63}$/, { message: "a replication slot name is lower-case letters, digits and _ (at most 63)" });
+
+/**
+ * source.slot: the replication slot's name, or `{ name, failover }`. failover (PostgreSQL 17+):
+ * the slot is created (or altered) with FAILOVER, so a standby with sync_replication_slots keeps
+ * a copy that survives the primary (docs/operations.md, "Failover slots"). The source section's
+ * transform turns either form into source.slot (the name) and source.slotFailover.
+ */
+const slotSection = z
+  .union([slotName, z.strictObject({ name: slotName.default("zeroloss"), failover: z.boolean().default(false) })])
+  .default("zeroloss");
+
 export const configSchema = z.strictObject({
   source: z.strictObject({
     url: postgresUrl,
@@ -94,10 +108,7 @@ export const configSchema = z.strictObject({
     passwordFile: pgPasswordFile,
     tables: z.array(tablePattern).min(1).default(["public.*"]),
     exclude: z.array(tablePattern).default([]),
-    slot: z
-      .string()
-      .regex(/^[a-z0-9_]{1,63}$/, { message: "a replication slot name is lower-case letters, digits and _ (at most 63)" })
-      .default("zeroloss"),
+    slot: slotSection,
     publication: z.string().min(1).max(63).default("zeroloss"),
     snapshot: z
       .strictObject({
@@ -122,7 +133,14 @@ export const configSchema = z.strictObject({
       .default({ mode: "initial", chunkSize: 10_000, newTablesSeconds: 10, workers: DEFAULT_SNAPSHOT_WORKERS, bulk: true }),
     /** Seconds of idle stream after which a heartbeat message moves the slot on (0: off). */
     heartbeatSeconds: z.number().min(0).max(3600).default(10),
-  }),
+  })
+    // Every other module reads source.slot as the name, as before the object form existed.
+    .transform(({ slot, ...rest }) => ({
+      ...rest,
+      slot: typeof slot === "string" ? slot : slot.name,
+      /** source.slot.failover: create (or alter) the slot with FAILOVER (PostgreSQL 17+). */
+      slotFailover: typeof slot === "string" ? false : slot.failover,
+    })),
   target: z.strictObject({
     url: postgresUrl,
     passwordFile: pgPasswordFile,

@@ -134,6 +134,11 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: "The replication slot was acknowledged past the producer's checkpoint in Kafka, so the changes in between were never read: re-snapshot, or accept the loss with `--accept-slot-gap` (`docs/operations.md`, \"Slot ahead of the checkpoint\").",
   },
+  SLOT_FAILOVER_UNSUPPORTED: {
+    area: "producer",
+    retriable: false,
+    meaning: "`source.slot.failover` is true but the source runs PostgreSQL older than 17, which has no failover slots; the producer stopped before creating anything: set it to false or upgrade the source (`docs/operations.md`, \"Failover slots\").",
+  },
   NO_TABLES: { area: "producer", retriable: false, meaning: "No table of the source matches `source.tables` (minus `source.exclude`): correct the patterns." },
   TABLE_NOT_FOUND: { area: "producer", retriable: false, meaning: "A table the producer looks up does not exist in the source: create it or correct `source.tables`." },
   TABLE_WITHOUT_KEY: {

@@ -6,6 +6,7 @@ export * from "./connect.js";
 export * from "./pgoutput.js";
 export * from "./catalog.js";
 export * from "./replication.js";
+export * from "./failover-slot.js";
 export * from "./stream.js";
 export * from "./xid.js";
 export * from "./slot-check.js";

@@ -109,10 +109,14 @@ export interface CreatedSlot {
 
 /**
  * CREATE_REPLICATION_SLOT on a walsender connection. With `exportSnapshot`, the snapshot
- * it returns sees exactly the commits before the slot's consistent point.
+ * it returns sees exactly the commits before the slot's consistent point. With `failover`
+ * (PostgreSQL 17+, requireFailoverSlots first) the slot is synced to standbys that ask for it;
+ * that needs the option list form (PostgreSQL 15+), so the older keyword form stays for 14.
  */
-export async function createSlot(replication: pg.Client, slot: string, exportSnapshot: boolean): Promise<CreatedSlot> {
-  const mode = exportSnapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT";
+export async function createSlot(replication: pg.Client, slot: string, exportSnapshot: boolean, options: { readonly failover?: boolean } = {}): Promise<CreatedSlot> {
+  const mode = options.failover === true
+    ? `(SNAPSHOT '${exportSnapshot ? "export" : "nothing"}', FAILOVER true)`
+    : exportSnapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT";
   let rows: { consistent_point: string; snapshot_name: string | null }[];
   try {
     const res = await replication.query<{ consistent_point: string; snapshot_name: string | null }>(
@@ -142,17 +146,36 @@ export interface SlotStatus {
   /** Bytes between the current WAL LSN and what the slot has confirmed. */
   readonly lagBytes: number | null;
   readonly currentLsn: string;
+  /** Created or altered with FAILOVER, so standbys with sync_replication_slots keep it (PostgreSQL 17+; null before, or no slot). */
+  readonly failover: boolean | null;
+  /**
+   * A copy a standby's slot sync made (PostgreSQL 17+). On a standby: the slot survives
+   * promotion once synced and not temporary; on a promoted standby it stays true.
+   */
+  readonly synced: boolean | null;
+  /** Temporary: a synced copy not yet persisted, dropped at promotion. */
+  readonly temporary: boolean | null;
+  /** Why the server gave the slot up (wal_removed, rows_removed, …; PostgreSQL 17+), null while valid. */
+  readonly invalidationReason: string | null;
 }
+
+/** A boolean column read as text: null when the server has no such column or there is no slot. */
+const flag = (v: string | null | undefined): boolean | null => (v === "true" ? true : v === "false" ? false : null);
 
 export async function slotStatus(client: pg.Client, slot: string): Promise<SlotStatus> {
   const rows = await query<Record<string, string | null>>(
     client,
     `reading replication slot ${slot}`,
     `SELECT s.plugin, s.active::text AS active, s.active_pid::text AS active_pid, s.restart_lsn::text, s.confirmed_flush_lsn::text, s.wal_status,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint::text AS retained,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS lag,
-            pg_current_wal_lsn()::text AS current
-       FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1 AND s.database = current_database()`,
+            pg_wal_lsn_diff(one.cur, s.restart_lsn)::bigint::text AS retained,
+            pg_wal_lsn_diff(one.cur, s.confirmed_flush_lsn)::bigint::text AS lag,
+            one.cur::text AS current,
+            s.temporary::text AS temporary,
+            -- Columns of PostgreSQL 17+, read through to_jsonb so one query serves 14 to 18.
+            to_jsonb(s) ->> 'failover' AS failover, to_jsonb(s) ->> 'synced' AS synced, to_jsonb(s) ->> 'invalidation_reason' AS invalidation_reason
+       -- On a standby (a synced failover slot) the position replayed stands for the current one.
+       FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS cur) one
+       LEFT JOIN pg_replication_slots s ON s.slot_name = $1 AND s.database = current_database()`,
     [slot],
   );
   const r = rows[0] ?? {};
@@ -169,6 +192,10 @@ export async function slotStatus(client: pg.Client, slot: string): Promise<SlotS
     retainedWalBytes: r["retained"] ? Number(r["retained"]) : null,
     lagBytes: r["lag"] ? Number(r["lag"]) : null,
     currentLsn: r["current"] ?? "0/0",
+    failover: flag(r["failover"]),
+    synced: flag(r["synced"]),
+    temporary: flag(r["temporary"]),
+    invalidationReason: r["invalidation_reason"] ?? null,
   };
 }
 

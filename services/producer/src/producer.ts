@@ -15,6 +15,8 @@ import {
   checkSlotAgainstCheckpoint,
   connect,
   createSlot,
+  enableSlotFailover,
+  requireFailoverSlots,
   describeTable,
   describeUrl,
   dropSlot,
@@ -184,7 +186,9 @@ export class Producer {
       onIdleError: (err) => this.log.warn({ err: err.message }, "control connection lost; the next query restarts the pipeline"),
     });
     this.cleanups.push(() => control.end());
-    await checkServer(control);
+    const server = await checkServer(control);
+    // Before any publication, topic or slot exists: a slot that would not survive a failover is not what was asked for.
+    if (src.slotFailover) requireFailoverSlots(server.version, src.slot);
     const db = (await query<{ db: string }>(control, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
     const tables = await this.tables(control);
     const privileges = await missingSourcePrivileges(control, tables, src.publication);
@@ -237,6 +241,17 @@ export class Producer {
     }
     const plan = planStart({ slotName: src.slot, checkpoint, slot, mode, resnapshot: this.resnapshot, acceptSlotGap: this.acceptSlotGap });
     this.log.debug({ plan }, "start plan");
+    if (src.slotFailover && slot.exists && slot.failover === false && plan.snapshot?.slot !== "create") {
+      // Made before source.slot.failover was set: turned on in place (its position is untouched),
+      // rather than dropped and made again, which would need a new snapshot.
+      const repl = await connect(src.url, { applicationName: "zeroloss-producer-slot", replication: true });
+      try {
+        await enableSlotFailover(repl, src.slot);
+      } finally {
+        await repl.end();
+      }
+      this.log.info({ slot: src.slot }, "source.slot.failover: turned failover on for the existing replication slot");
+    }
 
     let gapAcceptedTo: Lsn | null = null;
     if (plan.gap.kind === "none") {
@@ -291,7 +306,7 @@ export class Producer {
         }
         const repl = await connect(src.url, { applicationName: "zeroloss-producer-slot", replication: true });
         try {
-          const created = await createSlot(repl, src.slot, true);
+          const created = await createSlot(repl, src.slot, true, { failover: src.slotFailover });
           consistent = created.consistentLsn;
           // Imported by every worker before the replication connection ends: the exported snapshot lives as long as it.
           snapshotClients = await this.snapshotConnections(src.url, created.snapshotName);
@@ -351,7 +366,7 @@ export class Producer {
       case "new-slot": {
         const repl = await connect(src.url, { applicationName: "zeroloss-producer-slot", replication: true });
         try {
-          start = (await createSlot(repl, src.slot, false)).consistentLsn;
+          start = (await createSlot(repl, src.slot, false, { failover: src.slotFailover })).consistentLsn;
         } finally {
           await repl.end();
         }

@@ -15,9 +15,24 @@ const status: SlotStatus = {
   retainedWalBytes: 3768,
   lagBytes: 0,
   currentLsn: "0/1C18EB8",
+  failover: null,
+  synced: null,
+  temporary: false,
+  invalidationReason: null,
 };
 const checkpoint = (lsn: string): Checkpoint => ({ v: 1, slot: "zeroloss", db: "app", lsn, phase: "streaming", at: "2026-12-01T00:00:00Z" });
 const checked = (cp: Checkpoint | null): CheckpointCheck => ({ read: true, checkpoint: cp, verdict: checkSlotAgainstCheckpoint(cp, status) });
+
+describe("slot status and failover slots", () => {
+  it("shows failover (PostgreSQL 17+) and synced when the server reports them", () => {
+    expect(formatSlotStatus(status, "app", [])).toMatch(/^failover +- \(PostgreSQL 16 or older\)$/m);
+    expect(formatSlotStatus(status, "app", [])).not.toMatch(/^synced/m);
+    const seventeen = { ...status, failover: true, synced: false };
+    expect(formatSlotStatus(seventeen, "app", [])).toMatch(/^failover +yes$/m);
+    expect(formatSlotStatus(seventeen, "app", [])).toMatch(/^synced +no$/m);
+    expect(formatSlotStatus({ ...seventeen, synced: true, temporary: true }, "app", [])).toMatch(/^synced +yes \(a standby's copy, temporary/m);
+  });
+});
 
 describe("slot status and the producer's checkpoint", () => {
   it("a slot ahead: the first advice names both positions and both ways out; 'start the producer' is not offered", () => {

@@ -144,7 +144,10 @@ export function formatSlotStatus(status: SlotStatus, source: string, advice: rea
       ["wal_status", status.walStatus ?? "-"],
       ["retained WAL", bytesLine(status.retainedWalBytes)],
       ["lag", bytesLine(status.lagBytes)],
+      // PostgreSQL 17+: whether standbys keep a copy (source.slot.failover), and whether this one is such a copy.
+      ["failover", status.failover === null ? "- (PostgreSQL 16 or older)" : status.failover ? "yes" : "no"],
     );
+    if (status.synced !== null) rows.push(["synced", status.synced ? `yes (a standby's copy${status.temporary === true ? ", temporary: not yet kept at promotion" : ""})` : "no"]);
   }
   rows.push(["current WAL LSN", status.currentLsn]);
   if (check !== undefined) {
@@ -188,6 +191,9 @@ export async function slotStatusCommand(options: SlotCommandOptions & { readonly
     const { status, check } = await checkAgainstCheckpoint(client, config);
     const usable = status.exists && status.walStatus !== "lost";
     const advice = slotAdvice(status, options, check);
+    if (config.source.slotFailover && status.exists && status.failover === false) {
+      advice.push(`source.slot.failover is true but slot ${status.slot} has failover off: standbys keep no copy of it yet. The producer turns it on at its next start.`);
+    }
     if (options.json) {
       const checkpoint =
         check === undefined

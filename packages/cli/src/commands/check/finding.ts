@@ -33,6 +33,8 @@ export type CheckId =
   | "wal-senders"
   | "slot-wal-keep-size"
   | "slot-lost"
+  | "slot-failover"
+  | "synchronized-standby-slots"
   | "no-tables"
   | "table-without-key"
   | "replica-identity-full"

@@ -14,6 +14,7 @@ import {
   readOwnedSequences,
   readReplicaIdentities,
   readReplicationSettings,
+  synchronizedStandbySlots,
   readTargetTable,
   readTriggers,
   resolveTables,
@@ -27,6 +28,7 @@ import type { CheckReport, CreatedType, Finding } from "./finding.js";
 import { isPermissionDenied, privilegeFindings, schemaUsageFindings } from "./privilege-findings.js";
 import { sequenceFindings } from "./sequence-findings.js";
 import { settingsFindings } from "./settings-findings.js";
+import { failoverFindings } from "./failover-findings.js";
 import { tableFindings } from "./table-findings.js";
 import { compareTargetTable } from "./target-table-findings.js";
 import { checkTypes } from "./type-findings.js";
@@ -46,6 +48,7 @@ export async function runChecks(source: Client, target: Client, config: Config, 
   const settings = await readReplicationSettings(source);
   const slot = await slotStatus(source, config.source.slot);
   findings.push(...settingsFindings(settings, slot));
+  if (config.source.slotFailover) findings.push(...failoverFindings(settings, slot, true, await synchronizedStandbySlots(source)));
 
   // 2. The chosen tables and their keys.
   const infos = await chosenTables(source, config);

@@ -23,6 +23,10 @@ const noSlot: SlotStatus = {
   retainedWalBytes: null,
   lagBytes: null,
   currentLsn: "0/1000",
+  failover: null,
+  synced: null,
+  temporary: null,
+  invalidationReason: null,
 };
 const slot = (over: Partial<SlotStatus>): SlotStatus => ({ ...noSlot, exists: true, plugin: "pgoutput", walStatus: "reserved", retainedWalBytes: 2048, ...over });
 const checks = (s: ReplicationSettings, st: SlotStatus) => settingsFindings(s, st).map((f) => `${f.severity} ${f.check}`);
