@@ -6,13 +6,13 @@
 // once (by key and a version column each change sets anew), the last record per key equal to
 // the promoted server's rows. On the stack's PostgreSQL 15 the same key stops the producer at
 // start with SLOT_FAILOVER_UNSUPPORTED, before it creates a slot or a publication.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import pg from "pg";
 import { parse, stringify } from "yaml";
-import { freePort, Instance, pollUntil, runRoot } from "@zeroloss/devstack";
+import { ensurePostgresBinaries, freePort, Instance, pollUntil, runRoot } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { EnvelopeReader } from "@zeroloss/avro";
 import { silentLogger } from "@zeroloss/observability";
@@ -21,7 +21,6 @@ import { topicNames, type Envelope } from "@zeroloss/wire";
 import { testLogger } from "../setup/logger.js";
 import { runCli } from "../cli/run-cli.js";
 import { producerFixture, rowsOfBulk, startProducer, type ProducerFixture, type RunningProducer } from "./harness.js";
-import { pgBinDir } from "./pg-bindir.js";
 import { startStandbyPair, type StandbyPair } from "./standby.js";
 
 const stack = inject("stack");
@@ -106,9 +105,7 @@ async function workload(c: pg.Client, state: { nextId: number; ver: number; live
   return done;
 }
 
-const binDir = pgBinDir(17);
-
-describe.skipIf(!existsSync(join(binDir, "postgres")))("failover slots on PostgreSQL 17: the producer streams on from the promoted standby", () => {
+describe("failover slots on PostgreSQL 17: the producer streams on from the promoted standby", () => {
   const log = testLogger("failover-slot");
   const slot = "zl_failover";
   const prefix = `zl_failover_${Date.now().toString(36)}`;
@@ -159,7 +156,10 @@ describe.skipIf(!existsSync(join(binDir, "postgres")))("failover slots on Postgr
     }
   };
 
+  let binDir: string;
   beforeAll(async () => {
+    // PostgreSQL 17 from Maven Central on first use (cached): the system's 15 has no failover slots.
+    binDir = await ensurePostgresBinaries(17, { env: process.env, log });
     instance = await Instance.create({ root: runRoot(process.env), detached: false, log });
     pair = await startStandbyPair(instance, {
       binDir,
