@@ -18,6 +18,7 @@ export const SUITES = [
   "test/producer/snapshot-and-stream.test.ts",
   "test/consumer/end-to-end.test.ts",
   "test/consumer/target-types.test.ts",
+  "test/consumer/generated-columns.test.ts",
   "test/counter/ledger.test.ts",
   "test/verifier/silent-conversions.test.ts",
 ];
