@@ -43,22 +43,7 @@ export async function counterFixture(stack: PipelineStack, name: string, config:
     ledger,
     counterGroup,
     async startCounter(env = {}) {
-      const port = await freePort();
-      const svc = startService(COUNTER_MAIN, "ZEROLOSS_COUNTER_HTTP_PORT", f.configFile, [], { ZEROLOSS_COUNTER_HTTP_PORT: String(port), ...env });
-      const c: RunningCounter = {
-        ...svc,
-        port,
-        async api<T>(path: string): Promise<T | null> {
-          try {
-            const res = await fetch(`http://127.0.0.1:${port}${path}`);
-            if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}: ${await res.text()}`);
-            return (await res.json()) as T;
-          } catch (err) {
-            if ((err as Error).message.startsWith("GET ")) throw err;
-            return null; // not listening yet
-          }
-        },
-      };
+      const c = await startCounter(f.configFile, env);
       counters.push(c);
       return c;
     },
@@ -76,6 +61,26 @@ export async function counterFixture(stack: PipelineStack, name: string, config:
       for (const c of counters) await c.stop("SIGKILL");
       await f.close();
       await ledger.drop();
+    },
+  };
+}
+
+/** The counter as a real process on a config file, its HTTP port given through the environment. */
+export async function startCounter(configFile: string, env: Record<string, string> = {}): Promise<RunningCounter> {
+  const port = await freePort();
+  const svc = startService(COUNTER_MAIN, "ZEROLOSS_COUNTER_HTTP_PORT", configFile, [], { ZEROLOSS_COUNTER_HTTP_PORT: String(port), ...env });
+  return {
+    ...svc,
+    port,
+    async api<T>(path: string): Promise<T | null> {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
+        if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}: ${await res.text()}`);
+        return (await res.json()) as T;
+      } catch (err) {
+        if ((err as Error).message.startsWith("GET ")) throw err;
+        return null; // not listening yet
+      }
     },
   };
 }

@@ -4,15 +4,19 @@
 // likely behind its checkpoint) and the standby is promoted, the producer pointed at the new
 // primary streams on from that copy, and every change committed on either server is in Kafka exactly
 // once (by key and a version column each change sets anew), the last record per key equal to
-// the promoted server's rows. On the stack's PostgreSQL 15 the same key stops the producer at
+// the promoted server's rows. The consumer (into a target database) and the counter (its ledger
+// in another) run through it all, reading Kafka only; at the end the ledger balances (the
+// counter restarted on the promoted server, whose slot its slot check then reads) and the
+// verifier finds the promoted server's table equal to the target's. On the stack's PostgreSQL 15 the same key stops the producer at
 // start with SLOT_FAILOVER_UNSUPPORTED, before it creates a slot or a publication.
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import pg from "pg";
 import { parse, stringify } from "yaml";
-import { ensurePostgresBinaries, freePort, Instance, pollUntil, runRoot } from "@zeroloss/devstack";
+import { createTestDatabase, ensurePostgresBinaries, freePort, Instance, pollUntil, runRoot, type TestDatabase } from "@zeroloss/devstack";
 import { createKafka, readToEnd } from "@zeroloss/kafka";
 import { EnvelopeReader } from "@zeroloss/avro";
 import { silentLogger } from "@zeroloss/observability";
@@ -20,10 +24,14 @@ import { parseLsn, slotStatus } from "@zeroloss/pg";
 import { topicNames, type Envelope } from "@zeroloss/wire";
 import { testLogger } from "../setup/logger.js";
 import { runCli } from "../cli/run-cli.js";
-import { producerFixture, rowsOfBulk, startProducer, type ProducerFixture, type RunningProducer } from "./harness.js";
+import { CONSUMER_MAIN } from "../consumer/harness.js";
+import { startCounter, waitForSummary, type RunningCounter } from "../counter/harness.js";
+import type { Report } from "../verifier/harness.js";
+import { producerFixture, rowsOfBulk, startProducer, startService, type ProducerFixture, type RunningProducer } from "./harness.js";
 import { startStandbyPair, type StandbyPair } from "./standby.js";
 
 const stack = inject("stack");
+const VERIFIER_MAIN = resolve(import.meta.dirname, "../../services/verifier/dist/main.js");
 
 describe("source.slot.failover on PostgreSQL 15", () => {
   let f: ProducerFixture;
@@ -113,6 +121,13 @@ describe("failover slots on PostgreSQL 17: the producer streams on from the prom
   let pair: StandbyPair;
   let producer: RunningProducer | undefined;
   let configFile: string;
+  // The consumer and the counter read Kafka only: they run through the whole test, the
+  // target and the ledger in databases of their own on the shared stack's target server.
+  let targetDb: TestDatabase;
+  let ledgerDb: TestDatabase;
+  let consumer: RunningProducer | undefined;
+  let counter: RunningCounter | undefined;
+  const suffix = Date.now().toString(36);
   const kafka = createKafka({ connection: { brokers: stack.kafka }, clientId: "test-failover", log: silentLogger() });
   const envelopes = new EnvelopeReader(null);
 
@@ -121,16 +136,42 @@ describe("failover slots on PostgreSQL 17: the producer streams on from the prom
       configFile,
       stringify({
         source: { url, slot: { name: slot, failover: true }, tables: ["public.items"], publication: "zl_failover", heartbeatSeconds: 1 },
-        target: { url },
+        target: { url: targetDb.url },
         kafka: { brokers: [...stack.kafka], topicPrefix: prefix, partitions: 3 },
         producer: { http: { port: 0, host: "127.0.0.1" } },
+        consumer: { group: `zl_failover_${suffix}`, topicPollMs: 300, retryInitialMs: 50, retryMaxMs: 1_000, sessionTimeoutMs: 10_000, http: { port: 0, host: "127.0.0.1" } },
+        // The slot check reads source.url as the counter read it at start: the counter is
+        // restarted on the promoted server, whose slot (the synced copy) it then checks.
+        counter: { url: ledgerDb.url, group: `zl_failover_counter_${suffix}`, refreshMs: 300, topicPollMs: 300, sessionTimeoutMs: 6_000, slotCheckSeconds: 1, http: { port: 0, host: "127.0.0.1" } },
         log: { level: process.env["ZEROLOSS_TEST_LOG_LEVEL"] ?? "warn" },
       }),
     );
   const startIt = async () => startProducer(configFile, [], { ZEROLOSS_PRODUCER_HTTP_PORT: String(await freePort()) });
   const alive = () => {
     if (producer !== undefined && producer.proc.exitCode !== null) throw new Error(`producer exited with ${producer.proc.exitCode}:\n${producer.output()}`);
+    if (consumer !== undefined && consumer.proc.exitCode !== null) throw new Error(`consumer exited with ${consumer.proc.exitCode}:\n${consumer.output().slice(-4000)}`);
+    if (counter !== undefined && counter.proc.exitCode !== null) throw new Error(`counter exited with ${counter.proc.exitCode}:\n${counter.output().slice(-4000)}`);
   };
+  const startConsumer = async () => startService(CONSUMER_MAIN, "ZEROLOSS_CONSUMER_HTTP_PORT", configFile, [], { ZEROLOSS_CONSUMER_HTTP_PORT: String(await freePort()) });
+  /** `zeroloss-verifier --config FILE --json --no-progress`: its exit code, output and JSON report. */
+  const verify = () =>
+    new Promise<{ code: number; stdout: string; stderr: string; report: Report | null }>((done) => {
+      execFile(
+        process.execPath,
+        [VERIFIER_MAIN, "--config", configFile, "--json", "--no-progress"],
+        { env: { PATH: process.env["PATH"] ?? "" }, timeout: 180_000, maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err === null ? 0 : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1;
+          let report: Report | null = null;
+          try {
+            report = JSON.parse(stdout) as Report;
+          } catch {
+            report = null;
+          }
+          done({ code, stdout, stderr, report });
+        },
+      );
+    });
 
   /** Every data record of public.items in Kafka (read_committed), bulk snapshot records as their rows, in partition and offset order. */
   const records = async (): Promise<Array<{ envelope: Envelope; partition: number; offset: number }>> => {
@@ -171,12 +212,18 @@ describe("failover slots on PostgreSQL 17: the producer streams on from the prom
       },
     });
     configFile = join(mkdtempSync(join(tmpdir(), "zeroloss-failover-")), "zeroloss.yaml");
+    targetDb = await createTestDatabase(stack.target, "fo_t");
+    ledgerDb = await createTestDatabase(stack.target, "fo_l");
   }, 240_000);
 
   afterAll(async () => {
     for (const c of clients.splice(0)) await c.end().catch(() => undefined);
     await producer?.stop("SIGKILL");
+    await consumer?.stop("SIGKILL");
+    await counter?.stop("SIGKILL");
     await instance?.stop();
+    await targetDb?.drop();
+    await ledgerDb?.drop();
   });
 
   it("turns failover on for a slot made without it (ALTER_REPLICATION_SLOT), keeping its position", async () => {
@@ -217,7 +264,7 @@ describe("failover slots on PostgreSQL 17: the producer streams on from the prom
     await query(pair.primary.url, "SELECT pg_drop_replication_slot($1)", [existing]);
   });
 
-  it("streams through a promotion: every change committed on the old and the new primary in Kafka exactly once, the last per key equal to the promoted server's rows", async () => {
+  it("streams through a promotion: every change committed on the old and the new primary in Kafka exactly once, the last per key equal to the promoted server's rows; the ledger balances and the verifier finds the target equal", async () => {
     const figures: Record<string, number | string> = {};
     const state = { nextId: 201, ver: 200, live: Array.from({ length: 200 }, (_, i) => i + 1), seed: 25 };
     const expected: Change[] = state.live.map((id) => `r:${id}:${id}`);
@@ -229,6 +276,8 @@ describe("failover slots on PostgreSQL 17: the producer streams on from the prom
     const startedAt = Date.now();
     producer = await startIt();
     await waitForChanges(200, "the snapshot's 200 rows in Kafka");
+    consumer = await startConsumer();
+    counter = await startCounter(configFile);
     const w = new pg.Client({ connectionString: primaryUrl });
     await w.connect();
     expected.push(...(await workload(w, state, 300)));
@@ -299,6 +348,9 @@ describe("failover slots on PostgreSQL 17: the producer streams on from the prom
     writeConfig(pair.standbyUrl);
     const resumeFrom = Date.now();
     producer = await startIt();
+    // The counter again, now on the promoted server (its ledger carries on).
+    await counter.stop("SIGTERM").catch(async () => counter?.stop("SIGKILL"));
+    counter = await startCounter(configFile);
     const w2 = new pg.Client({ connectionString: pair.standbyUrl });
     await w2.connect();
     expected.push(...(await workload(w2, state, 300)));
@@ -320,6 +372,37 @@ describe("failover slots on PostgreSQL 17: the producer streams on from the prom
     expect(sorted(fromKafka)).toEqual(sorted(rows.map((r) => `${r.id}:${r.ver}`)));
     // The producer is still healthy, streaming from the promoted server.
     alive();
+
+    // 6. The ledger balances: every record the producer reported is in Kafka and written by the consumer.
+    const balanceFrom = Date.now();
+    const summary = await waitForSummary(
+      counter,
+      `the ledger to balance at ${recs.length} rows`,
+      (x) =>
+        x.ok &&
+        x.windows.behind === 0 &&
+        x.windows.mismatch === 0 &&
+        x.windows.attention === 0 &&
+        x.transactions.pending === 0 &&
+        x.transactions.incomplete === 0 &&
+        x.totals.quarantined === 0 &&
+        x.totals.emitted === x.totals.transferred &&
+        x.totals.transferred === x.totals.applied + x.totals.duplicate &&
+        x.totals.rows.transferred === recs.length &&
+        x.slot.state === "ok",
+      180_000,
+    );
+    alive();
+    expect(summary.problems).toEqual([]);
+    figures["ledger balanced after all changes were in Kafka (ms)"] = Date.now() - balanceFrom;
+    figures["summary"] = JSON.stringify({ totals: summary.totals, windows: summary.windows, transactions: summary.transactions, slot: summary.slot.state });
+
+    // 7. The verifier: the promoted server's table equals the target's.
+    const v = await verify();
+    expect(v.report?.result, `verifier exit ${v.code}\n${v.stdout}\n${v.stderr}`).toBe("equal");
+    expect(v.report?.tables.find((t) => t.table === "public.items"), v.stdout).toMatchObject({ result: "equal", sourceRows: rows.length, targetRows: rows.length, driftRows: 0 });
+    expect(v.code).toBe(0);
+    figures["verifier"] = `${v.report?.result}, ${v.report?.tables.map((t) => `${t.table} ${t.result} ${t.sourceRows}/${t.targetRows}`).join("; ")}`;
     figures["changes"] = `${expected.length} (200 snapshot rows, ${expected.length - 200} changes); ${rows.length} rows at the end`;
     console.log(`failover-slot figures: ${JSON.stringify(figures, null, 2)}`);
   }, 600_000);
