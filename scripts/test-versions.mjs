@@ -11,10 +11,16 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
-/** The suites each entry runs: one per stage, the checksum property test, the type edge values. */
+/**
+ * The suites each entry runs: one per stage, the checksum's property test (TypeScript = SQL on
+ * the target's server), every type's edge values through the whole pipeline in both encodings
+ * (the source's text output checksummed by the producer, recomputed by the target's server),
+ * and generated columns.
+ */
 export const SUITES = [
   "test/smoke/postgres-logical.test.ts",
   "test/checksum/sql-equals-ts.test.ts",
+  "test/avro/edge-values.test.ts",
   "test/producer/snapshot-and-stream.test.ts",
   "test/consumer/end-to-end.test.ts",
   "test/consumer/target-types.test.ts",
