@@ -89,9 +89,7 @@ describe("PostgreSQL 15 source, 18 target", () => {
     const postgres = join(bin18, "postgres");
     const before = statSync(postgres).mtimeMs;
     const recorded = recordingLogger();
-    const started = Date.now();
     expect(await ensurePostgresBinaries(18, { env: process.env, log: recorded.log })).toBe(bin18);
-    expect(Date.now() - started).toBeLessThan(2_000);
     expect(recorded.lines.join("")).toContain("PostgreSQL binaries from the cache");
     expect(recorded.lines.join("")).not.toContain("downloading");
     expect(statSync(postgres).mtimeMs).toBe(before);

@@ -187,7 +187,7 @@ async function untarXz(archive: Buffer, dir: string, url: string): Promise<void>
   if (spawnSync("xz", ["--version"]).status !== 0) throw missingPrerequisite("xz (to unpack PostgreSQL's binaries)", "apt-get install xz-utils");
   const output: Buffer[] = [];
   const code = await new Promise<number | null>((resolve, reject) => {
-    const tar = spawn("tar", ["-xJf", "-", "-C", dir], { stdio: ["pipe", "pipe", "pipe"] });
+    const tar = spawn("tar", ["-xJf", "-", "--no-same-owner", "--no-same-permissions", "-C", dir], { stdio: ["pipe", "pipe", "pipe"] });
     tar.stdout.on("data", (b: Buffer) => output.push(b));
     tar.stderr.on("data", (b: Buffer) => output.push(b));
     tar.once("error", (err) => reject(new DevstackError("SERVICE_START_FAILED", `cannot run tar: ${err.message}`, { cause: err })));

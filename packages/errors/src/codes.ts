@@ -139,6 +139,11 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: "`source.slot.failover` is true but the source runs PostgreSQL older than 17, which has no failover slots; the producer stopped before creating anything: set it to false or upgrade the source (`docs/operations.md`, \"Failover slots\").",
   },
+  CHECKPOINT_AHEAD_OF_SOURCE: {
+    area: "producer",
+    retriable: false,
+    meaning: "The producer's checkpoint in Kafka is past the source's current WAL position: the source is not the server the changes in Kafka came from as it stood (typically a standby promoted before it received them, a failover without `synchronized_standby_slots`), and its next commits would be skipped; the producer does not start. Check `source.url`; to start over from this server, `zeroloss producer --resnapshot` (`docs/operations.md`, \"Failover slots\").",
+  },
   NO_TABLES: { area: "producer", retriable: false, meaning: "No table of the source matches `source.tables` (minus `source.exclude`): correct the patterns." },
   TABLE_NOT_FOUND: { area: "producer", retriable: false, meaning: "A table the producer looks up does not exist in the source: create it or correct `source.tables`." },
   TABLE_WITHOUT_KEY: {

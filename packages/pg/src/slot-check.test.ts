@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkSlotAgainstCheckpoint, describeSlotAhead, slotAheadError, SLOT_AHEAD_OF_CHECKPOINT } from "./slot-check.js";
+import { checkpointAheadOfSource, checkSlotAgainstCheckpoint, describeSlotAhead, slotAheadError, SLOT_AHEAD_OF_CHECKPOINT } from "./slot-check.js";
 
 const slot = (confirmedFlushLsn: string | null, exists = true) => ({ exists, confirmedFlushLsn });
 const streaming = (lsn: string) => ({ phase: "streaming" as const, lsn });
@@ -65,5 +65,21 @@ describe("describeSlotAhead and slotAheadError", () => {
     expect(err.retriable).toBe(false);
     expect(err.message).toContain("--config <file> --resnapshot");
     expect(err.details).toMatchObject({ slot: "zeroloss", confirmedFlushLsn: "0/1C18EB8", checkpointLsn: "0/1C18388", bytes: 2864 });
+  });
+});
+
+describe("checkpointAheadOfSource", () => {
+  const streaming = (lsn: string) => ({ phase: "streaming" as const, lsn });
+  it("lets a source at or past the checkpoint start, and any first start or snapshot", () => {
+    expect(checkpointAheadOfSource(streaming("0/3000000"), "0/3000000")).toBeNull();
+    expect(checkpointAheadOfSource(streaming("0/9"), "0/10")).toBeNull(); // compared as numbers, not text
+    expect(checkpointAheadOfSource(null, "0/1")).toBeNull();
+    expect(checkpointAheadOfSource({ phase: "snapshot", lsn: "0/0", snapshot: { consistentLsn: "5/0" } }, "0/1")).toBeNull();
+  });
+  it("refuses a source behind the checkpoint (a standby promoted before it had the changes in Kafka), naming both positions", () => {
+    const e = checkpointAheadOfSource(streaming("0/3000010"), "0/3000000");
+    expect(e?.code).toBe("CHECKPOINT_AHEAD_OF_SOURCE");
+    expect(e?.message).toContain("(0/3000010) is past the source's current WAL position (0/3000000)");
+    expect(e?.retriable).toBe(false);
   });
 });

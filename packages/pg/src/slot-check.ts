@@ -69,6 +69,26 @@ export function checkSlotAgainstCheckpoint(checkpoint: CheckpointPosition | null
 }
 
 /**
+ * A source whose WAL has not reached the streaming checkpoint is not the server the checkpoint
+ * came from, as it stood: a standby promoted before it had received what the producer already
+ * put in Kafka (a failover without synchronized_standby_slots). Its next commits would land
+ * below the checkpoint, where the producer starts, and be skipped. On the same server the
+ * current WAL position never falls behind a position logical decoding has passed, so this
+ * never fires there. null when there is nothing to refuse.
+ */
+export function checkpointAheadOfSource(checkpoint: CheckpointPosition | null, currentLsn: string): ZerolossError | null {
+  if (checkpoint === null || checkpoint.phase !== "streaming") return null;
+  if (parseLsn(checkpoint.lsn) <= parseLsn(currentLsn)) return null;
+  return new ZerolossError(
+    "CHECKPOINT_AHEAD_OF_SOURCE",
+    `the producer's checkpoint (${checkpoint.lsn}) is past the source's current WAL position (${currentLsn}): the source is not the server the ` +
+      "changes in Kafka came from as it stood (a standby promoted before it received them?); its next commits would be skipped, so the producer " +
+      "does not start: check source.url, and for a failover see docs/operations.md \"Failover slots\"; to start over from this server, zeroloss producer --resnapshot",
+    { details: { checkpoint: checkpoint.lsn, current: currentLsn } },
+  );
+}
+
+/**
  * One paragraph on a slot ahead of the checkpoint: both positions, the WAL between them,
  * and the two ways out. `config` is the config file as the operator should type it.
  */

@@ -12,11 +12,13 @@ import { checkpointTopicEnds, createKafka, ensureTopics, kafkaError, readCheckpo
 import { ErrorRecord, type Health } from "@zeroloss/observability";
 import {
   checkServer,
+  checkpointAheadOfSource,
   checkSlotAgainstCheckpoint,
   connect,
   createSlot,
   enableSlotFailover,
   requireFailoverSlots,
+  synchronizedStandbySlots,
   describeTable,
   describeUrl,
   dropSlot,
@@ -188,7 +190,15 @@ export class Producer {
     this.cleanups.push(() => control.end());
     const server = await checkServer(control);
     // Before any publication, topic or slot exists: a slot that would not survive a failover is not what was asked for.
-    if (src.slotFailover) requireFailoverSlots(server.version, src.slot);
+    if (src.slotFailover) {
+      requireFailoverSlots(server.version, src.slot);
+      if ((await synchronizedStandbySlots(control)).length === 0) {
+        this.log.warn(
+          { slot: src.slot },
+          "source.slot.failover is on but synchronized_standby_slots is empty: a change can reach Kafka before the standby has it, and after a promotion the new primary's next commits could be skipped (docs/operations.md, \"Failover slots\")",
+        );
+      }
+    }
     const db = (await query<{ db: string }>(control, "reading the database name", "SELECT current_database() AS db"))[0]?.db ?? "";
     const tables = await this.tables(control);
     const privileges = await missingSourcePrivileges(control, tables, src.publication);
@@ -220,6 +230,8 @@ export class Producer {
     const mode = src.snapshot.mode;
     const slot = await slotStatus(control, src.slot);
     this.log.info({ checkpoint: checkpoint === null ? null : { phase: checkpoint.phase, lsn: checkpoint.lsn }, slot: slot.exists ? { confirmedFlushLsn: slot.confirmedFlushLsn, walStatus: slot.walStatus } : null, mode }, "source position");
+    const behind = checkpointAheadOfSource(checkpoint, slot.currentLsn);
+    if (behind !== null) throw behind;
 
     // Fail closed (DESIGN.md invariant 10): a slot ahead of the checkpoint just read is read
     // again a few times before planStart calls it a gap: right after a broker outage the
