@@ -29,7 +29,7 @@ describe("zeroloss dev up --registry", () => {
     const up = zeroloss(["dev", "up", "--detach", "--json", "--registry"]);
     expect(up.code, up.stderr).toBe(0);
     endpoints = JSON.parse(up.stdout.trim()) as typeof endpoints;
-    expect(Object.keys(endpoints)).toEqual(["source", "target", "kafka", "registry"]);
+    expect(Object.keys(endpoints)).toEqual(["source", "target", "kafka", "sourceVersion", "targetVersion", "registry"]);
     expect(endpoints.registry).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7$/);
     pids = recordedPids(runDir);
     expect(pids).toHaveLength(4);
